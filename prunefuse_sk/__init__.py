@@ -1,0 +1,37 @@
+"""prunefuse_sk: cheap deep active learning by pruning at init and fusing back (PruneFuse).
+
+The public names are re-exported here; see :class:`PruneFuseActiveLearner`.
+"""
+
+from .exceptions import (
+    EmptyPoolError,
+    HardCodedShapeError,
+    LabelMappingError,
+    PruningError,
+    UnsupportedArchitectureError,
+)
+from .fusion import DistillationTeacher, FusedNeuralNetClassifier, build_fused_module, distillation_loss
+from .learner import PruneFuseActiveLearner, default_estimator
+from .pruning import KeptIndices, PrunedNetwork, count_parameters, find_output_layers, prune_at_init
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PruneFuseActiveLearner",
+    "FusedNeuralNetClassifier",
+    "DistillationTeacher",
+    "default_estimator",
+    "prune_at_init",
+    "find_output_layers",
+    "count_parameters",
+    "build_fused_module",
+    "distillation_loss",
+    "KeptIndices",
+    "PrunedNetwork",
+    "PruningError",
+    "UnsupportedArchitectureError",
+    "HardCodedShapeError",
+    "EmptyPoolError",
+    "LabelMappingError",
+    "__version__",
+]

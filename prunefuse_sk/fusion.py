@@ -1,0 +1,212 @@
+"""Fusion: the trained proxy's weights back into the full-size network, and distillation.
+
+PruneFuse's last step copies every trained tensor of the small network into exactly the
+positions of the full-size tensor it was cut from (see :class:`~prunefuse_sk.pruning.KeptIndices`),
+fills the remaining entries (``"reinit"``: a fresh draw of the full network's initializer,
+``"keep"``: the initial values, ``"zero"``), and trains the fused network, optionally
+distilling from the proxy.
+"""
+
+import copy
+from collections.abc import Mapping
+
+import torch
+from skorch import NeuralNetClassifier
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = [
+    "FUSION_INITS",
+    "build_fused_module",
+    "distillation_loss",
+    "outputs_to_logits",
+    "DistillationTeacher",
+    "FusedNeuralNetClassifier",
+]
+
+FUSION_INITS = ("reinit", "keep", "zero")
+
+
+def build_fused_module(initial_module, proxy_module, kept_indices, *, fusion_init="reinit", fresh_module=None):
+    """Write a trained proxy's tensors into a full-size network.
+
+    Parameters
+    ----------
+    initial_module : torch.nn.Module
+        The full-size network at the initialization the proxy was pruned from.
+        Not modified.
+    proxy_module : torch.nn.Module
+        The trained small network.
+    kept_indices : dict of str to KeptIndices
+        From :func:`~prunefuse_sk.pruning.prune_at_init`.
+    fusion_init : {"reinit", "keep", "zero"}, default="reinit"
+        What the entries the proxy does not cover hold: ``fresh_module``'s
+        values, ``initial_module``'s values, or zeros.
+    fresh_module : torch.nn.Module, default=None
+        A freshly initialized full-size network; required for ``"reinit"``.
+
+    Returns
+    -------
+    fused : torch.nn.Module
+        A new full-size module on ``initial_module``'s device.
+    """
+    if fusion_init not in FUSION_INITS:
+        raise ValueError(f"fusion_init must be one of {FUSION_INITS}; got {fusion_init!r} instead.")
+    fused = copy.deepcopy(initial_module)
+    state = fused.state_dict()  # tensors share storage with `fused`
+    with torch.no_grad():
+        if fusion_init == "reinit":
+            if fresh_module is None:
+                raise ValueError("fusion_init='reinit' needs a freshly initialized `fresh_module`.")
+            for name, value in fresh_module.state_dict().items():
+                state[name].copy_(value)
+        elif fusion_init == "zero":
+            for tensor in state.values():
+                tensor.zero_()
+        for name, value in proxy_module.state_dict().items():
+            if name not in kept_indices or name not in state:
+                raise KeyError(
+                    f"The proxy's tensor '{name}' has no recorded position in the full network; "
+                    "was the proxy pruned from a different architecture?"
+                )
+            kept_indices[name].scatter_(state[name], value.detach())
+    return fused
+
+
+def outputs_to_logits(outputs, outputs_are_probabilities):
+    """Logits (up to a per-row constant) from a module's outputs.
+
+    Modules trained with skorch's default ``NLLLoss`` return probabilities;
+    their log is a valid logit vector since softmax ignores a per-row shift.
+    """
+    if outputs_are_probabilities:
+        return torch.log(outputs + torch.finfo(outputs.dtype).eps)
+    return outputs
+
+
+def distillation_loss(student_outputs, teacher_outputs, temperature=4.0, *, outputs_are_probabilities=False):
+    r"""Knowledge-distillation term :math:`T^2 \, \mathrm{KL}(p^T_{teacher} \,\|\, p^T_{student})`.
+
+    :math:`p^T = \mathrm{softmax}(z / T)`; the KL divergence is averaged over the batch.
+
+    Parameters
+    ----------
+    student_outputs, teacher_outputs : torch.Tensor of shape (n_samples, n_classes)
+        Logits, or probabilities when ``outputs_are_probabilities``.
+    temperature : float, default=4.0
+    outputs_are_probabilities : bool, default=False
+
+    Returns
+    -------
+    loss : torch.Tensor (scalar)
+    """
+    student = outputs_to_logits(student_outputs, outputs_are_probabilities) / temperature
+    teacher = outputs_to_logits(teacher_outputs, outputs_are_probabilities) / temperature
+    kl = F.kl_div(F.log_softmax(student, dim=1), F.log_softmax(teacher, dim=1), reduction="batchmean", log_target=True)
+    return temperature**2 * kl
+
+
+class DistillationTeacher:
+    """A frozen network whose outputs a student is distilled towards.
+
+    Keeps its module on the CPU (so it pickles anywhere) and a cached copy on
+    the device it is asked for.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The teacher network (the trained proxy). Used in eval mode, without gradients.
+    """
+
+    def __init__(self, module):
+        self.module = copy.deepcopy(module).cpu().eval()
+        self._on_device = None
+
+    def outputs(self, X, device):
+        """Teacher outputs for a batch ``X`` (tensor or dict of tensors) on ``device``."""
+        device = torch.device(device)
+        if self._on_device is None or self._on_device[0] != device:
+            self._on_device = (device, copy.deepcopy(self.module).to(device).eval())
+        module = self._on_device[1]
+        with torch.no_grad():
+            if isinstance(X, Mapping):
+                return module(**{k: v.to(device) for k, v in X.items()})
+            return module(X.to(device))
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_on_device"] = None
+        return state
+
+    def __deepcopy__(self, memo):
+        new = DistillationTeacher.__new__(DistillationTeacher)
+        new.module = copy.deepcopy(self.module, memo)
+        new._on_device = None
+        return new
+
+
+class FusedNeuralNetClassifier(NeuralNetClassifier):
+    """A skorch ``NeuralNetClassifier`` that starts from fused weights, with optional distillation.
+
+    Exactly a ``NeuralNetClassifier`` except for two things:
+
+    * When ``module`` is a module *instance*, training works on a copy of it, so
+      ``module`` keeps the fused, untrained weights and ``module_`` the trained
+      ones. ``clone(net)`` (GridSearchCV, cross-validation) therefore restarts
+      from the fused weights, not from whatever the last fit produced.
+    * With a ``teacher`` and ``distillation_weight`` α > 0, the loss is
+      ``(1 - α) * criterion + α * T² * KL(teacher_T || student_T)``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module instance or class
+        The fused full-size network (or any module, as in skorch).
+    *args
+        Passed to ``NeuralNetClassifier``.
+    teacher : DistillationTeacher, default=None
+        The network to distil from; ``None`` disables distillation.
+    distillation_weight : float, default=0.0
+        α in [0, 1].
+    temperature : float, default=4.0
+        T > 0.
+    **kwargs
+        Passed to ``NeuralNetClassifier`` (``lr``, ``max_epochs``, ``device``, ...).
+    """
+
+    def __init__(self, module, *args, teacher=None, distillation_weight=0.0, temperature=4.0, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.teacher = teacher
+        self.distillation_weight = distillation_weight
+        self.temperature = temperature
+
+    def initialize_module(self):
+        """Initialize ``module_`` from a copy of ``module`` when it is an instance."""
+        kwargs = self.get_params_for("module")
+        if isinstance(self.module, nn.Module) and not kwargs:
+            # training must not touch the starting point that clones share
+            self.module_ = copy.deepcopy(self.module)
+            return self
+        return super().initialize_module()
+
+    def _check_distillation_params(self):
+        alpha = self.distillation_weight
+        if not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"distillation_weight must be a float in [0, 1]; got {alpha!r} instead.")
+        if not isinstance(self.temperature, (int, float)) or self.temperature <= 0:
+            raise ValueError(f"temperature must be a positive float; got {self.temperature!r} instead.")
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Criterion loss, mixed with the distillation term when a teacher is set."""
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        if self.teacher is None or not self.distillation_weight or X is None:
+            return loss
+        self._check_distillation_params()
+        alpha = float(self.distillation_weight)
+        teacher_outputs = self.teacher.outputs(X, y_pred.device)
+        kd = distillation_loss(
+            y_pred,
+            teacher_outputs,
+            float(self.temperature),
+            outputs_are_probabilities=isinstance(self.criterion_, nn.NLLLoss),
+        )
+        return (1.0 - alpha) * loss + alpha * kd

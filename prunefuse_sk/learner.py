@@ -1,0 +1,625 @@
+"""``PruneFuseActiveLearner``: prune at init, select with the proxy, fuse back.
+
+The learner validates input once, then delegates: :mod:`~prunefuse_sk.pruning` cuts the
+proxy, :mod:`~prunefuse_sk.strategies` scores the pool, :mod:`~prunefuse_sk.fusion`
+builds and trains the full-size network.
+"""
+
+import copy
+import inspect
+import time
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNetClassifier
+from tqdm.auto import tqdm
+
+from ._random import as_random_state, draw_seed, torch_seed_scope
+from .exceptions import EmptyPoolError
+from .fusion import FUSION_INITS, DistillationTeacher, FusedNeuralNetClassifier, build_fused_module
+from .networks import MLP
+from .pruning import IMPORTANCES, count_parameters, prune_at_init
+from .strategies import get_strategy
+from .strategies.scoring import n_rows, predict_proba_batched, take_rows
+from .validation import check_features, check_labels, check_n_instances, encode_labels, resolve_classes
+
+__all__ = ["PruneFuseActiveLearner", "default_estimator"]
+
+PROXY_RETRAIN = ("reinit", "warm")
+_EXAMPLE_ROWS = 3  # odd, so a forward that hard-codes a width cannot silently fold rows
+
+
+def default_estimator(n_features, n_classes):
+    """The network used when ``estimator=None``: a small MLP sized from the data.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of input features (product of the sample shape).
+    n_classes : int
+        Number of output units.
+
+    Returns
+    -------
+    net : skorch.NeuralNetClassifier
+        Unfitted; Adam, lr 0.01, 40 epochs, batch 64, no validation split.
+    """
+    return NeuralNetClassifier(
+        MLP,
+        module__n_features=n_features,
+        module__n_classes=n_classes,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=0.01,
+        max_epochs=40,
+        batch_size=64,
+        train_split=None,
+        iterator_train__shuffle=True,
+        verbose=0,
+    )
+
+
+def make_net_like(template, module, overrides=None, net_class=None):
+    """A new unfitted net with ``template``'s parameters, a given module instance and overrides.
+
+    ``module__*`` parameters are dropped: skorch would rebuild the module from
+    them and silently discard the given instance.
+    """
+    params = clone(template).get_params(deep=False)
+    params = {key: value for key, value in params.items() if not key.startswith("module__")}
+    params["module"] = module
+    params.update(overrides or {})
+    return (net_class or type(template))(**params)
+
+
+class _ProxyView:
+    """What a query strategy sees: the learner, with ``estimator`` and predictions resolved to the proxy.
+
+    modAL strategies read ``predict_proba``, ``estimator`` (a fitted skorch net),
+    ``X_training``, ``y_training``, ``classes_``, ``on_transformed`` and
+    ``transform_without_estimating``; anything else is looked up on the learner.
+    """
+
+    on_transformed = False
+
+    def __init__(self, learner):
+        self._learner = learner
+        self.estimator = learner.proxy_
+
+    def predict_proba(self, X, **kwargs):
+        return self._learner._net_proba(self._learner.proxy_, X)
+
+    def predict(self, X, **kwargs):
+        return self._learner.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def transform_without_estimating(self, X):
+        return X
+
+    def __getattr__(self, name):
+        return getattr(self._learner, name)
+
+
+class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Active learning with a pruned proxy that is fused back into the full network (PruneFuse).
+
+    ``fit`` prunes the full-size network at its random initialization into a
+    small proxy and trains it on the seed set; ``query`` scores a pool with the
+    proxy; ``teach`` adds labels and retrains the proxy; ``fuse`` writes the
+    trained proxy's weights into their original positions of the full-size
+    network and trains it, returning a fitted skorch classifier.
+
+    Parameters
+    ----------
+    estimator : skorch.NeuralNetClassifier, default=None
+        Unfitted net for the full-size network; never modified (it is cloned).
+        ``None`` uses :func:`default_estimator`, a small MLP sized from the data.
+    pruning_ratio : float, default=0.5
+        Fraction of channels/neurons removed from every prunable layer, in (0, 1).
+        The proxy costs about ``(1 - pruning_ratio) ** 2`` of the full network's FLOPs.
+    importance : {"l2", "l1", "random"}, default="l2"
+        How channels are ranked at initialization.
+    ignored_layers : list of str, default=None
+        Module names never pruned; the layers producing the outputs are
+        protected automatically.
+    query_strategy : str or callable, default="least_confidence"
+        ``"least_confidence"``, ``"margin"``, ``"entropy"``, ``"random"``, or any
+        function ``strategy(learner, X_pool, n_instances=1, **kw)`` returning
+        indices or ``(indices, scores)`` (modAL's strategies work unmodified).
+    proxy_params : dict, default=None
+        skorch parameter overrides for the proxy, e.g. ``{"max_epochs": 10}``.
+    proxy_retrain : {"reinit", "warm"}, default="reinit"
+        Each ``teach`` retrains the proxy from its pruned initialization, or
+        continues training it.
+    fusion_init : {"reinit", "keep", "zero"}, default="reinit"
+        What the fused network holds outside the proxy's positions: a fresh
+        initialization, the initial values, or zeros.
+    distillation_weight : float, default=0.0
+        α in ``(1 - α) CE + α T² KL(teacher_T || student_T)`` when training the
+        fused network; the teacher is the trained proxy.
+    temperature : float, default=4.0
+        T in the distillation loss.
+    random_state : int, RandomState instance or None, default=None
+        Seeds every random choice: initialization, pruning ties, training
+        shuffles, strategies.
+    verbose : int, default=0
+        0 silent; 1 a line per round and progress bars on pool scoring.
+
+    Attributes
+    ----------
+    estimator_ : skorch.NeuralNetClassifier
+        The unfitted full-size net actually used (a clone, or the default).
+    proxy_ : skorch.NeuralNetClassifier
+        The fitted proxy.
+    fused_ : FusedNeuralNetClassifier
+        The fitted full-size classifier; present once :meth:`fuse` has run.
+    classes_ : ndarray of shape (n_classes,)
+        The label of each output unit.
+    full_init_module_ : torch.nn.Module
+        The full-size network at its initialization (CPU).
+    proxy_init_module_ : torch.nn.Module
+        The pruned proxy at its initialization (CPU).
+    kept_indices_ : dict of str to KeptIndices
+        Where every proxy tensor sits inside the full-size tensor.
+    output_layers_ : tuple of str
+        Layers whose output units were protected.
+    n_params_full_, n_params_proxy_ : int
+        Parameter counts.
+    X_training, y_training : ndarray
+        The labelled set so far (modAL's names).
+    history_ : list of dict
+        One entry per training round: ``n_labelled`` and ``fit_seconds``.
+    n_features_in_ : int
+        Number of features when the samples are 1-D.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from prunefuse_sk import PruneFuseActiveLearner
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = X / 16.0
+    >>> learner = PruneFuseActiveLearner(random_state=0).fit(X[:50], y[:50])
+    >>> idx, X_new = learner.query(X[50:], n=20)
+    >>> learner = learner.teach(X_new, y[50:][idx])
+    >>> clf = learner.fuse()
+    >>> round(clf.score(X[1500:], y[1500:]), 1) > 0.5
+    True
+    """
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        pruning_ratio=0.5,
+        importance="l2",
+        ignored_layers=None,
+        query_strategy="least_confidence",
+        proxy_params=None,
+        proxy_retrain="reinit",
+        fusion_init="reinit",
+        distillation_weight=0.0,
+        temperature=4.0,
+        random_state=None,
+        verbose=0,
+    ):
+        self.estimator = estimator
+        self.pruning_ratio = pruning_ratio
+        self.importance = importance
+        self.ignored_layers = ignored_layers
+        self.query_strategy = query_strategy
+        self.proxy_params = proxy_params
+        self.proxy_retrain = proxy_retrain
+        self.fusion_init = fusion_init
+        self.distillation_weight = distillation_weight
+        self.temperature = temperature
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self):
+        if self.estimator is not None and not isinstance(self.estimator, NeuralNetClassifier):
+            raise TypeError(
+                "estimator must be an unfitted skorch.NeuralNetClassifier (or None for the default MLP); "
+                f"got {type(self.estimator).__name__} instead."
+            )
+        ratio = self.pruning_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio < 1:
+            raise ValueError(f"pruning_ratio must be a float in the open interval (0, 1); got {ratio!r} instead.")
+        for name, allowed in (
+            ("importance", IMPORTANCES),
+            ("proxy_retrain", PROXY_RETRAIN),
+            ("fusion_init", FUSION_INITS),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}; got {getattr(self, name)!r} instead.")
+        alpha = self.distillation_weight
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+            raise ValueError(f"distillation_weight must be a float in [0, 1]; got {alpha!r} instead.")
+        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)) or self.temperature <= 0:
+            raise ValueError(f"temperature must be a positive float; got {self.temperature!r} instead.")
+        if self.proxy_params is not None and not isinstance(self.proxy_params, dict):
+            raise TypeError(f"proxy_params must be a dict of skorch parameters or None; got {self.proxy_params!r}.")
+        if self.ignored_layers is not None and (
+            isinstance(self.ignored_layers, str) or not all(isinstance(n, str) for n in self.ignored_layers)
+        ):
+            raise TypeError(f"ignored_layers must be a list of module names; got {self.ignored_layers!r} instead.")
+        get_strategy(self.query_strategy)
+
+    def _log(self, message):
+        if self.verbose:
+            print(f"[PruneFuse] {message}", flush=True)
+
+    # -------------------------------------------------------------- building
+    def _template(self, X, y):
+        if self.estimator is None:
+            return default_estimator(int(np.prod(X.shape[1:])), len(np.unique(y)))
+        return clone(self.estimator)
+
+    def _example_inputs(self, X, device):
+        rows = np.resize(np.arange(len(X)), _EXAMPLE_ROWS)
+        return torch.as_tensor(X[rows], device=device)
+
+    def _new_proxy(self):
+        return make_net_like(self.estimator_, copy.deepcopy(self.proxy_init_module_), self.proxy_params)
+
+    def _train(self, net, X, y_encoded, *, partial=False):
+        start = time.perf_counter()
+        with torch_seed_scope(draw_seed(self._rng), self.estimator_.device):
+            if partial:
+                net.partial_fit(X, y_encoded)
+            else:
+                net.fit(X, y_encoded)
+        return time.perf_counter() - start
+
+    # ------------------------------------------------------------- public API
+    def fit(self, X, y):
+        """Start over with ``(X, y)`` as the labelled set: prune a fresh init and train the proxy.
+
+        Clones the estimator, initializes the full-size network (seeded by
+        ``random_state``), keeps that initial state, prunes a copy of it and
+        trains the proxy on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
+            Seed samples; converted to float32.
+        y : array-like of shape (n_samples,)
+            Their labels.
+
+        Returns
+        -------
+        self : PruneFuseActiveLearner
+        """
+        self._check_params()
+        X = check_features(X)
+        y = check_labels(y, len(X))
+        if len(np.unique(y)) < 2 and self.estimator is None:
+            raise ValueError(
+                f"The seed set has a single class ({np.unique(y).tolist()}); the default network needs at "
+                "least 2 classes to size its output layer. Label samples of another class first."
+            )
+        self._rng = as_random_state(self.random_state)
+        for stale in ("fused_", "proxy_"):
+            self.__dict__.pop(stale, None)
+        template = self._template(X, y)
+        device = template.device
+
+        full = clone(template)
+        with torch_seed_scope(draw_seed(self._rng), device):
+            full.initialize()
+        full_module = full.module_
+        example = self._example_inputs(X, device)
+        n_outputs = self._output_width(full_module, example)
+        self.classes_ = resolve_classes(y, n_outputs, getattr(template, "classes", None))
+        y_encoded = encode_labels(y, self.classes_)
+
+        pruned = prune_at_init(
+            full_module,
+            example,
+            pruning_ratio=self.pruning_ratio,
+            importance=self.importance,
+            ignored_layers=self.ignored_layers,
+            random_state=draw_seed(self._rng),
+        )
+        self.estimator_ = template
+        self.full_init_module_ = copy.deepcopy(full_module).cpu()
+        self.proxy_init_module_ = copy.deepcopy(pruned.module).cpu()
+        self.kept_indices_ = pruned.kept_indices
+        self.output_layers_ = pruned.output_layers
+        self.n_params_full_ = count_parameters(full_module)
+        self.n_params_proxy_ = count_parameters(pruned.module)
+        self._sample_shape = tuple(X.shape[1:])
+        if X.ndim == 2:
+            self.n_features_in_ = X.shape[1]
+        self.X_training = X
+        self.y_training = y
+        self._y_training_encoded = y_encoded
+        self.history_ = []
+
+        self.proxy_ = self._new_proxy()
+        seconds = self._train(self.proxy_, X, y_encoded)
+        self._record_round(seconds)
+        return self
+
+    def _output_width(self, module, example):
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                outputs = module(example)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"The network fails on samples of shape {tuple(example.shape[1:])}: {exc}. Check that the "
+                "network's input layer matches the data."
+            ) from exc
+        finally:
+            module.train(was_training)
+        if not isinstance(outputs, torch.Tensor) or outputs.dim() != 2:
+            raise ValueError(
+                "The network must return one row of class scores per sample, shape (n_samples, n_classes); "
+                f"got {getattr(outputs, 'shape', type(outputs).__name__)}."
+            )
+        return int(outputs.shape[1])
+
+    def _record_round(self, seconds):
+        entry = {"round": len(self.history_), "n_labelled": len(self.X_training), "fit_seconds": seconds}
+        self.history_.append(entry)
+        self._log(
+            f"round {entry['round']}: proxy trained on {entry['n_labelled']} labels in {seconds:.2f}s "
+            f"({self.n_params_proxy_:,} of {self.n_params_full_:,} parameters)"
+        )
+
+    def teach(self, X, y, *, only_new=False):
+        """Add labelled samples and retrain the proxy.
+
+        Parameters
+        ----------
+        X : array-like, memmap or torch.Tensor of shape (n_new, ...)
+        y : array-like of shape (n_new,)
+        only_new : bool, default=False
+            As in modAL: continue training the proxy on the new rows only
+            (the labelled set still grows). Otherwise the proxy is retrained
+            on the whole labelled set per ``proxy_retrain``.
+
+        Returns
+        -------
+        self : PruneFuseActiveLearner
+
+        Notes
+        -----
+        A fused network from an earlier :meth:`fuse` is dropped (it no longer
+        reflects the labelled set); call :meth:`fuse` again.
+        """
+        check_is_fitted(self, "proxy_")
+        X = check_features(X, n_features_shape=self._sample_shape)
+        y = check_labels(y, len(X))
+        y_encoded = encode_labels(y, self.classes_)
+        self.X_training = np.concatenate([self.X_training, X])
+        self.y_training = np.concatenate([self.y_training, y])
+        self._y_training_encoded = np.concatenate([self._y_training_encoded, y_encoded])
+        self.__dict__.pop("fused_", None)
+        if only_new:
+            seconds = self._train(self.proxy_, X, y_encoded, partial=True)
+        elif self.proxy_retrain == "warm":
+            seconds = self._train(self.proxy_, self.X_training, self._y_training_encoded, partial=True)
+        else:
+            self.proxy_ = self._new_proxy()
+            seconds = self._train(self.proxy_, self.X_training, self._y_training_encoded)
+        self._record_round(seconds)
+        return self
+
+    def query(self, X_pool, n=1, *, n_instances=None, return_scores=False, max_candidates=None, **strategy_kwargs):
+        """Choose the pool samples to label next, scored by the proxy.
+
+        Parameters
+        ----------
+        X_pool : array-like, memmap or torch.Tensor of shape (n_pool, ...)
+            Unlabelled samples. Handed to the strategy exactly as given.
+        n : int, default=1
+            How many samples to choose.
+        n_instances : int, default=None
+            modAL's name for ``n``.
+        return_scores : bool, default=False
+            Also return the strategy's scores of the chosen samples.
+        max_candidates : int, default=None
+            Score only a random subset of this many pool rows; the indices
+            still refer to ``X_pool``.
+        **strategy_kwargs
+            Passed to the strategy.
+
+        Returns
+        -------
+        indices : ndarray of shape (n,)
+            Unique row indices into ``X_pool``, in the strategy's order (best
+            first for the built-in strategies).
+        X_selected : same type as X_pool
+            ``X_pool[indices]``.
+        scores : ndarray of shape (n,)
+            Only with ``return_scores=True``.
+        """
+        check_is_fitted(self, "proxy_")
+        total = n_rows(X_pool)
+        if total == 0:
+            raise EmptyPoolError("The pool is empty: there is nothing left to query.")
+        candidates = None
+        X_candidates = X_pool
+        if max_candidates is not None:
+            if isinstance(max_candidates, bool) or not isinstance(max_candidates, (int, np.integer)) or max_candidates < 1:
+                raise ValueError(f"max_candidates must be a positive integer or None; got {max_candidates!r}.")
+            if max_candidates < total:
+                candidates = np.sort(self._rng.choice(total, int(max_candidates), replace=False))
+                X_candidates = take_rows(X_pool, candidates)
+        n = check_n_instances(n, n_instances, n_rows(X_candidates))
+
+        strategy = get_strategy(self.query_strategy)
+        if "random_state" in _named_parameters(strategy) and "random_state" not in strategy_kwargs:
+            strategy_kwargs["random_state"] = draw_seed(self._rng)
+        result = strategy(_ProxyView(self), X_candidates, n_instances=n, **strategy_kwargs)
+        indices, scores = _unpack_strategy_result(result, n, n_rows(X_candidates), strategy)
+        if candidates is not None:
+            indices = candidates[indices]
+        selected = take_rows(X_pool, indices)
+        if return_scores:
+            if scores is None:
+                raise ValueError(
+                    f"The strategy {getattr(strategy, '__name__', strategy)!r} returns indices only; "
+                    "return_scores=True needs one that returns (indices, scores)."
+                )
+            return indices, selected, scores
+        return indices, selected
+
+    def fuse(self, X=None, y=None, *, train=True):
+        """Fuse the trained proxy into the full-size network and (by default) train it.
+
+        Every tensor of the trained proxy (weights, biases, BatchNorm affine
+        parameters and running statistics) is written into exactly the
+        positions of the full-size tensor it was pruned from; the rest is
+        filled per ``fusion_init``.
+
+        Parameters
+        ----------
+        X, y : array-like, default=None
+            Train on these instead of the labelled set.
+        train : bool, default=True
+            ``False`` returns the fused network initialized but untrained.
+
+        Returns
+        -------
+        clf : FusedNeuralNetClassifier
+            A fitted full-size skorch ``NeuralNetClassifier``. Its ``module``
+            parameter holds the fused, untrained weights, so ``clone(clf)``
+            (e.g. in ``GridSearchCV``) starts from them; ``module_`` holds the
+            trained network. Also stored as ``fused_``.
+        """
+        check_is_fitted(self, "proxy_")
+        if (X is None) != (y is None):
+            raise ValueError("Pass both X and y to fuse on other data, or neither to use the labelled set.")
+        if X is None:
+            X, y_encoded = self.X_training, self._y_training_encoded
+        else:
+            X = check_features(X, n_features_shape=self._sample_shape)
+            y_encoded = encode_labels(check_labels(y, len(X)), self.classes_)
+
+        fresh = None
+        if self.fusion_init == "reinit":
+            fresh_net = clone(self.estimator_)
+            with torch_seed_scope(draw_seed(self._rng), "cpu"):
+                fresh_net.set_params(device="cpu").initialize()
+            fresh = fresh_net.module_
+        fused_module = build_fused_module(
+            self.full_init_module_,
+            self.proxy_.module_,
+            self.kept_indices_,
+            fusion_init=self.fusion_init,
+            fresh_module=fresh,
+        )
+        teacher = DistillationTeacher(self.proxy_.module_) if self.distillation_weight > 0 else None
+        net = make_net_like(
+            self.estimator_,
+            fused_module,
+            {
+                "teacher": teacher,
+                "distillation_weight": self.distillation_weight,
+                "temperature": self.temperature,
+            },
+            net_class=FusedNeuralNetClassifier,
+        )
+        if train:
+            seconds = self._train(net, X, y_encoded)
+            self._log(f"fused network trained on {len(X)} labels in {seconds:.2f}s")
+        else:
+            with torch_seed_scope(draw_seed(self._rng), self.estimator_.device):
+                net.initialize()
+        self.fused_ = net
+        return net
+
+    # ------------------------------------------------------------ prediction
+    def _active_net(self):
+        check_is_fitted(self, "proxy_")
+        fused = getattr(self, "fused_", None)
+        return fused if fused is not None else self.proxy_
+
+    def _net_proba(self, net, X):
+        if not isinstance(X, torch.Tensor) and not hasattr(X, "shape"):
+            X = np.asarray(X, dtype=np.float32)
+        if tuple(X.shape[1:]) != self._sample_shape:
+            raise ValueError(
+                f"X has samples of shape {tuple(X.shape[1:])}, but the learner was fitted on samples of shape "
+                f"{self._sample_shape}."
+            )
+        progress = None
+        bar = None
+        if self.verbose and n_rows(X) > 10_000:
+            bar = tqdm(total=n_rows(X), desc="scoring pool", unit="rows", leave=False)
+            progress = bar.update
+        try:
+            proba = predict_proba_batched(net, X, progress=progress)
+        finally:
+            if bar is not None:
+                bar.close()
+        return proba
+
+    def predict_proba(self, X):
+        """Class probabilities from the fused network, or from the proxy before :meth:`fuse`.
+
+        Parameters
+        ----------
+        X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        return self._net_proba(self._active_net(), X)
+
+    def predict(self, X):
+        """Predicted labels (see :meth:`predict_proba`).
+
+        Parameters
+        ----------
+        X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def _named_parameters(func):
+    try:
+        return inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return {}
+
+
+def _unpack_strategy_result(result, n, n_candidates, strategy):
+    """Indices (and scores, when given) from a strategy's return value, validated."""
+    name = getattr(strategy, "__name__", repr(strategy))
+    scores = None
+    if isinstance(result, tuple) and len(result) == 2:
+        indices, second = result
+        second = second if isinstance(second, np.ndarray) else None
+        if second is not None and second.ndim == 1 and second.dtype.kind == "f":
+            scores = second
+    else:
+        indices = result
+    if isinstance(indices, torch.Tensor):
+        indices = indices.cpu().numpy()
+    indices = np.asarray(indices).ravel()
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"Strategy {name!r} returned non-integer indices of dtype {indices.dtype}.")
+    indices = indices.astype(np.int64)
+    if len(indices) != n or len(np.unique(indices)) != n:
+        raise ValueError(f"Strategy {name!r} returned {len(indices)} indices ({len(np.unique(indices))} unique); expected {n} unique.")
+    if indices.min() < 0 or indices.max() >= n_candidates:
+        raise ValueError(f"Strategy {name!r} returned indices outside the pool of {n_candidates} rows.")
+    if scores is not None:
+        if len(scores) == n_candidates and n_candidates != n:
+            scores = scores[indices]
+        elif len(scores) != n:
+            scores = None
+    return indices, scores
+

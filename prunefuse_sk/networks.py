@@ -1,0 +1,118 @@
+"""Small reference networks: the default MLP and the demo's CNNs.
+
+Each returns logits (use ``criterion=torch.nn.CrossEntropyLoss``) and flattens with
+``nn.Flatten``/``flatten(1)`` so that pruning may change widths freely.
+"""
+
+from torch import nn
+
+__all__ = ["MLP", "SmallCNN", "SmallResNet"]
+
+
+class MLP(nn.Module):
+    """A multilayer perceptron returning logits.
+
+    Parameters
+    ----------
+    n_features : int
+        Input width.
+    n_classes : int
+        Number of output units.
+    hidden : tuple of int, default=(128, 64)
+        Widths of the hidden layers.
+    dropout : float, default=0.0
+        Dropout after each hidden activation.
+    """
+
+    def __init__(self, n_features, n_classes, hidden=(128, 64), dropout=0.0):
+        super().__init__()
+        layers, width = [], n_features
+        for size in hidden:
+            layers += [nn.Linear(width, size), nn.ReLU()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = size
+        self.hidden = nn.Sequential(nn.Flatten(), *layers)
+        self.output = nn.Linear(width, n_classes)
+
+    def forward(self, X):
+        return self.output(self.hidden(X))
+
+
+class SmallCNN(nn.Module):
+    """Two conv-BatchNorm-ReLU blocks and a flatten -> linear head, for 8x8 or 28x28 images.
+
+    Parameters
+    ----------
+    n_classes : int, default=10
+    in_channels : int, default=1
+    image_size : int, default=8
+        Side of the square input image.
+    width : int, default=32
+        Channels of the first block; the second has twice as many.
+    hidden : int, default=128
+        Width of the dense layer before the output.
+    """
+
+    def __init__(self, n_classes=10, in_channels=1, image_size=8, width=32, hidden=128):
+        super().__init__()
+        pooled = image_size // 2 // 2 if image_size >= 16 else image_size // 2
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        if image_size >= 16:
+            self.features.append(nn.MaxPool2d(2))
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(2 * width * pooled * pooled, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, n_classes),
+        )
+
+    def forward(self, X):
+        return self.head(self.features(X))
+
+
+class _ResidualBlock(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)) + x)
+
+
+class SmallResNet(nn.Module):
+    """A stem, two residual blocks and global pooling; the residual adds couple channels.
+
+    Parameters
+    ----------
+    n_classes : int, default=10
+    in_channels : int, default=1
+    width : int, default=16
+    """
+
+    def __init__(self, n_classes=10, in_channels=1, width=16):
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+        )
+        self.blocks = nn.Sequential(_ResidualBlock(width), _ResidualBlock(width))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(width, n_classes)
+
+    def forward(self, X):
+        return self.fc(self.pool(self.blocks(self.stem(X))).flatten(1))

@@ -1,0 +1,462 @@
+"""Structured pruning at initialization, with a record of which channels were kept.
+
+PruneFuse's first step: take the full-size network at its random initialization and
+remove a fraction of the channels/neurons of every prunable layer, ranked by the norm
+of their initial weights. The result is a physically smaller dense network of the
+same topology. :func:`prune_at_init` does that with torch-pruning's dependency graph
+(which keeps coupled channels -- residual adds, BatchNorm, conv -> flatten -> linear --
+consistent) and records, for every parameter and buffer of the small network, the
+exact positions of the full-size tensor it came from, so that :mod:`prunefuse_sk.fusion`
+can write trained values back exactly.
+
+How the positions are recorded: before each pruning group runs, every floating tensor
+of the network is swapped for a float64 "tag" tensor holding its own flat positions;
+torch-pruning's handlers slice the tags exactly as they would slice the weights, so the
+surviving tags *are* the kept positions. The real values are then restored by the same
+slicing. This works for any handler torch-pruning has (linear, conv, BatchNorm,
+LayerNorm, embedding, LSTM, unwrapped parameters) without modelling each one.
+"""
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._random import draw_seed, as_random_state, torch_seed_scope
+from .exceptions import HardCodedShapeError, PruningError, UnsupportedArchitectureError
+
+__all__ = [
+    "KeptIndices",
+    "PrunedNetwork",
+    "prune_at_init",
+    "find_output_layers",
+    "count_parameters",
+    "IMPORTANCES",
+]
+
+IMPORTANCES = ("l2", "l1", "random")
+
+
+@dataclass(frozen=True)
+class KeptIndices:
+    """Where one tensor of the proxy sits inside the full-size tensor.
+
+    Attributes
+    ----------
+    full_shape : tuple of int
+        Shape of the tensor in the full-size network.
+    indices : tuple
+        One entry per dimension: a ``torch.LongTensor`` of the kept positions
+        (sorted, in the proxy's order) or ``None`` where the dimension was not
+        pruned.
+    """
+
+    full_shape: tuple
+    indices: tuple
+
+    @property
+    def is_pruned(self):
+        """bool: whether any dimension was pruned."""
+        return any(idx is not None for idx in self.indices)
+
+    def index_grid(self, device=None):
+        """Broadcastable index tensors selecting the kept block of the full tensor."""
+        grid = []
+        ndim = len(self.full_shape)
+        for dim, (size, idx) in enumerate(zip(self.full_shape, self.indices)):
+            if idx is None:
+                idx = torch.arange(size)
+            shape = [1] * ndim
+            shape[dim] = -1
+            grid.append(idx.to(device).view(shape))
+        return tuple(grid)
+
+    def gather(self, full_tensor):
+        """Return the kept block of ``full_tensor`` (proxy-shaped copy)."""
+        if full_tensor.dim() == 0:
+            return full_tensor.clone()
+        return full_tensor[self.index_grid(full_tensor.device)].clone()
+
+    def scatter_(self, full_tensor, values):
+        """Write ``values`` (proxy-shaped) into the kept block of ``full_tensor`` in place."""
+        if full_tensor.dim() == 0:
+            full_tensor.copy_(values)
+            return full_tensor
+        full_tensor[self.index_grid(full_tensor.device)] = values.to(
+            device=full_tensor.device, dtype=full_tensor.dtype
+        )
+        return full_tensor
+
+
+@dataclass
+class PrunedNetwork:
+    """Result of :func:`prune_at_init`.
+
+    Attributes
+    ----------
+    module : torch.nn.Module
+        The small network (a pruned deep copy; the input module is untouched).
+    kept_indices : dict of str to KeptIndices
+        For every parameter and buffer name of ``module`` (as in ``state_dict``).
+    output_layers : tuple of str
+        Names of the layers whose output units were protected.
+    pruned_layers : tuple of str
+        Names of the layers that lost channels/neurons.
+    """
+
+    module: nn.Module
+    kept_indices: dict
+    output_layers: tuple
+    pruned_layers: tuple
+
+
+def count_parameters(module):
+    """Number of scalar parameters of ``module``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+
+    Returns
+    -------
+    n : int
+    """
+    return int(sum(p.numel() for p in module.parameters()))
+
+
+def _named_tensors(module):
+    """Yield ``(name, tensor, owner, attr, is_param)`` for every parameter and buffer."""
+    for owner_name, owner in module.named_modules():
+        prefix = owner_name + "." if owner_name else ""
+        for attr, param in owner._parameters.items():
+            if param is not None:
+                yield prefix + attr, param, owner, attr, True
+        for attr, buf in owner._buffers.items():
+            if buf is not None:
+                yield prefix + attr, buf, owner, attr, False
+
+
+def _set_tensor(owner, attr, is_param, value):
+    if is_param:
+        owner._parameters[attr].data = value
+    else:
+        owner._buffers[attr] = value
+
+
+def _as_output_list(output):
+    if isinstance(output, torch.Tensor):
+        return [output]
+    if isinstance(output, dict):
+        output = list(output.values())
+    if isinstance(output, (list, tuple)):
+        tensors = []
+        for item in output:
+            tensors.extend(_as_output_list(item))
+        return tensors
+    return []
+
+
+def _forward(module, example_inputs):
+    if isinstance(example_inputs, dict):
+        return module(**example_inputs)
+    if isinstance(example_inputs, (list, tuple)):
+        return module(*example_inputs)
+    return module(example_inputs)
+
+
+def _mixes_channels(module):
+    """A layer whose weights map input channels to output channels (Linear, Conv, ...)."""
+    return any(p.dim() >= 2 for p in module.parameters(recurse=False))
+
+
+def find_output_layers(module, example_inputs):
+    """Names of the layers that produce the network's outputs.
+
+    Walks autograd's graph back from the outputs to the first channel-mixing
+    layer (Linear, Conv, Embedding, ...) on every path, collecting per-channel
+    layers met on the way (e.g. a final BatchNorm). Pruning those would change
+    the number of outputs, so they are protected.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    example_inputs : torch.Tensor or tuple or dict
+        A small batch the module accepts.
+
+    Returns
+    -------
+    names : tuple of str
+        In the order found.
+    """
+    grad_fn_owner = {}
+    handles = []
+
+    def record(name):
+        def hook(_module, _inputs, output):
+            for tensor in _as_output_list(output):
+                if tensor.grad_fn is not None:
+                    grad_fn_owner[tensor.grad_fn] = name
+
+        return hook
+
+    for name, sub in module.named_modules():
+        if any(True for _ in sub.parameters(recurse=False)):
+            handles.append(sub.register_forward_hook(record(name)))
+    was_training = module.training
+    module.eval()  # no running-statistics updates during the probe
+    try:
+        with torch.enable_grad():
+            outputs = _as_output_list(_forward(module, example_inputs))
+    finally:
+        for handle in handles:
+            handle.remove()
+        module.train(was_training)
+
+    names = dict(module.named_modules())
+    found, seen = [], set()
+    stack = [t.grad_fn for t in outputs if t.grad_fn is not None]
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        owner = grad_fn_owner.get(fn)
+        if owner is not None:
+            if owner not in found:
+                found.append(owner)
+            if _mixes_channels(names[owner]):
+                continue
+        stack.extend(next_fn for next_fn, _ in fn.next_functions)
+    return tuple(found)
+
+
+def _make_importance(importance):
+    import torch_pruning as tp
+
+    if importance == "l2":
+        # the channel's own weights in its layer, as in the paper
+        return tp.importance.MagnitudeImportance(p=2, group_reduction="first", normalizer=None)
+    if importance == "l1":
+        return tp.importance.MagnitudeImportance(p=1, group_reduction="first", normalizer=None)
+    if importance == "random":
+        return tp.importance.RandomImportance()
+    raise ValueError(
+        f"importance must be one of {IMPORTANCES}; got {importance!r} instead."
+    )
+
+
+def _layer_names_of_group(group, module_names):
+    names = []
+    for dep, _ in group:
+        target = dep.target.module
+        name = module_names.get(target, getattr(dep.target, "name", repr(target)))
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _prune_group_tracking(model, group, origins, module_names):
+    """Prune one group and update ``origins`` (flat full-size positions per tensor)."""
+    tensors = list(_named_tensors(model))
+    real, shapes = {}, {}
+    for name, tensor, owner, attr, is_param in tensors:
+        shapes[name] = tuple(tensor.shape)
+        if tensor.is_floating_point():
+            real[name] = tensor.detach().clone()
+            tag = torch.arange(tensor.numel(), dtype=torch.float64, device=tensor.device)
+            _set_tensor(owner, attr, is_param, tag.view(tensor.shape))
+    try:
+        group.prune()
+    except Exception as exc:  # torch-pruning raises many kinds; name the layers involved
+        for name, tensor, owner, attr, is_param in tensors:
+            if name in real:
+                _set_tensor(owner, attr, is_param, real[name])
+        layers = ", ".join(_layer_names_of_group(group, module_names))
+        raise UnsupportedArchitectureError(
+            f"torch-pruning failed while pruning the group of layer(s) {layers}: {exc}. "
+            "Add the layer to `ignored_layers` to leave it unpruned."
+        ) from exc
+    for name, tensor, owner, attr, is_param in _named_tensors(model):
+        if name in real:
+            positions = tensor.detach().to(torch.long).reshape(-1).cpu()
+            origins[name] = origins[name].reshape(-1)[positions].view(tuple(tensor.shape))
+            restored = real[name].reshape(-1)[positions.to(real[name].device)]
+            _set_tensor(owner, attr, is_param, restored.view(tuple(tensor.shape)))
+        elif tuple(tensor.shape) != shapes.get(name):
+            raise UnsupportedArchitectureError(
+                f"torch-pruning changed the shape of the non-floating tensor '{name}', "
+                "whose kept positions cannot be tracked. Add its layer to `ignored_layers`."
+            )
+
+
+def _kept_indices_from_origins(name, origin, full_shape):
+    """Turn proxy-shaped flat positions into per-dimension kept indices."""
+    if origin.dim() == 0:
+        return KeptIndices(full_shape=tuple(full_shape), indices=())
+    coords = np.unravel_index(origin.reshape(-1).numpy(), full_shape)
+    indices = []
+    for dim, size in enumerate(full_shape):
+        along = coords[dim].reshape(tuple(origin.shape))
+        take = [0] * origin.dim()
+        take[dim] = slice(None)
+        kept = torch.as_tensor(along[tuple(take)].copy(), dtype=torch.long)
+        indices.append(None if len(kept) == size and bool((kept == torch.arange(size)).all()) else kept)
+    record = KeptIndices(full_shape=tuple(full_shape), indices=tuple(indices))
+    rebuilt = torch.arange(int(np.prod(full_shape))).view(full_shape)
+    if not torch.equal(record.gather(rebuilt), origin):
+        raise PruningError(
+            f"The positions kept in '{name}' are not a structured (per-dimension) "
+            "selection, so they cannot be fused back exactly."
+        )
+    return record
+
+
+def _resolve_ignored(model, ignored_layers):
+    names = dict(model.named_modules())
+    modules = []
+    for name in ignored_layers:
+        if name not in names:
+            available = ", ".join(n for n in names if n) or "(none)"
+            raise ValueError(
+                f"ignored_layers names a layer '{name}' that the network does not have. "
+                f"Its layers are: {available}."
+            )
+        modules.append(names[name])
+    return modules
+
+
+def prune_at_init(
+    module,
+    example_inputs,
+    *,
+    pruning_ratio=0.5,
+    importance="l2",
+    ignored_layers=None,
+    random_state=None,
+):
+    """Prune a network at initialization and record where every kept weight came from.
+
+    Removes ``pruning_ratio`` of the output channels/neurons of every prunable
+    layer (uniformly per layer), ranked by ``importance`` on the current (initial)
+    weights. Layers producing the network's outputs are detected and never lose
+    output units. The input ``module`` is not modified.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The full-size network, typically at its random initialization.
+    example_inputs : torch.Tensor or tuple or dict
+        A small batch the module accepts, on the module's device; used to trace
+        the dependency graph.
+    pruning_ratio : float, default=0.5
+        Fraction of channels/neurons removed from each prunable layer, in (0, 1).
+    importance : {"l2", "l1", "random"}, default="l2"
+        Channel ranking: L2 or L1 norm of the channel's weights, or random.
+    ignored_layers : list of str, default=None
+        Module names (as in ``named_modules()``) never pruned, in addition to
+        the automatically protected output layers.
+    random_state : int, RandomState instance or None, default=None
+        Seeds ``"random"`` importance (and tie-breaking in torch-pruning).
+
+    Returns
+    -------
+    pruned : PrunedNetwork
+        The small network and the kept positions of each of its tensors.
+
+    Raises
+    ------
+    UnsupportedArchitectureError
+        torch-pruning cannot trace or prune a layer; the message names it.
+    HardCodedShapeError
+        The pruned network fails a forward pass, typically because ``forward``
+        hard-codes a width (``x.view(-1, 12 * 12 * 64)``).
+    PruningError
+        A layer would be left with zero channels.
+    """
+    import torch_pruning as tp
+
+    if not isinstance(pruning_ratio, (float, int)) or not 0 < float(pruning_ratio) < 1:
+        raise ValueError(f"pruning_ratio must be a float in (0, 1); got {pruning_ratio!r} instead.")
+    importance_obj = _make_importance(importance)
+    model = copy.deepcopy(module)
+    was_training = model.training
+    output_layers = find_output_layers(model, example_inputs)
+    ignored_names = list(dict.fromkeys(list(output_layers) + list(ignored_layers or [])))
+    ignored_modules = _resolve_ignored(model, ignored_names)
+    module_names = {m: n for n, m in model.named_modules()}
+
+    full_shapes = {name: tuple(t.shape) for name, t, *_ in _named_tensors(model)}
+    origins = {name: torch.arange(int(np.prod(s))).view(s) for name, s in full_shapes.items()}
+    device = next((p.device for p in model.parameters()), None)
+    seed = draw_seed(as_random_state(random_state))
+    with torch_seed_scope(seed, device):
+        try:
+            pruner = tp.pruner.MetaPruner(
+                model,
+                example_inputs,
+                importance=importance_obj,
+                pruning_ratio=float(pruning_ratio),
+                ignored_layers=ignored_modules,
+                global_pruning=False,
+            )
+        except Exception as exc:  # tracing errors come in many types; say what failed
+            raise UnsupportedArchitectureError(
+                f"torch-pruning could not trace the network ({type(exc).__name__}: {exc}). "
+                "Make forward() a plain tensor computation, or add the offending layer "
+                "to `ignored_layers`."
+            ) from exc
+        with torch.no_grad():
+            for group in pruner.step(interactive=True):
+                _prune_group_tracking(model, group, origins, module_names)
+    model.train(was_training)
+
+    kept, pruned_layers = {}, []
+    for name, tensor, *_ in _named_tensors(model):
+        if 0 in tensor.shape and 0 not in full_shapes[name]:
+            raise PruningError(
+                f"pruning_ratio={pruning_ratio} leaves '{name}' with no channels "
+                f"(shape {tuple(tensor.shape)} from {full_shapes[name]}). Use a smaller "
+                "pruning_ratio or add the layer to `ignored_layers`."
+            )
+        kept[name] = _kept_indices_from_origins(name, origins[name], full_shapes[name])
+        layer = name.rsplit(".", 1)[0] if "." in name else ""
+        if kept[name].is_pruned and layer not in pruned_layers:
+            pruned_layers.append(layer)
+    _check_forward(model, module, example_inputs)
+    return PrunedNetwork(
+        module=model,
+        kept_indices=kept,
+        output_layers=tuple(output_layers),
+        pruned_layers=tuple(pruned_layers),
+    )
+
+
+def _batch_size(example_inputs):
+    tensors = _as_output_list(example_inputs)
+    return tensors[0].shape[0] if tensors and tensors[0].dim() > 0 else None
+
+
+def _check_forward(pruned, full, example_inputs):
+    """Fail early, with the fix, when the pruned network cannot run."""
+    was_training = pruned.training
+    pruned.eval()
+    try:
+        with torch.no_grad():
+            outputs = _as_output_list(_forward(pruned, example_inputs))
+    except RuntimeError as exc:
+        raise HardCodedShapeError(
+            f"The pruned network fails on a forward pass ({exc}). Its forward() probably "
+            "hard-codes a layer width that pruning changed, e.g. x.view(-1, 12*12*64); "
+            "use x.flatten(1) or an nn.Flatten() layer instead."
+        ) from exc
+    finally:
+        pruned.train(was_training)
+    n = _batch_size(example_inputs)
+    if n is not None and outputs and outputs[0].dim() > 0 and outputs[0].shape[0] != n:
+        raise HardCodedShapeError(
+            f"The pruned network returns {outputs[0].shape[0]} rows for a batch of {n}: its "
+            "forward() hard-codes a layer width that pruning changed, e.g. "
+            "x.view(-1, 12*12*64). Use x.flatten(1) or an nn.Flatten() layer instead."
+        )

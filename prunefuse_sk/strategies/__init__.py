@@ -1,0 +1,54 @@
+"""Query strategies: measures, selectors and strategies, plus pool scoring.
+
+A query strategy is any function ``strategy(learner, X_pool, n_instances=1, **kw)``
+returning indices into ``X_pool`` or ``(indices, scores)``; modAL's strategies qualify.
+The built-in ones are selectable by name in ``PruneFuseActiveLearner(query_strategy=...)``.
+"""
+
+from .measures import entropy, least_confidence, margin_uncertainty
+from .scoring import predict_proba_batched
+from .selectors import top_n
+from .uncertainty import entropy_sampling, least_confidence_sampling, margin_sampling, random_sampling
+
+__all__ = [
+    "STRATEGIES",
+    "get_strategy",
+    "least_confidence",
+    "margin_uncertainty",
+    "entropy",
+    "top_n",
+    "predict_proba_batched",
+    "least_confidence_sampling",
+    "margin_sampling",
+    "entropy_sampling",
+    "random_sampling",
+]
+
+STRATEGIES = {
+    "least_confidence": least_confidence_sampling,
+    "margin": margin_sampling,
+    "entropy": entropy_sampling,
+    "random": random_sampling,
+}
+
+
+def get_strategy(query_strategy):
+    """Resolve a strategy name or callable to a callable.
+
+    Parameters
+    ----------
+    query_strategy : str or callable
+        One of ``STRATEGIES`` or a modAL-style function.
+
+    Returns
+    -------
+    strategy : callable
+    """
+    if callable(query_strategy):
+        return query_strategy
+    if isinstance(query_strategy, str) and query_strategy in STRATEGIES:
+        return STRATEGIES[query_strategy]
+    raise ValueError(
+        f"query_strategy must be one of {sorted(STRATEGIES)} or a callable "
+        f"strategy(learner, X_pool, n_instances=1, **kw); got {query_strategy!r} instead."
+    )

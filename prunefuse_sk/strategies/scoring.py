@@ -1,0 +1,83 @@
+"""Pool scoring: run a fitted skorch net over a pool in batches, without gradients.
+
+Kept apart from the strategies so it can be swapped (block-wise on dask, on GPU with
+autocast) without touching selection code. Pools may be numpy arrays, memmaps or
+torch tensors; each batch is converted on its own, so a memmap is never loaded whole.
+"""
+
+import numpy as np
+import torch
+
+__all__ = ["n_rows", "take_rows", "iter_row_batches", "to_float_tensor", "predict_proba_batched"]
+
+DEFAULT_SCORING_BATCH = 1024
+
+
+def n_rows(X):
+    """Number of rows of an array-like, tensor or memmap."""
+    if hasattr(X, "shape"):
+        return int(X.shape[0])
+    return len(X)
+
+
+def take_rows(X, indices):
+    """``X[indices]`` for numpy arrays, memmaps, torch tensors and sequences."""
+    indices = np.asarray(indices, dtype=np.int64)
+    if isinstance(X, torch.Tensor):
+        return X[torch.as_tensor(indices, device=X.device)]
+    if hasattr(X, "shape"):
+        return X[indices]
+    return [X[i] for i in indices]
+
+
+def iter_row_batches(X, batch_size):
+    """Yield consecutive row slices of ``X`` of at most ``batch_size`` rows."""
+    total = n_rows(X)
+    for start in range(0, total, batch_size):
+        yield X[start:start + batch_size]
+
+
+def to_float_tensor(batch, device):
+    """One batch as a float32 tensor on ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device=device, dtype=torch.float32)
+    return torch.as_tensor(np.asarray(batch, dtype=np.float32), device=device)
+
+
+def predict_proba_batched(net, X, batch_size=None, progress=None):
+    """Class probabilities of a fitted skorch classifier over ``X``, batch by batch.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNetClassifier
+        Fitted (initialized) net.
+    X : ndarray, memmap or torch.Tensor of shape (n_samples, ...)
+    batch_size : int, default=None
+        Rows per forward pass; defaults to ``max(net.batch_size, 1024)``.
+    progress : callable, default=None
+        Called with the number of rows done after each batch (e.g. a tqdm update).
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_outputs), float32
+    """
+    if batch_size is None:
+        batch_size = max(int(net.batch_size) if net.batch_size and net.batch_size > 0 else 0,
+                         DEFAULT_SCORING_BATCH)
+    nonlinearity = net._get_predict_nonlinearity()
+    module = net.module_
+    was_training = module.training
+    module.eval()
+    chunks = []
+    try:
+        with torch.inference_mode():
+            for batch in iter_row_batches(X, batch_size):
+                outputs = net.infer(to_float_tensor(batch, net.device))
+                chunks.append(nonlinearity(outputs).float().cpu().numpy())
+                if progress is not None:
+                    progress(len(batch))
+    finally:
+        module.train(was_training)
+    if not chunks:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(chunks, axis=0)

@@ -1,0 +1,146 @@
+"""Input validation at the public boundary: arrays, labels and their mapping to output units."""
+
+import numbers
+
+import numpy as np
+import torch
+
+from .exceptions import LabelMappingError
+
+__all__ = ["check_features", "check_labels", "resolve_classes", "encode_labels", "check_n_instances"]
+
+
+def check_features(X, *, name="X", n_features_shape=None):
+    """Return ``X`` as a finite float32 ndarray of at least two dimensions.
+
+    Parameters
+    ----------
+    X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
+    name : str, default="X"
+        Used in error messages.
+    n_features_shape : tuple, default=None
+        When given, ``X.shape[1:]`` must equal it (the shape seen at ``fit``).
+
+    Returns
+    -------
+    X : ndarray of float32
+    """
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    try:
+        X = np.asarray(X, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array or tensor; converting it failed: {exc}") from exc
+    if X.ndim < 2:
+        raise ValueError(
+            f"{name} must have at least 2 dimensions (n_samples, n_features, ...); got shape {X.shape}. "
+            "Reshape a single sample with X.reshape(1, -1) or a single feature with X.reshape(-1, 1)."
+        )
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} has 0 samples; at least 1 is required.")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or infinity; impute or drop those rows first.")
+    if n_features_shape is not None and tuple(X.shape[1:]) != tuple(n_features_shape):
+        raise ValueError(
+            f"{name} has samples of shape {tuple(X.shape[1:])}, but the learner was fitted on samples "
+            f"of shape {tuple(n_features_shape)}."
+        )
+    return X
+
+
+def check_labels(y, n_samples, *, name="y"):
+    """Return ``y`` as a 1-D ndarray with ``n_samples`` entries."""
+    if isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (n_samples,); got shape {y.shape} instead.")
+    if len(y) != n_samples:
+        raise ValueError(f"X and {name} have different lengths: {n_samples} and {len(y)}.")
+    return y
+
+
+def _is_integer_labels(y):
+    if y.dtype.kind in "iu":
+        return True
+    if y.dtype.kind == "f":
+        return bool(np.all(np.isfinite(y)) and np.all(np.mod(y, 1) == 0))
+    return False
+
+
+def resolve_classes(y, n_outputs, declared_classes=None):
+    """The labels the network's output units stand for, unit by unit.
+
+    * ``declared_classes`` (skorch's ``classes=``) when given;
+    * ``0, 1, ..., n_outputs - 1`` when every label is an integer in that range
+      (skorch's own convention: label k is output unit k), which keeps the
+      mapping stable when later rounds bring classes the seed set lacked;
+    * otherwise the sorted distinct labels, which must be exactly ``n_outputs``.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+    n_outputs : int
+        Width of the network's output.
+    declared_classes : array-like, default=None
+
+    Returns
+    -------
+    classes : ndarray of shape (n_outputs,)
+    """
+    if declared_classes is not None:
+        classes = np.asarray(declared_classes)
+        if len(classes) != n_outputs:
+            raise LabelMappingError(
+                f"The estimator declares {len(classes)} classes but its network has {n_outputs} output units."
+            )
+        return classes
+    if _is_integer_labels(y) and y.min() >= 0 and y.max() < n_outputs:
+        return np.arange(n_outputs, dtype=np.asarray(y).dtype if y.dtype.kind in "iu" else np.int64)
+    classes = np.unique(y)
+    if len(classes) != n_outputs:
+        raise LabelMappingError(
+            f"The labels {classes.tolist()[:20]} cannot be mapped onto the network's {n_outputs} output units. "
+            f"Use integer labels 0..{n_outputs - 1}, or pass classes=[...] (one label per output unit) "
+            "to the NeuralNetClassifier."
+        )
+    return classes
+
+
+def encode_labels(y, classes):
+    """Output-unit index of every label; unknown labels raise :class:`LabelMappingError`."""
+    classes = np.asarray(classes)
+    order = np.argsort(classes, kind="stable")
+    sorted_classes = classes[order]
+    try:
+        positions = np.searchsorted(sorted_classes, y)
+    except TypeError as exc:
+        raise LabelMappingError(f"Labels of type {np.asarray(y).dtype} cannot be compared with the classes {classes.tolist()}.") from exc
+    positions = np.clip(positions, 0, len(classes) - 1)
+    unknown = sorted_classes[positions] != y
+    if np.any(unknown):
+        missing = np.unique(np.asarray(y)[unknown]).tolist()
+        raise LabelMappingError(
+            f"Labels {missing[:20]} are not among the network's classes {classes.tolist()[:20]}: the output "
+            "layer has no unit for them. Give the network one output per class (and classes=[...] for "
+            "non-integer labels), then fit again."
+        )
+    return order[positions].astype(np.int64)
+
+
+def check_n_instances(n, n_instances, n_available):
+    """Resolve ``n``/``n_instances`` to a positive int no larger than the pool."""
+    if n_instances is not None:
+        if n not in (1, n_instances):
+            raise ValueError(f"Pass either n={n} or n_instances={n_instances}, not both.")
+        n = n_instances
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"n must be a positive integer; got {n!r} of type {type(n).__name__}.")
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"n must be at least 1; got {n}.")
+    if n > n_available:
+        raise ValueError(f"n={n} is larger than the pool ({n_available} samples); ask for at most {n_available}.")
+    return n

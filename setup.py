@@ -1,0 +1,46 @@
+"""Packaging for prunefuse_sk."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(r'^__version__ = "([^"]+)"', (HERE / "prunefuse_sk" / "__init__.py").read_text(), re.M).group(1)
+
+EXTRAS = {
+    "test": ["pytest>=7", "pytest-timeout>=2"],
+    "dask": ["dask[distributed]>=2023.1"],
+    "jupyter": ["ipywidgets>=8", "matplotlib>=3.5"],
+    "plot": ["matplotlib>=3.5"],
+    "docs": ["sphinx>=6", "numpydoc>=1.5", "sphinx-gallery>=0.14", "matplotlib>=3.5"],
+}
+EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
+
+setup(
+    name="prunefuse-sk",
+    version=VERSION,
+    description="Cheap deep active learning for scikit-learn/skorch: prune at init, select with the proxy, fuse back.",
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    packages=find_packages(include=["prunefuse_sk", "prunefuse_sk.*"]),
+    python_requires=">=3.9",
+    install_requires=[
+        "torch>=2.0",
+        "skorch>=1.0",
+        "scikit-learn>=1.3",
+        "numpy>=1.23",
+        "joblib>=1.2",
+        "torch-pruning>=1.6,<1.7",
+        "modAL-python>=0.4.1",
+        "tqdm>=4.60",
+    ],
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["prunefuse-sk=prunefuse_sk.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Intended Audience :: Science/Research",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
