@@ -263,9 +263,9 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     def _new_proxy(self):
         return make_net_like(self.estimator_, copy.deepcopy(self.proxy_init_module_), self.proxy_params)
 
-    def _train(self, net, X, y_encoded, *, partial=False):
+    def _train(self, net, X, y_encoded, *, partial=False, rng=None):
         start = time.perf_counter()
-        with torch_seed_scope(draw_seed(self._rng), self.estimator_.device):
+        with torch_seed_scope(draw_seed(rng or self._rng), self.estimator_.device):
             if partial:
                 net.partial_fit(X, y_encoded)
             else:
@@ -336,6 +336,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self.y_training = y
         self._y_training_encoded = y_encoded
         self.history_ = []
+        # fuse() draws from its own fixed stream: fusing twice gives the same network
+        self._fuse_seed = draw_seed(self._rng)
 
         self.proxy_ = self._new_proxy()
         seconds = self._train(self.proxy_, X, y_encoded)
@@ -501,10 +503,12 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             X = check_features(X, n_features_shape=self._sample_shape)
             y_encoded = encode_labels(check_labels(y, len(X)), self.classes_)
 
+        fuse_rng = as_random_state(self._fuse_seed)
+        fresh_seed, train_seed = draw_seed(fuse_rng), as_random_state(draw_seed(fuse_rng))
         fresh = None
         if self.fusion_init == "reinit":
             fresh_net = clone(self.estimator_)
-            with torch_seed_scope(draw_seed(self._rng), "cpu"):
+            with torch_seed_scope(fresh_seed, "cpu"):
                 fresh_net.set_params(device="cpu").initialize()
             fresh = fresh_net.module_
         fused_module = build_fused_module(
@@ -526,11 +530,10 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             net_class=FusedNeuralNetClassifier,
         )
         if train:
-            seconds = self._train(net, X, y_encoded)
+            seconds = self._train(net, X, y_encoded, rng=train_seed)
             self._log(f"fused network trained on {len(X)} labels in {seconds:.2f}s")
         else:
-            with torch_seed_scope(draw_seed(self._rng), self.estimator_.device):
-                net.initialize()
+            net.initialize()
         self.fused_ = net
         return net
 
@@ -585,7 +588,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
 
 
 def _named_parameters(func):

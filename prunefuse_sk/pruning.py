@@ -291,6 +291,20 @@ def _prune_group_tracking(model, group, origins, module_names):
             )
 
 
+def _check_widths_left(pruner, pruning_ratio, module_names):
+    """torch-pruning silently skips a layer it would empty; say so instead."""
+    groups = pruner.DG.get_all_groups(ignored_layers=pruner.ignored_layers, root_module_types=pruner.root_module_types)
+    for group in groups:
+        root = group[0].dep.target.module
+        width = pruner.DG.get_out_channels(root)
+        if width is not None and int(width * (1 - float(pruning_ratio))) < 1:
+            raise PruningError(
+                f"pruning_ratio={pruning_ratio} would leave layer '{module_names.get(root, root)}' "
+                f"({width} channels) with 0 channels. Use a pruning_ratio of at most {1 - 1 / width:.3f}, "
+                "a wider layer, or add the layer to `ignored_layers`."
+            )
+
+
 def _kept_indices_from_origins(name, origin, full_shape):
     """Turn proxy-shaped flat positions into per-dimension kept indices."""
     if origin.dim() == 0:
@@ -407,6 +421,7 @@ def prune_at_init(
                 "Make forward() a plain tensor computation, or add the offending layer "
                 "to `ignored_layers`."
             ) from exc
+        _check_widths_left(pruner, pruning_ratio, module_names)
         with torch.no_grad():
             for group in pruner.step(interactive=True):
                 _prune_group_tracking(model, group, origins, module_names)
@@ -424,7 +439,7 @@ def prune_at_init(
         layer = name.rsplit(".", 1)[0] if "." in name else ""
         if kept[name].is_pruned and layer not in pruned_layers:
             pruned_layers.append(layer)
-    _check_forward(model, module, example_inputs)
+    _check_forward(model, example_inputs)
     return PrunedNetwork(
         module=model,
         kept_indices=kept,
@@ -438,7 +453,7 @@ def _batch_size(example_inputs):
     return tensors[0].shape[0] if tensors and tensors[0].dim() > 0 else None
 
 
-def _check_forward(pruned, full, example_inputs):
+def _check_forward(pruned, example_inputs):
     """Fail early, with the fix, when the pruned network cannot run."""
     was_training = pruned.training
     pruned.eval()

@@ -41,7 +41,10 @@ def to_float_tensor(batch, device):
     """One batch as a float32 tensor on ``device``."""
     if isinstance(batch, torch.Tensor):
         return batch.to(device=device, dtype=torch.float32)
-    return torch.as_tensor(np.asarray(batch, dtype=np.float32), device=device)
+    array = np.asarray(batch, dtype=np.float32)
+    if not array.flags.writeable:  # read-only memmaps: copy this batch only
+        array = array.copy()
+    return torch.as_tensor(array, device=device)
 
 
 def predict_proba_batched(net, X, batch_size=None, progress=None):

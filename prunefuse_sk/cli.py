@@ -1,0 +1,200 @@
+"""Command line: ``prunefuse-sk demo`` runs an active-learning session on scikit-learn's digits."""
+
+import argparse
+import sys
+import time
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from skorch import NeuralNetClassifier
+from tqdm.auto import tqdm
+
+from . import __version__
+from .datasets import load_digits_images
+from .learner import PruneFuseActiveLearner
+from .networks import SmallCNN
+from .strategies import STRATEGIES
+
+__all__ = ["main", "run_demo", "build_parser"]
+
+
+def build_parser():
+    """The argument parser of ``prunefuse-sk``."""
+    parser = argparse.ArgumentParser(
+        prog="prunefuse-sk",
+        description="PruneFuse active learning for scikit-learn and skorch.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser(
+        "demo",
+        help="active learning on scikit-learn's digits with a small CNN, then fuse and compare",
+        description=(
+            "Active learning on scikit-learn's digits (1,797 8x8 images; 25%% held out) with a small CNN: "
+            "a random seed set, several query/teach rounds where a pruned proxy picks the samples, then "
+            "fusion into the full-size CNN. Prints a table per round and a final comparison of the fused "
+            "network against the same CNN trained from scratch on the same labels and on randomly chosen "
+            "labels of the same budget."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    demo.add_argument("--seed-size", type=int, default=50, help="labelled samples chosen at random to start")
+    demo.add_argument("--rounds", type=int, default=6, help="query/teach rounds")
+    demo.add_argument("--query-size", type=int, default=50, help="samples labelled per round")
+    demo.add_argument("--pruning-ratio", type=float, default=0.5, help="fraction of channels pruned from the proxy")
+    demo.add_argument("--strategy", choices=sorted(STRATEGIES), default="least_confidence", help="query strategy")
+    demo.add_argument("--epochs", type=int, default=20, help="training epochs of every network")
+    demo.add_argument("--random-state", type=int, default=0, help="seed of every random choice")
+    demo.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    return parser
+
+
+def _demo_net(epochs, device):
+    return NeuralNetClassifier(
+        SmallCNN,
+        module__n_classes=10,
+        module__image_size=8,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=2e-3,
+        max_epochs=epochs,
+        batch_size=32,
+        train_split=None,
+        iterator_train__shuffle=True,
+        device=device,
+        verbose=0,
+    )
+
+
+def _accuracy(clf, X, y):
+    return float(np.mean(np.asarray(clf.predict(X)) == y))
+
+
+def _print_table(title, header, rows, out):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
+    line = "  ".join(str(h).rjust(w) for h, w in zip(header, widths))
+    print(f"\n{title}", file=out)
+    print(line, file=out)
+    print("-" * len(line), file=out)
+    for row in rows:
+        print("  ".join(str(c).rjust(w) for c, w in zip(row, widths)), file=out)
+
+
+def run_demo(seed_size=50, rounds=6, query_size=50, pruning_ratio=0.5, strategy="least_confidence",
+             epochs=20, random_state=0, device="cpu", out=None):
+    """Run the demo and return its results.
+
+    Parameters
+    ----------
+    seed_size, rounds, query_size : int
+        Labelling budget: ``seed_size + rounds * query_size`` labels in the end.
+    pruning_ratio : float
+    strategy : str
+        A built-in strategy name.
+    epochs : int
+        Training epochs of every network.
+    random_state : int
+    device : str
+    out : file-like, default=sys.stdout
+
+    Returns
+    -------
+    results : dict
+        ``rounds`` (list of (n_labels, proxy accuracy)), ``fused``, ``scratch``,
+        ``random`` accuracies, ``n_params_proxy``, ``n_params_full``, ``seconds``.
+    """
+    out = out or sys.stdout
+    start = time.perf_counter()
+    budget = seed_size + rounds * query_size
+    X_pool, X_test, y_pool, y_test = load_digits_images(random_state=random_state)
+    if budget > len(X_pool):
+        raise ValueError(f"The budget seed_size + rounds * query_size = {budget} exceeds the pool ({len(X_pool)}).")
+    rng = np.random.RandomState(random_state)
+    net = _demo_net(epochs, device)
+    learner = PruneFuseActiveLearner(
+        net, pruning_ratio=pruning_ratio, query_strategy=strategy, random_state=random_state
+    )
+    print(
+        f"prunefuse-sk demo: digits, pool {len(X_pool)}, test {len(X_test)}, budget {budget} labels, "
+        f"pruning_ratio={pruning_ratio}, strategy={strategy}",
+        file=out,
+    )
+    unlabelled = np.ones(len(X_pool), dtype=bool)
+    seed = rng.choice(len(X_pool), seed_size, replace=False)
+    unlabelled[seed] = False
+    table = []
+    with tqdm(total=rounds + 1, desc="active learning", unit="round", file=out, leave=False) as bar:
+        learner.fit(X_pool[seed], y_pool[seed])
+        table.append((0, len(learner.X_training), _accuracy(learner, X_test, y_test)))
+        bar.update()
+        for round_no in range(1, rounds + 1):
+            remaining = np.flatnonzero(unlabelled)
+            idx, X_new = learner.query(X_pool[remaining], n=query_size)
+            chosen = remaining[idx]
+            unlabelled[chosen] = False
+            learner.teach(X_new, y_pool[chosen])
+            table.append((round_no, len(learner.X_training), _accuracy(learner, X_test, y_test)))
+            bar.update()
+    _print_table(
+        "Rounds (proxy accuracy on the held-out split)",
+        ["round", "labels", "proxy acc"],
+        [(r, n, f"{a:.3f}") for r, n, a in table],
+        out,
+    )
+
+    fused = learner.fuse()
+    labelled = np.flatnonzero(~unlabelled)
+    with torch.random.fork_rng():
+        torch.manual_seed(random_state)
+        scratch = clone(net).fit(X_pool[labelled], y_pool[labelled])
+        random_idx = rng.choice(len(X_pool), budget, replace=False)
+        random_net = clone(net).fit(X_pool[random_idx], y_pool[random_idx])
+    results = {
+        "rounds": [(n, a) for _, n, a in table],
+        "fused": _accuracy(fused, X_test, y_test),
+        "scratch": _accuracy(scratch, X_test, y_test),
+        "random": _accuracy(random_net, X_test, y_test),
+        "n_params_proxy": learner.n_params_proxy_,
+        "n_params_full": learner.n_params_full_,
+    }
+    _print_table(
+        f"Final comparison ({budget} labels, held-out accuracy)",
+        ["model", "labels chosen by", "accuracy"],
+        [
+            ("PruneFuse: fused full CNN", "pruned proxy", f"{results['fused']:.3f}"),
+            ("full CNN from scratch", "pruned proxy", f"{results['scratch']:.3f}"),
+            ("full CNN from scratch", "random", f"{results['random']:.3f}"),
+        ],
+        out,
+    )
+    ratio = results["n_params_proxy"] / results["n_params_full"]
+    print(
+        f"\nProxy parameters: {results['n_params_proxy']:,} of {results['n_params_full']:,} "
+        f"({ratio:.1%}) at pruning_ratio={pruning_ratio}",
+        file=out,
+    )
+    results["seconds"] = time.perf_counter() - start
+    print(f"Done in {results['seconds']:.1f}s.", file=out)
+    return results
+
+
+def main(argv=None):
+    """Entry point of the ``prunefuse-sk`` console script."""
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        run_demo(
+            seed_size=args.seed_size,
+            rounds=args.rounds,
+            query_size=args.query_size,
+            pruning_ratio=args.pruning_ratio,
+            strategy=args.strategy,
+            epochs=args.epochs,
+            random_state=args.random_state,
+            device=args.device,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

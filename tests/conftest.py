@@ -1,0 +1,68 @@
+"""Shared fixtures: scikit-learn's digits and small skorch nets (fast on 2 CPU cores)."""
+
+import numpy as np
+import pytest
+import torch
+from skorch import NeuralNetClassifier
+
+from prunefuse_sk.datasets import load_digits_images
+from prunefuse_sk.networks import MLP, SmallCNN, SmallResNet
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """(X_pool, X_test, y_pool, y_test) as 1x8x8 float32 images."""
+    return load_digits_images(random_state=0)
+
+
+@pytest.fixture(scope="session")
+def digits_flat(digits):
+    """(X_pool, X_test, y_pool, y_test) with 64 flat features."""
+    X_pool, X_test, y_pool, y_test = digits
+    return X_pool.reshape(len(X_pool), -1), X_test.reshape(len(X_test), -1), y_pool, y_test
+
+
+def make_net(module, max_epochs=3, criterion=torch.nn.CrossEntropyLoss, **kwargs):
+    """A small, quiet skorch classifier."""
+    params = dict(
+        criterion=criterion,
+        optimizer=torch.optim.Adam,
+        lr=2e-3,
+        max_epochs=max_epochs,
+        batch_size=32,
+        train_split=None,
+        iterator_train__shuffle=True,
+        verbose=0,
+    )
+    params.update(kwargs)
+    return NeuralNetClassifier(module, **params)
+
+
+ARCHITECTURES = {
+    # name: (module kwargs factory, input is image?)
+    "mlp": (lambda: dict(module=MLP, module__n_features=64, module__n_classes=10), False),
+    "cnn_bn": (lambda: dict(module=SmallCNN, module__n_classes=10, module__width=8, module__hidden=32), True),
+    "resnet": (lambda: dict(module=SmallResNet, module__n_classes=10, module__width=8), True),
+}
+
+
+@pytest.fixture(params=sorted(ARCHITECTURES))
+def arch(request, digits):
+    """(name, unfitted net, X_pool, y_pool, X_test) for each reference architecture."""
+    factory, is_image = ARCHITECTURES[request.param]
+    X_pool, X_test, y_pool, _ = digits
+    if not is_image:
+        X_pool, X_test = X_pool.reshape(len(X_pool), -1), X_test.reshape(len(X_test), -1)
+    kwargs = factory()
+    net = make_net(kwargs.pop("module"), **kwargs)
+    return request.param, net, X_pool, y_pool, X_test
+
+
+def state_equal(a, b):
+    """Whether two state dicts hold identical tensors."""
+    return a.keys() == b.keys() and all(torch.equal(a[k].cpu(), b[k].cpu()) for k in a)
+
+
+@pytest.fixture(scope="session")
+def rng():
+    return np.random.RandomState(0)
