@@ -533,7 +533,7 @@ def format_report(info, config, rows):
     if config.get("loadavg_start") is not None:
         lines.append(
             f"1-min load average: {config['loadavg_start']:.2f} at start, {config['loadavg_end']:.2f} at end "
-            f"({info['cpu_cores']} cores; above that, other processes competed for the CPU and wall times are noisy)"
+            f"({info['cpu_cores']} cores; a lagging hint of other work on the machine, see the busy column)"
         )
     return "\n".join(lines)
 
