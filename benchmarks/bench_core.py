@@ -519,14 +519,14 @@ def format_report(info, config, rows):
     )
     lines += [header, "-" * len(header)]
     for row in rows:
+        spread = f"[{row['time_ratio_min']:.2f}-{row['time_ratio_max']:.2f}]"
+        busy = "n/a" if row["contended_repeats"] is None else f"{row['contended_repeats']}/{len(row['full_train_s'])}"
         lines.append(
             f"{row['network']:<22} {row['pruning_ratio']:>4.1f} {row['median_full_train_s']:>10.3f} "
             f"{row['median_full_score_s']:>6.3f} {row['median_full_s']:>6.3f} "
             f"{row['median_proxy_train_s']:>11.3f} {row['median_proxy_score_s']:>6.3f} "
-            f"{row['median_proxy_s']:>6.3f} {row['time_ratio']:>10.3f} "
-            f"{'[' + format(row['time_ratio_min'], '.2f') + '-' + format(row['time_ratio_max'], '.2f') + ']':>13} "
-            f"{row['median_query_s']:>6.3f} "
-            f"{'n/a' if row['contended_repeats'] is None else str(row['contended_repeats']) + '/' + str(len(row['full_train_s'])):>5}"
+            f"{row['median_proxy_s']:>6.3f} {row['time_ratio']:>10.3f} {spread:>13} "
+            f"{row['median_query_s']:>6.3f} {busy:>5}"
         )
     lines.append("")
     lines.append(f"total benchmark wall time: {config['wall_s']:.1f} s")
