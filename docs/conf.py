@@ -4,6 +4,7 @@ Build with ``sphinx-build -b html docs docs/_build/html`` from the repository ro
 (after ``pip install -e .[docs]``).
 """
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -24,8 +25,8 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 
-templates_path = []
-exclude_patterns = ["_build", "README.md", "auto_examples/*.ipynb", "auto_examples/*.py"]
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "_templates", "README.md", "auto_examples/*.ipynb", "auto_examples/*.py"]
 default_role = "obj"
 
 # autodoc / autosummary
@@ -37,14 +38,32 @@ autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 
-# sphinx-gallery
+# sphinx-gallery: the examples only print, so matplotlib (in the docs extra) is
+# optional; without it, do not ask sphinx-gallery to scrape or reset figures.
+HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
     "download_all_examples": False,
     "remove_config_comments": True,
+    "write_computation_times": False,  # no untracked docs/sg_execution_times.rst
+    "image_scrapers": ("matplotlib",) if HAVE_MATPLOTLIB else (),
+    "reset_modules": ("matplotlib",) if HAVE_MATPLOTLIB else (),
 }
+
+
+
+def skip_metadata_request_methods(app, what, name, obj, skip, options):
+    """Skip the ``set_*_request`` methods scikit-learn generates for metadata routing."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", skip_metadata_request_methods)
+
 
 html_theme = "alabaster"
 html_theme_options = {

@@ -16,7 +16,7 @@ The labels of the pool are known here, so "labelling" is a look-up.
 
 # %%
 # Data: scikit-learn's digits, split into a seed set, a pool and a test set
-# ------------------------------------------------------------------------
+# -------------------------------------------------------------------------
 import time
 
 import numpy as np

@@ -18,6 +18,7 @@ LayerNorm, embedding, LSTM, unwrapped parameters) without modelling each one.
 """
 
 import copy
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -439,6 +440,14 @@ def prune_at_init(
         layer = name.rsplit(".", 1)[0] if "." in name else ""
         if kept[name].is_pruned and layer not in pruned_layers:
             pruned_layers.append(layer)
+    if not pruned_layers:
+        warnings.warn(
+            "Pruning removed nothing: torch-pruning found no prunable channel outside the protected "
+            f"output layers {list(output_layers)} (recurrent layers and parameters used outside "
+            "nn.Linear/nn.Conv are not pruned). The proxy is as large as the full network.",
+            UserWarning,
+            stacklevel=2,
+        )
     _check_forward(model, example_inputs)
     return PrunedNetwork(
         module=model,

@@ -6,7 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from prunefuse_sk import HardCodedShapeError, PruningError, find_output_layers, prune_at_init
+from prunefuse_sk import (
+    HardCodedShapeError,
+    PruningError,
+    UnsupportedArchitectureError,
+    find_output_layers,
+    prune_at_init,
+)
 from prunefuse_sk.networks import MLP, SmallCNN, SmallResNet
 
 from conftest import state_equal
@@ -133,3 +139,53 @@ def test_a_ratio_that_empties_a_layer_is_refused():
 def test_invalid_ratios_are_refused(ratio):
     with pytest.raises(ValueError, match="pruning_ratio"):
         prune_at_init(MLP(8, 3), torch.randn(3, 8), pruning_ratio=ratio)
+
+
+class _LSTMClassifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(20, 16)
+        self.lstm = nn.LSTM(16, 16, batch_first=True)
+        self.fc = nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.fc(self.lstm(self.emb(x))[0][:, -1])
+
+
+class _GRUClassifier(_LSTMClassifier):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.GRU(16, 16, batch_first=True)
+
+
+def test_a_layer_torch_pruning_cannot_prune_is_named_in_the_error():
+    with pytest.raises(UnsupportedArchitectureError, match="lstm") as info:
+        prune_at_init(_LSTMClassifier(), torch.randint(0, 20, (3, 5)))
+    assert "ignored_layers" in str(info.value)
+
+
+@pytest.mark.filterwarnings("ignore:Unwrapped parameters detected")
+def test_pruning_nothing_warns():
+    with pytest.warns(UserWarning, match="removed nothing"):
+        pruned = prune_at_init(_GRUClassifier(), torch.randint(0, 20, (3, 5)))
+    assert pruned.pruned_layers == ()
+
+
+class _GroupedConv(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 12, 3, padding=1)
+        self.c2 = nn.Conv2d(12, 12, 3, padding=1, groups=3)
+        self.fc = nn.Linear(12, 3)
+
+    def forward(self, x):
+        return self.fc(self.c2(torch.relu(self.c1(x))).mean((2, 3)))
+
+
+def test_grouped_convolutions_keep_exact_positions():
+    torch.manual_seed(0)
+    module, x = _GroupedConv(), torch.randn(3, 1, 8, 8)
+    pruned = prune_at_init(module, x, pruning_ratio=0.5)
+    assert pruned.module.c2.weight.shape == (6, 2, 3, 3)
+    for key, value in pruned.module.state_dict().items():
+        assert torch.equal(pruned.kept_indices[key].gather(module.state_dict()[key]), value), key
