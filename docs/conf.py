@@ -33,6 +33,8 @@ default_role = "obj"
 autosummary_generate = True
 autodoc_default_options = {"members": True, "inherited-members": False}
 autodoc_typehints = "none"
+# an undocumented override (e.g. a network's forward) should not show the base class's text
+autodoc_inherit_docstrings = False
 
 # numpydoc: class pages list members through autosummary, not numpydoc's tables
 numpydoc_show_class_members = False

@@ -31,7 +31,7 @@ def build_parser():
         "demo",
         help="active learning on scikit-learn's digits with a small CNN, then fuse and compare",
         description=(
-            "Active learning on scikit-learn's digits (1,797 8x8 images; 25%% held out) with a small CNN: "
+            "Active learning on scikit-learn's digits (1,797 8x8 images; a quarter held out) with a small CNN: "
             "a random seed set, several query/teach rounds where a pruned proxy picks the samples, then "
             "fusion into the full-size CNN. Prints a table per round and a final comparison of the fused "
             "network against the same CNN trained from scratch on the same labels and on randomly chosen "

@@ -10,10 +10,13 @@ distilling from the proxy.
 import copy
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 from skorch import NeuralNetClassifier
 from torch import nn
 from torch.nn import functional as F
+
+from .validation import encode_labels
 
 __all__ = [
     "FUSION_INITS",
@@ -94,7 +97,9 @@ def distillation_loss(student_outputs, teacher_outputs, temperature=4.0, *, outp
     student_outputs, teacher_outputs : torch.Tensor of shape (n_samples, n_classes)
         Logits, or probabilities when ``outputs_are_probabilities``.
     temperature : float, default=4.0
+        T: softens both distributions; the T² factor keeps gradient scales comparable.
     outputs_are_probabilities : bool, default=False
+        Whether the outputs are probabilities (modules trained with ``NLLLoss``) rather than logits.
 
     Returns
     -------
@@ -123,7 +128,19 @@ class DistillationTeacher:
         self._on_device = None
 
     def outputs(self, X, device):
-        """Teacher outputs for a batch ``X`` (tensor or dict of tensors) on ``device``."""
+        """Teacher outputs for a batch, without gradients.
+
+        Parameters
+        ----------
+        X : torch.Tensor or dict of torch.Tensor
+            The batch.
+        device : str or torch.device
+            Where to run the teacher.
+
+        Returns
+        -------
+        outputs : torch.Tensor of shape (batch_size, n_classes)
+        """
         device = torch.device(device)
         if self._on_device is None or self._on_device[0] != device:
             self._on_device = (device, copy.deepcopy(self.module).to(device).eval())
@@ -148,8 +165,11 @@ class DistillationTeacher:
 class FusedNeuralNetClassifier(NeuralNetClassifier):
     """A skorch ``NeuralNetClassifier`` that starts from fused weights, with optional distillation.
 
-    Exactly a ``NeuralNetClassifier`` except for two things:
+    Exactly a ``NeuralNetClassifier`` except for three things:
 
+    * With ``classes`` set (``fuse`` sets it to the learner's ``classes_``),
+      ``fit`` maps labels to output units and ``predict`` maps back, so
+      non-integer labels work in ``cross_val_score`` and ``GridSearchCV``.
     * When ``module`` is a module *instance*, training works on a copy of it, so
       ``module`` keeps the fused, untrained weights and ``module_`` the trained
       ones. ``clone(net)`` (GridSearchCV, cross-validation) therefore restarts
@@ -179,8 +199,56 @@ class FusedNeuralNetClassifier(NeuralNetClassifier):
         self.distillation_weight = distillation_weight
         self.temperature = temperature
 
+    def _encode_targets(self, y):
+        if y is None or self.classes is None or isinstance(y, torch.utils.data.Dataset):
+            return y
+        labels = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+        return encode_labels(labels, np.asarray(self.classes))
+
+    def fit_loop(self, X, y=None, epochs=None, **kwargs):
+        """skorch's fit loop, with labels mapped to output units through ``classes`` when set.
+
+        Parameters
+        ----------
+        X : input data
+            As for skorch's ``fit_loop``.
+        y : array-like of shape (n_samples,), default=None
+            Labels; with ``classes`` set, each must be one of them.
+        epochs : int, default=None
+            Number of epochs; ``max_epochs`` when None.
+        **kwargs
+            Passed to skorch.
+
+        Returns
+        -------
+        self : FusedNeuralNetClassifier
+        """
+        return super().fit_loop(X, self._encode_targets(y), epochs=epochs, **kwargs)
+
+    def predict(self, X):
+        """Predicted labels: ``classes[argmax(proba)]`` when ``classes`` is set, else the unit index.
+
+        Parameters
+        ----------
+        X : input data
+            As for skorch's ``predict_proba``.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        units = self.predict_proba(X).argmax(axis=1)
+        if self.classes is None:
+            return units
+        return np.asarray(self.classes)[units]
+
     def initialize_module(self):
-        """Initialize ``module_`` from a copy of ``module`` when it is an instance."""
+        """Initialize ``module_`` from a copy of ``module`` when it is an instance.
+
+        Returns
+        -------
+        self : FusedNeuralNetClassifier
+        """
         kwargs = self.get_params_for("module")
         if isinstance(self.module, nn.Module) and not kwargs:
             # training must not touch the starting point that clones share
@@ -196,7 +264,22 @@ class FusedNeuralNetClassifier(NeuralNetClassifier):
             raise ValueError(f"temperature must be a positive float; got {self.temperature!r} instead.")
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """Criterion loss, mixed with the distillation term when a teacher is set."""
+        """Criterion loss, mixed with the distillation term when a teacher is set.
+
+        Parameters
+        ----------
+        y_pred : torch.Tensor of shape (batch_size, n_classes)
+            The module's outputs on the batch.
+        y_true : torch.Tensor of shape (batch_size,)
+            Output-unit indices.
+        X : torch.Tensor or dict, default=None
+            The batch; the teacher runs on it. Without it no distillation.
+        training : bool, default=False
+
+        Returns
+        -------
+        loss : torch.Tensor (scalar)
+        """
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
         if self.teacher is None or not self.distillation_weight or X is None:
             return loss

@@ -134,7 +134,10 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         continues training it.
     fusion_init : {"reinit", "keep", "zero"}, default="reinit"
         What the fused network holds outside the proxy's positions: a fresh
-        initialization, the initial values, or zeros.
+        initialization, the initial values, or zeros. With ``"zero"`` the
+        extra units of a ReLU network stay dead in training (zero in- and out-weights get zero
+        gradients), so the fused net keeps the proxy's capacity: it exists to
+        check exactness, not for accuracy.
     distillation_weight : float, default=0.0
         α in ``(1 - α) CE + α T² KL(teacher_T || student_T)`` when training the
         fused network; the teacher is the trained proxy.
@@ -240,6 +243,12 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             raise ValueError(f"temperature must be a positive float; got {self.temperature!r} instead.")
         if self.proxy_params is not None and not isinstance(self.proxy_params, dict):
             raise TypeError(f"proxy_params must be a dict of skorch parameters or None; got {self.proxy_params!r}.")
+        module_keys = [k for k in (self.proxy_params or {}) if k == "module" or k.startswith("module__")]
+        if module_keys:
+            raise ValueError(
+                f"proxy_params cannot set {module_keys}: the proxy's module is the pruned full network. "
+                "Change the architecture on the estimator (e.g. estimator__module__hidden) instead."
+            )
         if self.ignored_layers is not None and (
             isinstance(self.ignored_layers, str) or not all(isinstance(n, str) for n in self.ignored_layers)
         ):
@@ -271,6 +280,17 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             else:
                 net.fit(X, y_encoded)
         return time.perf_counter() - start
+
+    # ----------------------------------------------------- modAL attributes
+    @property
+    def X_training(self):
+        """ndarray: the labelled samples so far, float32 (modAL's name); ``None`` before ``fit``."""
+        return getattr(self, "_X_training", None)
+
+    @property
+    def y_training(self):
+        """ndarray: the labels of ``X_training``, as given; ``None`` before ``fit``."""
+        return getattr(self, "_y_training", None)
 
     # ------------------------------------------------------------- public API
     def fit(self, X, y):
@@ -332,8 +352,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self._sample_shape = tuple(X.shape[1:])
         if X.ndim == 2:
             self.n_features_in_ = X.shape[1]
-        self.X_training = X
-        self.y_training = y
+        self._X_training = X
+        self._y_training = y
         self._y_training_encoded = y_encoded
         self.history_ = []
         # fuse() draws from its own fixed stream: fusing twice gives the same network
@@ -378,7 +398,9 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         Parameters
         ----------
         X : array-like, memmap or torch.Tensor of shape (n_new, ...)
+            The newly labelled samples.
         y : array-like of shape (n_new,)
+            Their labels; each must map to an output unit (see ``classes_``).
         only_new : bool, default=False
             As in modAL: continue training the proxy on the new rows only
             (the labelled set still grows). Otherwise the proxy is retrained
@@ -397,8 +419,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         X = check_features(X, n_features_shape=self._sample_shape)
         y = check_labels(y, len(X))
         y_encoded = encode_labels(y, self.classes_)
-        self.X_training = np.concatenate([self.X_training, X])
-        self.y_training = np.concatenate([self.y_training, y])
+        self._X_training = np.concatenate([self._X_training, X])
+        self._y_training = np.concatenate([self._y_training, y])
         self._y_training_encoded = np.concatenate([self._y_training_encoded, y_encoded])
         self.__dict__.pop("fused_", None)
         if only_new:
@@ -498,10 +520,11 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         if (X is None) != (y is None):
             raise ValueError("Pass both X and y to fuse on other data, or neither to use the labelled set.")
         if X is None:
-            X, y_encoded = self.X_training, self._y_training_encoded
+            X, y = self.X_training, self.y_training
         else:
             X = check_features(X, n_features_shape=self._sample_shape)
-            y_encoded = encode_labels(check_labels(y, len(X)), self.classes_)
+            y = check_labels(y, len(X))
+            encode_labels(y, self.classes_)  # fail before building anything
 
         fuse_rng = as_random_state(self._fuse_seed)
         fresh_seed, train_seed = draw_seed(fuse_rng), as_random_state(draw_seed(fuse_rng))
@@ -526,11 +549,12 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
                 "teacher": teacher,
                 "distillation_weight": self.distillation_weight,
                 "temperature": self.temperature,
+                "classes": list(self.classes_),
             },
             net_class=FusedNeuralNetClassifier,
         )
         if train:
-            seconds = self._train(net, X, y_encoded, rng=train_seed)
+            seconds = self._train(net, X, y, rng=train_seed)
             self._log(f"fused network trained on {len(X)} labels in {seconds:.2f}s")
         else:
             net.initialize()
@@ -569,6 +593,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         Parameters
         ----------
         X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
+            Samples, scored in batches.
 
         Returns
         -------
@@ -583,6 +608,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         Parameters
         ----------
         X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
+            Samples, scored in batches.
 
         Returns
         -------

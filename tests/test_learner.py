@@ -169,6 +169,13 @@ def test_string_labels_with_the_default_network(digits_flat):
     learner.teach(X[300:310], names[y[300:310]])
     with pytest.raises(LabelMappingError, match="no unit"):
         learner.teach(X[:2], np.array(["ten", "zero"]))
+    clf = learner.fuse()
+    assert set(clf.predict(X_test)) <= set(names)
+    np.testing.assert_array_equal(clf.predict(X_test), learner.predict(X_test))
+    from sklearn.model_selection import cross_val_score
+
+    scores = cross_val_score(clf, X[:300], names[y[:300]], cv=2)
+    assert scores.shape == (2,) and np.all(scores > 0.3)
 
 
 def test_integer_labels_map_to_output_units_even_when_the_seed_lacks_a_class(mlp_net, digits_flat):
@@ -193,6 +200,7 @@ def test_integer_labels_map_to_output_units_even_when_the_seed_lacks_a_class(mlp
         (dict(temperature=0), "temperature"),
         (dict(query_strategy="oracle"), "query_strategy"),
         (dict(estimator="mlp"), "NeuralNetClassifier"),
+        (dict(proxy_params={"module__hidden": (8,)}), "estimator__module__hidden"),
     ],
 )
 def test_bad_parameters_fail_at_fit_with_the_parameter_named(digits_flat, params, match):
