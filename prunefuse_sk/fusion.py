@@ -81,6 +81,17 @@ def outputs_to_logits(outputs, outputs_are_probabilities):
 
     Modules trained with skorch's default ``NLLLoss`` return probabilities;
     their log is a valid logit vector since softmax ignores a per-row shift.
+
+    Parameters
+    ----------
+    outputs : torch.Tensor of shape (n_samples, n_classes)
+        Logits or probabilities.
+    outputs_are_probabilities : bool
+        Whether ``outputs`` are probabilities.
+
+    Returns
+    -------
+    logits : torch.Tensor of shape (n_samples, n_classes)
     """
     if outputs_are_probabilities:
         return torch.log(outputs + torch.finfo(outputs.dtype).eps)
@@ -186,7 +197,7 @@ class FusedNeuralNetClassifier(NeuralNetClassifier):
     teacher : DistillationTeacher, default=None
         The network to distil from; ``None`` disables distillation.
     distillation_weight : float, default=0.0
-        α in [0, 1].
+        The weight α in [0, 1].
     temperature : float, default=4.0
         T > 0.
     **kwargs
@@ -206,7 +217,7 @@ class FusedNeuralNetClassifier(NeuralNetClassifier):
         return encode_labels(labels, np.asarray(self.classes))
 
     def fit_loop(self, X, y=None, epochs=None, **kwargs):
-        """skorch's fit loop, with labels mapped to output units through ``classes`` when set.
+        """Run skorch's fit loop, with labels mapped to output units through ``classes`` when set.
 
         Parameters
         ----------
@@ -275,6 +286,7 @@ class FusedNeuralNetClassifier(NeuralNetClassifier):
         X : torch.Tensor or dict, default=None
             The batch; the teacher runs on it. Without it no distillation.
         training : bool, default=False
+            Whether the loss is for a training step (passed to skorch).
 
         Returns
         -------

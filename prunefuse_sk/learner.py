@@ -128,7 +128,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         function ``strategy(learner, X_pool, n_instances=1, **kw)`` returning
         indices or ``(indices, scores)`` (modAL's strategies work unmodified).
     proxy_params : dict, default=None
-        skorch parameter overrides for the proxy, e.g. ``{"max_epochs": 10}``.
+        The skorch parameter overrides for the proxy, e.g. ``{"max_epochs": 10}``.
     proxy_retrain : {"reinit", "warm"}, default="reinit"
         Each ``teach`` retrains the proxy from its pruned initialization, or
         continues training it.
@@ -139,7 +139,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         gradients), so the fused net keeps the proxy's capacity: it exists to
         check exactness, not for accuracy.
     distillation_weight : float, default=0.0
-        α in ``(1 - α) CE + α T² KL(teacher_T || student_T)`` when training the
+        The weight α in ``(1 - α) CE + α T² KL(teacher_T || student_T)`` when training the
         fused network; the teacher is the trained proxy.
     temperature : float, default=4.0
         T in the distillation loss.
@@ -443,7 +443,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         n : int, default=1
             How many samples to choose.
         n_instances : int, default=None
-            modAL's name for ``n``.
+            The modAL name for ``n``.
         return_scores : bool, default=False
             Also return the strategy's scores of the chosen samples.
         max_candidates : int, default=None
