@@ -20,7 +20,17 @@ __all__ = ["main", "run_demo", "build_parser"]
 
 
 def build_parser():
-    """The argument parser of ``prunefuse-sk``."""
+    """Build the argument parser of ``prunefuse-sk``.
+
+    The parser has a ``--version`` flag and one required sub-command,
+    ``demo``, whose options mirror the parameters of :func:`run_demo`.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The configured parser; ``parse_args`` sets ``command`` to the chosen
+        sub-command.
+    """
     parser = argparse.ArgumentParser(
         prog="prunefuse-sk",
         description="PruneFuse active learning for scikit-learn and skorch.",
@@ -85,24 +95,51 @@ def run_demo(seed_size=50, rounds=6, query_size=50, pruning_ratio=0.5, strategy=
              epochs=20, random_state=0, device="cpu", out=None):
     """Run the demo and return its results.
 
+    Loads scikit-learn's digits (:func:`~prunefuse_sk.datasets.load_digits_images`),
+    labels a random seed set, runs ``rounds`` query/teach rounds of a
+    :class:`~prunefuse_sk.PruneFuseActiveLearner` around a
+    :class:`~prunefuse_sk.networks.SmallCNN`, fuses the proxy into the
+    full-size CNN, and compares it with the same CNN trained from scratch on
+    the same labels and on as many randomly chosen labels. Tables are
+    printed to ``out``. The labelling budget is
+    ``seed_size + rounds * query_size`` labels.
+
     Parameters
     ----------
-    seed_size, rounds, query_size : int
-        Labelling budget: ``seed_size + rounds * query_size`` labels in the end.
-    pruning_ratio : float
-    strategy : str
-        A built-in strategy name.
-    epochs : int
+    seed_size : int, default=50
+        Labelled samples chosen at random to start.
+    rounds : int, default=6
+        Number of query/teach rounds.
+    query_size : int, default=50
+        Samples queried and labelled per round.
+    pruning_ratio : float, default=0.5
+        Fraction of channels pruned from the proxy, in (0, 1).
+    strategy : str, default="least_confidence"
+        A built-in strategy name (a key of
+        :data:`prunefuse_sk.strategies.STRATEGIES`).
+    epochs : int, default=20
         Training epochs of every network.
-    random_state : int
-    device : str
-    out : file-like, default=sys.stdout
+    random_state : int, default=0
+        Seed of every random choice: the train/test split, the seed set, the
+        learner, the random-label baseline and the weights of the networks
+        trained from scratch.
+    device : str, default="cpu"
+        Torch device of every network, e.g. ``"cpu"`` or ``"cuda"``.
+    out : file-like, default=None
+        Where the tables and progress bar are written; ``None`` means
+        ``sys.stdout``.
 
     Returns
     -------
     results : dict
-        ``rounds`` (list of (n_labels, proxy accuracy)), ``fused``, ``scratch``,
-        ``random`` accuracies, ``n_params_proxy``, ``n_params_full``, ``seconds``.
+        ``rounds`` (list of (n_labels, proxy accuracy) pairs, seed round
+        first), ``fused``, ``scratch`` and ``random`` test accuracies,
+        ``n_params_proxy``, ``n_params_full`` and ``seconds`` (wall time).
+
+    Raises
+    ------
+    ValueError
+        If the budget exceeds the size of the pool.
     """
     out = out or sys.stdout
     start = time.perf_counter()
@@ -180,7 +217,19 @@ def run_demo(seed_size=50, rounds=6, query_size=50, pruning_ratio=0.5, strategy=
 
 
 def main(argv=None):
-    """Entry point of the ``prunefuse-sk`` console script."""
+    """Run the ``prunefuse-sk`` console script.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        Command-line arguments without the program name; ``None`` reads
+        ``sys.argv[1:]``.
+
+    Returns
+    -------
+    status : int
+        Exit status, 0 on success.
+    """
     args = build_parser().parse_args(argv)
     if args.command == "demo":
         run_demo(

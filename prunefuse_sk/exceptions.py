@@ -18,7 +18,7 @@ class PruningError(ValueError):
 
 
 class UnsupportedArchitectureError(PruningError):
-    """torch-pruning could not trace or prune a layer of the network.
+    """Raised when torch-pruning could not trace or prune a layer of the network.
 
     The message names the layer; adding it to ``ignored_layers`` usually
     works around the problem.

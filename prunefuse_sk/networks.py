@@ -21,7 +21,8 @@ class MLP(nn.Module):
     hidden : tuple of int, default=(128, 64)
         Widths of the hidden layers.
     dropout : float, default=0.0
-        Dropout after each hidden activation.
+        Dropout probability after each hidden activation; ``0.0`` adds no
+        dropout layer.
     """
 
     def __init__(self, n_features, n_classes, hidden=(128, 64), dropout=0.0):
@@ -36,16 +37,33 @@ class MLP(nn.Module):
         self.output = nn.Linear(width, n_classes)
 
     def forward(self, X):
+        """Compute the logits of a batch.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, ...)
+            Input batch; flattened to (n_samples, n_features) first.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (n_samples, n_classes)
+            Unnormalized class scores.
+        """
         return self.output(self.hidden(X))
 
 
 class SmallCNN(nn.Module):
     """Two conv-BatchNorm-ReLU blocks and a flatten -> linear head, for 8x8 or 28x28 images.
 
+    The convolutions keep the spatial size (3x3, padding 1); a 2x2 max-pool
+    follows them, and a second one when ``image_size >= 16``.
+
     Parameters
     ----------
     n_classes : int, default=10
+        Number of output units (logits).
     in_channels : int, default=1
+        Channels of the input images.
     image_size : int, default=8
         Side of the square input image.
     width : int, default=32
@@ -76,6 +94,18 @@ class SmallCNN(nn.Module):
         )
 
     def forward(self, X):
+        """Compute the logits of a batch of images.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, in_channels, image_size, image_size)
+            Input images.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (n_samples, n_classes)
+            Unnormalized class scores.
+        """
         return self.head(self.features(X))
 
 
@@ -96,11 +126,16 @@ class _ResidualBlock(nn.Module):
 class SmallResNet(nn.Module):
     """A stem, two residual blocks and global pooling; the residual adds couple channels.
 
+    Global average pooling makes the network accept images of any size.
+
     Parameters
     ----------
     n_classes : int, default=10
+        Number of output units (logits).
     in_channels : int, default=1
+        Channels of the input images.
     width : int, default=16
+        Channels of the stem and of both residual blocks.
     """
 
     def __init__(self, n_classes=10, in_channels=1, width=16):
@@ -115,4 +150,16 @@ class SmallResNet(nn.Module):
         self.fc = nn.Linear(width, n_classes)
 
     def forward(self, X):
+        """Compute the logits of a batch of images.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, in_channels, height, width)
+            Input images.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (n_samples, n_classes)
+            Unnormalized class scores.
+        """
         return self.fc(self.pool(self.blocks(self.stem(X))).flatten(1))

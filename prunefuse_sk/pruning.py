@@ -44,14 +44,23 @@ IMPORTANCES = ("l2", "l1", "random")
 class KeptIndices:
     """Where one tensor of the proxy sits inside the full-size tensor.
 
-    Attributes
+    The kept block is the Cartesian product of the kept positions of every
+    dimension, so :meth:`gather` and :meth:`scatter_` move values between the
+    proxy-shaped and the full-size tensor exactly.
+
+    Parameters
     ----------
     full_shape : tuple of int
         Shape of the tensor in the full-size network.
     indices : tuple
         One entry per dimension: a ``torch.LongTensor`` of the kept positions
         (sorted, in the proxy's order) or ``None`` where the dimension was not
-        pruned.
+        pruned. Empty for a 0-d tensor.
+
+    Attributes
+    ----------
+    is_pruned : bool
+        Whether any dimension was pruned.
     """
 
     full_shape: tuple
@@ -59,11 +68,26 @@ class KeptIndices:
 
     @property
     def is_pruned(self):
-        """bool: whether any dimension was pruned."""
+        """bool: Whether any dimension was pruned."""
         return any(idx is not None for idx in self.indices)
 
     def index_grid(self, device=None):
-        """Broadcastable index tensors selecting the kept block of the full tensor."""
+        """Return broadcastable index tensors selecting the kept block of the full tensor.
+
+        Parameters
+        ----------
+        device : str or torch.device, default=None
+            Device the index tensors are moved to; ``None`` leaves them on
+            their current device.
+
+        Returns
+        -------
+        grid : tuple of torch.Tensor
+            One ``LongTensor`` per dimension, shaped to broadcast along its
+            own dimension only (``-1`` there, ``1`` elsewhere); an unpruned
+            dimension gets ``arange(size)``. ``full_tensor[grid]`` is the
+            proxy-shaped block.
+        """
         grid = []
         ndim = len(self.full_shape)
         for dim, (size, idx) in enumerate(zip(self.full_shape, self.indices)):
@@ -75,13 +99,41 @@ class KeptIndices:
         return tuple(grid)
 
     def gather(self, full_tensor):
-        """Return the kept block of ``full_tensor`` (proxy-shaped copy)."""
+        """Return the kept block of ``full_tensor`` (proxy-shaped copy).
+
+        Parameters
+        ----------
+        full_tensor : torch.Tensor of shape full_shape
+            A tensor of the full-size network.
+
+        Returns
+        -------
+        block : torch.Tensor
+            A new tensor with the proxy's shape, on ``full_tensor``'s device,
+            holding the kept entries; a clone of ``full_tensor`` when it is
+            0-d.
+        """
         if full_tensor.dim() == 0:
             return full_tensor.clone()
         return full_tensor[self.index_grid(full_tensor.device)].clone()
 
     def scatter_(self, full_tensor, values):
-        """Write ``values`` (proxy-shaped) into the kept block of ``full_tensor`` in place."""
+        """Write ``values`` (proxy-shaped) into the kept block of ``full_tensor`` in place.
+
+        Parameters
+        ----------
+        full_tensor : torch.Tensor of shape full_shape
+            The full-size tensor to update; entries outside the kept block are
+            left untouched.
+        values : torch.Tensor
+            Values with the proxy's shape; cast to ``full_tensor``'s device and
+            dtype.
+
+        Returns
+        -------
+        full_tensor : torch.Tensor
+            The same ``full_tensor``, modified in place.
+        """
         if full_tensor.dim() == 0:
             full_tensor.copy_(values)
             return full_tensor
@@ -95,7 +147,7 @@ class KeptIndices:
 class PrunedNetwork:
     """Result of :func:`prune_at_init`.
 
-    Attributes
+    Parameters
     ----------
     module : torch.nn.Module
         The small network (a pruned deep copy; the input module is untouched).
@@ -114,15 +166,18 @@ class PrunedNetwork:
 
 
 def count_parameters(module):
-    """Number of scalar parameters of ``module``.
+    """Return the number of scalar parameters of ``module``.
 
     Parameters
     ----------
     module : torch.nn.Module
+        The network; all its parameters, recursively, are counted (buffers
+        are not).
 
     Returns
     -------
     n : int
+        Sum of ``numel()`` over ``module.parameters()``.
     """
     return int(sum(p.numel() for p in module.parameters()))
 
@@ -173,7 +228,7 @@ def _mixes_channels(module):
 
 
 def find_output_layers(module, example_inputs):
-    """Names of the layers that produce the network's outputs.
+    """Return the names of the layers that produce the network's outputs.
 
     Walks autograd's graph back from the outputs to the first channel-mixing
     layer (Linear, Conv, Embedding, ...) on every path, collecting per-channel
@@ -183,13 +238,18 @@ def find_output_layers(module, example_inputs):
     Parameters
     ----------
     module : torch.nn.Module
+        The network to probe; run once in eval mode with gradients enabled,
+        and restored to its training mode afterwards.
     example_inputs : torch.Tensor or tuple or dict
-        A small batch the module accepts.
+        A small batch the module accepts: a tensor is passed as is, a tuple
+        or list unpacked as positional arguments, a dict as keyword
+        arguments.
 
     Returns
     -------
     names : tuple of str
-        In the order found.
+        Module names (as in ``named_modules()``) of the output layers, in
+        the order found.
     """
     grad_fn_owner = {}
     handles = []

@@ -16,6 +16,7 @@ def check_features(X, *, name="X", n_features_shape=None):
     Parameters
     ----------
     X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
+        The samples; a tensor is detached and moved to the CPU first.
     name : str, default="X"
         Used in error messages.
     n_features_shape : tuple, default=None
@@ -23,7 +24,15 @@ def check_features(X, *, name="X", n_features_shape=None):
 
     Returns
     -------
-    X : ndarray of float32
+    X : ndarray of shape (n_samples, ...), float32
+        ``X`` converted to float32 (no copy when it already is one).
+
+    Raises
+    ------
+    ValueError
+        If ``X`` cannot be converted to a numeric array, has fewer than two
+        dimensions or no rows, contains NaN or infinity, or its sample shape
+        differs from ``n_features_shape``.
     """
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
@@ -49,7 +58,32 @@ def check_features(X, *, name="X", n_features_shape=None):
 
 
 def check_labels(y, n_samples, *, name="y"):
-    """Return ``y`` as a 1-D ndarray with ``n_samples`` entries."""
+    """Return ``y`` as a 1-D ndarray with ``n_samples`` entries.
+
+    A tensor is detached and moved to the CPU; a column vector of shape
+    (n_samples, 1) is flattened.
+
+    Parameters
+    ----------
+    y : array-like or torch.Tensor of shape (n_samples,) or (n_samples, 1)
+        The labels.
+    n_samples : int
+        Number of samples of the matching ``X``; ``y`` must have as many
+        entries.
+    name : str, default="y"
+        Used in error messages.
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples,)
+        The labels, dtype unchanged.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is not 1-D after flattening a single column, or its length
+        differs from ``n_samples``.
+    """
     if isinstance(y, torch.Tensor):
         y = y.detach().cpu().numpy()
     y = np.asarray(y)
@@ -71,7 +105,7 @@ def _is_integer_labels(y):
 
 
 def resolve_classes(y, n_outputs, declared_classes=None):
-    """The labels the network's output units stand for, unit by unit.
+    """Return the labels the network's output units stand for, unit by unit.
 
     * ``declared_classes`` (skorch's ``classes=``) when given;
     * ``0, 1, ..., n_outputs - 1`` when every label is an integer in that range
@@ -82,13 +116,24 @@ def resolve_classes(y, n_outputs, declared_classes=None):
     Parameters
     ----------
     y : ndarray of shape (n_samples,)
+        The training labels, as returned by :func:`check_labels`.
     n_outputs : int
         Width of the network's output.
-    declared_classes : array-like, default=None
+    declared_classes : array-like of shape (n_outputs,), default=None
+        The labels declared by the user (skorch's ``classes=``), one per
+        output unit; when given, ``y`` is not inspected.
 
     Returns
     -------
     classes : ndarray of shape (n_outputs,)
+        ``classes[k]`` is the label of output unit ``k``.
+
+    Raises
+    ------
+    LabelMappingError
+        If ``declared_classes`` does not have ``n_outputs`` entries, or the
+        labels are neither integers in ``[0, n_outputs)`` nor exactly
+        ``n_outputs`` distinct values.
     """
     if declared_classes is not None:
         classes = np.asarray(declared_classes)
@@ -110,7 +155,26 @@ def resolve_classes(y, n_outputs, declared_classes=None):
 
 
 def encode_labels(y, classes):
-    """Output-unit index of every label; unknown labels raise :class:`LabelMappingError`."""
+    """Return the output-unit index of every label.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        The labels to encode.
+    classes : array-like of shape (n_outputs,)
+        The label of every output unit, as returned by
+        :func:`resolve_classes`; need not be sorted.
+
+    Returns
+    -------
+    codes : ndarray of shape (n_samples,), dtype int64
+        ``codes[i]`` is the position of ``y[i]`` in ``classes``.
+
+    Raises
+    ------
+    LabelMappingError
+        If a label is not among ``classes`` or cannot be compared with them.
+    """
     classes = np.asarray(classes)
     order = np.argsort(classes, kind="stable")
     sorted_classes = classes[order]
@@ -131,7 +195,34 @@ def encode_labels(y, classes):
 
 
 def check_n_instances(n, n_instances, n_available):
-    """Resolve ``n``/``n_instances`` to a positive int no larger than the pool."""
+    """Resolve ``n``/``n_instances`` to a positive int no larger than the pool.
+
+    ``n_instances`` is the modAL-style alias of ``n``; when it is given,
+    ``n`` must be left at its default of 1 or equal it.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples requested.
+    n_instances : int or None
+        Alias of ``n``; ``None`` when not given.
+    n_available : int
+        Number of samples left in the pool.
+
+    Returns
+    -------
+    n : int
+        The number of samples to query, ``1 <= n <= n_available``.
+
+    Raises
+    ------
+    TypeError
+        If the requested number is not an integer (booleans included).
+    ValueError
+        If ``n_instances`` is given and ``n`` is neither 1 nor equal to it,
+        or the requested number is smaller than 1 or larger than
+        ``n_available``.
+    """
     if n_instances is not None:
         if n not in (1, n_instances):
             raise ValueError(f"Pass either n={n} or n_instances={n_instances}, not both.")

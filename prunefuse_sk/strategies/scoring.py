@@ -14,14 +14,41 @@ DEFAULT_SCORING_BATCH = 1024
 
 
 def n_rows(X):
-    """Number of rows of an array-like, tensor or memmap."""
+    """Return the number of rows of an array-like, tensor or memmap.
+
+    Parameters
+    ----------
+    X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
+        Anything with a ``shape`` attribute, or a sequence supporting
+        ``len``.
+
+    Returns
+    -------
+    n_samples : int
+        ``X.shape[0]`` when ``X`` has a ``shape``, ``len(X)`` otherwise.
+    """
     if hasattr(X, "shape"):
         return int(X.shape[0])
     return len(X)
 
 
 def take_rows(X, indices):
-    """``X[indices]`` for numpy arrays, memmaps, torch tensors and sequences."""
+    """Return the rows ``X[indices]`` for arrays, memmaps, tensors and sequences.
+
+    Parameters
+    ----------
+    X : array-like, memmap, torch.Tensor or sequence of shape (n_samples, ...)
+        The container to index.
+    indices : array-like of int of shape (n_indices,)
+        Row positions to take, converted to int64.
+
+    Returns
+    -------
+    rows : ndarray, torch.Tensor or list of shape (n_indices, ...)
+        A tensor on ``X``'s device when ``X`` is a tensor, ``X[indices]``
+        (fancy indexing) when ``X`` has a ``shape``, a list of the selected
+        items otherwise.
+    """
     indices = np.asarray(indices, dtype=np.int64)
     if isinstance(X, torch.Tensor):
         return X[torch.as_tensor(indices, device=X.device)]
@@ -31,14 +58,44 @@ def take_rows(X, indices):
 
 
 def iter_row_batches(X, batch_size):
-    """Yield consecutive row slices of ``X`` of at most ``batch_size`` rows."""
+    """Yield consecutive row slices of ``X`` of at most ``batch_size`` rows.
+
+    Parameters
+    ----------
+    X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
+        The rows to split; sliced with ``X[start:stop]``, so a memmap is
+        never loaded whole.
+    batch_size : int
+        Maximum number of rows per slice; the last slice may be shorter.
+
+    Yields
+    ------
+    batch : same type as ``X``, of shape (n_batch, ...)
+        The next ``X[start:start + batch_size]`` slice, in order.
+    """
     total = n_rows(X)
     for start in range(0, total, batch_size):
         yield X[start:start + batch_size]
 
 
 def to_float_tensor(batch, device):
-    """One batch as a float32 tensor on ``device``."""
+    """Return one batch as a float32 tensor on ``device``.
+
+    Read-only arrays (e.g. memmaps opened in ``"r"`` mode) are copied first,
+    this batch only.
+
+    Parameters
+    ----------
+    batch : array-like or torch.Tensor of shape (n_batch, ...)
+        The rows to convert.
+    device : str or torch.device
+        Target device of the tensor, e.g. ``"cpu"`` or ``"cuda"``.
+
+    Returns
+    -------
+    tensor : torch.Tensor of shape (n_batch, ...), float32
+        The batch on ``device``.
+    """
     if isinstance(batch, torch.Tensor):
         return batch.to(device=device, dtype=torch.float32)
     array = np.asarray(batch, dtype=np.float32)
@@ -55,6 +112,7 @@ def predict_proba_batched(net, X, batch_size=None, progress=None):
     net : skorch.NeuralNetClassifier
         Fitted (initialized) net.
     X : ndarray, memmap or torch.Tensor of shape (n_samples, ...)
+        The pool to score; converted to float32 one batch at a time.
     batch_size : int, default=None
         Rows per forward pass; defaults to ``max(net.batch_size, 1024)``.
     progress : callable, default=None
@@ -63,6 +121,8 @@ def predict_proba_batched(net, X, batch_size=None, progress=None):
     Returns
     -------
     proba : ndarray of shape (n_samples, n_outputs), float32
+        The net's predict nonlinearity (softmax by default) applied to its
+        outputs; an empty ``(0, 0)`` array when ``X`` has no rows.
     """
     if batch_size is None:
         batch_size = max(int(net.batch_size) if net.batch_size and net.batch_size > 0 else 0,

@@ -8,7 +8,7 @@ __all__ = ["top_n"]
 
 
 def top_n(scores, n, random_state=None):
-    """Indices of the ``n`` largest scores, best first.
+    """Return the indices of the ``n`` largest scores, best first.
 
     Runs in O(N + n log n) with ``argpartition``. Ties are broken at random
     when ``random_state`` is given, by lower index otherwise.
@@ -16,13 +16,24 @@ def top_n(scores, n, random_state=None):
     Parameters
     ----------
     scores : array-like of shape (n_samples,)
+        Per-sample scores, higher is better; flattened and converted to
+        float64.
     n : int
         How many indices to return, ``1 <= n <= n_samples``.
     random_state : int, RandomState instance or None, default=None
+        Seeds the random permutation used to break ties. ``None`` breaks
+        ties deterministically, in favour of the lower index.
 
     Returns
     -------
     indices : ndarray of shape (n,), dtype int64
+        Positions into ``scores`` of the ``n`` largest scores, in decreasing
+        order of score.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not between 1 and the number of scores.
     """
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if not 1 <= n <= len(scores):
