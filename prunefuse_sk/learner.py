@@ -10,6 +10,7 @@ import inspect
 import time
 
 import numpy as np
+import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.utils.validation import check_is_fitted
@@ -23,7 +24,14 @@ from .networks import MLP
 from .pruning import IMPORTANCES, count_parameters, prune_at_init
 from .strategies import get_strategy
 from .strategies.scoring import n_rows, predict_proba_batched, take_rows
-from .validation import check_features, check_labels, check_n_instances, encode_labels, resolve_classes
+from .validation import (
+    check_features,
+    check_labels,
+    check_n_instances,
+    check_sample_shape,
+    encode_labels,
+    resolve_classes,
+)
 
 __all__ = ["PruneFuseActiveLearner", "default_estimator"]
 
@@ -316,8 +324,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         y = check_labels(y, len(X))
         if len(np.unique(y)) < 2 and self.estimator is None:
             raise ValueError(
-                f"The seed set has a single class ({np.unique(y).tolist()}); the default network needs at "
-                "least 2 classes to size its output layer. Label samples of another class first."
+                f"The seed set has 1 class only ({np.unique(y).tolist()}, n_samples = {len(y)}); the default "
+                "network needs at least 2 classes to size its output layer. Label samples of another class first."
             )
         self._rng = as_random_state(self.random_state)
         for stale in ("fused_", "proxy_"):
@@ -568,13 +576,9 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         return fused if fused is not None else self.proxy_
 
     def _net_proba(self, net, X):
-        if not isinstance(X, torch.Tensor) and not hasattr(X, "shape"):
-            X = np.asarray(X, dtype=np.float32)
-        if tuple(X.shape[1:]) != self._sample_shape:
-            raise ValueError(
-                f"X has samples of shape {tuple(X.shape[1:])}, but the learner was fitted on samples of shape "
-                f"{self._sample_shape}."
-            )
+        if not isinstance(X, torch.Tensor) and not hasattr(X, "shape") and not scipy.sparse.issparse(X):
+            X = np.asarray(X)
+        check_sample_shape(X, n_features_shape=self._sample_shape, estimator_name=type(self).__name__)
         progress = None
         bar = None
         if self.verbose and n_rows(X) > 10_000:

@@ -1,13 +1,72 @@
 """Input validation at the public boundary: arrays, labels and their mapping to output units."""
 
 import numbers
+import warnings
 
 import numpy as np
+import scipy.sparse
 import torch
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils import assert_all_finite
+from sklearn.utils.multiclass import check_classification_targets
 
 from .exceptions import LabelMappingError
 
-__all__ = ["check_features", "check_labels", "resolve_classes", "encode_labels", "check_n_instances"]
+__all__ = ["check_sample_shape", "check_features", "check_labels", "resolve_classes", "encode_labels", "check_n_instances"]
+
+
+def check_sample_shape(X, *, name="X", n_features_shape=None, estimator_name="PruneFuseActiveLearner"):
+    """Check the layout of samples without converting or copying them.
+
+    Used on pools too, which may be memmaps or tensors on a GPU: only the
+    type, the number of dimensions and the sample shape are looked at.
+
+    Parameters
+    ----------
+    X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
+        The samples.
+    name : str, default="X"
+        Used in error messages.
+    n_features_shape : tuple, default=None
+        When given, ``X.shape[1:]`` must equal it (the shape seen at ``fit``).
+    estimator_name : str, default="PruneFuseActiveLearner"
+        Used in error messages.
+
+    Raises
+    ------
+    TypeError
+        If ``X`` is a scipy sparse matrix or array.
+    ValueError
+        If ``X`` has fewer than two dimensions, no features, complex values,
+        or samples of another shape than at ``fit``.
+    """
+    if scipy.sparse.issparse(X):
+        raise TypeError(
+            f"A sparse matrix was passed as {name}, but dense data is required. Use {name}.toarray() to "
+            "convert it, or put a dense transformer (e.g. TruncatedSVD) in front in a Pipeline."
+        )
+    shape = tuple(X.shape) if hasattr(X, "shape") else np.shape(X)
+    if len(shape) < 2:
+        raise ValueError(
+            f"Expected a 2D array or more for {name}, got {len(shape)}D (shape {shape}) instead. "
+            "Reshape your data either using array.reshape(-1, 1) if your data has a single feature or "
+            "array.reshape(1, -1) if it contains a single sample."
+        )
+    if int(np.prod(shape[1:])) == 0:
+        raise ValueError(f"{name} has 0 feature(s) (shape={shape}) while a minimum of 1 is required.")
+    dtype = getattr(X, "dtype", None)
+    if dtype is not None and (getattr(dtype, "kind", None) == "c" or getattr(dtype, "is_complex", False)):
+        raise ValueError(f"Complex data not supported: {name} has dtype {dtype}; pass real-valued features.")
+    if n_features_shape is not None and tuple(shape[1:]) != tuple(n_features_shape):
+        if len(shape) == 2 and len(n_features_shape) == 1:
+            raise ValueError(
+                f"{name} has {shape[1]} features, but {estimator_name} is expecting {n_features_shape[0]} "
+                "features as input."
+            )
+        raise ValueError(
+            f"{name} has samples of shape {tuple(shape[1:])}, but the learner was fitted on samples "
+            f"of shape {tuple(n_features_shape)}."
+        )
 
 
 def check_features(X, *, name="X", n_features_shape=None):
@@ -29,31 +88,28 @@ def check_features(X, *, name="X", n_features_shape=None):
 
     Raises
     ------
+    TypeError
+        If ``X`` is sparse or holds non-numeric objects.
     ValueError
-        If ``X`` cannot be converted to a numeric array, has fewer than two
-        dimensions or no rows, contains NaN or infinity, or its sample shape
-        differs from ``n_features_shape``.
+        If ``X`` has fewer than two dimensions, no rows or features, complex
+        values, NaN or infinity, or its sample shape differs from
+        ``n_features_shape``.
     """
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
+    if not hasattr(X, "shape") and not scipy.sparse.issparse(X):
+        X = np.asarray(X)
+    check_sample_shape(X, name=name, n_features_shape=n_features_shape)
     try:
         X = np.asarray(X, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array or tensor; converting it failed: {exc}") from exc
-    if X.ndim < 2:
-        raise ValueError(
-            f"{name} must have at least 2 dimensions (n_samples, n_features, ...); got shape {X.shape}. "
-            "Reshape a single sample with X.reshape(1, -1) or a single feature with X.reshape(-1, 1)."
-        )
+    except TypeError as exc:
+        raise TypeError(f"{name} must hold numbers; converting it failed: {exc}") from exc
+    except ValueError as exc:
+        raise ValueError(f"{name} must hold numbers; converting it failed: {exc}") from exc
     if X.shape[0] == 0:
-        raise ValueError(f"{name} has 0 samples; at least 1 is required.")
+        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
     if not np.isfinite(X).all():
         raise ValueError(f"{name} contains NaN or infinity; impute or drop those rows first.")
-    if n_features_shape is not None and tuple(X.shape[1:]) != tuple(n_features_shape):
-        raise ValueError(
-            f"{name} has samples of shape {tuple(X.shape[1:])}, but the learner was fitted on samples "
-            f"of shape {tuple(n_features_shape)}."
-        )
     return X
 
 
@@ -84,15 +140,28 @@ def check_labels(y, n_samples, *, name="y"):
         If ``y`` is not 1-D after flattening a single column, or its length
         differs from ``n_samples``.
     """
+    if y is None:
+        raise ValueError(
+            "PruneFuseActiveLearner requires y to be passed, but the target y is None: pass the labels of X."
+        )
     if isinstance(y, torch.Tensor):
         y = y.detach().cpu().numpy()
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected. Please change the shape of y to "
+            "(n_samples,), for example using ravel().",
+            DataConversionWarning,
+            stacklevel=3,
+        )
         y = y.ravel()
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D (n_samples,); got shape {y.shape} instead.")
     if len(y) != n_samples:
         raise ValueError(f"X and {name} have different lengths: {n_samples} and {len(y)}.")
+    if y.dtype.kind == "f":
+        assert_all_finite(y, input_name=name)
+    check_classification_targets(y)  # "Unknown label type: continuous" for regression targets
     return y
 
 

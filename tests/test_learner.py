@@ -215,10 +215,22 @@ def test_bad_data_fails_with_a_message(fitted, digits_flat):
         PruneFuseActiveLearner().fit(X[:30], y[:29])
     with pytest.raises(ValueError, match="NaN"):
         PruneFuseActiveLearner().fit(np.full((30, 64), np.nan), y[:30])
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match="has 10 features, but PruneFuseActiveLearner is expecting 64"):
         fitted.teach(X[:5, :10], y[:5])
-    with pytest.raises(ValueError, match="fitted on samples of shape"):
+    with pytest.raises(ValueError, match="has 10 features, but PruneFuseActiveLearner is expecting 64"):
         fitted.predict(X[:5, :10])
+    with pytest.raises(ValueError, match="Reshape your data"):
+        fitted.predict(X[0])
+    with pytest.raises(ValueError, match="NaN"):
+        fitted.predict(np.full((3, 64), np.inf, dtype=np.float32))
+    with pytest.raises(TypeError, match="sparse"):
+        import scipy.sparse
+
+        fitted.predict(scipy.sparse.csr_matrix(X[:5]))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        PruneFuseActiveLearner().fit(X[:30], np.linspace(0, 1, 30))
+    with pytest.raises(ValueError, match="target y is None"):
+        PruneFuseActiveLearner().fit(X[:30], None)
 
 
 def test_modal_strategies_run_unmodified(fitted, digits_flat):

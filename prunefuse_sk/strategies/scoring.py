@@ -97,11 +97,15 @@ def to_float_tensor(batch, device):
         The batch on ``device``.
     """
     if isinstance(batch, torch.Tensor):
-        return batch.to(device=device, dtype=torch.float32)
-    array = np.asarray(batch, dtype=np.float32)
-    if not array.flags.writeable:  # read-only memmaps: copy this batch only
-        array = array.copy()
-    return torch.as_tensor(array, device=device)
+        tensor = batch.to(device=device, dtype=torch.float32)
+    else:
+        array = np.asarray(batch, dtype=np.float32)
+        if not array.flags.writeable:  # read-only memmaps: copy this batch only
+            array = array.copy()
+        tensor = torch.as_tensor(array, device=device)
+    if not bool(torch.isfinite(tensor).all()):
+        raise ValueError("X contains NaN or infinity; impute or drop those rows before scoring them.")
+    return tensor
 
 
 def predict_proba_batched(net, X, batch_size=None, progress=None):
