@@ -12,6 +12,7 @@ from .exceptions import (
 )
 from .fusion import DistillationTeacher, FusedNeuralNetClassifier, build_fused_module, distillation_loss
 from .learner import PruneFuseActiveLearner, default_estimator
+from .pipeline import pipeline_query, pipeline_teach
 from .pruning import KeptIndices, PrunedNetwork, count_parameters, find_output_layers, prune_at_init
 
 __version__ = "0.1.0"
@@ -21,6 +22,8 @@ __all__ = [
     "FusedNeuralNetClassifier",
     "DistillationTeacher",
     "default_estimator",
+    "pipeline_query",
+    "pipeline_teach",
     "prune_at_init",
     "find_output_layers",
     "count_parameters",
