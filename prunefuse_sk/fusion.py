@@ -16,6 +16,7 @@ from skorch import NeuralNetClassifier
 from torch import nn
 from torch.nn import functional as F
 
+from ._random import as_random_state, draw_seed, torch_seed_scope
 from .validation import encode_labels
 
 __all__ = [
@@ -200,15 +201,41 @@ class FusedNeuralNetClassifier(NeuralNetClassifier):
         The weight α in [0, 1].
     temperature : float, default=4.0
         T > 0.
+    random_state : int, RandomState instance or None, default=None
+        Seeds torch's generators during ``fit`` (data shuffling, dropout), so
+        every fit of a clone -- e.g. each GridSearchCV candidate, whatever the
+        joblib backend -- is reproducible. ``None`` leaves them alone.
     **kwargs
         Passed to ``NeuralNetClassifier`` (``lr``, ``max_epochs``, ``device``, ...).
     """
 
-    def __init__(self, module, *args, teacher=None, distillation_weight=0.0, temperature=4.0, **kwargs):
+    def __init__(self, module, *args, teacher=None, distillation_weight=0.0, temperature=4.0, random_state=None,
+                 **kwargs):
         super().__init__(module, *args, **kwargs)
         self.teacher = teacher
         self.distillation_weight = distillation_weight
         self.temperature = temperature
+        self.random_state = random_state
+
+    def fit(self, X, y=None, **fit_params):
+        """Train from the fused weights (see skorch's ``fit``), seeded by ``random_state``.
+
+        Parameters
+        ----------
+        X : input data
+            As for skorch's ``fit``.
+        y : array-like of shape (n_samples,), default=None
+            Labels.
+        **fit_params
+            Passed to skorch.
+
+        Returns
+        -------
+        self : FusedNeuralNetClassifier
+        """
+        seed = None if self.random_state is None else draw_seed(as_random_state(self.random_state))
+        with torch_seed_scope(seed, self.device):
+            return super().fit(X, y, **fit_params)
 
     def _encode_targets(self, y):
         if y is None or self.classes is None or isinstance(y, torch.utils.data.Dataset):

@@ -23,7 +23,7 @@ from .fusion import FUSION_INITS, DistillationTeacher, FusedNeuralNetClassifier,
 from .networks import MLP
 from .pruning import IMPORTANCES, count_parameters, prune_at_init
 from .strategies import get_strategy
-from .strategies.scoring import n_rows, predict_proba_batched, take_rows
+from .strategies.scoring import n_rows, score_pool, take_rows
 from .validation import (
     check_features,
     check_labels,
@@ -99,6 +99,12 @@ class _ProxyView:
     def predict_proba(self, X, **kwargs):
         return self._learner._net_proba(self._learner.proxy_, X)
 
+    def score_pool(self, X, *, embeddings=False, n_passes=1, batch_size=None, autocast=False):
+        """Proxy probabilities (and embeddings / MC-dropout entropies) in one batched pass."""
+        return self._learner._score(
+            self._learner.proxy_, X, embeddings=embeddings, n_passes=n_passes, batch_size=batch_size, autocast=autocast
+        )
+
     def predict(self, X, **kwargs):
         return self._learner.classes_[self.predict_proba(X).argmax(axis=1)]
 
@@ -132,7 +138,9 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         Module names never pruned; the layers producing the outputs are
         protected automatically.
     query_strategy : str or callable, default="least_confidence"
-        ``"least_confidence"``, ``"margin"``, ``"entropy"``, ``"random"``, or any
+        ``"least_confidence"``, ``"margin"``, ``"entropy"``, ``"random"``,
+        ``"kcenter"`` (greedy core-set on the proxy's embeddings), ``"badge"``,
+        ``"bald"`` (MC dropout; needs dropout layers), or any
         function ``strategy(learner, X_pool, n_instances=1, **kw)`` returning
         indices or ``(indices, scores)`` (modAL's strategies work unmodified).
     proxy_params : dict, default=None
@@ -175,6 +183,9 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         Where every proxy tensor sits inside the full-size tensor.
     output_layers_ : tuple of str
         Layers whose output units were protected.
+    embedding_layer_ : str
+        The output layer whose input is the embedding that ``"kcenter"`` and
+        ``"badge"`` use.
     n_params_full_, n_params_proxy_ : int
         Parameter counts.
     X_training, y_training : ndarray
@@ -355,6 +366,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self.proxy_init_module_ = copy.deepcopy(pruned.module).cpu()
         self.kept_indices_ = pruned.kept_indices
         self.output_layers_ = pruned.output_layers
+        self.embedding_layer_ = _embedding_layer(full_module, pruned.output_layers)
         self.n_params_full_ = count_parameters(full_module)
         self.n_params_proxy_ = count_parameters(pruned.module)
         self._sample_shape = tuple(X.shape[1:])
@@ -558,6 +570,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
                 "distillation_weight": self.distillation_weight,
                 "temperature": self.temperature,
                 "classes": list(self.classes_),
+                "random_state": None if self.random_state is None else draw_seed(fuse_rng),
             },
             net_class=FusedNeuralNetClassifier,
         )
@@ -575,7 +588,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         fused = getattr(self, "fused_", None)
         return fused if fused is not None else self.proxy_
 
-    def _net_proba(self, net, X):
+    def _score(self, net, X, *, embeddings=False, n_passes=1, batch_size=None, autocast=False):
         if not isinstance(X, torch.Tensor) and not hasattr(X, "shape") and not scipy.sparse.issparse(X):
             X = np.asarray(X)
         check_sample_shape(X, n_features_shape=self._sample_shape, estimator_name=type(self).__name__)
@@ -585,11 +598,21 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             bar = tqdm(total=n_rows(X), desc="scoring pool", unit="rows", leave=False)
             progress = bar.update
         try:
-            proba = predict_proba_batched(net, X, progress=progress)
+            return score_pool(
+                net,
+                X,
+                batch_size=batch_size,
+                embedding_layer=self.embedding_layer_ if embeddings else None,
+                n_passes=n_passes,
+                autocast=autocast,
+                progress=progress,
+            )
         finally:
             if bar is not None:
                 bar.close()
-        return proba
+
+    def _net_proba(self, net, X):
+        return self._score(net, X).proba
 
     def predict_proba(self, X):
         """Class probabilities from the fused network, or from the proxy before :meth:`fuse`.
@@ -620,6 +643,15 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         """
         proba = self.predict_proba(X)
         return self.classes_[proba.argmax(axis=1)]
+
+
+def _embedding_layer(module, output_layers):
+    """The output layer whose input is the penultimate embedding (the channel-mixing one)."""
+    layers = dict(module.named_modules())
+    for name in output_layers:
+        if any(p.dim() >= 2 for p in layers[name].parameters(recurse=False)):
+            return name
+    return output_layers[0] if output_layers else None
 
 
 def _named_parameters(func):

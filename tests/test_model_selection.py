@@ -117,9 +117,10 @@ def test_dask_backend_finds_the_same_best_params_as_loky(fused_learner, data):
     grid = {"lr": [1e-3, 1e-2], "max_epochs": [1, 6]}
     local = GridSearchCV(fused, grid, cv=2, n_jobs=2).fit(X, y)
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
     ) as cluster, distributed.Client(cluster):
         with joblib.parallel_backend("dask"):
             on_dask = GridSearchCV(fused, grid, cv=2, n_jobs=2).fit(X, y)
     assert on_dask.best_params_ == local.best_params_
-    np.testing.assert_allclose(on_dask.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"], atol=0.02)
+    # the fused classifier seeds its own training, so both backends compute the same scores
+    np.testing.assert_allclose(on_dask.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"], atol=1e-6)

@@ -5,9 +5,11 @@ returning indices into ``X_pool`` or ``(indices, scores)``; modAL's strategies q
 The built-in ones are selectable by name in ``PruneFuseActiveLearner(query_strategy=...)``.
 """
 
+from .bayesian import bald_sampling
+from .diversity import badge_sampling, kcenter_sampling
 from .measures import entropy, least_confidence, margin_uncertainty
-from .scoring import predict_proba_batched
-from .selectors import top_n
+from .scoring import EmbeddingRecorder, PoolScores, predict_proba_batched, score_pool
+from .selectors import greedy_k_centers, kmeans_plus_plus_seeding, top_n
 from .uncertainty import entropy_sampling, least_confidence_sampling, margin_sampling, random_sampling
 
 __all__ = [
@@ -17,7 +19,15 @@ __all__ = [
     "margin_uncertainty",
     "entropy",
     "top_n",
+    "greedy_k_centers",
+    "kmeans_plus_plus_seeding",
     "predict_proba_batched",
+    "score_pool",
+    "PoolScores",
+    "EmbeddingRecorder",
+    "kcenter_sampling",
+    "badge_sampling",
+    "bald_sampling",
     "least_confidence_sampling",
     "margin_sampling",
     "entropy_sampling",
@@ -29,6 +39,9 @@ STRATEGIES = {
     "margin": margin_sampling,
     "entropy": entropy_sampling,
     "random": random_sampling,
+    "kcenter": kcenter_sampling,
+    "badge": badge_sampling,
+    "bald": bald_sampling,
 }
 
 

@@ -1,0 +1,158 @@
+"""Diversity strategies on the proxy's embeddings: greedy k-centers (core-set) and BADGE.
+
+Both read the proxy's penultimate representation (the input of its output layer),
+recorded in the same forward pass that produces the probabilities.
+"""
+
+import numpy as np
+
+from .scoring import n_rows
+from .selectors import greedy_k_centers, kmeans_plus_plus_seeding
+
+__all__ = ["pool_embeddings", "kcenter_sampling", "badge_sampling", "badge_factors"]
+
+
+def pool_embeddings(learner, X, **score_kwargs):
+    """Probabilities and penultimate embeddings of ``X`` from a learner's model.
+
+    Parameters
+    ----------
+    learner : object
+        A learner with ``score_pool(X, embeddings=True, ...)`` (what a
+        :class:`~prunefuse_sk.PruneFuseActiveLearner` hands its strategies).
+    X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
+        The samples.
+    **score_kwargs
+        Passed to ``score_pool`` (``batch_size``, ``autocast``).
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_classes)
+        Class probabilities.
+    embeddings : ndarray of shape (n_samples, n_dims)
+        Input of the model's output layer.
+
+    Raises
+    ------
+    TypeError
+        If the learner cannot produce embeddings.
+    """
+    if not hasattr(learner, "score_pool"):
+        raise TypeError(
+            f"{type(learner).__name__} cannot produce embeddings (no score_pool method); "
+            "embedding-based strategies need a PruneFuseActiveLearner."
+        )
+    scores = learner.score_pool(X, embeddings=True, **score_kwargs)
+    return scores.proba, scores.embeddings
+
+
+def kcenter_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
+    """Greedy k-centers (core-set) on the proxy's embeddings, labelled samples as initial centres.
+
+    Parameters
+    ----------
+    learner : object
+        A learner with ``score_pool`` and ``X_training``; a
+        :class:`~prunefuse_sk.PruneFuseActiveLearner` passes its proxy's view.
+    X_pool : array-like, memmap or torch.Tensor of shape (n_pool, ...)
+        The unlabelled samples.
+    n_instances : int, default=1
+        How many samples to choose.
+    random_state : int, RandomState instance or None, default=None
+        Draws the first centre when nothing is labelled yet.
+    batch_size : int, default=None
+        Rows per forward pass when scoring.
+    autocast : bool, default=False
+        Score in float16 on CUDA.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+        Rows of ``X_pool`` in the order picked.
+    scores : ndarray of shape (n_instances,)
+        Each pick's distance to its nearest centre when it was picked.
+
+    References
+    ----------
+    Sener and Savarese, "Active Learning for Convolutional Neural Networks: A
+    Core-Set Approach", ICLR 2018.
+    """
+    _, pool = pool_embeddings(learner, X_pool, batch_size=batch_size, autocast=autocast)
+    labelled = getattr(learner, "X_training", None)
+    centers = None
+    if labelled is not None and n_rows(labelled) > 0:
+        _, centers = pool_embeddings(learner, labelled, batch_size=batch_size, autocast=autocast)
+    return greedy_k_centers(pool, n_instances, centers=centers, random_state=random_state)
+
+
+def badge_factors(proba, embeddings):
+    """The two factors of BADGE's gradient embeddings, without forming them.
+
+    BADGE embeds a sample by the gradient of the cross-entropy loss with
+    respect to the output layer's weights, using the predicted class as the
+    label: ``g = (p - onehot(argmax p)) ⊗ h``. Since
+    ``<g_i, g_j> = <a_i, a_j> <h_i, h_j>`` with ``a = p - onehot(argmax p)``,
+    distances need only ``a`` and ``h``: O(n_samples * (n_classes + n_dims))
+    memory instead of O(n_samples * n_classes * n_dims).
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n_samples, n_classes)
+        Predicted probabilities.
+    embeddings : ndarray of shape (n_samples, n_dims)
+        Inputs of the output layer.
+
+    Returns
+    -------
+    residuals : ndarray of shape (n_samples, n_classes)
+        ``a = p - onehot(argmax p)``.
+    embeddings : ndarray of shape (n_samples, n_dims)
+        ``h`` as float64.
+    """
+    residuals = np.asarray(proba, dtype=np.float64).copy()
+    residuals[np.arange(len(residuals)), residuals.argmax(axis=1)] -= 1.0
+    return residuals, np.asarray(embeddings, dtype=np.float64)
+
+
+def badge_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
+    """BADGE: k-means++ seeding on the gradient embeddings of the proxy's last layer.
+
+    Parameters
+    ----------
+    learner : object
+        A learner with ``score_pool``; a
+        :class:`~prunefuse_sk.PruneFuseActiveLearner` passes its proxy's view.
+    X_pool : array-like, memmap or torch.Tensor of shape (n_pool, ...)
+        The unlabelled samples.
+    n_instances : int, default=1
+        How many samples to choose.
+    random_state : int, RandomState instance or None, default=None
+        Draws the k-means++ seeds.
+    batch_size : int, default=None
+        Rows per forward pass when scoring.
+    autocast : bool, default=False
+        Score in float16 on CUDA.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+        Rows of ``X_pool`` in the order drawn.
+    scores : ndarray of shape (n_instances,)
+        Each seed's squared gradient-embedding distance to the nearest earlier
+        seed when drawn (its squared norm for the first).
+
+    References
+    ----------
+    Ash, Zhang, Krishnamurthy, Langford and Agarwal, "Deep Batch Active Learning
+    by Diverse, Uncertain Gradient Lower Bounds", ICLR 2020.
+    """
+    proba, embeddings = pool_embeddings(learner, X_pool, batch_size=batch_size, autocast=autocast)
+    residuals, hidden = badge_factors(proba, embeddings)
+    res_sq = (residuals * residuals).sum(axis=1)
+    hid_sq = (hidden * hidden).sum(axis=1)
+    sq_norms = res_sq * hid_sq
+
+    def sq_distance_to(i):
+        return sq_norms + sq_norms[i] - 2.0 * (residuals @ residuals[i]) * (hidden @ hidden[i])
+
+    return kmeans_plus_plus_seeding(sq_distance_to, sq_norms, n_instances, random_state=random_state)
