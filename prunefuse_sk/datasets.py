@@ -1,10 +1,15 @@
 """Real data that ships inside installed packages (no downloads)."""
 
+import gzip
+import os
+
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-__all__ = ["load_digits_images"]
+__all__ = ["load_digits_images", "load_fashion_mnist", "FASHION_MNIST_DIR"]
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
 
 def load_digits_images(*, test_size=0.25, random_state=0):
@@ -37,3 +42,67 @@ def load_digits_images(*, test_size=0.25, random_state=0):
     X = (X / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
     y = y.astype(np.int64)
     return train_test_split(X, y, test_size=test_size, random_state=random_state, stratify=y)
+
+
+def _read_idx(path):
+    """Read a gzipped IDX file (the MNIST family's format) into an ndarray."""
+    with gzip.open(path, "rb") as handle:
+        data = handle.read()
+    magic = int.from_bytes(data[0:4], "big")
+    if magic >> 8 != 0x08:  # 0x08 = unsigned byte
+        raise ValueError(f"{path} is not an unsigned-byte IDX file (magic {magic:#x}).")
+    n_dims = magic & 0xFF
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(n_dims))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * n_dims).reshape(shape)
+
+
+def load_fashion_mnist(*, data_dir=None, image_shape=True):
+    """Fashion-MNIST (Zalando, MIT licence) from the Debian package ``dataset-fashion-mnist``.
+
+    70,000 28x28 grey-scale images of 10 clothing classes, with the official
+    60,000 / 10,000 train/test split. Nothing is downloaded: the files must be
+    installed (``apt-get install dataset-fashion-mnist``).
+
+    Parameters
+    ----------
+    data_dir : str, default=None
+        Folder with the four gzipped IDX files; defaults to
+        ``$PRUNEFUSE_FASHION_MNIST_DIR`` or ``/usr/share/datasets/fashion-mnist``.
+    image_shape : bool, default=True
+        Return images as (n, 1, 28, 28); ``False`` gives flat (n, 784) rows.
+
+    Returns
+    -------
+    X_train : ndarray of shape (60000, 1, 28, 28) or (60000, 784), float32 in [0, 1]
+        Training images.
+    X_test : ndarray of shape (10000, 1, 28, 28) or (10000, 784), float32 in [0, 1]
+        Test images.
+    y_train : ndarray of shape (60000,), int64
+        Training labels.
+    y_test : ndarray of shape (10000,), int64
+        Test labels.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the files are missing; the message says how to install them.
+    """
+    data_dir = data_dir or os.environ.get("PRUNEFUSE_FASHION_MNIST_DIR", FASHION_MNIST_DIR)
+    names = {
+        "X_train": "train-images-idx3-ubyte.gz",
+        "y_train": "train-labels-idx1-ubyte.gz",
+        "X_test": "t10k-images-idx3-ubyte.gz",
+        "y_test": "t10k-labels-idx1-ubyte.gz",
+    }
+    missing = [name for name in names.values() if not os.path.exists(os.path.join(data_dir, name))]
+    if missing:
+        raise FileNotFoundError(
+            f"Fashion-MNIST not found in {data_dir} (missing {', '.join(missing)}). Install it with "
+            "`apt-get update && apt-get install -y dataset-fashion-mnist`, or point "
+            "PRUNEFUSE_FASHION_MNIST_DIR (or data_dir) at a folder holding the four gzipped IDX files."
+        )
+    arrays = {key: _read_idx(os.path.join(data_dir, name)) for key, name in names.items()}
+    shape = (1, 28, 28) if image_shape else (784,)
+    X_train = (arrays["X_train"].astype(np.float32) / 255.0).reshape((-1,) + shape)
+    X_test = (arrays["X_test"].astype(np.float32) / 255.0).reshape((-1,) + shape)
+    return X_train, X_test, arrays["y_train"].astype(np.int64), arrays["y_test"].astype(np.int64)

@@ -4,6 +4,7 @@ import io
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from prunefuse_sk.cli import build_parser, main, run_demo
@@ -42,3 +43,18 @@ def test_console_script_entry_point_is_wired():
     assert parser.prog == "prunefuse-sk"
     done = subprocess.run([sys.executable, "-m", "prunefuse_sk.cli", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and "prunefuse-sk" in done.stdout
+
+
+def test_fashion_mnist_loader_reads_the_debian_files_or_says_how_to_install(tmp_path):
+    from prunefuse_sk.datasets import FASHION_MNIST_DIR, load_fashion_mnist
+
+    with pytest.raises(FileNotFoundError, match="apt-get install -y dataset-fashion-mnist"):
+        load_fashion_mnist(data_dir=str(tmp_path))
+    import os
+
+    if not os.path.exists(os.path.join(FASHION_MNIST_DIR, "t10k-images-idx3-ubyte.gz")):
+        pytest.skip("dataset-fashion-mnist is not installed")
+    X_train, X_test, y_train, y_test = load_fashion_mnist()
+    assert X_train.shape == (60000, 1, 28, 28) and X_test.shape == (10000, 1, 28, 28)
+    assert 0.0 <= X_train.min() and X_train.max() <= 1.0 and X_train.dtype.name == "float32"
+    assert sorted(np.unique(y_test)) == list(range(10)) and np.bincount(y_train).tolist() == [6000] * 10
