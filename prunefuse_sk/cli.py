@@ -60,11 +60,12 @@ def build_parser():
     return parser
 
 
-def _demo_net(epochs, device):
+def _demo_net(epochs, device, dropout=0.0):
     return NeuralNetClassifier(
         SmallCNN,
         module__n_classes=10,
         module__image_size=8,
+        module__dropout=dropout,
         criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.Adam,
         lr=2e-3,
@@ -148,7 +149,7 @@ def run_demo(seed_size=50, rounds=6, query_size=50, pruning_ratio=0.5, strategy=
     if budget > len(X_pool):
         raise ValueError(f"The budget seed_size + rounds * query_size = {budget} exceeds the pool ({len(X_pool)}).")
     rng = np.random.RandomState(random_state)
-    net = _demo_net(epochs, device)
+    net = _demo_net(epochs, device, dropout=0.25 if strategy == "bald" else 0.0)  # BALD needs dropout
     learner = PruneFuseActiveLearner(
         net, pruning_ratio=pruning_ratio, query_strategy=strategy, random_state=random_state
     )

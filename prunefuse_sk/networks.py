@@ -70,9 +70,11 @@ class SmallCNN(nn.Module):
         Channels of the first block; the second has twice as many.
     hidden : int, default=128
         Width of the dense layer before the output.
+    dropout : float, default=0.0
+        Dropout before the output layer (needed by ``"bald"``); none when 0.
     """
 
-    def __init__(self, n_classes=10, in_channels=1, image_size=8, width=32, hidden=128):
+    def __init__(self, n_classes=10, in_channels=1, image_size=8, width=32, hidden=128, dropout=0.0):
         super().__init__()
         pooled = image_size // 2 // 2 if image_size >= 16 else image_size // 2
         self.features = nn.Sequential(
@@ -86,12 +88,10 @@ class SmallCNN(nn.Module):
         )
         if image_size >= 16:
             self.features.append(nn.MaxPool2d(2))
-        self.head = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(2 * width * pooled * pooled, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, n_classes),
-        )
+        head = [nn.Flatten(), nn.Linear(2 * width * pooled * pooled, hidden), nn.ReLU()]
+        if dropout:
+            head.append(nn.Dropout(dropout))
+        self.head = nn.Sequential(*head, nn.Linear(hidden, n_classes))
 
     def forward(self, X):
         """Compute the logits of a batch of images.

@@ -58,3 +58,9 @@ def test_fashion_mnist_loader_reads_the_debian_files_or_says_how_to_install(tmp_
     assert X_train.shape == (60000, 1, 28, 28) and X_test.shape == (10000, 1, 28, 28)
     assert 0.0 <= X_train.min() and X_train.max() <= 1.0 and X_train.dtype.name == "float32"
     assert sorted(np.unique(y_test)) == list(range(10)) and np.bincount(y_train).tolist() == [6000] * 10
+
+
+@pytest.mark.parametrize("strategy", ["kcenter", "bald"])
+def test_demo_runs_the_embedding_and_dropout_strategies(strategy):
+    results = run_demo(seed_size=30, rounds=1, query_size=10, epochs=2, strategy=strategy, out=io.StringIO())
+    assert [n for n, _ in results["rounds"]] == [30, 40]
