@@ -237,6 +237,40 @@ class FusedNeuralNetClassifier(NeuralNetClassifier):
         with torch_seed_scope(seed, self.device):
             return super().fit(X, y, **fit_params)
 
+    def infer(self, x, **fit_params):
+        """Run the module on a batch, cast to the module's floating dtype first.
+
+        scikit-learn transformers (``StandardScaler``) return float64; the
+        network's weights are float32. The learner casts its inputs; so does
+        the classifier it returns, so that it works after any transformer.
+
+        Parameters
+        ----------
+        x : torch.Tensor, ndarray or dict
+            The batch.
+        **fit_params
+            Passed to the module's ``forward``.
+
+        Returns
+        -------
+        outputs : torch.Tensor
+            The module's outputs.
+        """
+        dtype = next((p.dtype for p in self.module_.parameters() if p.is_floating_point()), None)
+
+        def cast(value):
+            if dtype is not None and isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.dtype != dtype:
+                return value.astype(torch.empty((), dtype=dtype).numpy().dtype)
+            if dtype is not None and isinstance(value, torch.Tensor) and value.is_floating_point() and value.dtype != dtype:
+                return value.to(dtype)
+            return value
+
+        if isinstance(x, Mapping):
+            x = {key: cast(value) for key, value in x.items()}
+        else:
+            x = cast(x)
+        return super().infer(x, **fit_params)
+
     def _encode_targets(self, y):
         if y is None or self.classes is None or isinstance(y, torch.utils.data.Dataset):
             return y

@@ -300,6 +300,14 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
                 net.fit(X, y_encoded)
         return time.perf_counter() - start
 
+    def _train_proxy(self, net, X, y_encoded, *, partial=False):
+        seconds = self._train(net, X, y_encoded, partial=partial)
+        # skorch trains a module instance in place (net.module is net.module_); give `module` back
+        # its pruned initialization, on the CPU, so that clones and pickles don't carry the trained
+        # CUDA weights twice
+        net.module = copy.deepcopy(self.proxy_init_module_)
+        return seconds
+
     # ----------------------------------------------------- modAL attributes
     @property
     def X_training(self):
@@ -380,7 +388,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self._fuse_seed = draw_seed(self._rng)
 
         self.proxy_ = self._new_proxy()
-        seconds = self._train(self.proxy_, X, y_encoded)
+        seconds = self._train_proxy(self.proxy_, X, y_encoded)
         self._record_round(seconds)
         return self
 
@@ -444,12 +452,12 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self._y_training_encoded = np.concatenate([self._y_training_encoded, y_encoded])
         self.__dict__.pop("fused_", None)
         if only_new:
-            seconds = self._train(self.proxy_, X, y_encoded, partial=True)
+            seconds = self._train_proxy(self.proxy_, X, y_encoded, partial=True)
         elif self.proxy_retrain == "warm":
-            seconds = self._train(self.proxy_, self.X_training, self._y_training_encoded, partial=True)
+            seconds = self._train_proxy(self.proxy_, self.X_training, self._y_training_encoded, partial=True)
         else:
             self.proxy_ = self._new_proxy()
-            seconds = self._train(self.proxy_, self.X_training, self._y_training_encoded)
+            seconds = self._train_proxy(self.proxy_, self.X_training, self._y_training_encoded)
         self._record_round(seconds)
         return self
 

@@ -124,3 +124,24 @@ def test_dask_backend_finds_the_same_best_params_as_loky(fused_learner, data):
     assert on_dask.best_params_ == local.best_params_
     # the fused classifier seeds its own training, so both backends compute the same scores
     np.testing.assert_allclose(on_dask.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"], atol=1e-6)
+
+
+def test_fused_classifier_accepts_float64_after_a_scaler(fused_learner, data):
+    X, y, _, _, X_test, y_test = data
+    clf = fused_learner.fuse()
+    X, X_test = X.astype(np.float64), X_test.astype(np.float64)  # as most sklearn transformers produce
+    scaled = StandardScaler().fit(X).transform(X_test)
+    assert scaled.dtype == np.float64
+    np.testing.assert_allclose(clf.predict_proba(scaled), clf.predict_proba(scaled.astype(np.float32)), atol=1e-6)
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", clone(clf))]).fit(X, y)
+    assert pipe.score(X_test, y_test) > 0.5
+
+
+def test_the_proxy_keeps_its_pruned_initialization_apart_from_its_trained_module(fused_learner):
+    from conftest import state_equal
+
+    proxy = fused_learner.proxy_
+    assert proxy.module is not proxy.module_
+    assert state_equal(proxy.module.state_dict(), fused_learner.proxy_init_module_.state_dict())
+    assert not state_equal(proxy.module_.state_dict(), fused_learner.proxy_init_module_.state_dict())
+    assert all(not p.is_cuda for p in proxy.module.parameters())
