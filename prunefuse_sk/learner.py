@@ -673,7 +673,7 @@ def _unpack_strategy_result(result, n, n_candidates, strategy):
     """Indices (and scores, when given) from a strategy's return value, validated."""
     name = getattr(strategy, "__name__", repr(strategy))
     scores = None
-    if isinstance(result, tuple) and len(result) == 2:
+    if isinstance(result, tuple) and len(result) == 2 and not np.isscalar(result[0]):
         indices, second = result
         second = second if isinstance(second, np.ndarray) else None
         if second is not None and second.ndim == 1 and second.dtype.kind == "f":

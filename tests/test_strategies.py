@@ -259,3 +259,21 @@ def test_modal_mc_dropout_bald_runs_unmodified(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("OK")
+
+
+def test_bald_refuses_a_single_pass(learner, pool):
+    learner.set_params(query_strategy="bald")
+    with pytest.raises(ValueError, match="n_passes >= 2"):
+        learner.query(pool, n=2, n_passes=1)
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_every_strategy_accepts_the_scoring_options(learner, pool, strategy):
+    idx, _ = learner.set_params(query_strategy=strategy).query(pool, n=3, batch_size=64, autocast=False)
+    assert len(np.unique(idx)) == 3
+
+
+def test_a_strategy_returning_a_plain_tuple_of_indices_is_read_as_indices(learner, pool):
+    learner.set_params(query_strategy=lambda lrn, X, n_instances=1: (5, 9))
+    idx, _ = learner.query(pool, n=2)
+    np.testing.assert_array_equal(idx, [5, 9])

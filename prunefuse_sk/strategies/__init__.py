@@ -6,7 +6,7 @@ The built-in ones are selectable by name in ``PruneFuseActiveLearner(query_strat
 """
 
 from .bayesian import bald_sampling
-from .diversity import badge_sampling, kcenter_sampling
+from .diversity import badge_factors, badge_sampling, kcenter_sampling, pool_embeddings
 from .measures import entropy, least_confidence, margin_uncertainty
 from .scoring import EmbeddingRecorder, PoolScores, predict_proba_batched, score_pool
 from .selectors import greedy_k_centers, kmeans_plus_plus_seeding, top_n
@@ -26,6 +26,8 @@ __all__ = [
     "PoolScores",
     "EmbeddingRecorder",
     "kcenter_sampling",
+    "pool_embeddings",
+    "badge_factors",
     "badge_sampling",
     "bald_sampling",
     "least_confidence_sampling",

@@ -49,6 +49,8 @@ def bald_sampling(learner, X_pool, n_instances=1, *, n_passes=20, random_state=N
     """
     if not hasattr(learner, "score_pool"):
         raise TypeError(f"{type(learner).__name__} has no score_pool method; BALD needs a PruneFuseActiveLearner.")
+    if isinstance(n_passes, bool) or not isinstance(n_passes, int) or n_passes < 2:
+        raise ValueError(f"BALD needs n_passes >= 2 stochastic forward passes; got {n_passes!r}.")
     rng = as_random_state(random_state)
     device = getattr(getattr(learner, "estimator", None), "device", None)
     with torch_seed_scope(draw_seed(rng), device):

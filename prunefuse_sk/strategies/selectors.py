@@ -61,7 +61,7 @@ def _as_float_tensor(array, device=None):
 def _min_sq_distances_to(points, sq_norms, centers, chunk_rows):
     """Squared distance of every point to its nearest centre, in blocks (never n x m at once)."""
     best = torch.full((len(points),), float("inf"), dtype=torch.float32, device=points.device)
-    center_block = max(1, chunk_rows // 64)
+    center_block = 256  # block of chunk_rows x 256 distances: 8 MiB at the default
     for c_start in range(0, len(centers), center_block):
         block = centers[c_start:c_start + center_block]
         block_sq = (block * block).sum(dim=1)
@@ -72,7 +72,7 @@ def _min_sq_distances_to(points, sq_norms, centers, chunk_rows):
     return best
 
 
-def greedy_k_centers(embeddings, n, *, centers=None, random_state=None, chunk_rows=65536):
+def greedy_k_centers(embeddings, n, *, centers=None, random_state=None, chunk_rows=8192):
     """Greedy k-centers (core-set): repeatedly pick the point farthest from every centre.
 
     Each step adds the pool point whose distance to its nearest centre is
@@ -91,8 +91,9 @@ def greedy_k_centers(embeddings, n, *, centers=None, random_state=None, chunk_ro
         them the first point is drawn at random.
     random_state : int, RandomState instance or None, default=None
         Draws the first point when there are no centres.
-    chunk_rows : int, default=65536
-        Rows per block when measuring distances to the initial centres.
+    chunk_rows : int, default=8192
+        Rows per block when measuring distances to the initial centres (a
+        block holds ``chunk_rows x 256`` distances).
 
     Returns
     -------

@@ -14,13 +14,20 @@ from .selectors import top_n
 __all__ = ["least_confidence_sampling", "margin_sampling", "entropy_sampling", "random_sampling"]
 
 
-def _measure_and_select(measure, learner, X_pool, n_instances, random_state):
-    scores = measure(learner.predict_proba(X_pool))
+def _pool_proba(learner, X_pool, batch_size=None, autocast=False):
+    """Probabilities from ``score_pool`` when the learner has it (batch size, autocast), else ``predict_proba``."""
+    if hasattr(learner, "score_pool"):
+        return learner.score_pool(X_pool, batch_size=batch_size, autocast=autocast).proba
+    return learner.predict_proba(X_pool)
+
+
+def _measure_and_select(measure, learner, X_pool, n_instances, random_state, batch_size, autocast):
+    scores = measure(_pool_proba(learner, X_pool, batch_size, autocast))
     indices = top_n(scores, n_instances, random_state=random_state)
     return indices, scores[indices]
 
 
-def least_confidence_sampling(learner, X_pool, n_instances=1, *, random_state=None):
+def least_confidence_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
     """Pick the samples whose most likely class has the lowest probability.
 
     Scores every sample with :func:`~prunefuse_sk.strategies.measures.least_confidence`
@@ -40,6 +47,10 @@ def least_confidence_sampling(learner, X_pool, n_instances=1, *, random_state=No
     random_state : int, RandomState instance or None, default=None
         Breaks ties between equal scores at random; ``None`` favours the
         lower index.
+    batch_size : int, default=None
+        Rows per forward pass when the learner has ``score_pool``.
+    autocast : bool, default=False
+        Score in float16 on CUDA when the learner has ``score_pool``.
 
     Returns
     -------
@@ -53,10 +64,10 @@ def least_confidence_sampling(learner, X_pool, n_instances=1, *, random_state=No
     B. Settles, "Active Learning Literature Survey", Computer Sciences
     Technical Report 1648, University of Wisconsin-Madison, 2009.
     """
-    return _measure_and_select(least_confidence, learner, X_pool, n_instances, random_state)
+    return _measure_and_select(least_confidence, learner, X_pool, n_instances, random_state, batch_size, autocast)
 
 
-def margin_sampling(learner, X_pool, n_instances=1, *, random_state=None):
+def margin_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
     """Pick the samples with the smallest gap between their two most likely classes.
 
     Scores every sample with :func:`~prunefuse_sk.strategies.measures.margin_uncertainty`
@@ -76,6 +87,10 @@ def margin_sampling(learner, X_pool, n_instances=1, *, random_state=None):
     random_state : int, RandomState instance or None, default=None
         Breaks ties between equal scores at random; ``None`` favours the
         lower index.
+    batch_size : int, default=None
+        Rows per forward pass when the learner has ``score_pool``.
+    autocast : bool, default=False
+        Score in float16 on CUDA when the learner has ``score_pool``.
 
     Returns
     -------
@@ -90,10 +105,10 @@ def margin_sampling(learner, X_pool, n_instances=1, *, random_state=None):
     B. Settles, "Active Learning Literature Survey", Computer Sciences
     Technical Report 1648, University of Wisconsin-Madison, 2009.
     """
-    return _measure_and_select(margin_uncertainty, learner, X_pool, n_instances, random_state)
+    return _measure_and_select(margin_uncertainty, learner, X_pool, n_instances, random_state, batch_size, autocast)
 
 
-def entropy_sampling(learner, X_pool, n_instances=1, *, random_state=None):
+def entropy_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
     """Pick the samples with the highest predictive entropy.
 
     Scores every sample with :func:`~prunefuse_sk.strategies.measures.entropy`
@@ -113,6 +128,10 @@ def entropy_sampling(learner, X_pool, n_instances=1, *, random_state=None):
     random_state : int, RandomState instance or None, default=None
         Breaks ties between equal scores at random; ``None`` favours the
         lower index.
+    batch_size : int, default=None
+        Rows per forward pass when the learner has ``score_pool``.
+    autocast : bool, default=False
+        Score in float16 on CUDA when the learner has ``score_pool``.
 
     Returns
     -------
@@ -127,10 +146,10 @@ def entropy_sampling(learner, X_pool, n_instances=1, *, random_state=None):
     B. Settles, "Active Learning Literature Survey", Computer Sciences
     Technical Report 1648, University of Wisconsin-Madison, 2009.
     """
-    return _measure_and_select(entropy, learner, X_pool, n_instances, random_state)
+    return _measure_and_select(entropy, learner, X_pool, n_instances, random_state, batch_size, autocast)
 
 
-def random_sampling(learner, X_pool, n_instances=1, *, random_state=None):
+def random_sampling(learner, X_pool, n_instances=1, *, random_state=None, **ignored):
     """Pick samples uniformly at random, without replacement (the usual baseline).
 
     The learner is not consulted: every sample of the pool gets a uniform
@@ -149,6 +168,9 @@ def random_sampling(learner, X_pool, n_instances=1, *, random_state=None):
     random_state : int, RandomState instance or None, default=None
         Seeds the uniform draws; an int gives the same choice every call,
         ``None`` a nondeterministic one.
+    **ignored
+        Scoring options the other strategies take (``batch_size``,
+        ``autocast``); random sampling scores nothing.
 
     Returns
     -------
