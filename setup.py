@@ -9,7 +9,7 @@ HERE = Path(__file__).parent
 VERSION = re.search(r'^__version__ = "([^"]+)"', (HERE / "prunefuse_sk" / "__init__.py").read_text(), re.M).group(1)
 
 EXTRAS = {
-    "test": ["pytest>=7", "pytest-timeout>=2"],
+    "test": ["pytest>=7"],
     "dask": ["dask[distributed]>=2023.1"],
     "jupyter": ["ipywidgets>=8", "matplotlib>=3.5"],
     "plot": ["matplotlib>=3.5"],
@@ -31,6 +31,7 @@ setup(
         "skorch>=1.0",
         "scikit-learn>=1.3",
         "numpy>=1.23",
+        "scipy>=1.9",
         "joblib>=1.2",
         "torch-pruning>=1.6,<1.7",
         "modAL-python>=0.4.1",
