@@ -23,7 +23,7 @@ __all__ = [
     "predict_proba_batched",
 ]
 
-DEFAULT_SCORING_BATCH = 1024
+DEFAULT_SCORING_BATCH = 256  # bounds activation memory: ~60 MiB for a 28x28 CNN
 
 
 def n_rows(X):
@@ -208,7 +208,7 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
     X : ndarray, memmap or torch.Tensor of shape (n_samples, ...)
         The pool.
     batch_size : int, default=None
-        Rows per forward pass; defaults to ``max(net.batch_size, 1024)``.
+        Rows per forward pass; defaults to ``max(net.batch_size, 256)``.
     embedding_layer : str, default=None
         When given, also record the input of this layer (see
         :class:`EmbeddingRecorder`) during the same forward passes.
@@ -297,7 +297,7 @@ def predict_proba_batched(net, X, batch_size=None, progress=None):
     X : ndarray, memmap or torch.Tensor of shape (n_samples, ...)
         The pool to score; converted to float32 one batch at a time.
     batch_size : int, default=None
-        Rows per forward pass; defaults to ``max(net.batch_size, 1024)``.
+        Rows per forward pass; defaults to ``max(net.batch_size, 256)``.
     progress : callable, default=None
         Called with the number of rows done after each batch (e.g. a tqdm update).
 

@@ -67,7 +67,8 @@ def _min_sq_distances_to(points, sq_norms, centers, chunk_rows):
         block_sq = (block * block).sum(dim=1)
         for r_start in range(0, len(points), chunk_rows):
             rows = slice(r_start, r_start + chunk_rows)
-            dist = sq_norms[rows, None] + block_sq[None, :] - 2.0 * points[rows] @ block.T
+            # addmm: the product is scaled on the (rows x block) result, not on a copy of the points
+            dist = torch.addmm(sq_norms[rows, None] + block_sq[None, :], points[rows], block.T, alpha=-2.0)
             best[rows] = torch.minimum(best[rows], dist.clamp_min_(0).min(dim=1).values)
     return best
 
@@ -121,13 +122,14 @@ def greedy_k_centers(embeddings, n, *, centers=None, random_state=None, chunk_ro
         first = int(as_random_state(random_state).randint(len(points)))
         chosen.append(first)
         distances.append(float("inf"))
-        min_sq = (sq_norms + sq_norms[first] - 2.0 * points @ points[first]).clamp_min_(0)
+        min_sq = torch.addmv(sq_norms + sq_norms[first], points, points[first], alpha=-2.0).clamp_min_(0)
         min_sq[first] = -1.0
     while len(chosen) < n:
         pick = int(torch.argmax(min_sq))
         chosen.append(pick)
         distances.append(float(min_sq[pick].clamp_min(0).sqrt()))
-        new_sq = (sq_norms + sq_norms[pick] - 2.0 * points @ points[pick]).clamp_min_(0)
+        # one matrix-vector product per pick; no temporary the size of the embeddings
+        new_sq = torch.addmv(sq_norms + sq_norms[pick], points, points[pick], alpha=-2.0).clamp_min_(0)
         min_sq = torch.minimum(min_sq, new_sq)
         min_sq[pick] = -1.0  # never picked twice, even among duplicates
     return np.asarray(chosen, dtype=np.int64), np.asarray(distances, dtype=np.float64)

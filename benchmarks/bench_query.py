@@ -1,0 +1,967 @@
+"""Query benchmark: does pool scoring waste the proxy's cheapness? (issue 4)
+
+On Fashion-MNIST (real 28x28 images, installed by the Debian package
+``dataset-fashion-mnist``) with ``prunefuse_sk.networks.SmallCNN(n_classes=10,
+image_size=28)`` as the full-size network, this script measures
+
+(a) ``learner.query(X_pool, n=1000)`` (default ``least_confidence`` strategy)
+    over the 60,000-row training pool, divided by a bare
+    ``torch.inference_mode()`` forward of the proxy module over the same pool
+    with the batch size that ``score_pool`` uses (target <= 1.10);
+(b) ``greedy_k_centers`` on 100,000 x 128 embeddings, 1,000 picks from 1,000
+    initial centres: time and peak memory, next to scikit-activeml's
+    ``k_greedy_center`` on the same data when it is importable;
+(c) the peak resident memory above the fitted model while querying a
+    1,000,000-row ``np.memmap`` pool (anonymous memory; target <= 300 MB);
+(d) query time at pruning ratios 0.5 and 0.7 divided by the same query with the
+    unpruned network.
+
+Every number in the printed table is measured on the current machine; nothing
+is hard-coded. Run ``python benchmarks/bench_query.py --help`` for the options.
+"""
+
+import argparse
+import copy
+import gc
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from skorch import NeuralNetClassifier
+from torch.utils.flop_counter import FlopCounterMode
+
+from prunefuse_sk import PruneFuseActiveLearner
+from prunefuse_sk.datasets import load_fashion_mnist
+from prunefuse_sk.networks import SmallCNN
+from prunefuse_sk.pruning import count_parameters
+from prunefuse_sk.strategies.measures import least_confidence
+from prunefuse_sk.strategies.scoring import DEFAULT_SCORING_BATCH, score_pool, take_rows
+from prunefuse_sk.strategies.selectors import greedy_k_centers, top_n
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_core import CONTENDED_CORES, available_cpus, machine_info, system_busy_seconds  # noqa: E402
+
+RATIOS = (0.5, 0.7)
+N_LABELLED = 1000
+N_QUERY = 1000
+QUERY_TARGET = 1.10  # (a): query time / bare forward time
+MEMMAP_TARGET_MB = 300.0  # (c): peak anonymous memory above the model
+FLOP_BATCH = 256
+DISK_MARGIN = 2 * 1024**3  # keep this much disk free when writing the memmap pool
+SAMPLE_INTERVAL_S = 0.002  # RSS sampling period
+MB = 1024.0**2
+
+
+# --------------------------------------------------------------------------- memory
+def read_status():
+    """Resident memory of this process from ``/proc/self/status`` (Linux only).
+
+    Returns
+    -------
+    status : dict or None
+        ``VmRSS`` (total resident), ``RssAnon`` (anonymous: what the process
+        allocates itself), ``RssFile`` (file-backed pages, e.g. a memmap's page
+        cache) and ``VmHWM`` (peak VmRSS), in bytes; ``None`` where the file
+        cannot be read.
+    """
+    wanted = ("VmRSS", "RssAnon", "RssFile", "VmHWM")
+    status = {}
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key in wanted:
+                    status[key] = int(value.split()[0]) * 1024
+    except (OSError, ValueError):
+        return None
+    return status if all(key in status for key in wanted) else None
+
+
+def reset_peak_rss():
+    """Reset ``VmHWM`` to the current RSS (``echo 5 > /proc/self/clear_refs``, Linux >= 4.0).
+
+    Returns
+    -------
+    ok : bool
+        Whether the kernel accepted the reset; when not, ``VmHWM`` is the
+        lifetime peak and only the sampled peaks are meaningful.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class PeakSampler:
+    """Track the peak of ``VmRSS``, ``RssAnon`` and ``RssFile`` with a background thread.
+
+    tracemalloc does not see torch's allocations, so the resident set is
+    sampled from ``/proc/self/status`` every ``interval`` seconds (numpy and
+    torch release the GIL in their kernels, so the sampler keeps running).
+    A spike shorter than the interval can be missed; ``VmHWM`` (reset on
+    entry) gives the exact peak of the total ``VmRSS`` as a cross-check.
+
+    Parameters
+    ----------
+    interval : float
+        Seconds between samples.
+    """
+
+    def __init__(self, interval=SAMPLE_INTERVAL_S):
+        self.interval = interval
+        self.peak = {}
+        self.n_samples = 0
+        self.hwm_reset = False
+        self._stop = threading.Event()
+        self._thread = None
+
+    def _sample(self):
+        status = read_status()
+        if status is None:
+            return
+        self.n_samples += 1
+        for key in ("VmRSS", "RssAnon", "RssFile"):
+            self.peak[key] = max(self.peak.get(key, 0), status[key])
+
+    def _run(self):
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        gc.collect()
+        self.hwm_reset = reset_peak_rss()
+        self.baseline = read_status()
+        self.peak = {}
+        self._stop.clear()
+        self._sample()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        final = read_status()
+        self.hwm = final["VmHWM"] if final is not None else None
+        return False
+
+    def growth_mb(self):
+        """Peak minus baseline, in MiB, for each sampled counter (and ``VmHWM`` when reset)."""
+        if self.baseline is None or not self.peak:
+            return None
+        growth = {key: (self.peak[key] - self.baseline[key]) / MB for key in self.peak}
+        if self.hwm_reset and self.hwm is not None:
+            growth["VmHWM"] = (self.hwm - self.baseline["VmRSS"]) / MB
+        return growth
+
+
+# --------------------------------------------------------------------------- setup
+def _sync(device):
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def make_net(epochs, device):
+    """The unfitted full-size skorch classifier: SmallCNN for 28x28 Fashion-MNIST.
+
+    Parameters
+    ----------
+    epochs : int
+    device : str
+
+    Returns
+    -------
+    net : skorch.NeuralNetClassifier
+    """
+    return NeuralNetClassifier(
+        SmallCNN,
+        module__n_classes=10,
+        module__image_size=28,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=epochs,
+        batch_size=64,
+        train_split=None,
+        iterator_train__shuffle=True,
+        verbose=0,
+        device=device,
+    )
+
+
+def labelled_rows(y_test, seed):
+    """Indices of ``N_LABELLED`` test-split rows, stratified by class.
+
+    The labelled set comes from the 10,000-row test split so that the pool is
+    exactly the 60,000 training rows.
+    """
+    rng = np.random.RandomState(seed)
+    classes = np.unique(y_test)
+    per_class = N_LABELLED // len(classes)
+    rows = [rng.choice(np.flatnonzero(y_test == c), per_class, replace=False) for c in classes]
+    return np.sort(np.concatenate(rows))
+
+
+def fit_learner(net, X_lab, y_lab, ratio, seed):
+    """A fitted ``PruneFuseActiveLearner(net, pruning_ratio=ratio, random_state=seed)``."""
+    return PruneFuseActiveLearner(net, pruning_ratio=ratio, random_state=seed).fit(X_lab, y_lab)
+
+
+def unpruned_learner(template_learner, net, X_lab, y_lab, seed):
+    """The same learner with its ``proxy_`` replaced by the full network trained on the same rows.
+
+    ``query`` then runs exactly its usual code path (input check, ``score_pool``,
+    least-confidence measure, ``top_n``, ``take_rows``) with the unpruned
+    network doing the scoring.
+
+    Returns
+    -------
+    learner : PruneFuseActiveLearner
+        A shallow copy of ``template_learner``.
+    full : skorch.NeuralNetClassifier
+        ``clone(net)`` fitted on ``(X_lab, y_lab)``.
+    """
+    full = clone(net)
+    torch.manual_seed(seed)
+    full.fit(X_lab, y_lab)
+    learner = copy.copy(template_learner)
+    learner.proxy_ = full
+    return learner, full
+
+
+def scoring_batch_size(net):
+    """The batch size ``score_pool`` uses by default: ``max(net.batch_size, 256)``."""
+    batch_size = net.batch_size if net.batch_size and net.batch_size > 0 else 0
+    return max(batch_size, DEFAULT_SCORING_BATCH)
+
+
+def bare_forward(module, X, batch_size, device):
+    """A bare forward pass of ``module`` over ``X`` (eval mode, inference mode, outputs dropped)."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(X), batch_size):
+                module(torch.as_tensor(X[start:start + batch_size]).to(device))
+    finally:
+        module.train(was_training)
+
+
+def forward_flops(module, X):
+    """Forward FLOPs of ``module`` on the batch ``X`` (FlopCounterMode: matmuls and convolutions)."""
+    was_training = module.training
+    module.eval()
+    try:
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            module(X)
+    finally:
+        module.train(was_training)
+    return int(counter.get_total_flops())
+
+
+def timed(fn, device):
+    """Run ``fn()``; wall seconds, the result, and how many cores other processes kept busy.
+
+    Returns
+    -------
+    seconds : float
+    result : object
+    other_cores : float or None
+        Average number of cores busy outside this process meanwhile (Linux).
+    """
+    _sync(device)
+    busy_start = system_busy_seconds()
+    cpu_start = time.process_time()
+    start = time.perf_counter()
+    result = fn()
+    _sync(device)
+    seconds = time.perf_counter() - start
+    cpu_s = time.process_time() - cpu_start
+    busy_end = system_busy_seconds()
+    other = None
+    if busy_start is not None and busy_end is not None:
+        other = max(busy_end - busy_start - cpu_s, 0.0) / max(seconds, 1e-9)
+    return seconds, result, other
+
+
+def _check_query(result, n):
+    indices = result[0]
+    if len(indices) != n or len(np.unique(indices)) != n:
+        raise RuntimeError(
+            f"learner.query returned {len(indices)} indices ({len(np.unique(indices))} unique), not {n}."
+        )
+
+
+def _busy(*other_lists):
+    """Repetitions in which any arm saw other processes above ``CONTENDED_CORES``."""
+    if any(v is None for values in other_lists for v in values):
+        return None
+    return sum(1 for values in zip(*other_lists) if any(v > CONTENDED_CORES for v in values))
+
+
+# --------------------------------------------------------------------------- (a) and (d)
+def bench_query_time(learners, full_learner, full_net, X_pool, args):
+    """Sections (a) and (d): bare forward vs query at each ratio vs query with the unpruned net.
+
+    Each repetition runs every arm once; the order alternates between
+    repetitions. Ratios are taken per repetition, then the median.
+    """
+    device = args.device
+    base = learners[0.5]
+    batch_size = scoring_batch_size(base.proxy_)
+    module = base.proxy_.module_
+    n = min(N_QUERY, len(X_pool))
+
+    arms = {"forward": lambda: bare_forward(module, X_pool, batch_size, device)}
+    for ratio in RATIOS:
+        arms[f"query_{ratio}"] = (lambda lr: lambda: lr.query(X_pool, n=n))(learners[ratio])
+    arms["query_full"] = lambda: full_learner.query(X_pool, n=n)
+
+    # untimed warm-up on a slice with one full and one partial batch (first-call dispatch, oneDNN primitives)
+    warm = X_pool[: batch_size + min(batch_size // 2, max(len(X_pool) - batch_size, 1))]
+    bare_forward(module, warm, batch_size, device)
+    for ratio in RATIOS:
+        learners[ratio].query(warm, n=min(n, len(warm)))
+    full_learner.query(warm, n=min(n, len(warm)))
+
+    times = {name: [] for name in arms}
+    others = {name: [] for name in arms}
+    for rep in range(args.repeats):
+        order = list(arms)
+        if rep % 2:
+            order.reverse()
+        for name in order:
+            seconds, result, other = timed(arms[name], device)
+            if name != "forward":
+                _check_query(result, n)
+            times[name].append(seconds)
+            others[name].append(other)
+            print(f"  rep {rep + 1}/{args.repeats} {name:<11} {seconds:8.2f} s", file=sys.stderr, flush=True)
+
+    # selection alone (least-confidence measure + top_n + take_rows) on precomputed probabilities
+    proba = score_pool(base.proxy_, X_pool[:batch_size]).proba
+    proba = np.resize(proba, (len(X_pool), proba.shape[1]))
+    select_times = []
+    for rep in range(args.repeats):
+        start = time.perf_counter()
+        indices = top_n(least_confidence(proba), n, random_state=rep)
+        take_rows(X_pool, indices)
+        select_times.append(time.perf_counter() - start)
+
+    example = torch.as_tensor(X_pool[:FLOP_BATCH], device=device)
+    flops_full = forward_flops(full_net.module_, example)
+
+    def paired(num, den):
+        ratios = [a / b for a, b in zip(times[num], times[den])]
+        return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "values": ratios,
+                "min_ratio": min(times[num]) / min(times[den])}
+
+    query_a = paired("query_0.5", "forward")
+    result = {
+        "n_pool": int(len(X_pool)),
+        "n_query": n,
+        "scoring_batch_size": batch_size,
+        "times_s": times,
+        "other_cores": others,
+        "median_s": {name: statistics.median(values) for name, values in times.items()},
+        "selection_only_s": select_times,
+        "median_selection_only_s": statistics.median(select_times),
+        "a": {
+            **query_a,
+            "target": QUERY_TARGET,
+            "pass": query_a["median"] <= QUERY_TARGET,
+            "busy": _busy(others["query_0.5"], others["forward"]),
+        },
+        "d": {},
+        "params_full": count_parameters(full_net.module_),
+        "flops_full": flops_full,
+        "flop_batch": FLOP_BATCH,
+    }
+    for ratio in RATIOS:
+        flops = forward_flops(learners[ratio].proxy_.module_, example)
+        result["d"][str(ratio)] = {
+            **paired(f"query_{ratio}", "query_full"),
+            "params_proxy": count_parameters(learners[ratio].proxy_.module_),
+            "flops_proxy": flops,
+            "flops_ratio": flops / flops_full,
+            "expected_ratio": (1 - ratio) ** 2,
+            "busy": _busy(others[f"query_{ratio}"], others["query_full"]),
+        }
+    return result
+
+
+# --------------------------------------------------------------------------- (b) k-centers
+def kcenter_data(X_all, args, directory):
+    """Embeddings for section (b), written to ``directory`` as ``pool.npy`` and ``centers.npy``.
+
+    ``real``: Fashion-MNIST train+test (70,000 real images) and their
+    horizontal mirror images (70,000 more), flattened to 784 values and mapped
+    to ``--kcenter-dims`` dimensions by one fixed Gaussian random projection
+    (seeded); a random permutation of these rows gives the pool and then the
+    initial centres. ``random``: i.i.d. standard normal rows.
+
+    Returns
+    -------
+    description : str
+    """
+    n_total = args.kcenter_rows + args.kcenter_centers
+    rng = np.random.RandomState(args.seed)
+    if args.kcenter_data == "real":
+        flat = X_all.reshape(len(X_all), -1)
+        mirrored = X_all[..., ::-1].reshape(len(X_all), -1)
+        source = np.concatenate([flat, mirrored])
+        if n_total > len(source):
+            raise SystemExit(
+                f"--kcenter-data real has {len(source):,} rows (Fashion-MNIST and mirror images); "
+                f"{n_total:,} asked. Use fewer rows or --kcenter-data random."
+            )
+        projection = rng.standard_normal((source.shape[1], args.kcenter_dims)).astype(np.float32)
+        projection /= np.sqrt(args.kcenter_dims)
+        rows = rng.permutation(len(source))[:n_total]
+        embeddings = source[rows] @ projection
+        description = (
+            f"REAL data: Fashion-MNIST train+test (70,000 images) plus their horizontal mirror images, "
+            f"flattened (784) and mapped to {args.kcenter_dims} dims by a fixed Gaussian random projection "
+            f"(seed {args.seed}); {args.kcenter_rows:,} random rows = pool, {args.kcenter_centers:,} others = "
+            "initial centres"
+        )
+    else:
+        embeddings = rng.standard_normal((n_total, args.kcenter_dims)).astype(np.float32)
+        description = (
+            f"SYNTHETIC data: i.i.d. standard normal float32 rows ({args.kcenter_dims} dims), a timing of the "
+            "algorithm only"
+        )
+    embeddings = embeddings.astype(np.float32, copy=False)
+    np.save(os.path.join(directory, "pool.npy"), np.ascontiguousarray(embeddings[: args.kcenter_rows]))
+    np.save(os.path.join(directory, "centers.npy"), np.ascontiguousarray(embeddings[args.kcenter_rows:]))
+    return description
+
+
+def child_kcenter(config):
+    """Run one k-center implementation once; its time and peak RSS growth (a child process).
+
+    Each run gets a fresh interpreter, so the peak of one run is not hidden by
+    memory an earlier run left in the allocator.
+    """
+    directory = config["directory"]
+    pool = np.load(os.path.join(directory, "pool.npy"))
+    centers = np.load(os.path.join(directory, "centers.npy"))
+    picks = config["picks"]
+    impl = config["impl"]
+    out = {"impl": impl, "available": True}
+    if impl == "prunefuse_sk":
+        def run():
+            return greedy_k_centers(pool, picks, centers=centers)[0]
+    else:
+        try:
+            import skactiveml
+            from skactiveml.pool import k_greedy_center
+        except ImportError as exc:
+            return {"impl": impl, "available": False, "error": f"{type(exc).__name__}: {exc}"}
+        out["version"] = skactiveml.__version__
+        # its input convention: one X with labelled rows (the centres) and unlabelled rows (NaN labels);
+        # the pool comes first, so its indices into X are indices into the pool
+        X = np.concatenate([pool, centers])
+        y = np.full(len(X), np.nan)
+        y[len(pool):] = 0.0
+        del centers
+
+        def run():
+            return k_greedy_center(X, y, batch_size=picks, random_state=config["seed"])[0]
+
+    with PeakSampler() as sampler:
+        seconds, indices, other = timed(run, "cpu")
+    if config.get("save_picks"):
+        np.save(os.path.join(directory, f"picks_{impl}.npy"), np.asarray(indices, dtype=np.int64))
+    out.update({"seconds": seconds, "rss_growth_mb": sampler.growth_mb(), "other_cores": other,
+                "baseline": sampler.baseline, "n_samples": sampler.n_samples})
+    return out
+
+
+def bench_kcenter(X_all, args):
+    """Section (b): ``greedy_k_centers`` vs scikit-activeml's ``k_greedy_center``.
+
+    Every run is a fresh child process (its own peak memory); within a
+    repetition both implementations run back to back, in alternating order,
+    so that their ratio is taken under the same machine load.
+    """
+    directory = tempfile.mkdtemp(prefix="bench_kcenter_", dir=args.tmpdir)
+    try:
+        description = kcenter_data(X_all, args, directory)
+        impls = ["prunefuse_sk", "skactiveml"]
+        results = {impl: {"available": True, "times_s": [], "rss_growth_mb": [], "other_cores": []} for impl in impls}
+        started = time.perf_counter()
+        for rep in range(args.repeats):
+            order = impls if rep % 2 == 0 else impls[::-1]
+            for impl in order:
+                res = results[impl]
+                if not res["available"] or "error" in res:
+                    continue
+                config = {"impl": impl, "directory": directory, "picks": args.kcenter_picks, "seed": args.seed,
+                          "save_picks": rep == 0}
+                out = run_child("kcenter", config, args)
+                if not out.get("available", False) or "error" in out:
+                    res.update({key: out[key] for key in ("available", "error") if key in out})
+                    continue
+                res["version"] = out.get("version")
+                res["times_s"].append(out["seconds"])
+                res["rss_growth_mb"].append(out["rss_growth_mb"])
+                res["other_cores"].append(out["other_cores"])
+                print(f"  (b) rep {rep + 1}/{args.repeats} {impl:<13} {out['seconds']:8.2f} s", file=sys.stderr,
+                      flush=True)
+            if time.perf_counter() - started > args.kcenter_budget_s and rep + 1 < args.repeats:
+                for res in results.values():
+                    res["stopped_early"] = (
+                        f"after {rep + 1} repetitions: --kcenter-budget-s {args.kcenter_budget_s:.0f} spent"
+                    )
+                break
+        ours, theirs = results["prunefuse_sk"], results["skactiveml"]
+        paired = None
+        if ours["times_s"] and theirs["times_s"] and "error" not in ours and "error" not in theirs:
+            ratios = [a / b for a, b in zip(ours["times_s"], theirs["times_s"])]
+            paired = {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "values": ratios,
+                      "busy": _busy(ours["other_cores"], theirs["other_cores"])}
+        agreement = None
+        paths = [os.path.join(directory, f"picks_{impl}.npy") for impl in impls]
+        if paired is not None and all(map(os.path.exists, paths)):
+            mine, other = (np.load(p) for p in paths)
+            same = mine == other
+            agreement = {
+                "same_order_fraction": float(same.mean()),
+                "same_set_fraction": len(np.intersect1d(mine, other)) / len(mine),
+                "first_difference": None if same.all() else int(np.argmin(same)),
+            }
+        return {
+            "data": args.kcenter_data,
+            "description": description,
+            "rows": args.kcenter_rows,
+            "dims": args.kcenter_dims,
+            "picks": args.kcenter_picks,
+            "centers": args.kcenter_centers,
+            "results": results,
+            "ratio": paired,
+            "agreement": agreement,
+        }
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- (c) memmap
+def child_memmap(config):
+    """Fit the p=0.5 learner, then query the memmap pool under the RSS sampler (a child process)."""
+    torch.set_num_threads(config["threads"])
+    lab = np.load(config["labelled"])
+    net = make_net(config["epochs"], config["device"])
+    learner = fit_learner(net, lab["X"], lab["y"], 0.5, config["seed"])
+    pool = np.memmap(config["path"], dtype=np.float32, mode="r", shape=tuple(config["shape"]))
+    n = min(N_QUERY, len(pool))
+    with PeakSampler() as sampler:
+        seconds, result, other = timed(lambda: learner.query(pool, n=n), config["device"])
+    _check_query(result, n)
+    rows_type = type(result[1]).__name__
+    del result
+    gc.collect()
+    # reference, measured after the query so it cannot lower the query's baseline: the model's own
+    # activations on one scoring batch (a bare inference-mode forward, no scores kept)
+    batch_size = scoring_batch_size(learner.proxy_)
+    with PeakSampler() as reference:
+        bare_forward(learner.proxy_.module_, pool[:batch_size], batch_size, config["device"])
+    return {
+        "seconds": seconds,
+        "reference_batch_size": batch_size,
+        "reference_growth_mb": reference.growth_mb(),
+        "other_cores": other,
+        "baseline": sampler.baseline,
+        "peak": sampler.peak,
+        "hwm": sampler.hwm,
+        "hwm_reset": sampler.hwm_reset,
+        "growth_mb": sampler.growth_mb(),
+        "n_samples": sampler.n_samples,
+        "proxy_params": count_parameters(learner.proxy_.module_),
+        "rows_returned_type": rows_type,
+    }
+
+
+def bench_memmap(X_all, X_lab, y_lab, args):
+    """Section (c): peak memory while querying an ``np.memmap`` pool, in a child process."""
+    row_bytes = int(np.prod(X_all.shape[1:])) * 4
+    rows = args.memmap_rows
+    free = shutil.disk_usage(args.tmpdir or tempfile.gettempdir()).free
+    note = None
+    if rows * row_bytes + DISK_MARGIN > free:
+        fit = max(int((free - DISK_MARGIN) // row_bytes) // 1000 * 1000, 0)
+        if fit < len(X_all):
+            return {"skipped": f"only {free / 1024**3:.1f} GiB free on disk; not even {len(X_all):,} rows fit"}
+        note = (
+            f"only {free / 1024**3:.1f} GiB free on disk: the pool was shrunk from {rows:,} to {fit:,} rows"
+        )
+        rows = fit
+    directory = tempfile.mkdtemp(prefix="bench_memmap_", dir=args.tmpdir)
+    path = os.path.join(directory, "pool.f32")
+    try:
+        start = time.perf_counter()
+        pool = np.memmap(path, dtype=np.float32, mode="w+", shape=(rows,) + X_all.shape[1:])
+        for first in range(0, rows, len(X_all)):  # tile the 70,000 real images
+            stop = min(first + len(X_all), rows)
+            pool[first:stop] = X_all[: stop - first]
+        pool.flush()
+        shape = pool.shape
+        del pool
+        write_s = time.perf_counter() - start
+        labelled = os.path.join(directory, "labelled.npz")
+        np.savez(labelled, X=X_lab, y=y_lab)
+        config = {
+            "path": path,
+            "shape": list(shape),
+            "labelled": labelled,
+            "epochs": args.epochs,
+            "device": args.device,
+            "seed": args.seed,
+            "threads": args.threads or available_cpus(),
+        }
+        print(f"  (c) querying a {rows:,}-row memmap ...", file=sys.stderr, flush=True)
+        result = run_child("memmap", config, args)
+        result.update({
+            "rows": rows,
+            "file_gb": rows * row_bytes / 1e9,
+            "write_s": write_s,
+            "note": note,
+            "target_mb": MEMMAP_TARGET_MB,
+        })
+        growth = result.get("growth_mb")
+        if growth is not None:
+            result["pass"] = growth["RssAnon"] <= MEMMAP_TARGET_MB
+        return result
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- children
+def run_child(kind, config, args):
+    """Run ``--child kind`` in a fresh interpreter (its own peak memory); return its JSON result."""
+    with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
+        config_path = os.path.join(tmp, "config.json")
+        out_path = os.path.join(tmp, "result.json")
+        with open(config_path, "w") as handle:
+            json.dump({**config, "threads": args.threads or available_cpus()}, handle)
+        env = dict(os.environ)
+        if args.skactiveml_path:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.skactiveml_path, env.get("PYTHONPATH")]))
+        command = [sys.executable, os.path.abspath(__file__), "--child", kind, "--child-config", config_path,
+                   "--child-out", out_path]
+        proc = subprocess.run(command, env=env, capture_output=True, text=True)
+        if proc.returncode != 0 or not os.path.exists(out_path):
+            tail = (proc.stderr or "").strip().splitlines()[-5:]
+            return {"available": True, "error": f"child exited with {proc.returncode}: {' | '.join(tail)}"}
+        with open(out_path) as handle:
+            return json.load(handle)
+
+
+def child_main(kind, config_path, out_path):
+    with open(config_path) as handle:
+        config = json.load(handle)
+    torch.set_num_threads(config["threads"])
+    result = child_kcenter(config) if kind == "kcenter" else child_memmap(config)
+    with open(out_path, "w") as handle:
+        json.dump(result, handle)
+
+
+# --------------------------------------------------------------------------- report
+def _spread(d):
+    return f"[{d['min']:.2f}-{d['max']:.2f}]"
+
+
+def _busy_text(busy, total):
+    return "n/a" if busy is None else f"{busy}/{total}"
+
+
+def format_report(info, config, qt, kc, mm):
+    """The printed report: machine, configuration and one table per section."""
+    lines = [
+        "prunefuse_sk query benchmark (issue 4): Fashion-MNIST, SmallCNN(n_classes=10, image_size=28)",
+        f"machine : {info['platform']} ({info['processor']}), {info['cpu_cores']} CPU cores",
+        f"software: python {info['python']}, torch {info['torch']}, skorch {info['skorch']}, "
+        f"torch-pruning {info['torch_pruning']}, scikit-learn {info['scikit-learn']}, "
+        f"prunefuse_sk {info['prunefuse_sk']}",
+        f"device  : {info['device']} ({info['device_name']}), torch.get_num_threads() = {info['torch_threads']}",
+        f"setup   : {config['n_labelled']:,} labelled rows (stratified, from the test split), "
+        f"{config['epochs']} epochs, Adam lr 1e-3, batch 64; query n = {N_QUERY}, default strategy "
+        f"least_confidence; {config['repeats']} repetitions (median), seed {config['seed']}",
+        f"busy    = repetitions during which other processes kept > {CONTENDED_CORES} cores busy (noisy timings)",
+    ]
+    if qt is not None:
+        reps = len(qt["times_s"]["forward"])
+        med = qt["median_s"]
+        a = qt["a"]
+        lines += [
+            "",
+            f"(a) learner.query(X_pool, n={qt['n_query']}) / bare torch.inference_mode() forward of the proxy "
+            f"(p=0.5, eval, batch {qt['scoring_batch_size']}),",
+            f"    {qt['n_pool']:,}-row Fashion-MNIST training pool (float32, (n,1,28,28)); ratio = median of the "
+            "per-repetition ratios",
+        ]
+        header = (f"{'query s':>8} {'forward s':>9} {'ratio':>6} {'[min-max]':>11} {'target':>7} {'result':>6} "
+                  f"{'busy':>5} {'fastest-run ratio':>17}")
+        lines += ["    " + header, "    " + "-" * len(header)]
+        lines.append(
+            "    " + f"{med['query_0.5']:>8.2f} {med['forward']:>9.2f} {a['median']:>6.3f} {_spread(a):>11} "
+            f"{'<=' + format(a['target'], '.2f'):>7} {'PASS' if a['pass'] else 'FAIL':>6} "
+            f"{_busy_text(a['busy'], reps):>5} "
+            f"{a['min_ratio']:>17.3f}"
+        )
+        lines.append(
+            "    fastest-run ratio = min(query s) / min(forward s): less sensitive to other processes; PASS/FAIL uses "
+            "the median ratio"
+        )
+        lines.append(
+            f"    selection alone (least_confidence + top_n + take_rows on {qt['n_pool']:,} precomputed "
+            f"probability rows): {qt['median_selection_only_s'] * 1000:.1f} ms"
+        )
+    if kc is not None:
+        ours = kc["results"].get("prunefuse_sk", {})
+        theirs = kc["results"].get("skactiveml", {})
+        lines += [
+            "",
+            f"(b) greedy k-centers: {kc['rows']:,} x {kc['dims']} float32 embeddings, b = {kc['picks']:,} picks, "
+            f"{kc['centers']:,} initial centres",
+            f"    data: {kc['description']}",
+            "    each run in a fresh process; peak = largest growth of its resident memory during a run (sampled",
+            "    /proc/self/status), MiB; the two implementations run back to back in each repetition, "
+            "alternating order",
+        ]
+        header = (f"{'implementation':<40} {'median s':>8} {'[min-max]':>13} {'runs':>4} {'peak VmRSS':>10} "
+                  f"{'peak RssAnon':>12} {'busy':>5}")
+        lines += ["    " + header, "    " + "-" * len(header)]
+        for label, res in (("prunefuse_sk greedy_k_centers", ours),
+                           (" ".join(filter(None, ["skactiveml", theirs.get("version"), "k_greedy_center"])), theirs)):
+            if not res.get("available", False):
+                lines.append(f"    {label:<40} not run: {res.get('error', 'unavailable')}")
+                continue
+            if "error" in res:
+                lines.append(f"    {label:<40} FAILED: {res['error']}")
+                continue
+            times = res["times_s"]
+            growth = [g for g in res["rss_growth_mb"] if g is not None]
+            vm = max(g["VmRSS"] for g in growth) if growth else float("nan")
+            anon = max(g["RssAnon"] for g in growth) if growth else float("nan")
+            busy = _busy(res["other_cores"])
+            lines.append(
+                "    " + f"{label:<40} {statistics.median(times):>8.2f} "
+                f"{'[' + format(min(times), '.2f') + '-' + format(max(times), '.2f') + ']':>13} {len(times):>4} "
+                f"{vm:>10.1f} {anon:>12.1f} {_busy_text(busy, len(times)):>5}"
+            )
+        if ours.get("stopped_early"):
+            lines.append(f"    (stopped early: {ours['stopped_early']})")
+        if kc.get("ratio") is not None:
+            r = kc["ratio"]
+            ratio_min = min(ours["times_s"]) / min(theirs["times_s"])
+            lines.append(
+                f"    time ratio prunefuse_sk / skactiveml: {r['median']:.3f} {_spread(r)} (median of per-repetition "
+                f"ratios; busy {_busy_text(r['busy'], len(r['values']))}); ratio of the fastest runs: {ratio_min:.3f}"
+            )
+        if kc["agreement"] is not None:
+            ag = kc["agreement"]
+            first = "none" if ag["first_difference"] is None else f"at pick {ag['first_difference']}"
+            lines.append(
+                f"    same picks in the same order: {ag['same_order_fraction']:.1%}; same set: "
+                f"{ag['same_set_fraction']:.1%}; first difference: {first}"
+            )
+    if mm is not None:
+        lines += ["", "(c) peak memory above the fitted model while querying an np.memmap pool (p=0.5, one run)"]
+        if "skipped" in mm:
+            lines.append(f"    skipped: {mm['skipped']}")
+        elif "error" in mm:
+            lines.append(f"    FAILED: {mm['error']}")
+        else:
+            g = mm["growth_mb"]
+            base = mm["baseline"]
+            lines += [
+                f"    pool: {mm['rows']:,} rows of shape (1,28,28) float32 = {mm['file_gb']:.2f} GB on disk, "
+                "tiled from the 70,000 real Fashion-MNIST images, opened mode 'r'",
+                "    RssAnon = anonymous memory (what the process allocates: batches, activations, scores); "
+                "judged on it.",
+                "    VmRSS also counts RssFile, the memmap's file-backed pages mapped into the process (page cache,",
+                "    reclaimable by the kernel): that part grows with the pool file and is not an allocation.",
+            ]
+            header = (f"{'rows':>9} {'query s':>8} {'before RSS':>10} {'peak dAnon':>10} {'peak dFile':>10} "
+                      f"{'peak dVmRSS':>11} {'dVmHWM':>7} {'target':>7} {'result':>6}")
+            lines += ["    " + header, "    " + "-" * len(header)]
+            hwm = f"{g['VmHWM']:.1f}" if "VmHWM" in g else "n/a"
+            lines.append(
+                "    " + f"{mm['rows']:>9,} {mm['seconds']:>8.1f} {base['VmRSS'] / MB:>10.1f} {g['RssAnon']:>10.1f} "
+                f"{g['RssFile']:>10.1f} {g['VmRSS']:>11.1f} {hwm:>7} {'<=' + format(mm['target_mb'], '.0f'):>7} "
+                f"{'PASS' if mm['pass'] else 'FAIL':>6}"
+            )
+            busy = mm["other_cores"]
+            lines.append(
+                f"    (MiB; d = peak during the query minus the value right before it; {mm['n_samples']} samples; "
+                f"other processes busy on {busy:.2f} cores on average)" if busy is not None else
+                f"    (MiB; d = peak during the query minus the value right before it; {mm['n_samples']} samples)"
+            )
+            ref = mm.get("reference_growth_mb")
+            if ref is not None:
+                lines.append(
+                    f"    reference: a bare forward of one {mm['reference_batch_size']}-row batch (the model's own "
+                    f"activations) peaks at dAnon {ref['RssAnon']:.1f} MiB"
+                )
+            if mm.get("note"):
+                lines.append(f"    NOTE: {mm['note']}")
+    if qt is not None:
+        reps = len(qt["times_s"]["forward"])
+        med = qt["median_s"]
+        lines += [
+            "",
+            f"(d) learner.query(X_pool, n={qt['n_query']}) at pruning ratio p / the same query with the unpruned net, "
+            f"{qt['n_pool']:,}-row pool;",
+            "    unpruned = the same PruneFuseActiveLearner.query code path (score_pool + least_confidence + top_n) "
+            "with",
+            "    proxy_ swapped for clone(net) (full SmallCNN) fitted on the same labelled rows",
+        ]
+        header = (f"{'p':>4} {'query s':>8} {'unpruned s':>10} {'ratio':>6} {'[min-max]':>11} {'fastest':>7} "
+                  f"{'FLOPs ratio':>11} {'(1-p)^2':>7} {'params':>8} {'busy':>5}")
+        lines += ["    " + header, "    " + "-" * len(header)]
+        for ratio in RATIOS:
+            d = qt["d"][str(ratio)]
+            lines.append(
+                "    " + f"{ratio:>4.1f} {med[f'query_{ratio}']:>8.2f} {med['query_full']:>10.2f} {d['median']:>6.3f} "
+                f"{_spread(d):>11} {d['min_ratio']:>7.3f} {d['flops_ratio']:>11.3f} {d['expected_ratio']:>7.3f} "
+                f"{d['params_proxy']:>8,} "
+                f"{_busy_text(d['busy'], reps):>5}"
+            )
+        lines.append(
+            "    fastest = min(query s) / min(unpruned s); FLOPs: FlopCounterMode forward, convolutions and matmuls"
+        )
+        lines.append(f"    unpruned net: {qt['params_full']:,} parameters, "
+                     f"{qt['flops_full'] / qt['flop_batch'] / 1e6:.1f} MFLOPs per image")
+    lines.append("")
+    lines.append(f"total benchmark wall time: {config['wall_s']:.1f} s")
+    if config.get("loadavg_start") is not None:
+        lines.append(
+            f"1-min load average: {config['loadavg_start']:.2f} at start, {config['loadavg_end']:.2f} at end "
+            f"({info['cpu_cores']} cores; a lagging hint of other work on the machine, see the busy columns)"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv=None):
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5, help="timed repetitions (median reported); default 5")
+    parser.add_argument("--epochs", type=int, default=2,
+                        help="training epochs of the proxies and the full net; default 2")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="torch device; default cpu")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 2 repetitions, 6,000-row pool, 10,000 x 128 k-centers with 100 picks and "
+                             "100 centres, 50,000-row memmap")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the labelled set, initializations and data")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch.set_num_threads; default: the CPU cores available to this process")
+    parser.add_argument("--json", metavar="PATH", default=None, help="also write all results as JSON to PATH")
+    parser.add_argument("--pool-rows", type=int, default=60000,
+                        help="(a)/(d) pool rows (first rows of the train split); default 60,000")
+    parser.add_argument("--skip-query-time", action="store_true", help="skip sections (a) and (d)")
+    parser.add_argument("--skip-memmap", action="store_true", help="skip section (c)")
+    parser.add_argument("--memmap-rows", type=int, default=1_000_000,
+                        help="(c) rows of the memmap pool; default 1,000,000")
+    parser.add_argument("--skip-kcenter", action="store_true", help="skip section (b)")
+    parser.add_argument("--kcenter-rows", type=int, default=100_000, help="(b) pool rows; default 100,000")
+    parser.add_argument("--kcenter-dims", type=int, default=128, help="(b) embedding dimensions; default 128")
+    parser.add_argument("--kcenter-picks", type=int, default=1000, help="(b) points to pick; default 1,000")
+    parser.add_argument("--kcenter-centers", type=int, default=1000, help="(b) initial centres; default 1,000")
+    parser.add_argument("--kcenter-data", choices=("real", "random"), default="real",
+                        help="(b) real: random projection of Fashion-MNIST (+ mirror images); random: standard normal")
+    parser.add_argument("--kcenter-budget-s", type=float, default=300.0,
+                        help="(b) stop the repetitions once this many seconds are spent (at least one); default 300")
+    parser.add_argument("--skactiveml-path", default=None,
+                        help="(b) a folder prepended to PYTHONPATH of the child, e.g. from "
+                             "`pip install --target DIR --no-deps scikit-activeml makefun`")
+    parser.add_argument("--tmpdir", default=None, help="where the memmap pool and temporary files go; default $TMPDIR")
+    parser.add_argument("--child", choices=("kcenter", "memmap"), default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child-config", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repeats = 2
+        args.pool_rows = min(args.pool_rows, 6000)
+        args.memmap_rows = min(args.memmap_rows, 50_000)
+        args.kcenter_rows = min(args.kcenter_rows, 10_000)
+        args.kcenter_picks = min(args.kcenter_picks, 100)
+        args.kcenter_centers = min(args.kcenter_centers, 100)
+    if min(args.repeats, args.epochs, args.pool_rows, args.memmap_rows, args.kcenter_rows, args.kcenter_dims,
+           args.kcenter_picks) < 1 or args.kcenter_centers < 0:
+        parser.error("sizes, --repeats and --epochs must be positive")
+    if args.pool_rows > 60000:
+        parser.error("--pool-rows: the Fashion-MNIST training split has 60,000 rows")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch sees no CUDA device")
+    return args
+
+
+def main(argv=None):
+    """Run the benchmark, print the report and optionally write JSON."""
+    args = parse_args(argv)
+    if args.child:
+        child_main(args.child, args.child_config, args.child_out)
+        return
+    torch.set_num_threads(args.threads or available_cpus())
+    loadavg_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    start = time.perf_counter()
+
+    X_train, X_test, y_train, y_test = load_fashion_mnist()
+    lab = labelled_rows(y_test, args.seed)
+    X_lab, y_lab = X_test[lab], y_test[lab]
+    X_pool = np.ascontiguousarray(X_train[: args.pool_rows])
+
+    qt = None
+    if not args.skip_query_time:
+        print("fitting the proxies and the unpruned net ...", file=sys.stderr, flush=True)
+        net = make_net(args.epochs, args.device)
+        learners = {ratio: fit_learner(net, X_lab, y_lab, ratio, args.seed) for ratio in RATIOS}
+        full_learner, full_net = unpruned_learner(learners[0.5], net, X_lab, y_lab, args.seed)
+        print("(a)+(d) timing queries ...", file=sys.stderr, flush=True)
+        qt = bench_query_time(learners, full_learner, full_net, X_pool, args)
+        del learners, full_learner, full_net
+        gc.collect()
+
+    X_all = np.concatenate([X_train, X_test])
+    del X_train, X_pool
+    kc = None if args.skip_kcenter else bench_kcenter(X_all, args)
+    mm = None if args.skip_memmap else bench_memmap(X_all, X_lab, y_lab, args)
+
+    config = {
+        "n_labelled": int(len(y_lab)),
+        "epochs": args.epochs,
+        "repeats": args.repeats,
+        "seed": args.seed,
+        "quick": args.quick,
+        "wall_s": time.perf_counter() - start,
+        "loadavg_start": loadavg_start,
+        "loadavg_end": os.getloadavg()[0] if loadavg_start is not None else None,
+        "argv": sys.argv[1:] if argv is None else list(argv),
+    }
+    info = machine_info(args.device)
+    print(format_report(info, config, qt, kc, mm), flush=True)
+    if args.json:
+        directory = os.path.dirname(os.path.abspath(args.json))
+        os.makedirs(directory, exist_ok=True)
+        with open(args.json, "w") as handle:
+            json.dump({"machine": info, "config": config, "query_time": qt, "kcenter": kc, "memmap": mm},
+                      handle, indent=2, default=float)
+
+
+if __name__ == "__main__":
+    main()
