@@ -37,7 +37,6 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from skorch import NeuralNetClassifier
-from torch.utils.flop_counter import FlopCounterMode
 
 from prunefuse_sk import PruneFuseActiveLearner
 from prunefuse_sk.datasets import load_fashion_mnist
@@ -48,7 +47,7 @@ from prunefuse_sk.strategies.scoring import DEFAULT_SCORING_BATCH, score_pool, t
 from prunefuse_sk.strategies.selectors import greedy_k_centers, top_n
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_core import CONTENDED_CORES, available_cpus, machine_info, system_busy_seconds  # noqa: E402
+from bench_core import CONTENDED_CORES, available_cpus, forward_flops, machine_info, system_busy_seconds  # noqa: E402
 
 RATIOS = (0.5, 0.7)
 N_LABELLED = 1000
@@ -258,19 +257,6 @@ def bare_forward(module, X, batch_size, device):
                 module(torch.as_tensor(X[start:start + batch_size]).to(device))
     finally:
         module.train(was_training)
-
-
-def forward_flops(module, X):
-    """Forward FLOPs of ``module`` on the batch ``X`` (FlopCounterMode: matmuls and convolutions)."""
-    was_training = module.training
-    module.eval()
-    try:
-        counter = FlopCounterMode(display=False)
-        with torch.no_grad(), counter:
-            module(X)
-    finally:
-        module.train(was_training)
-    return int(counter.get_total_flops())
 
 
 def timed(fn, device):
