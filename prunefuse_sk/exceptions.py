@@ -1,18 +1,91 @@
-"""Named exceptions raised by prunefuse_sk.
+"""Named exceptions and warnings raised by prunefuse_sk.
 
-Each subclasses the built-in error a caller would otherwise catch, so
-``except ValueError`` keeps working while ``except PruningError`` is precise.
+Each error subclasses the built-in (or scikit-learn) error a caller would
+otherwise catch, so ``except ValueError`` keeps working while
+``except FeatureShapeError`` is precise. Every message says what was wrong and
+what to do about it; ``docs/errors.rst`` lists them all.
 """
 
+try:  # scikit-learn's own class (ValueError and TypeError), so sklearn-style handlers catch ours
+    from sklearn.utils._param_validation import InvalidParameterError as _SklearnInvalidParameterError
+except ImportError:  # pragma: no cover - private module moved in a future scikit-learn
+
+    class _SklearnInvalidParameterError(ValueError, TypeError):
+        pass
+
+
+from sklearn.exceptions import NotFittedError
+
 __all__ = [
+    "InvalidParameterError",
+    "UnknownStrategyError",
+    "InvalidQuerySizeError",
+    "FeatureShapeError",
+    "NonFiniteInputError",
+    "LengthMismatchError",
+    "LabelMappingError",
+    "OutputWidthError",
+    "EmptyPoolError",
+    "StrategyResultError",
     "PruningError",
     "UnsupportedArchitectureError",
     "HardCodedShapeError",
-    "EmptyPoolError",
-    "LabelMappingError",
+    "CheckpointError",
+    "CheckpointVersionError",
+    "CheckpointMismatchError",
+    "UnsafeCheckpointError",
+    "NotFittedError",
+    "StaleProxyWarning",
 ]
 
 
+# ---------------------------------------------------------------- parameters
+class InvalidParameterError(_SklearnInvalidParameterError):
+    """A constructor or method parameter has a wrong type or value.
+
+    Subclasses both ``ValueError`` and ``TypeError`` (as scikit-learn's own
+    ``InvalidParameterError`` does), so either ``except`` catches it.
+    """
+
+
+class UnknownStrategyError(InvalidParameterError):
+    """``query_strategy`` names no built-in strategy and is not callable."""
+
+
+class InvalidQuerySizeError(InvalidParameterError):
+    """``n``/``n_instances`` is not a positive integer or exceeds the pool."""
+
+
+# ---------------------------------------------------------------------- data
+class FeatureShapeError(ValueError):
+    """Samples have the wrong number of dimensions or another shape than at ``fit``."""
+
+
+class NonFiniteInputError(ValueError):
+    """Samples or labels contain NaN or infinity."""
+
+
+class LengthMismatchError(ValueError):
+    """``X`` and ``y`` have different numbers of rows."""
+
+
+class LabelMappingError(ValueError):
+    """Labels cannot be mapped onto the network's output units."""
+
+
+class OutputWidthError(LabelMappingError):
+    """The network's output width differs from the number of classes it must predict."""
+
+
+class EmptyPoolError(ValueError):
+    """``query`` was called on a pool with no rows left to choose from."""
+
+
+class StrategyResultError(ValueError):
+    """A query strategy returned indices that are out of range, duplicated, non-integer or too few."""
+
+
+# ------------------------------------------------------------------- pruning
 class PruningError(ValueError):
     """Structured pruning could not produce a valid proxy network."""
 
@@ -33,9 +106,30 @@ class HardCodedShapeError(PruningError):
     """
 
 
-class EmptyPoolError(ValueError):
-    """``query`` was called on a pool with no rows left to choose from."""
+# --------------------------------------------------------------- checkpoints
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, truncated or not a prunefuse_sk checkpoint."""
 
 
-class LabelMappingError(ValueError):
-    """Labels cannot be mapped onto the network's output units."""
+class CheckpointVersionError(CheckpointError):
+    """The checkpoint was written in a format version this release cannot read."""
+
+
+class CheckpointMismatchError(CheckpointError):
+    """The estimator given to ``load`` does not match the network that was saved."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """The checkpoint holds Python objects where only tensors, arrays or JSON belong.
+
+    Raised *before* anything in it is executed: the file was tampered with or
+    was not written by :meth:`PruneFuseActiveLearner.save`.
+    """
+
+
+# ------------------------------------------------------------------ warnings
+class StaleProxyWarning(UserWarning):
+    """The proxy was not retrained on the latest labels (an earlier retraining failed).
+
+    Call ``learner.refit()`` (or ``learner.teach()`` with no data) to retry.
+    """

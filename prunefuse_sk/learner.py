@@ -8,6 +8,7 @@ builds and trains the full-size network.
 import copy
 import inspect
 import time
+import warnings
 
 import numpy as np
 import scipy.sparse
@@ -18,7 +19,16 @@ from skorch import NeuralNetClassifier
 from tqdm.auto import tqdm
 
 from ._random import as_random_state, draw_seed, torch_seed_scope
-from .exceptions import EmptyPoolError
+from .exceptions import (
+    EmptyPoolError,
+    FeatureShapeError,
+    InvalidParameterError,
+    LabelMappingError,
+    OutputWidthError,
+    StaleProxyWarning,
+    StrategyResultError,
+)
+from .labelled import LabelledSet, QueryRecord
 from .fusion import FUSION_INITS, DistillationTeacher, FusedNeuralNetClassifier, build_fused_module
 from .networks import MLP
 from .pruning import IMPORTANCES, count_parameters, prune_at_init
@@ -241,37 +251,48 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     # ------------------------------------------------------------------ checks
     def _check_params(self):
         if self.estimator is not None and not isinstance(self.estimator, NeuralNetClassifier):
-            raise TypeError(
+            raise InvalidParameterError(
                 "estimator must be an unfitted skorch.NeuralNetClassifier (or None for the default MLP); "
                 f"got {type(self.estimator).__name__} instead."
             )
         ratio = self.pruning_ratio
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio < 1:
-            raise ValueError(f"pruning_ratio must be a float in the open interval (0, 1); got {ratio!r} instead.")
+            raise InvalidParameterError(
+                f"pruning_ratio must be a float in the open interval (0, 1); got {ratio!r} instead. "
+                "0.5 removes half the channels of every layer (about 1/4 of the FLOPs), 0.7 about 9/10 of the FLOPs."
+            )
         for name, allowed in (
             ("importance", IMPORTANCES),
             ("proxy_retrain", PROXY_RETRAIN),
             ("fusion_init", FUSION_INITS),
         ):
             if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}; got {getattr(self, name)!r} instead.")
+                raise InvalidParameterError(f"{name} must be one of {allowed}; got {getattr(self, name)!r} instead.")
         alpha = self.distillation_weight
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-            raise ValueError(f"distillation_weight must be a float in [0, 1]; got {alpha!r} instead.")
+            raise InvalidParameterError(
+                f"distillation_weight must be a float in [0, 1]; got {alpha!r} instead (0 turns distillation off)."
+            )
         if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)) or self.temperature <= 0:
-            raise ValueError(f"temperature must be a positive float; got {self.temperature!r} instead.")
+            raise InvalidParameterError(f"temperature must be a positive float; got {self.temperature!r} instead.")
         if self.proxy_params is not None and not isinstance(self.proxy_params, dict):
-            raise TypeError(f"proxy_params must be a dict of skorch parameters or None; got {self.proxy_params!r}.")
+            raise InvalidParameterError(
+                f"proxy_params must be a dict of skorch parameters or None; got {self.proxy_params!r}."
+            )
         module_keys = [k for k in (self.proxy_params or {}) if k == "module" or k.startswith("module__")]
         if module_keys:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"proxy_params cannot set {module_keys}: the proxy's module is the pruned full network. "
                 "Change the architecture on the estimator (e.g. estimator__module__hidden) instead."
             )
         if self.ignored_layers is not None and (
             isinstance(self.ignored_layers, str) or not all(isinstance(n, str) for n in self.ignored_layers)
         ):
-            raise TypeError(f"ignored_layers must be a list of module names; got {self.ignored_layers!r} instead.")
+            raise InvalidParameterError(
+                f"ignored_layers must be a list of module names; got {self.ignored_layers!r} instead."
+            )
+        if isinstance(self.verbose, bool) or not isinstance(self.verbose, (int, np.integer)) or self.verbose < 0:
+            raise InvalidParameterError(f"verbose must be a non-negative integer; got {self.verbose!r} instead.")
         get_strategy(self.query_strategy)
 
     def _log(self, message):
@@ -291,33 +312,97 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     def _new_proxy(self):
         return make_net_like(self.estimator_, copy.deepcopy(self.proxy_init_module_), self.proxy_params)
 
-    def _train(self, net, X, y_encoded, *, partial=False, rng=None):
+    def _train(self, net, X, y_encoded, *, seed, partial=False):
         start = time.perf_counter()
-        with torch_seed_scope(draw_seed(rng or self._rng), self.estimator_.device):
+        with torch_seed_scope(seed, self.estimator_.device):
             if partial:
                 net.partial_fit(X, y_encoded)
             else:
                 net.fit(X, y_encoded)
         return time.perf_counter() - start
 
-    def _train_proxy(self, net, X, y_encoded, *, partial=False):
-        seconds = self._train(net, X, y_encoded, partial=partial)
+    def _retrain_proxy(self):
+        """Run the pending proxy retraining; swap the proxy in only when it succeeded.
+
+        The labelled set is already updated when this runs. Training happens on
+        a new net (``"reinit"``) or a copy of the current one (``"warm"``,
+        ``only_new``), so a failure -- an exception in a callback, CUDA out of
+        memory, ``KeyboardInterrupt`` -- leaves the previous proxy in place and
+        the learner marked stale; :meth:`refit` runs the same retraining again
+        with the same seed.
+        """
+        pending = self._pending_retrain
+        labelled = self._labelled
+        current = getattr(self, "proxy_", None)
+        if current is not None and (pending["only_new"] or self.proxy_retrain == "warm"):
+            net = copy.deepcopy(current)
+            start = self._proxy_n_labels if pending["only_new"] else 0
+            X, y_encoded, partial = labelled.X[start:], labelled.y_encoded[start:], True
+        else:
+            net = self._new_proxy()
+            X, y_encoded, partial = labelled.X, labelled.y_encoded, False
+        epochs_before = len(net.history) if getattr(net, "initialized_", False) else 0
+        try:
+            seconds = self._train(net, X, y_encoded, seed=pending["seed"], partial=partial)
+        except BaseException as exc:
+            if hasattr(exc, "add_note"):
+                exc.add_note(
+                    f"prunefuse_sk: all {len(labelled)} labels are kept, but the proxy was not retrained on "
+                    f"them (learner.proxy_stale_ is True). Fix the cause and call learner.refit() to retry."
+                )
+            raise
         # skorch trains a module instance in place (net.module is net.module_); give `module` back
         # its pruned initialization, on the CPU, so that clones and pickles don't carry the trained
         # CUDA weights twice
         net.module = copy.deepcopy(self.proxy_init_module_)
-        return seconds
+        self.proxy_ = net
+        self._proxy_n_labels = len(labelled)
+        self._pending_retrain = None
+        self.proxy_stale_ = False
+        self._record_round(seconds, len(net.history) - epochs_before)
+
+    def _schedule_retrain(self, *, only_new=False):
+        self.proxy_stale_ = True
+        self._pending_retrain = {"seed": draw_seed(self._rng), "only_new": bool(only_new)}
+
+    def _warn_if_stale(self, action):
+        if getattr(self, "proxy_stale_", False):
+            warnings.warn(
+                f"{action} uses a proxy trained on {self._proxy_n_labels} of the {len(self._labelled)} labels: "
+                "its last retraining failed. Call learner.refit() to retrain it on all of them.",
+                StaleProxyWarning,
+                stacklevel=3,
+            )
 
     # ----------------------------------------------------- modAL attributes
     @property
     def X_training(self):
         """ndarray: the labelled samples so far, float32 (modAL's name); ``None`` before ``fit``."""
-        return getattr(self, "_X_training", None)
+        labelled = self.__dict__.get("_labelled")
+        return None if labelled is None else labelled.X
 
     @property
     def y_training(self):
         """ndarray: the labels of ``X_training``, as given; ``None`` before ``fit``."""
-        return getattr(self, "_y_training", None)
+        labelled = self.__dict__.get("_labelled")
+        return None if labelled is None else labelled.y
+
+    @property
+    def labelling_round_(self):
+        """ndarray of int: the round that added each labelled sample (0 = the seed set of ``fit``)."""
+        check_is_fitted(self, "classes_")
+        return self._labelled.rounds
+
+    @property
+    def query_scores_(self):
+        """ndarray of float: each labelled sample's query score when it was chosen.
+
+        NaN for the seed set, for samples that were not among the rows the
+        last :meth:`query` returned, and for strategies that return indices
+        only.
+        """
+        check_is_fitted(self, "classes_")
+        return self._labelled.scores
 
     # ------------------------------------------------------------- public API
     def fit(self, X, y):
@@ -342,12 +427,12 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         X = check_features(X)
         y = check_labels(y, len(X))
         if len(np.unique(y)) < 2 and self.estimator is None:
-            raise ValueError(
+            raise LabelMappingError(
                 f"The seed set has 1 class only ({np.unique(y).tolist()}, n_samples = {len(y)}); the default "
                 "network needs at least 2 classes to size its output layer. Label samples of another class first."
             )
         self._rng = as_random_state(self.random_state)
-        for stale in ("fused_", "proxy_"):
+        for stale in ("fused_", "proxy_", "_labelled"):
             self.__dict__.pop(stale, None)
         template = self._template(X, y)
         device = template.device
@@ -361,13 +446,14 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self.classes_ = resolve_classes(y, n_outputs, getattr(template, "classes", None))
         y_encoded = encode_labels(y, self.classes_)
 
+        self._prune_seed = draw_seed(self._rng)
         pruned = prune_at_init(
             full_module,
             example,
             pruning_ratio=self.pruning_ratio,
             importance=self.importance,
             ignored_layers=self.ignored_layers,
-            random_state=draw_seed(self._rng),
+            random_state=self._prune_seed,
         )
         self.estimator_ = template
         self.full_init_module_ = copy.deepcopy(full_module).cpu()
@@ -380,16 +466,14 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self._sample_shape = tuple(X.shape[1:])
         if X.ndim == 2:
             self.n_features_in_ = X.shape[1]
-        self._X_training = X
-        self._y_training = y
-        self._y_training_encoded = y_encoded
+        self._labelled = LabelledSet.start(X, y, y_encoded)
+        self._last_query = None
+        self._proxy_n_labels = 0
         self.history_ = []
         # fuse() draws from its own fixed stream: fusing twice gives the same network
         self._fuse_seed = draw_seed(self._rng)
-
-        self.proxy_ = self._new_proxy()
-        seconds = self._train_proxy(self.proxy_, X, y_encoded)
-        self._record_round(seconds)
+        self._schedule_retrain()
+        self._retrain_proxy()
         return self
 
     def _output_width(self, module, example):
@@ -399,35 +483,47 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             with torch.no_grad():
                 outputs = module(example)
         except RuntimeError as exc:
-            raise ValueError(
+            raise FeatureShapeError(
                 f"The network fails on samples of shape {tuple(example.shape[1:])}: {exc}. Check that the "
                 "network's input layer matches the data."
             ) from exc
         finally:
             module.train(was_training)
         if not isinstance(outputs, torch.Tensor) or outputs.dim() != 2:
-            raise ValueError(
+            raise OutputWidthError(
                 "The network must return one row of class scores per sample, shape (n_samples, n_classes); "
                 f"got {getattr(outputs, 'shape', type(outputs).__name__)}."
             )
         return int(outputs.shape[1])
 
-    def _record_round(self, seconds):
-        entry = {"round": len(self.history_), "n_labelled": len(self.X_training), "fit_seconds": seconds}
+    def _record_round(self, seconds, epochs):
+        entry = {
+            "round": self._labelled.last_round,
+            "n_labelled": len(self._labelled),
+            "fit_seconds": seconds,
+            "epochs": int(epochs),
+        }
         self.history_.append(entry)
         self._log(
-            f"round {entry['round']}: proxy trained on {entry['n_labelled']} labels in {seconds:.2f}s "
-            f"({self.n_params_proxy_:,} of {self.n_params_full_:,} parameters)"
+            f"round {entry['round']}: proxy trained on {entry['n_labelled']} labels in {seconds:.2f}s, "
+            f"{entry['epochs']} epochs ({self.n_params_proxy_:,} of {self.n_params_full_:,} parameters)"
         )
 
-    def teach(self, X, y, *, only_new=False):
+    def teach(self, X=None, y=None, *, only_new=False):
         """Add labelled samples and retrain the proxy.
+
+        The labels are stored before the proxy is retrained, so they are
+        kept even if retraining fails (an exception in a callback, CUDA out
+        of memory, ``KeyboardInterrupt``): the exception propagates, the
+        previous proxy stays in place, ``proxy_stale_`` becomes ``True`` and
+        :meth:`refit` (or ``teach()`` with no data) retries.
 
         Parameters
         ----------
-        X : array-like, memmap or torch.Tensor of shape (n_new, ...)
-            The newly labelled samples.
-        y : array-like of shape (n_new,)
+        X : array-like, memmap or torch.Tensor of shape (n_new, ...), default=None
+            The newly labelled samples. ``None`` (with ``y=None``) adds
+            nothing and retries a failed retraining, like :meth:`refit`.
+        y : array-like of shape (n_new,), default=None
             Their labels; each must map to an output unit (see ``classes_``).
         only_new : bool, default=False
             As in modAL: continue training the proxy on the new rows only
@@ -441,24 +537,46 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         Notes
         -----
         A fused network from an earlier :meth:`fuse` is dropped (it no longer
-        reflects the labelled set); call :meth:`fuse` again.
+        reflects the labelled set); call :meth:`fuse` again. Rows equal to
+        rows the last :meth:`query` returned get their query score recorded
+        in ``query_scores_``; every taught row gets the round number in
+        ``labelling_round_``.
         """
-        check_is_fitted(self, "proxy_")
+        check_is_fitted(self, "classes_")
+        if X is None and y is None:
+            return self.refit()
+        if X is None or y is None:
+            raise ValueError("Pass both X and y to teach new labels, or neither to retry the proxy's retraining.")
         X = check_features(X, n_features_shape=self._sample_shape)
         y = check_labels(y, len(X))
         y_encoded = encode_labels(y, self.classes_)
-        self._X_training = np.concatenate([self._X_training, X])
-        self._y_training = np.concatenate([self._y_training, y])
-        self._y_training_encoded = np.concatenate([self._y_training_encoded, y_encoded])
+        last_query = self.__dict__.get("_last_query")
+        scores = last_query.scores_of(X) if last_query is not None else np.full(len(X), np.nan)
+        # one assignment: the labelled set is either the old one or the old one plus all new rows
+        self._labelled = self._labelled.extend(X, y, y_encoded, scores)
+        self._last_query = None
         self.__dict__.pop("fused_", None)
-        if only_new:
-            seconds = self._train_proxy(self.proxy_, X, y_encoded, partial=True)
-        elif self.proxy_retrain == "warm":
-            seconds = self._train_proxy(self.proxy_, self.X_training, self._y_training_encoded, partial=True)
-        else:
-            self.proxy_ = self._new_proxy()
-            seconds = self._train_proxy(self.proxy_, self.X_training, self._y_training_encoded)
-        self._record_round(seconds)
+        self._schedule_retrain(only_new=only_new)
+        self._retrain_proxy()
+        return self
+
+    def refit(self):
+        """Retrain the proxy on the labelled set; retries a retraining that failed.
+
+        After a failed :meth:`teach` (``proxy_stale_`` is ``True``) this runs
+        the same retraining again, with the same seed, so the result equals
+        an uninterrupted run. Otherwise it retrains the proxy per
+        ``proxy_retrain`` on all labels.
+
+        Returns
+        -------
+        self : PruneFuseActiveLearner
+        """
+        check_is_fitted(self, "classes_")
+        if self.__dict__.get("_pending_retrain") is None:
+            self.__dict__.pop("fused_", None)
+            self._schedule_retrain()
+        self._retrain_proxy()
         return self
 
     def query(self, X_pool, n=1, *, n_instances=None, return_scores=False, max_candidates=None, **strategy_kwargs):
@@ -491,14 +609,20 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             Only with ``return_scores=True``.
         """
         check_is_fitted(self, "proxy_")
+        self._warn_if_stale("query")
         total = n_rows(X_pool)
         if total == 0:
-            raise EmptyPoolError("The pool is empty: there is nothing left to query.")
+            raise EmptyPoolError(
+                "The pool is empty: there is nothing left to query. Every sample is labelled; call fuse() "
+                "to get the final classifier, or add unlabelled samples to the pool."
+            )
         candidates = None
         X_candidates = X_pool
         if max_candidates is not None:
             if isinstance(max_candidates, bool) or not isinstance(max_candidates, (int, np.integer)) or max_candidates < 1:
-                raise ValueError(f"max_candidates must be a positive integer or None; got {max_candidates!r}.")
+                raise InvalidParameterError(
+                    f"max_candidates must be a positive integer or None; got {max_candidates!r}."
+                )
             if max_candidates < total:
                 candidates = np.sort(self._rng.choice(total, int(max_candidates), replace=False))
                 X_candidates = take_rows(X_pool, candidates)
@@ -512,9 +636,10 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         if candidates is not None:
             indices = candidates[indices]
         selected = take_rows(X_pool, indices)
+        self._last_query = QueryRecord(_rows_as_float32(selected), scores) if scores is not None else None
         if return_scores:
             if scores is None:
-                raise ValueError(
+                raise InvalidParameterError(
                     f"The strategy {getattr(strategy, '__name__', strategy)!r} returns indices only; "
                     "return_scores=True needs one that returns (indices, scores)."
                 )
@@ -545,6 +670,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             trained network. Also stored as ``fused_``.
         """
         check_is_fitted(self, "proxy_")
+        self._warn_if_stale("fuse")
         if (X is None) != (y is None):
             raise ValueError("Pass both X and y to fuse on other data, or neither to use the labelled set.")
         if X is None:
@@ -555,7 +681,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             encode_labels(y, self.classes_)  # fail before building anything
 
         fuse_rng = as_random_state(self._fuse_seed)
-        fresh_seed, train_seed = draw_seed(fuse_rng), as_random_state(draw_seed(fuse_rng))
+        fresh_seed, train_seed = draw_seed(fuse_rng), draw_seed(as_random_state(draw_seed(fuse_rng)))
         fresh = None
         if self.fusion_init == "reinit":
             fresh_net = clone(self.estimator_)
@@ -583,7 +709,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             net_class=FusedNeuralNetClassifier,
         )
         if train:
-            seconds = self._train(net, X, y, rng=train_seed)
+            seconds = self._train(net, X, y, seed=train_seed)
             self._log(f"fused network trained on {len(X)} labels in {seconds:.2f}s")
         else:
             net.initialize()
@@ -662,6 +788,13 @@ def _embedding_layer(module, output_layers):
     return output_layers[0] if output_layers else None
 
 
+def _rows_as_float32(rows):
+    """The rows as a float32 ndarray, as ``teach`` will see them (for provenance look-ups)."""
+    if isinstance(rows, torch.Tensor):
+        return rows.detach().to("cpu", torch.float32).numpy()
+    return np.asarray(rows, dtype=np.float32)
+
+
 def _named_parameters(func):
     try:
         return inspect.signature(func).parameters
@@ -683,13 +816,20 @@ def _unpack_strategy_result(result, n, n_candidates, strategy):
     if isinstance(indices, torch.Tensor):
         indices = indices.cpu().numpy()
     indices = np.asarray(indices).ravel()
+    fix = "Fix the strategy so that it returns n_instances unique row indices into X_pool."
     if indices.dtype.kind not in "iu":
-        raise TypeError(f"Strategy {name!r} returned non-integer indices of dtype {indices.dtype}.")
+        raise StrategyResultError(f"Strategy {name!r} returned non-integer indices of dtype {indices.dtype}. {fix}")
     indices = indices.astype(np.int64)
     if len(indices) != n or len(np.unique(indices)) != n:
-        raise ValueError(f"Strategy {name!r} returned {len(indices)} indices ({len(np.unique(indices))} unique); expected {n} unique.")
+        raise StrategyResultError(
+            f"Strategy {name!r} returned {len(indices)} indices ({len(np.unique(indices))} unique); "
+            f"expected {n} unique. {fix}"
+        )
     if indices.min() < 0 or indices.max() >= n_candidates:
-        raise ValueError(f"Strategy {name!r} returned indices outside the pool of {n_candidates} rows.")
+        raise StrategyResultError(
+            f"Strategy {name!r} returned indices outside the pool of {n_candidates} rows "
+            f"(min {indices.min()}, max {indices.max()}). {fix}"
+        )
     if scores is not None:
         if len(scores) == n_candidates and n_candidates != n:
             scores = scores[indices]

@@ -7,10 +7,16 @@ import numpy as np
 import scipy.sparse
 import torch
 from sklearn.exceptions import DataConversionWarning
-from sklearn.utils import assert_all_finite
 from sklearn.utils.multiclass import check_classification_targets
 
-from .exceptions import LabelMappingError
+from .exceptions import (
+    FeatureShapeError,
+    InvalidQuerySizeError,
+    LabelMappingError,
+    LengthMismatchError,
+    NonFiniteInputError,
+    OutputWidthError,
+)
 
 __all__ = ["check_sample_shape", "check_features", "check_labels", "resolve_classes", "encode_labels", "check_n_instances"]
 
@@ -36,9 +42,11 @@ def check_sample_shape(X, *, name="X", n_features_shape=None, estimator_name="Pr
     ------
     TypeError
         If ``X`` is a scipy sparse matrix or array.
+    FeatureShapeError
+        If ``X`` has fewer than two dimensions, no features, or samples of
+        another shape than at ``fit``.
     ValueError
-        If ``X`` has fewer than two dimensions, no features, complex values,
-        or samples of another shape than at ``fit``.
+        If ``X`` holds complex values.
     """
     if scipy.sparse.issparse(X):
         raise TypeError(
@@ -47,25 +55,25 @@ def check_sample_shape(X, *, name="X", n_features_shape=None, estimator_name="Pr
         )
     shape = tuple(X.shape) if hasattr(X, "shape") else np.shape(X)
     if len(shape) < 2:
-        raise ValueError(
+        raise FeatureShapeError(
             f"Expected a 2D array or more for {name}, got {len(shape)}D (shape {shape}) instead. "
             "Reshape your data either using array.reshape(-1, 1) if your data has a single feature or "
             "array.reshape(1, -1) if it contains a single sample."
         )
     if int(np.prod(shape[1:])) == 0:
-        raise ValueError(f"{name} has 0 feature(s) (shape={shape}) while a minimum of 1 is required.")
+        raise FeatureShapeError(f"{name} has 0 feature(s) (shape={shape}) while a minimum of 1 is required.")
     dtype = getattr(X, "dtype", None)
     if dtype is not None and (getattr(dtype, "kind", None) == "c" or getattr(dtype, "is_complex", False)):
         raise ValueError(f"Complex data not supported: {name} has dtype {dtype}; pass real-valued features.")
     if n_features_shape is not None and tuple(shape[1:]) != tuple(n_features_shape):
         if len(shape) == 2 and len(n_features_shape) == 1:
-            raise ValueError(
+            raise FeatureShapeError(
                 f"{name} has {shape[1]} features, but {estimator_name} is expecting {n_features_shape[0]} "
                 "features as input."
             )
-        raise ValueError(
+        raise FeatureShapeError(
             f"{name} has samples of shape {tuple(shape[1:])}, but the learner was fitted on samples "
-            f"of shape {tuple(n_features_shape)}."
+            f"of shape {tuple(n_features_shape)}. Pass samples shaped like the training data."
         )
 
 
@@ -90,10 +98,13 @@ def check_features(X, *, name="X", n_features_shape=None):
     ------
     TypeError
         If ``X`` is sparse or holds non-numeric objects.
+    FeatureShapeError
+        If ``X`` has fewer than two dimensions, no rows or features, or its
+        sample shape differs from ``n_features_shape``.
+    NonFiniteInputError
+        If ``X`` contains NaN or infinity.
     ValueError
-        If ``X`` has fewer than two dimensions, no rows or features, complex
-        values, NaN or infinity, or its sample shape differs from
-        ``n_features_shape``.
+        If ``X`` holds complex values or strings.
     """
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
@@ -107,9 +118,9 @@ def check_features(X, *, name="X", n_features_shape=None):
     except ValueError as exc:
         raise ValueError(f"{name} must hold numbers; converting it failed: {exc}") from exc
     if X.shape[0] == 0:
-        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
+        raise FeatureShapeError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
     if not np.isfinite(X).all():
-        raise ValueError(f"{name} contains NaN or infinity; impute or drop those rows first.")
+        raise NonFiniteInputError(f"{name} contains NaN or infinity; impute or drop those rows first.")
     return X
 
 
@@ -136,9 +147,14 @@ def check_labels(y, n_samples, *, name="y"):
 
     Raises
     ------
+    FeatureShapeError
+        If ``y`` is not 1-D after flattening a single column.
+    LengthMismatchError
+        If its length differs from ``n_samples``.
+    NonFiniteInputError
+        If it holds NaN or infinity.
     ValueError
-        If ``y`` is not 1-D after flattening a single column, or its length
-        differs from ``n_samples``.
+        If ``y`` is None or holds continuous (regression) targets.
     """
     if y is None:
         raise ValueError(
@@ -156,11 +172,13 @@ def check_labels(y, n_samples, *, name="y"):
         )
         y = y.ravel()
     if y.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (n_samples,); got shape {y.shape} instead.")
+        raise FeatureShapeError(f"{name} must be 1-D (n_samples,); got shape {y.shape} instead. Pass one label per sample.")
     if len(y) != n_samples:
-        raise ValueError(f"X and {name} have different lengths: {n_samples} and {len(y)}.")
-    if y.dtype.kind == "f":
-        assert_all_finite(y, input_name=name)
+        raise LengthMismatchError(
+            f"X and {name} have different lengths: {n_samples} and {len(y)}. Pass exactly one label per row of X."
+        )
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise NonFiniteInputError(f"Input {name} contains NaN or infinity; every sample needs a real label.")
     check_classification_targets(y)  # "Unknown label type: continuous" for regression targets
     return y
 
@@ -199,7 +217,7 @@ def resolve_classes(y, n_outputs, declared_classes=None):
 
     Raises
     ------
-    LabelMappingError
+    OutputWidthError
         If ``declared_classes`` does not have ``n_outputs`` entries, or the
         labels are neither integers in ``[0, n_outputs)`` nor exactly
         ``n_outputs`` distinct values.
@@ -207,15 +225,16 @@ def resolve_classes(y, n_outputs, declared_classes=None):
     if declared_classes is not None:
         classes = np.asarray(declared_classes)
         if len(classes) != n_outputs:
-            raise LabelMappingError(
-                f"The estimator declares {len(classes)} classes but its network has {n_outputs} output units."
+            raise OutputWidthError(
+                f"The estimator declares {len(classes)} classes but its network has {n_outputs} output units. "
+                "Make the output layer as wide as classes=[...], or fix classes."
             )
         return classes
     if _is_integer_labels(y) and y.min() >= 0 and y.max() < n_outputs:
         return np.arange(n_outputs, dtype=np.asarray(y).dtype if y.dtype.kind in "iu" else np.int64)
     classes = np.unique(y)
     if len(classes) != n_outputs:
-        raise LabelMappingError(
+        raise OutputWidthError(
             f"The labels {classes.tolist()[:20]} cannot be mapped onto the network's {n_outputs} output units. "
             f"Use integer labels 0..{n_outputs - 1}, or pass classes=[...] (one label per output unit) "
             "to the NeuralNetClassifier."
@@ -285,22 +304,25 @@ def check_n_instances(n, n_instances, n_available):
 
     Raises
     ------
-    TypeError
-        If the requested number is not an integer (booleans included).
-    ValueError
-        If ``n_instances`` is given and ``n`` is neither 1 nor equal to it,
-        or the requested number is smaller than 1 or larger than
-        ``n_available``.
+    InvalidQuerySizeError
+        (a ``ValueError`` and ``TypeError``) If the requested number is not
+        an integer (booleans included), smaller than 1 or larger than
+        ``n_available``, or ``n_instances`` is given and ``n`` is neither 1
+        nor equal to it.
     """
     if n_instances is not None:
         if n not in (1, n_instances):
-            raise ValueError(f"Pass either n={n} or n_instances={n_instances}, not both.")
+            raise InvalidQuerySizeError(f"Pass either n={n} or n_instances={n_instances}, not both.")
         n = n_instances
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"n must be a positive integer; got {n!r} of type {type(n).__name__}.")
+        raise InvalidQuerySizeError(
+            f"n must be a positive integer; got {n!r} of type {type(n).__name__}. Pass e.g. n=10."
+        )
     n = int(n)
     if n < 1:
-        raise ValueError(f"n must be at least 1; got {n}.")
+        raise InvalidQuerySizeError(f"n must be at least 1; got {n}. Ask for one or more samples.")
     if n > n_available:
-        raise ValueError(f"n={n} is larger than the pool ({n_available} samples); ask for at most {n_available}.")
+        raise InvalidQuerySizeError(
+            f"n={n} is larger than the pool ({n_available} samples); ask for at most {n_available}."
+        )
     return n

@@ -99,7 +99,8 @@ def test_teach_grows_the_labelled_set_and_retrains_per_policy(mlp_net, digits_fl
     warm = PruneFuseActiveLearner(mlp_net, proxy_retrain="warm", random_state=0).fit(X[:50], y[:50])
     proxy = warm.proxy_
     warm.teach(X[50:80], y[50:80])
-    assert warm.proxy_ is proxy and len(proxy.history) == 2 * epochs
+    # warm: training continues on a copy, so a failure would leave the old proxy intact
+    assert len(warm.proxy_.history) == 2 * epochs and len(proxy.history) == epochs
 
     only_new = PruneFuseActiveLearner(mlp_net, random_state=0).fit(X[:50], y[:50])
     only_new.teach(X[50:80], y[50:80], only_new=True)

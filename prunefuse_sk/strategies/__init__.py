@@ -5,6 +5,7 @@ returning indices into ``X_pool`` or ``(indices, scores)``; modAL's strategies q
 The built-in ones are selectable by name in ``PruneFuseActiveLearner(query_strategy=...)``.
 """
 
+from ..exceptions import UnknownStrategyError
 from .bayesian import bald_sampling
 from .diversity import badge_factors, badge_sampling, kcenter_sampling, pool_embeddings
 from .measures import entropy, least_confidence, margin_uncertainty
@@ -58,12 +59,17 @@ def get_strategy(query_strategy):
     Returns
     -------
     strategy : callable
+
+    Raises
+    ------
+    UnknownStrategyError
+        If ``query_strategy`` is neither a built-in name nor callable.
     """
     if callable(query_strategy):
         return query_strategy
     if isinstance(query_strategy, str) and query_strategy in STRATEGIES:
         return STRATEGIES[query_strategy]
-    raise ValueError(
+    raise UnknownStrategyError(
         f"query_strategy must be one of {sorted(STRATEGIES)} or a callable "
         f"strategy(learner, X_pool, n_instances=1, **kw); got {query_strategy!r} instead."
     )

@@ -12,6 +12,8 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ..exceptions import NonFiniteInputError
+
 __all__ = [
     "n_rows",
     "take_rows",
@@ -117,7 +119,7 @@ def to_float_tensor(batch, device):
             array = array.copy()
         tensor = torch.as_tensor(array, device=device)
     if not bool(torch.isfinite(tensor).all()):
-        raise ValueError("X contains NaN or infinity; impute or drop those rows before scoring them.")
+        raise NonFiniteInputError("X contains NaN or infinity; impute or drop those rows before scoring them.")
     return tensor
 
 
