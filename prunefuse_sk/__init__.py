@@ -3,19 +3,32 @@
 The public names are re-exported here; see :class:`PruneFuseActiveLearner`.
 """
 
+__version__ = "0.1.0"
+
 from .exceptions import (
+    CheckpointError,
+    CheckpointMismatchError,
+    CheckpointVersionError,
     EmptyPoolError,
+    FeatureShapeError,
     HardCodedShapeError,
+    InvalidParameterError,
+    InvalidQuerySizeError,
     LabelMappingError,
+    LengthMismatchError,
+    NonFiniteInputError,
+    OutputWidthError,
     PruningError,
+    StaleProxyWarning,
+    StrategyResultError,
+    UnknownStrategyError,
+    UnsafeCheckpointError,
     UnsupportedArchitectureError,
 )
 from .fusion import DistillationTeacher, FusedNeuralNetClassifier, build_fused_module, distillation_loss
 from .learner import PruneFuseActiveLearner, default_estimator
 from .pipeline import pipeline_query, pipeline_teach
 from .pruning import KeptIndices, PrunedNetwork, count_parameters, find_output_layers, prune_at_init
-
-__version__ = "0.1.0"
 
 __all__ = [
     "PruneFuseActiveLearner",
@@ -31,10 +44,23 @@ __all__ = [
     "distillation_loss",
     "KeptIndices",
     "PrunedNetwork",
+    "InvalidParameterError",
+    "UnknownStrategyError",
+    "InvalidQuerySizeError",
+    "FeatureShapeError",
+    "NonFiniteInputError",
+    "LengthMismatchError",
+    "LabelMappingError",
+    "OutputWidthError",
+    "EmptyPoolError",
+    "StrategyResultError",
     "PruningError",
     "UnsupportedArchitectureError",
     "HardCodedShapeError",
-    "EmptyPoolError",
-    "LabelMappingError",
+    "CheckpointError",
+    "CheckpointVersionError",
+    "CheckpointMismatchError",
+    "UnsafeCheckpointError",
+    "StaleProxyWarning",
     "__version__",
 ]

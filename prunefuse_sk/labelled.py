@@ -88,16 +88,20 @@ class QueryRecord:
     ----------
     rows : ndarray of shape (n, ...)
         The returned samples, as float32.
-    scores : ndarray of shape (n,) or None
-        Their scores; ``None`` when the strategy returned indices only.
+    scores : ndarray of shape (n,)
+        Their scores.
+
+    Attributes
+    ----------
+    rows : ndarray of shape (n, ...), float32
+    scores : ndarray of shape (n,), float64
     """
 
     def __init__(self, rows, scores):
+        self.rows = np.ascontiguousarray(rows, dtype=np.float32)
+        self.scores = np.asarray(scores, dtype=np.float64)
         self._scores = {}
-        if scores is None:
-            return
-        rows = np.ascontiguousarray(rows, dtype=np.float32).reshape(len(rows), -1)
-        for row, score in zip(rows, np.asarray(scores, dtype=np.float64)):
+        for row, score in zip(self.rows.reshape(len(self.rows), -1), self.scores):
             self._scores.setdefault(row.tobytes(), float(score))
 
     def scores_of(self, X):

@@ -680,8 +680,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             y = check_labels(y, len(X))
             encode_labels(y, self.classes_)  # fail before building anything
 
-        fuse_rng = as_random_state(self._fuse_seed)
-        fresh_seed, train_seed = draw_seed(fuse_rng), draw_seed(as_random_state(draw_seed(fuse_rng)))
+        fresh_seed, train_seed, net_seed = self._fuse_seeds()
         fresh = None
         if self.fusion_init == "reinit":
             fresh_net = clone(self.estimator_)
@@ -695,19 +694,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             fusion_init=self.fusion_init,
             fresh_module=fresh,
         )
-        teacher = DistillationTeacher(self.proxy_.module_) if self.distillation_weight > 0 else None
-        net = make_net_like(
-            self.estimator_,
-            fused_module,
-            {
-                "teacher": teacher,
-                "distillation_weight": self.distillation_weight,
-                "temperature": self.temperature,
-                "classes": list(self.classes_),
-                "random_state": None if self.random_state is None else draw_seed(fuse_rng),
-            },
-            net_class=FusedNeuralNetClassifier,
-        )
+        net = self._fused_net(fused_module, net_seed)
         if train:
             seconds = self._train(net, X, y, seed=train_seed)
             self._log(f"fused network trained on {len(X)} labels in {seconds:.2f}s")
@@ -715,6 +702,104 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             net.initialize()
         self.fused_ = net
         return net
+
+    def _fuse_seeds(self):
+        """Seeds of the fresh init, the training run and the fused net, from ``fuse``'s own stream."""
+        fuse_rng = as_random_state(self._fuse_seed)
+        fresh_seed = draw_seed(fuse_rng)
+        train_seed = draw_seed(as_random_state(draw_seed(fuse_rng)))
+        net_seed = None if self.random_state is None else draw_seed(fuse_rng)
+        return fresh_seed, train_seed, net_seed
+
+    def _fused_net(self, fused_module, net_seed):
+        """An unfitted ``FusedNeuralNetClassifier`` starting from ``fused_module``."""
+        teacher = DistillationTeacher(self.proxy_.module_) if self.distillation_weight > 0 else None
+        return make_net_like(
+            self.estimator_,
+            fused_module,
+            {
+                "teacher": teacher,
+                "distillation_weight": self.distillation_weight,
+                "temperature": self.temperature,
+                "classes": list(self.classes_),
+                "random_state": net_seed,
+            },
+            net_class=FusedNeuralNetClassifier,
+        )
+
+    # ------------------------------------------------------------- persistence
+    def save(self, path):
+        """Write the learner to a checkpoint file that loads without executing code.
+
+        Stores the labelled set with its provenance, the proxy's trained
+        weights and optimizer state, the full network's initial weights, the
+        kept-index maps, the parameters, the random stream and the fused
+        network (if any). Tensors are read back with
+        ``torch.load(weights_only=True)``, arrays with
+        ``np.load(allow_pickle=False)``, everything else is JSON. The write is
+        atomic: the file is written under a temporary name and renamed, so a
+        crash during ``save`` leaves the previous checkpoint intact.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The checkpoint file to write (conventionally ``*.pfsk``).
+
+        Returns
+        -------
+        path : str
+            The path written.
+
+        See Also
+        --------
+        load : Rebuild a learner from the checkpoint.
+        """
+        from .persistence import save_learner
+
+        return save_learner(self, path)
+
+    @classmethod
+    def load(cls, path, estimator=None, **params):
+        """Rebuild a learner saved by :meth:`save`, ready to query, teach and fuse.
+
+        As with skorch's ``load_params``, the network's code is not in the
+        file: pass the same unfitted ``estimator`` that was used at ``fit``
+        (``None`` if the default MLP was used). Parameters that are not JSON
+        (a custom strategy function, objects in ``proxy_params``) must be
+        passed again; the error says which.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A checkpoint written by :meth:`save`.
+        estimator : skorch.NeuralNetClassifier, default=None
+            The unfitted full-size net, as given to the saved learner.
+        **params
+            Constructor parameters that replace the saved ones.
+
+        Returns
+        -------
+        learner : PruneFuseActiveLearner
+            Continues exactly where the saved one stopped: with the same
+            ``random_state`` the next queries and the fused network equal
+            those of an uninterrupted run (on CPU).
+
+        Raises
+        ------
+        CheckpointError
+            If the file is missing, truncated or not a checkpoint, or a
+            parameter that could not be saved is not passed.
+        CheckpointVersionError
+            If it was written in an unknown format version.
+        CheckpointMismatchError
+            If ``estimator`` builds another network than the saved one.
+        UnsafeCheckpointError
+            If the file holds Python objects where only tensors and arrays
+            belong (nothing in it is executed).
+        """
+        from .persistence import load_learner
+
+        return load_learner(cls, path, estimator=estimator, **params)
 
     # ------------------------------------------------------------ prediction
     def _active_net(self):
