@@ -200,8 +200,17 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         Parameter counts.
     X_training, y_training : ndarray
         The labelled set so far (modAL's names).
+    labelling_round_ : ndarray of int
+        The round that added each labelled sample (0 = the seed set).
+    query_scores_ : ndarray of float
+        Each labelled sample's query score when it was chosen (NaN when
+        unknown).
+    proxy_stale_ : bool
+        ``True`` when the proxy's last retraining failed, so it was not
+        trained on every label; :meth:`refit` retries.
     history_ : list of dict
-        One entry per training round: ``n_labelled`` and ``fit_seconds``.
+        One entry per proxy training: ``round``, ``n_labelled``,
+        ``fit_seconds`` and ``epochs``.
     n_features_in_ : int
         Number of features when the samples are 1-D.
 
