@@ -32,10 +32,10 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from skorch import NeuralNetClassifier
-from torch.utils.flop_counter import FlopCounterMode
 
 import prunefuse_sk
 from prunefuse_sk import PruneFuseActiveLearner
+from prunefuse_sk.flops import forward_flops
 from prunefuse_sk.learner import make_net_like
 from prunefuse_sk.networks import MLP, SmallCNN
 from prunefuse_sk.pruning import count_parameters, prune_at_init
@@ -176,31 +176,6 @@ def network_specs():
 def _sync(device):
     if device == "cuda":
         torch.cuda.synchronize()
-
-
-def forward_flops(module, X):
-    """Forward FLOPs of ``module`` on the batch ``X`` (eval mode, no grad).
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-    X : torch.Tensor
-
-    Returns
-    -------
-    flops : int
-        As counted by :class:`torch.utils.flop_counter.FlopCounterMode`
-        (matrix multiplications and convolutions).
-    """
-    was_training = module.training
-    module.eval()
-    try:
-        counter = FlopCounterMode(display=False)
-        with torch.no_grad(), counter:
-            module(X)
-    finally:
-        module.train(was_training)
-    return int(counter.get_total_flops())
 
 
 def interior_parameters(module, output_layers):

@@ -47,7 +47,8 @@ from prunefuse_sk.strategies.scoring import DEFAULT_SCORING_BATCH, score_pool, t
 from prunefuse_sk.strategies.selectors import greedy_k_centers, top_n
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_core import CONTENDED_CORES, available_cpus, forward_flops, machine_info, system_busy_seconds  # noqa: E402
+from bench_core import CONTENDED_CORES, available_cpus, machine_info, system_busy_seconds  # noqa: E402
+from prunefuse_sk.flops import forward_flops  # noqa: E402
 
 RATIOS = (0.5, 0.7)
 N_LABELLED = 1000

@@ -172,6 +172,13 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     random_state : int, RandomState instance or None, default=None
         Seeds every random choice: initialization, pruning ties, training
         shuffles, strategies.
+    sync_every : int, default=0
+        T_sync: every ``sync_every`` teaching rounds, fuse the proxy into the
+        full network, train it on the labelled set and prune the *trained*
+        network again to get the next proxy, which so inherits trained weights
+        (later ``"reinit"`` rounds restart from it, and it becomes the base
+        that :meth:`fuse` writes into; pair it with ``fusion_init="keep"`` to
+        keep the trained values outside the proxy's positions). 0 never syncs.
     verbose : int, default=0
         0 silent; 1 a line per round and progress bars on pool scoring.
 
@@ -210,6 +217,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         trained on every label; :meth:`refit` retries.
     history_ : list of dict
         One entry per proxy training: ``round``, ``n_labelled``,
+        ``n_trained`` (rows it trained on: fewer with ``only_new``),
         ``fit_seconds`` and ``epochs``.
     n_features_in_ : int
         Number of features when the samples are 1-D.
@@ -241,6 +249,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         fusion_init="reinit",
         distillation_weight=0.0,
         temperature=4.0,
+        sync_every=0,
         random_state=None,
         verbose=0,
     ):
@@ -254,6 +263,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self.fusion_init = fusion_init
         self.distillation_weight = distillation_weight
         self.temperature = temperature
+        self.sync_every = sync_every
         self.random_state = random_state
         self.verbose = verbose
 
@@ -300,6 +310,11 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             raise InvalidParameterError(
                 f"ignored_layers must be a list of module names; got {self.ignored_layers!r} instead."
             )
+        sync = self.sync_every
+        if isinstance(sync, bool) or not isinstance(sync, (int, np.integer)) or sync < 0:
+            raise InvalidParameterError(
+                f"sync_every must be a non-negative integer (0 = never sync); got {sync!r} instead."
+            )
         if isinstance(self.verbose, bool) or not isinstance(self.verbose, (int, np.integer)) or self.verbose < 0:
             raise InvalidParameterError(f"verbose must be a non-negative integer; got {self.verbose!r} instead.")
         get_strategy(self.query_strategy)
@@ -342,7 +357,9 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         """
         pending = self._pending_retrain
         labelled = self._labelled
-        current = getattr(self, "proxy_", None)
+        if pending.get("sync"):
+            self._sync()  # the next proxy comes from the trained full network
+        current = None if pending.get("synced") else getattr(self, "proxy_", None)
         if current is not None and (pending["only_new"] or self.proxy_retrain == "warm"):
             net = copy.deepcopy(current)
             start = self._proxy_n_labels if pending["only_new"] else 0
@@ -368,11 +385,33 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self._proxy_n_labels = len(labelled)
         self._pending_retrain = None
         self.proxy_stale_ = False
-        self._record_round(seconds, len(net.history) - epochs_before)
+        self._record_round(seconds, len(net.history) - epochs_before, len(X), pending.get("sync_stats"))
 
-    def _schedule_retrain(self, *, only_new=False):
+    def _schedule_retrain(self, *, only_new=False, sync=False):
         self.proxy_stale_ = True
-        self._pending_retrain = {"seed": draw_seed(self._rng), "only_new": bool(only_new)}
+        self._pending_retrain = {"seed": draw_seed(self._rng), "only_new": bool(only_new), "sync": bool(sync)}
+
+    def _sync(self):
+        """T_sync: fuse, train the full network, prune the trained network into the next proxy."""
+        pending = self._pending_retrain
+        start = time.perf_counter()
+        fused = self._build_fused(self.X_training, self._labelled.y, train=True)
+        trained = fused.module_
+        pruned = prune_at_init(
+            trained,
+            self._example_inputs(self.X_training, self.estimator_.device),
+            pruning_ratio=self.pruning_ratio,
+            importance=self.importance,
+            ignored_layers=self.ignored_layers,
+            random_state=self._prune_seed,
+        )
+        self.full_init_module_ = copy.deepcopy(trained).cpu()
+        self.proxy_init_module_ = copy.deepcopy(pruned.module).cpu()
+        self.kept_indices_ = pruned.kept_indices
+        self.__dict__.pop("fused_", None)
+        # done: a retry after a failure further on only retrains the proxy, from the synced init
+        pending.update(sync=False, synced=True, sync_stats={"seconds": time.perf_counter() - start, "epochs": len(fused.history)})
+        self._log(f"synced: full network trained on {len(self._labelled)} labels and pruned again")
 
     def _warn_if_stale(self, action):
         if getattr(self, "proxy_stale_", False):
@@ -505,13 +544,16 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             )
         return int(outputs.shape[1])
 
-    def _record_round(self, seconds, epochs):
+    def _record_round(self, seconds, epochs, n_trained, sync=None):
         entry = {
             "round": self._labelled.last_round,
             "n_labelled": len(self._labelled),
+            "n_trained": int(n_trained),
             "fit_seconds": seconds,
             "epochs": int(epochs),
         }
+        if sync is not None:
+            entry["sync"] = sync
         self.history_.append(entry)
         self._log(
             f"round {entry['round']}: proxy trained on {entry['n_labelled']} labels in {seconds:.2f}s, "
@@ -565,7 +607,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self._labelled = self._labelled.extend(X, y, y_encoded, scores)
         self._last_query = None
         self.__dict__.pop("fused_", None)
-        self._schedule_retrain(only_new=only_new)
+        round_ = self._labelled.last_round
+        self._schedule_retrain(only_new=only_new, sync=bool(self.sync_every) and round_ % self.sync_every == 0)
         self._retrain_proxy()
         return self
 
@@ -688,7 +731,10 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             X = check_features(X, n_features_shape=self._sample_shape)
             y = check_labels(y, len(X))
             encode_labels(y, self.classes_)  # fail before building anything
+        self.fused_ = self._build_fused(X, y, train=train)
+        return self.fused_
 
+    def _build_fused(self, X, y, *, train):
         fresh_seed, train_seed, net_seed = self._fuse_seeds()
         fresh = None
         if self.fusion_init == "reinit":
@@ -709,7 +755,6 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             self._log(f"fused network trained on {len(X)} labels in {seconds:.2f}s")
         else:
             net.initialize()
-        self.fused_ = net
         return net
 
     def _fuse_seeds(self):

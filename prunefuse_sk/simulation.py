@@ -1,0 +1,702 @@
+"""Pool-based active-learning simulations: PruneFuse against its baselines, on real labels.
+
+:func:`simulate` runs the query/label/teach loop with an oracle that reveals the known
+labels, for several selection methods that start from the same labelled set per seed:
+
+``"random"``
+    The full network trained on random subsets (no selector).
+``"full"``
+    Classic active learning: the full network selects and is retrained every round;
+    it is also the final model.
+``"proxy"``
+    Selection via Proxy (Coleman et al., 2020): a separately given small network
+    selects and is thrown away; the full network is trained from scratch on the
+    selected labels.
+``"prunefuse"``
+    :class:`~prunefuse_sk.PruneFuseActiveLearner`: the pruned proxy selects; the final
+    model is the fused network.
+
+Each round records the test accuracy of the final full-size model and of the
+selector, wall time split into selector training, pool scoring and final training,
+and FLOPs counted by torch's ``FlopCounterMode`` on a probe batch and scaled by
+samples and epochs.
+"""
+
+import copy
+import csv
+import json
+import math
+import os
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from skorch import NeuralNetClassifier
+from tqdm.auto import tqdm
+
+from ._random import torch_seed_scope
+from .exceptions import InvalidParameterError
+from .flops import per_sample_flops
+from .learner import PruneFuseActiveLearner, _embedding_layer, _named_parameters
+from .pruning import find_output_layers
+from .strategies import get_strategy
+from .strategies.scoring import score_pool
+from .validation import check_features, check_labels
+
+__all__ = ["simulate", "SimulationResults", "MethodSpec", "METHOD_KINDS", "RECORD_FIELDS"]
+
+METHOD_KINDS = ("random", "full", "proxy", "prunefuse")
+RECORD_FIELDS = (
+    "method",
+    "kind",
+    "seed",
+    "round",
+    "n_labels",
+    "accuracy",
+    "selector_accuracy",
+    "selection_seconds",
+    "selector_train_seconds",
+    "scoring_seconds",
+    "training_seconds",
+    "selection_flops",
+    "training_flops",
+    "selector_epochs",
+    "final_epochs",
+    "stop_reason",
+)
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One selection method of a simulation.
+
+    Parameters
+    ----------
+    name : str
+        Label in the results (e.g. ``"prunefuse-p0.7"``).
+    kind : {"random", "full", "proxy", "prunefuse"}
+        What the method does.
+    params : dict
+        For ``"prunefuse"``: :class:`~prunefuse_sk.PruneFuseActiveLearner`
+        parameters (``pruning_ratio``, ``fusion_init``, ``distillation_weight``,
+        ``sync_every``, ``proxy_params``, ...); for ``"proxy"``: ``estimator``,
+        the small selector net (overrides ``simulate(proxy_estimator=...)``).
+    """
+
+    name: str
+    kind: str
+    params: dict = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, method):
+        """A spec from a name (``"full"``, ``"prunefuse"``, ``"prunefuse-p0.7"``) or a dict.
+
+        Parameters
+        ----------
+        method : str, dict or MethodSpec
+            A dict needs ``"method"`` (the kind) and may have ``"name"``; the
+            rest are the method's parameters.
+
+        Returns
+        -------
+        spec : MethodSpec
+        """
+        if isinstance(method, MethodSpec):
+            return method
+        if isinstance(method, str):
+            if method.startswith("prunefuse-p"):
+                try:
+                    ratio = float(method[len("prunefuse-p") :])
+                except ValueError:
+                    ratio = None
+                if ratio is not None:
+                    return cls(method, "prunefuse", {"pruning_ratio": ratio})
+            if method not in METHOD_KINDS:
+                raise InvalidParameterError(
+                    f"Unknown method {method!r}: use one of {METHOD_KINDS}, 'prunefuse-p<ratio>' "
+                    "(e.g. 'prunefuse-p0.7'), or a dict such as {'method': 'prunefuse', 'pruning_ratio': 0.7}."
+                )
+            return cls(method, method, {})
+        if isinstance(method, dict):
+            params = dict(method)
+            kind = params.pop("method", None)
+            if kind not in METHOD_KINDS:
+                raise InvalidParameterError(f"A method dict needs 'method' in {METHOD_KINDS}; got {method!r}.")
+            name = params.pop("name", None)
+            if name is None:
+                name = f"prunefuse-p{params['pruning_ratio']}" if kind == "prunefuse" and "pruning_ratio" in params else kind
+            return cls(str(name), kind, params)
+        raise InvalidParameterError(f"A method is a name, a dict or a MethodSpec; got {type(method).__name__}.")
+
+
+class SimulationResults:
+    """The records of a simulation: one dict per method, seed and round.
+
+    Every record has the keys in ``RECORD_FIELDS``: ``method``, ``kind``,
+    ``seed``, ``round``, ``n_labels``, ``accuracy`` (final full-size model on the
+    test set), ``selector_accuracy`` (NaN without a selector),
+    ``selection_seconds`` (= ``selector_train_seconds`` + ``scoring_seconds``),
+    ``training_seconds`` (the final model), ``selection_flops``,
+    ``training_flops``, ``selector_epochs``, ``final_epochs`` and
+    ``stop_reason`` (the stopping criterion that ended the run at this round,
+    else None).
+
+    Parameters
+    ----------
+    records : list of dict
+    config : dict, default=None
+        How the simulation was run (sizes, seeds, methods, data set).
+    selections : dict, default=None
+        ``selections[method][seed]`` is the list of index arrays into ``X``
+        labelled by that run: the initial set first, then one batch per round.
+
+    Attributes
+    ----------
+    records, config, selections
+    """
+
+    def __init__(self, records, config=None, selections=None):
+        self.records = list(records)
+        self.config = dict(config or {})
+        self.selections = selections or {}
+
+    def __len__(self):
+        return len(self.records)
+
+    def __iter__(self):
+        return iter(self.records)
+
+    def __getitem__(self, index):
+        return self.records[index]
+
+    def __repr__(self):
+        methods = sorted({r["method"] for r in self.records})
+        return f"SimulationResults({len(self.records)} records, methods={methods})"
+
+    @property
+    def methods(self):
+        """list of str: the method names, in first-seen order."""
+        return list(dict.fromkeys(r["method"] for r in self.records))
+
+    def to_frame(self):
+        """The records as a pandas DataFrame (needs pandas).
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("to_frame() needs pandas: pip install pandas (or use .records / to_csv).") from exc
+        return pd.DataFrame.from_records(self.records, columns=list(RECORD_FIELDS))
+
+    def to_json(self, path):
+        """Write ``{"config": ..., "records": [...]}`` as JSON (NaN written as null).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        """
+        payload = {
+            "config": _jsonable(self.config),
+            "records": [_jsonable(r) for r in self.records],
+            "selections": {
+                method: {str(seed): [np.asarray(b).tolist() for b in batches] for seed, batches in runs.items()}
+                for method, runs in self.selections.items()
+            },
+        }
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=1)
+
+    @classmethod
+    def from_json(cls, path):
+        """Read results written by :meth:`to_json`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Returns
+        -------
+        results : SimulationResults
+        """
+        with open(path, encoding="utf-8") as handle:
+            payload = json.load(handle)
+        records = [
+            {k: (math.nan if v is None and k != "stop_reason" else v) for k, v in r.items()} for r in payload["records"]
+        ]
+        selections = {
+            method: {int(seed): [np.asarray(b, dtype=np.int64) for b in batches] for seed, batches in runs.items()}
+            for method, runs in payload.get("selections", {}).items()
+        }
+        return cls(records, payload.get("config"), selections)
+
+    def to_csv(self, path):
+        """Write the records as CSV, one row per record, columns ``RECORD_FIELDS``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        """
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(RECORD_FIELDS), extrasaction="ignore")
+            writer.writeheader()
+            for record in self.records:
+                writer.writerow({k: ("" if record.get(k) is None else record.get(k)) for k in RECORD_FIELDS})
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+# ------------------------------------------------------------------ selectors
+class _NetSelector:
+    """A fitted plain skorch net as a modAL-style learner, for the ``full`` and ``proxy`` methods.
+
+    Query strategies read ``predict_proba``/``score_pool``, ``estimator``,
+    ``X_training`` and ``y_training``; this gives them the same view of a plain net
+    that :class:`~prunefuse_sk.PruneFuseActiveLearner` gives of its proxy.
+    """
+
+    on_transformed = False
+
+    def __init__(self, net, X_training, y_training, embedding_layer):
+        self.estimator = net
+        self.X_training = X_training
+        self.y_training = y_training
+        self.classes_ = np.arange(_n_outputs(net))
+        self._embedding_layer = embedding_layer
+
+    def score_pool(self, X, *, embeddings=False, n_passes=1, batch_size=None, autocast=False):
+        return score_pool(
+            self.estimator,
+            X,
+            batch_size=batch_size,
+            embedding_layer=self._embedding_layer if embeddings else None,
+            n_passes=n_passes,
+            autocast=autocast,
+        )
+
+    def predict_proba(self, X, **kwargs):
+        return self.score_pool(X).proba
+
+    def predict(self, X):
+        return self.predict_proba(X).argmax(axis=1)
+
+    def transform_without_estimating(self, X):
+        return X
+
+
+def _n_outputs(net):
+    return int(list(net.module_.parameters())[-1].shape[0])
+
+
+def _derive_seed(*parts):
+    """A 31-bit seed from ints and strings, stable across runs and platforms."""
+    words = [p if isinstance(p, int) else zlib.crc32(str(p).encode()) for p in parts]
+    return int(np.random.SeedSequence(words).generate_state(1)[0] % (2**31 - 1))
+
+
+def _fit_net(net, X, y, seed):
+    start = time.perf_counter()
+    with torch_seed_scope(seed, net.device):
+        net.fit(X, y)
+    return time.perf_counter() - start, len(net.history)
+
+
+def _accuracy(net, X_test, y_test):
+    return float(np.mean(score_pool(net, X_test).proba.argmax(axis=1) == y_test))
+
+
+class _FlopModel:
+    """Per-sample forward and forward+backward FLOPs of a module, probed once."""
+
+    def __init__(self, module, probe):
+        module = copy.deepcopy(module).cpu()
+        self.forward, self.train = per_sample_flops(module, probe)
+
+    def training(self, n_samples, epochs):
+        return self.train * n_samples * epochs
+
+    def scoring(self, n_samples):
+        return self.forward * n_samples
+
+
+# ---------------------------------------------------------------- the harness
+def simulate(
+    estimator,
+    X,
+    y,
+    X_test,
+    y_test,
+    *,
+    methods=("random", "full", "prunefuse"),
+    initial_size=100,
+    batch_sizes=100,
+    n_rounds=None,
+    seeds=(0,),
+    query_strategy="least_confidence",
+    proxy_estimator=None,
+    learner_params=None,
+    max_candidates=None,
+    stopping=None,
+    probe_size=16,
+    progress=True,
+    callback=None,
+):
+    """Simulate pool-based active learning for several methods on the same initial labelled sets.
+
+    For every seed, ``initial_size`` samples are drawn at random once and every
+    method starts from them. Each round, every method trains its selector on
+    the labelled set, trains (or fuses) its final full-size model, is scored on
+    ``(X_test, y_test)``, then picks the next batch from the rest of ``X``, whose
+    labels the oracle reveals from ``y``.
+
+    Parameters
+    ----------
+    estimator : skorch.NeuralNetClassifier
+        Unfitted full-size network (cloned, never modified).
+    X, y : array-like of shape (n_samples, ...) and (n_samples,)
+        The pool with its hidden labels.
+    X_test, y_test : array-like
+        Held-out evaluation data.
+    methods : sequence of str, dict or MethodSpec, default=("random", "full", "prunefuse")
+        ``"random"``, ``"full"``, ``"proxy"``, ``"prunefuse"``,
+        ``"prunefuse-p0.7"``, or dicts such as ``{"method": "prunefuse",
+        "pruning_ratio": 0.7, "sync_every": 2, "name": "pf-sync"}``.
+    initial_size : int, default=100
+        Labelled samples before the first round.
+    batch_sizes : int or sequence of int, default=100
+        Samples labelled per round; an int with ``n_rounds``, or one per round.
+    n_rounds : int, default=None
+        Number of rounds when ``batch_sizes`` is an int (default 5).
+    seeds : sequence of int, default=(0,)
+        One run per seed; each seed fixes the initial set and every training run.
+    query_strategy : str or callable, default="least_confidence"
+        Used by ``full``, ``proxy`` and ``prunefuse`` (unless a method's
+        params set its own ``query_strategy``).
+    proxy_estimator : skorch.NeuralNetClassifier, default=None
+        The small selector of the ``proxy`` method (Selection via Proxy).
+    learner_params : dict, default=None
+        Default :class:`~prunefuse_sk.PruneFuseActiveLearner` parameters for
+        the ``prunefuse`` methods (a method's own params win).
+    max_candidates : int, default=None
+        Score only a random subset of this many pool rows per round (all
+        methods alike), to bound the cost of scoring large pools.
+    stopping : criterion or list of criteria, default=None
+        Objects with ``should_stop(model, X_pool, n_labels=...)`` (see
+        :mod:`prunefuse_sk.stopping`); checked after each round on the
+        selector (or the final model for ``random``); a copy per run.
+    probe_size : int, default=16
+        Rows of the probe batch for FLOP counting.
+    progress : bool, default=True
+        Show a progress bar (one step per method, seed and round).
+    callback : callable, default=None
+        Called with each record as soon as it exists (e.g. to save partial
+        results of a long run).
+
+    Returns
+    -------
+    results : SimulationResults
+    """
+    X = check_features(X)
+    y = check_labels(y, len(X))
+    X_test = check_features(X_test, name="X_test", n_features_shape=X.shape[1:])
+    y_test = check_labels(y_test, len(X_test), name="y_test")
+    classes, y_enc = np.unique(y, return_inverse=True)
+    unknown = np.setdiff1d(np.unique(y_test), classes)
+    if len(unknown):
+        raise InvalidParameterError(f"y_test has labels {unknown.tolist()[:10]} that never occur in y.")
+    y_test_enc = np.searchsorted(classes, y_test)
+    if not isinstance(estimator, NeuralNetClassifier):
+        raise InvalidParameterError(f"estimator must be an unfitted skorch NeuralNetClassifier; got {type(estimator).__name__}.")
+
+    specs = [MethodSpec.parse(m) for m in methods]
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise InvalidParameterError(f"Method names must be unique; got {names}. Give dict methods a 'name'.")
+    for spec in specs:
+        if spec.kind == "proxy" and proxy_estimator is None and "estimator" not in spec.params:
+            raise InvalidParameterError(
+                "The 'proxy' method (Selection via Proxy) needs a small selector network: pass "
+                "proxy_estimator=NeuralNetClassifier(...) or {'method': 'proxy', 'estimator': net}."
+            )
+    sizes = _batch_sizes(batch_sizes, n_rounds)
+    initial_size = int(initial_size)
+    if initial_size < 1 or initial_size + sum(sizes) > len(X):
+        raise InvalidParameterError(
+            f"initial_size ({initial_size}) + batch sizes ({sum(sizes)}) must be between 1 and the pool size "
+            f"({len(X)}); label fewer samples or pass a larger X."
+        )
+    seeds = [int(s) for s in (seeds if np.iterable(seeds) else [seeds])]
+    criteria = [] if stopping is None else (list(stopping) if isinstance(stopping, (list, tuple)) else [stopping])
+    get_strategy(query_strategy)
+
+    context = _Context(
+        estimator=estimator,
+        X=X,
+        y=y_enc,
+        X_test=X_test,
+        y_test=y_test_enc,
+        probe=torch.as_tensor(X[: max(1, int(probe_size))]),
+        query_strategy=query_strategy,
+        proxy_estimator=proxy_estimator,
+        learner_params=dict(learner_params or {}),
+        max_candidates=max_candidates,
+        sizes=sizes,
+    )
+    config = {
+        "initial_size": initial_size,
+        "batch_sizes": sizes,
+        "seeds": seeds,
+        "methods": [{"name": s.name, "kind": s.kind, "params": _jsonable(s.params)} for s in specs],
+        "query_strategy": query_strategy if isinstance(query_strategy, str) else repr(query_strategy),
+        "n_pool": len(X),
+        "n_test": len(X_test),
+        "max_candidates": max_candidates,
+        "probe_size": int(probe_size),
+        "torch": torch.__version__,
+        "device": str(estimator.device),
+    }
+    records = []
+    selections = {spec.name: {} for spec in specs}
+    total = len(seeds) * len(specs) * (len(sizes) + 1)
+    bar = tqdm(total=total, desc="simulating", unit="round", disable=not progress)
+    try:
+        for seed in seeds:
+            initial = np.random.RandomState(_derive_seed(seed, "initial")).choice(len(X), initial_size, replace=False)
+            for spec in specs:
+                bar.set_postfix_str(f"seed={seed} {spec.name}")
+                run = _Run(context, spec, seed, initial, [copy.deepcopy(c) for c in criteria])
+                for record in run:
+                    records.append(record)
+                    if callback is not None:
+                        callback(record)
+                    bar.update(1)
+                bar.update(len(sizes) + 1 - run.rounds_done)  # stopped early
+                selections[spec.name][seed] = run.selections
+    finally:
+        bar.close()
+    return SimulationResults(records, config, selections)
+
+
+def _batch_sizes(batch_sizes, n_rounds):
+    if np.iterable(batch_sizes):
+        sizes = [int(b) for b in batch_sizes]
+        if n_rounds is not None and n_rounds != len(sizes):
+            raise InvalidParameterError(f"n_rounds={n_rounds} but {len(sizes)} batch sizes were given.")
+    else:
+        sizes = [int(batch_sizes)] * (5 if n_rounds is None else int(n_rounds))
+    if not sizes or min(sizes) < 1:
+        raise InvalidParameterError(f"batch sizes must be positive integers; got {sizes}.")
+    return sizes
+
+
+@dataclass
+class _Context:
+    estimator: object
+    X: np.ndarray
+    y: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    probe: torch.Tensor
+    query_strategy: object
+    proxy_estimator: object
+    learner_params: dict
+    max_candidates: object
+    sizes: list
+
+
+class _Run:
+    """One method on one seed: yields a record per round."""
+
+    def __init__(self, context, spec, seed, initial, criteria):
+        self.c = context
+        self.spec = spec
+        self.seed = seed
+        self.labelled = np.array(initial)
+        self.selections = [np.array(initial)]
+        self.criteria = criteria
+        self.rounds_done = 0
+        self._full_flops = None
+        params = dict(spec.params)
+        self.strategy = params.pop("query_strategy", context.query_strategy)
+        self.params = params
+        self.rng = np.random.RandomState(_derive_seed(seed, spec.name, "select"))
+
+    # ----------------------------------------------------------------- helpers
+    def _seed(self, *parts):
+        return _derive_seed(self.seed, self.spec.name, *parts)
+
+    def _full_flop_model(self):
+        if self._full_flops is None:
+            net = clone(self.c.estimator)
+            with torch_seed_scope(0, "cpu"):
+                net.set_params(device="cpu").initialize()
+            self._full_flops = _FlopModel(net.module_, self.c.probe)
+        return self._full_flops
+
+    def _pool(self):
+        pool = np.setdiff1d(np.arange(len(self.c.X)), self.labelled)
+        if self.c.max_candidates is not None and self.c.max_candidates < len(pool):
+            pool = np.sort(self.rng.choice(pool, int(self.c.max_candidates), replace=False))
+        return pool
+
+    def _train_final(self, round_):
+        net = clone(self.c.estimator)
+        seconds, epochs = _fit_net(net, self.c.X[self.labelled], self.c.y[self.labelled], self._seed(round_, "final"))
+        flops = self._full_flop_model().training(len(self.labelled), epochs)
+        return net, seconds, epochs, flops
+
+    def _select_with(self, selector, flop_model, n):
+        pool = self._pool()
+        strategy = get_strategy(self.strategy)
+        kwargs = {}
+        if "random_state" in _named_parameters(strategy):
+            kwargs["random_state"] = int(self.rng.randint(2**31 - 1))
+        start = time.perf_counter()
+        result = strategy(selector, self.c.X[pool], n_instances=n, **kwargs)
+        seconds = time.perf_counter() - start
+        indices = result[0] if isinstance(result, tuple) else result
+        return pool[np.asarray(indices, dtype=np.int64)], seconds, flop_model.scoring(len(pool))
+
+    # -------------------------------------------------------------- the loop
+    def __iter__(self):
+        kind = self.spec.kind
+        learner = None
+        pending = None  # the batch chosen last round, taught at the start of this one
+        for round_ in range(len(self.c.sizes) + 1):
+            record = {field_: None for field_ in RECORD_FIELDS}
+            record.update(method=self.spec.name, kind=kind, seed=self.seed, round=round_)
+            sel_seconds = sel_flops = train_seconds = train_flops = 0.0
+            selector_acc, sel_epochs, final_epochs = math.nan, 0, 0
+            X_lab, y_lab = self.c.X[self.labelled], self.c.y[self.labelled]
+
+            if kind == "random":
+                final, train_seconds, final_epochs, train_flops = self._train_final(round_)
+                selector = None
+            elif kind == "full":
+                final = clone(self.c.estimator)
+                sel_seconds, sel_epochs = _fit_net(final, X_lab, y_lab, self._seed(round_, "selector"))
+                sel_flops = self._full_flop_model().training(len(X_lab), sel_epochs)
+                selector = _NetSelector(final, X_lab, y_lab, self._embedding_layer(final))
+                selector_flops = self._full_flop_model()
+            elif kind == "proxy":
+                small = clone(self.params.get("estimator", self.c.proxy_estimator))
+                sel_seconds, sel_epochs = _fit_net(small, X_lab, y_lab, self._seed(round_, "selector"))
+                selector_flops = _FlopModel(small.module_, self.c.probe)
+                sel_flops = selector_flops.training(len(X_lab), sel_epochs)
+                selector = _NetSelector(small, X_lab, y_lab, self._embedding_layer(small))
+                final, train_seconds, final_epochs, train_flops = self._train_final(round_)
+            else:  # prunefuse
+                if learner is None:
+                    params = {**self.c.learner_params, **self.params}
+                    learner = PruneFuseActiveLearner(
+                        self.c.estimator, query_strategy=self.strategy, random_state=self._seed("learner"), **params
+                    )
+                    learner.fit(X_lab, y_lab)
+                    selector_flops = _FlopModel(learner.proxy_init_module_, self.c.probe)
+                else:
+                    learner.teach(self.c.X[pending], self.c.y[pending])
+                entry = learner.history_[-1]
+                sel_seconds, sel_epochs = entry["fit_seconds"], entry["epochs"]
+                trained_on = entry["n_trained"]
+                sel_flops = selector_flops.training(trained_on, sel_epochs)
+                sync = entry.get("sync")
+                if sync:  # T_sync: the learner fused, trained and re-pruned inside teach
+                    sel_seconds += sync["seconds"]
+                    sel_flops += self._full_flop_model().training(entry["n_labelled"], sync["epochs"])
+                    selector_flops = _FlopModel(learner.proxy_init_module_, self.c.probe)
+                start = time.perf_counter()
+                final = learner.fuse()
+                train_seconds = time.perf_counter() - start
+                final_epochs = len(final.history)
+                train_flops = self._full_flop_model().training(len(X_lab), final_epochs)
+                selector = learner
+                selector_acc = _accuracy(learner.proxy_, self.c.X_test, self.c.y_test)
+
+            accuracy = _accuracy(final, self.c.X_test, self.c.y_test)
+            if kind in ("full", "proxy"):
+                selector_acc = accuracy if kind == "full" else _accuracy(selector.estimator, self.c.X_test, self.c.y_test)
+
+            scoring_seconds = scoring_flops = 0.0
+            stop_reason = self._stop_reason(selector if selector is not None else _NetSelector(final, X_lab, y_lab, None))
+            if round_ < len(self.c.sizes) and stop_reason is None:
+                n = self.c.sizes[round_]
+                if kind == "random":
+                    pool = self._pool()
+                    start = time.perf_counter()
+                    chosen = np.sort(self.rng.choice(pool, n, replace=False))
+                    scoring_seconds = time.perf_counter() - start
+                elif kind == "prunefuse":
+                    pool = self._pool()
+                    start = time.perf_counter()
+                    idx, _ = learner.query(self.c.X[pool], n=n)
+                    scoring_seconds = time.perf_counter() - start
+                    chosen = pool[idx]
+                    scoring_flops = selector_flops.scoring(len(pool))
+                else:
+                    chosen, scoring_seconds, scoring_flops = self._select_with(selector, selector_flops, n)
+                pending = chosen
+                self.labelled = np.concatenate([self.labelled, chosen])
+                self.selections.append(np.asarray(chosen, dtype=np.int64))
+
+            record.update(
+                n_labels=len(X_lab),
+                accuracy=accuracy,
+                selector_accuracy=selector_acc,
+                selector_train_seconds=sel_seconds,
+                scoring_seconds=scoring_seconds,
+                selection_seconds=sel_seconds + scoring_seconds,
+                training_seconds=train_seconds,
+                selection_flops=float(sel_flops + scoring_flops),
+                training_flops=float(train_flops),
+                selector_epochs=int(sel_epochs),
+                final_epochs=int(final_epochs),
+                stop_reason=stop_reason,
+            )
+            self.rounds_done += 1
+            yield record
+            if stop_reason is not None:
+                return
+
+    def _embedding_layer(self, net):
+        example = torch.as_tensor(self.c.X[:3], device=net.device)
+        return _embedding_layer(net.module_, find_output_layers(net.module_, example))
+
+    def _stop_reason(self, model):
+        for criterion in self.criteria:
+            pool = self._pool()
+            if criterion.should_stop(model, self.c.X[pool], n_labels=len(self.labelled)):
+                return getattr(criterion, "reason", None) or type(criterion).__name__
+        return None
+
+
+def load_results(path):
+    """Read results saved with :meth:`SimulationResults.to_json`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    results : SimulationResults
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No simulation results at {path!r}.")
+    return SimulationResults.from_json(path)

@@ -1,0 +1,178 @@
+"""simulate(): every method on the same initial sets, measured FLOPs and times, exports, T_sync."""
+
+import csv
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from prunefuse_sk import InvalidParameterError, PruneFuseActiveLearner
+from prunefuse_sk.networks import SmallCNN
+from prunefuse_sk.simulation import RECORD_FIELDS, MethodSpec, SimulationResults, simulate
+
+from conftest import make_net, state_equal
+
+
+def cnn(width=20, hidden=40, epochs=1):
+    # widths divisible by 10: p=0.5 and p=0.7 keep exactly half and 3/10 of every layer
+    return make_net(SmallCNN, module__width=width, module__hidden=hidden, max_epochs=epochs)
+
+
+@pytest.fixture(scope="module")
+def data(digits):
+    X, X_test, y, y_test = digits
+    return X[:500], y[:500], X_test[:150], y_test[:150]
+
+
+@pytest.fixture(scope="module")
+def results(data):
+    X, y, X_test, y_test = data
+    return simulate(
+        cnn(),
+        X,
+        y,
+        X_test,
+        y_test,
+        methods=["random", "full", "proxy", "prunefuse", "prunefuse-p0.7"],
+        proxy_estimator=cnn(width=4, hidden=8),
+        initial_size=40,
+        batch_sizes=[20, 30],
+        seeds=[0, 1],
+        progress=False,
+    )
+
+
+def test_every_method_runs_every_round_from_the_same_initial_set(results):
+    methods = ["random", "full", "proxy", "prunefuse", "prunefuse-p0.7"]
+    assert results.methods == methods
+    assert len(results) == len(methods) * 2 * 3
+    for record in results:
+        assert set(RECORD_FIELDS) <= set(record)
+        assert 0.0 <= record["accuracy"] <= 1.0
+        assert record["selection_seconds"] == pytest.approx(record["selector_train_seconds"] + record["scoring_seconds"])
+    for seed in (0, 1):
+        initial = [results.selections[m][seed][0] for m in methods]
+        assert all(np.array_equal(initial[0], other) for other in initial[1:])
+        for method in methods:
+            batches = results.selections[method][seed]
+            assert [len(b) for b in batches] == [40, 20, 30]
+            labelled = np.concatenate(batches)
+            assert len(np.unique(labelled)) == len(labelled)  # nothing labelled twice
+            n_labels = [r["n_labels"] for r in results if r["method"] == method and r["seed"] == seed]
+            assert n_labels == [40, 60, 90]
+    assert not np.array_equal(results.selections["random"][0][0], results.selections["random"][1][0])
+    by = {(r["method"], r["seed"], r["round"]): r for r in results}
+    # a selector is reported where there is one; the full method's selector is its final model
+    assert math.isnan(by["random", 0, 1]["selector_accuracy"]) and by["random", 0, 1]["selection_flops"] == 0
+    assert by["full", 0, 1]["selector_accuracy"] == by["full", 0, 1]["accuracy"]
+    assert 0 <= by["prunefuse", 0, 1]["selector_accuracy"] <= 1 and by["proxy", 0, 1]["training_flops"] > 0
+
+
+@pytest.mark.parametrize("ratio, method", [(0.5, "prunefuse"), (0.7, "prunefuse-p0.7")])
+def test_the_prunefuse_selector_costs_about_one_minus_p_squared_of_the_full_one(results, ratio, method):
+    by = {(r["method"], r["seed"], r["round"]): r for r in results}
+    for seed in (0, 1):
+        for round_ in (0, 1, 2):
+            full, pf = by["full", seed, round_], by[method, seed, round_]
+            assert pf["n_labels"] == full["n_labels"] and pf["selector_epochs"] == full["selector_epochs"]
+            # same labels, epochs and pool: the FLOP ratio is the network's, measured by FlopCounterMode
+            assert pf["selection_flops"] / full["selection_flops"] == pytest.approx((1 - ratio) ** 2, rel=0.15)
+    # the last round scores nothing: selection FLOPs = training FLOPs of the selector only
+    assert by["full", 0, 2]["scoring_seconds"] == 0
+
+
+def test_results_export_to_json_csv_and_back(results, tmp_path):
+    results.to_json(tmp_path / "r.json")
+    back = SimulationResults.from_json(tmp_path / "r.json")
+    assert len(back) == len(results) and back.config["batch_sizes"] == [20, 30]
+    for a, b in zip(results, back):
+        for key in RECORD_FIELDS:
+            if isinstance(a[key], float) and math.isnan(a[key]):
+                assert math.isnan(b[key])
+            else:
+                assert a[key] == b[key]
+    assert np.array_equal(back.selections["full"][1][2], results.selections["full"][1][2])
+    results.to_csv(tmp_path / "r.csv")
+    with open(tmp_path / "r.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(results) and list(rows[0]) == list(RECORD_FIELDS)
+    assert float(rows[3]["accuracy"]) == pytest.approx(results[3]["accuracy"])
+    pd = pytest.importorskip("pandas")
+    frame = results.to_frame()
+    assert isinstance(frame, pd.DataFrame) and frame.shape == (len(results), len(RECORD_FIELDS))
+
+
+def test_the_same_seeds_give_the_same_simulation(data):
+    X, y, X_test, y_test = data
+
+    def run():
+        return simulate(
+            cnn(), X, y, X_test, y_test, methods=["full", "prunefuse"], initial_size=30, batch_sizes=[15],
+            seeds=[3], progress=False,
+        )
+
+    a, b = run(), run()
+    assert [r["accuracy"] for r in a] == [r["accuracy"] for r in b]
+    assert all(np.array_equal(x, z) for x, z in zip(a.selections["full"][3], b.selections["full"][3]))
+
+
+def test_t_sync_fuses_trains_and_reprunes_so_the_proxy_inherits_trained_weights(data):
+    X, y, X_test, y_test = data
+    learner = PruneFuseActiveLearner(cnn(epochs=2), sync_every=2, random_state=0).fit(X[:40], y[:40])
+    init_before = {k: v.clone() for k, v in learner.proxy_init_module_.state_dict().items()}
+    learner.teach(X[40:60], y[40:60])
+    assert "sync" not in learner.history_[-1]
+    assert state_equal(learner.proxy_init_module_.state_dict(), init_before)
+    learner.teach(X[60:80], y[60:80])  # round 2: sync
+    sync = learner.history_[-1]["sync"]
+    assert sync["epochs"] == 2 and sync["seconds"] > 0
+    # the new proxy init is the pruned *trained* full network: its kept block, exactly
+    full = learner.full_init_module_.state_dict()
+    for name, tensor in learner.proxy_init_module_.state_dict().items():
+        assert torch.equal(learner.kept_indices_[name].gather(full[name]), tensor)
+    assert not state_equal(learner.proxy_init_module_.state_dict(), init_before)
+    # zero fusion of an untrained-since proxy into the synced network is still exact
+    clf = learner.fuse(train=False)
+    assert clf.predict_proba(X_test).shape == (len(X_test), 10)
+
+
+def test_simulate_counts_the_sync_training_as_selection_cost(data):
+    X, y, X_test, y_test = data
+    results = simulate(
+        cnn(), X, y, X_test, y_test,
+        methods=["prunefuse", {"method": "prunefuse", "sync_every": 1, "fusion_init": "keep", "name": "pf-sync"}],
+        initial_size=30, batch_sizes=[10, 10], seeds=[0], progress=False,
+    )
+    by = {(r["method"], r["round"]): r for r in results}
+    assert by["pf-sync", 0]["selection_flops"] == pytest.approx(by["prunefuse", 0]["selection_flops"])
+    # rounds 1 and 2 train the full network once more inside teach
+    assert by["pf-sync", 2]["selection_flops"] > 3 * by["prunefuse", 2]["selection_flops"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(methods=["proxy"]), InvalidParameterError, "needs a small selector network"),
+        (dict(methods=["best"]), InvalidParameterError, "Unknown method 'best'"),
+        (dict(methods=["full", {"method": "full"}]), InvalidParameterError, "unique"),
+        (dict(initial_size=495), InvalidParameterError, "between 1 and the pool size"),
+        (dict(batch_sizes=[10, 0]), InvalidParameterError, "positive integers"),
+        (dict(batch_sizes=[10], n_rounds=3), InvalidParameterError, "n_rounds=3"),
+        (dict(query_strategy="oracle"), ValueError, "query_strategy must be one of"),
+    ],
+    ids=["proxy-without-net", "unknown-method", "duplicate-name", "too-many-labels", "zero-batch", "rounds-mismatch",
+         "unknown-strategy"],
+)
+def test_bad_simulations_fail_before_training(data, kwargs, error, match):
+    X, y, X_test, y_test = data
+    params = dict(methods=["random"], initial_size=30, batch_sizes=[10], progress=False)
+    params.update(kwargs)
+    with pytest.raises(error, match=match):
+        simulate(cnn(), X, y, X_test, y_test, **params)
+
+
+def test_method_specs_parse_names_and_dicts():
+    assert MethodSpec.parse("prunefuse-p0.7") == MethodSpec("prunefuse-p0.7", "prunefuse", {"pruning_ratio": 0.7})
+    spec = MethodSpec.parse({"method": "prunefuse", "pruning_ratio": 0.5, "distillation_weight": 0.3})
+    assert spec.name == "prunefuse-p0.5" and spec.params == {"pruning_ratio": 0.5, "distillation_weight": 0.3}
