@@ -1,6 +1,7 @@
-"""Command line: ``prunefuse-sk demo`` runs an active-learning session on scikit-learn's digits."""
+"""Command line: ``prunefuse-sk demo`` (an active-learning session on digits) and ``prunefuse-sk simulate``."""
 
 import argparse
+import os
 import sys
 import time
 
@@ -11,12 +12,14 @@ from skorch import NeuralNetClassifier
 from tqdm.auto import tqdm
 
 from . import __version__
-from .datasets import load_digits_images
+from .datasets import load_digits_images, load_fashion_mnist
 from .learner import PruneFuseActiveLearner
-from .networks import SmallCNN
+from .networks import SmallCNN, SmallResNet
 from .strategies import STRATEGIES
 
-__all__ = ["main", "run_demo", "build_parser"]
+__all__ = ["main", "run_demo", "run_simulate", "build_parser", "DATASETS"]
+
+DATASETS = ("digits", "fashion-mnist")
 
 
 def build_parser():
@@ -57,6 +60,33 @@ def build_parser():
     demo.add_argument("--epochs", type=int, default=20, help="training epochs of every network")
     demo.add_argument("--random-state", type=int, default=0, help="seed of every random choice")
     demo.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+
+    sim = commands.add_parser(
+        "simulate",
+        help="learning curves of random / full / proxy / prunefuse selection on a real data set",
+        description=(
+            "Simulated active learning (the oracle reveals the known labels) for several selection methods from "
+            "the same initial labels per seed; writes results.json, results.csv and figures to --out and prints "
+            "accuracy per budget, AUBC and the selection cost relative to 'full'. Methods: random, full, proxy "
+            "(Selection via Proxy: a quarter-width network selects), prunefuse, prunefuse-p<ratio> "
+            "(e.g. prunefuse-p0.7)."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    sim.add_argument("--dataset", choices=DATASETS, default="digits", help="digits ships with scikit-learn; "
+                     "fashion-mnist needs the Debian package dataset-fashion-mnist")
+    sim.add_argument("--methods", nargs="+", default=["random", "full", "prunefuse"], help="selection methods")
+    sim.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed")
+    sim.add_argument("--initial-size", type=int, default=50, help="random labels to start with")
+    sim.add_argument("--batch-size", type=int, default=50, help="labels per round")
+    sim.add_argument("--rounds", type=int, default=5, help="query/label rounds")
+    sim.add_argument("--pruning-ratio", type=float, default=0.5, help="pruning ratio of plain 'prunefuse'")
+    sim.add_argument("--sync-every", type=int, default=0, help="T_sync of the prunefuse methods (0: never)")
+    sim.add_argument("--strategy", choices=sorted(STRATEGIES), default="least_confidence", help="query strategy")
+    sim.add_argument("--epochs", type=int, default=15, help="training epochs of every network")
+    sim.add_argument("--max-candidates", type=int, default=None, help="score a random subset of the pool per round")
+    sim.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    sim.add_argument("--out", default="prunefuse-simulation", help="folder for results and figures")
     return parser
 
 
@@ -217,6 +247,115 @@ def run_demo(seed_size=50, rounds=6, query_size=50, pruning_ratio=0.5, strategy=
     return results
 
 
+def _simulation_net(dataset, epochs, device, width_factor=1.0):
+    common = dict(
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=2e-3,
+        max_epochs=epochs,
+        batch_size=64,
+        train_split=None,
+        iterator_train__shuffle=True,
+        device=device,
+        verbose=0,
+    )
+    if dataset == "digits":
+        return NeuralNetClassifier(
+            SmallCNN, module__n_classes=10, module__image_size=8, module__width=max(2, int(16 * width_factor)),
+            module__hidden=max(4, int(64 * width_factor)), **common
+        )
+    return NeuralNetClassifier(
+        SmallResNet, module__n_classes=10, module__width=max(2, int(16 * width_factor)), module__stem_stride=2, **common
+    )
+
+
+def run_simulate(dataset="digits", methods=("random", "full", "prunefuse"), seeds=(0,), initial_size=50,
+                 batch_size=50, rounds=5, pruning_ratio=0.5, sync_every=0, strategy="least_confidence", epochs=15,
+                 max_candidates=None, device="cpu", out_dir="prunefuse-simulation", out=None):
+    """Run :func:`~prunefuse_sk.simulation.simulate` on a real data set; write results and figures.
+
+    Parameters
+    ----------
+    dataset : {"digits", "fashion-mnist"}, default="digits"
+        scikit-learn's digits (a small CNN), or Fashion-MNIST from the Debian
+        package ``dataset-fashion-mnist`` (a small ResNet with a strided stem).
+    methods : sequence of str, default=("random", "full", "prunefuse")
+        ``random``, ``full``, ``proxy`` (the same architecture at a quarter of
+        the width selects), ``prunefuse`` (at ``pruning_ratio``),
+        ``prunefuse-p<ratio>``.
+    seeds : sequence of int, default=(0,)
+    initial_size, batch_size, rounds : int
+        Labels to start with, per round, and the number of rounds.
+    pruning_ratio : float, default=0.5
+    sync_every : int, default=0
+        T_sync of the prunefuse methods.
+    strategy : str, default="least_confidence"
+    epochs : int, default=15
+    max_candidates : int, default=None
+    device : str, default="cpu"
+    out_dir : str, default="prunefuse-simulation"
+        Created if needed; receives ``results.json``, ``results.csv``,
+        ``report.txt`` and ``curves.png``.
+    out : file-like, default=None
+        Where the tables go (``sys.stdout``).
+
+    Returns
+    -------
+    results : SimulationResults
+    """
+    from .plotting import plot_results
+    from .simulation import simulate
+
+    out = out or sys.stdout
+    if dataset == "digits":
+        X, X_test, y, y_test = load_digits_images(random_state=0)
+    elif dataset == "fashion-mnist":
+        X, X_test, y, y_test = load_fashion_mnist()
+    else:
+        raise ValueError(f"dataset must be one of {DATASETS}; got {dataset!r}.")
+    learner_params = {"pruning_ratio": pruning_ratio, "sync_every": sync_every}
+    specs = []
+    for method in methods:
+        if method.startswith("prunefuse-p"):
+            specs.append({"method": "prunefuse", "name": method, "pruning_ratio": float(method[len("prunefuse-p"):])})
+        else:
+            specs.append(method)
+    print(
+        f"prunefuse-sk simulate: {dataset}, pool {len(X):,}, test {len(X_test):,}, methods {list(methods)}, "
+        f"seeds {list(seeds)}, labels {initial_size} + {rounds} x {batch_size}",
+        file=out,
+    )
+    start = time.perf_counter()
+    results = simulate(
+        _simulation_net(dataset, epochs, device),
+        X,
+        y,
+        X_test,
+        y_test,
+        methods=specs,
+        initial_size=initial_size,
+        batch_sizes=batch_size,
+        n_rounds=rounds,
+        seeds=seeds,
+        query_strategy=strategy,
+        proxy_estimator=_simulation_net(dataset, epochs, device, width_factor=0.25),
+        learner_params=learner_params,
+        max_candidates=max_candidates,
+    )
+    results.config.update(dataset=dataset, epochs=epochs, wall_seconds=time.perf_counter() - start)
+    os.makedirs(out_dir, exist_ok=True)
+    text = results.report(baseline="full")
+    print("\n" + text, file=out)
+    results.to_json(os.path.join(out_dir, "results.json"))
+    results.to_csv(os.path.join(out_dir, "results.csv"))
+    with open(os.path.join(out_dir, "report.txt"), "w", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+    plot_results(results.records, path=os.path.join(out_dir, "curves.png"))
+    print(f"\nWrote results.json, results.csv, report.txt and curves.png to {out_dir} "
+          f"({time.perf_counter() - start:.1f}s).", file=out)
+    return results
+
+
 def main(argv=None):
     """Run the ``prunefuse-sk`` console script.
 
@@ -242,6 +381,22 @@ def main(argv=None):
             epochs=args.epochs,
             random_state=args.random_state,
             device=args.device,
+        )
+    elif args.command == "simulate":
+        run_simulate(
+            dataset=args.dataset,
+            methods=args.methods,
+            seeds=args.seeds,
+            initial_size=args.initial_size,
+            batch_size=args.batch_size,
+            rounds=args.rounds,
+            pruning_ratio=args.pruning_ratio,
+            sync_every=args.sync_every,
+            strategy=args.strategy,
+            epochs=args.epochs,
+            max_candidates=args.max_candidates,
+            device=args.device,
+            out_dir=args.out,
         )
     return 0
 

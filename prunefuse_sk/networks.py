@@ -136,12 +136,15 @@ class SmallResNet(nn.Module):
         Channels of the input images.
     width : int, default=16
         Channels of the stem and of both residual blocks.
+    stem_stride : int, default=1
+        Stride of the stem convolution; 2 halves the resolution the blocks
+        work at (28x28 -> 14x14), for about a quarter of the FLOPs.
     """
 
-    def __init__(self, n_classes=10, in_channels=1, width=16):
+    def __init__(self, n_classes=10, in_channels=1, width=16, stem_stride=1):
         super().__init__()
         self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
+            nn.Conv2d(in_channels, width, 3, stride=stem_stride, padding=1, bias=False),
             nn.BatchNorm2d(width),
             nn.ReLU(),
         )

@@ -181,6 +181,51 @@ class SimulationResults:
         """list of str: the method names, in first-seen order."""
         return list(dict.fromkeys(r["method"] for r in self.records))
 
+    def report(self, baseline="full"):
+        """Plain-text tables: accuracy per budget (mean +- std over seeds), AUBC and selection cost.
+
+        Parameters
+        ----------
+        baseline : str, default="full"
+            The method the cost ratios are relative to (NaN if absent).
+
+        Returns
+        -------
+        text : str
+        """
+        from .metrics import aubc_table, cost_table, format_table, learning_curve_table
+
+        curve = learning_curve_table(self.records)
+        budgets = sorted({entry["n_labels"] for entry in curve})
+        rows = []
+        for method in self.methods:
+            row = {"method": method}
+            for entry in curve:
+                if entry["method"] == method:
+                    row[str(entry["n_labels"])] = f"{entry['mean']:.4f} +- {entry['std']:.4f}"
+            rows.append(row)
+        lines = [
+            "Test accuracy of the final full-size model (mean +- std over seeds) by number of labels",
+            format_table(rows, ["method"] + [str(n) for n in budgets]),
+            "",
+            f"Area under the budget curve, and selection cost summed over rounds (mean over seeds) relative to {baseline!r}",
+        ]
+        aubc = {row["method"]: row for row in aubc_table(self.records)}
+        cost = {row["method"]: row for row in cost_table(self.records, baseline=baseline)}
+        rows = [
+            {
+                "method": method,
+                "AUBC": f"{aubc[method]['aubc_mean']:.4f} +- {aubc[method]['aubc_std']:.4f}",
+                "selection FLOPs": f"{cost[method]['selection_flops']:.3e}",
+                "FLOPs ratio": f"{cost[method]['selection_flops_ratio']:.3f}",
+                "selection s": f"{cost[method]['selection_seconds']:.1f}",
+                "time ratio": f"{cost[method]['selection_seconds_ratio']:.3f}",
+            }
+            for method in self.methods
+        ]
+        lines.append(format_table(rows, ["method", "AUBC", "selection FLOPs", "FLOPs ratio", "selection s", "time ratio"]))
+        return "\n".join(lines)
+
     def to_frame(self):
         """The records as a pandas DataFrame (needs pandas).
 

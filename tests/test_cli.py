@@ -1,4 +1,4 @@
-"""The ``prunefuse-sk demo`` command."""
+"""The ``prunefuse-sk demo`` and ``prunefuse-sk simulate`` commands."""
 
 import io
 import subprocess
@@ -64,3 +64,29 @@ def test_fashion_mnist_loader_reads_the_debian_files_or_says_how_to_install(tmp_
 def test_demo_runs_the_embedding_and_dropout_strategies(strategy):
     results = run_demo(seed_size=30, rounds=1, query_size=10, epochs=2, strategy=strategy, out=io.StringIO())
     assert [n for n, _ in results["rounds"]] == [30, 40]
+
+
+def test_simulate_command_writes_results_figures_and_tables(tmp_path, capsys):
+    import json
+
+    assert main(["simulate", "--methods", "random", "full", "prunefuse-p0.7", "--seeds", "0", "1",
+                 "--initial-size", "30", "--batch-size", "20", "--rounds", "2", "--epochs", "2",
+                 "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "Test accuracy of the final full-size model" in text and "Area under the budget curve" in text
+    for method in ("random", "full", "prunefuse-p0.7"):
+        assert method in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png", "report.txt", "results.csv", "results.json"]
+    payload = json.loads((tmp_path / "results.json").read_text())
+    assert len(payload["records"]) == 3 * 2 * 3 and payload["config"]["dataset"] == "digits"
+    assert [r["n_labels"] for r in payload["records"][:3]] == [30, 50, 70]
+    assert (tmp_path / "curves.png").stat().st_size > 10_000
+    assert (tmp_path / "report.txt").read_text().strip() in text
+
+
+def test_simulate_help_lists_the_datasets_and_methods(capsys):
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    help_text = capsys.readouterr().out
+    for option in ("--dataset", "fashion-mnist", "--methods", "--seeds", "--sync-every", "--out", "prunefuse-p0.7"):
+        assert option in help_text

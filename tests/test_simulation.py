@@ -176,3 +176,22 @@ def test_method_specs_parse_names_and_dicts():
     assert MethodSpec.parse("prunefuse-p0.7") == MethodSpec("prunefuse-p0.7", "prunefuse", {"pruning_ratio": 0.7})
     spec = MethodSpec.parse({"method": "prunefuse", "pruning_ratio": 0.5, "distillation_weight": 0.3})
     assert spec.name == "prunefuse-p0.5" and spec.params == {"pruning_ratio": 0.5, "distillation_weight": 0.3}
+
+
+def test_stopping_criteria_end_a_run_early_and_say_why(data):
+    from prunefuse_sk.stopping import AnyOf, LabelBudget, StablePredictions
+
+    X, y, X_test, y_test = data
+    budget = LabelBudget(50)
+    results = simulate(
+        cnn(), X, y, X_test, y_test, methods=["random", "prunefuse"], initial_size=30, batch_sizes=[10, 10, 10],
+        seeds=[0, 1], stopping=AnyOf(budget, StablePredictions(X_test[:50], window=10)), progress=False,
+    )
+    for method in ("random", "prunefuse"):
+        for seed in (0, 1):
+            run = [r for r in results if r["method"] == method and r["seed"] == seed]
+            assert [r["n_labels"] for r in run] == [30, 40, 50]
+            assert [r["stop_reason"] is None for r in run] == [True, True, False]
+            assert "label budget" in run[-1]["stop_reason"]
+            assert len(results.selections[method][seed]) == 3  # nothing selected after the stop
+    assert budget.reason is None  # every run used its own copy of the criterion
