@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 from tqdm.auto import tqdm
@@ -24,6 +25,7 @@ from .exceptions import (
     FeatureShapeError,
     InvalidParameterError,
     LabelMappingError,
+    NonFiniteInputError,
     OutputWidthError,
     StaleProxyWarning,
     StrategyResultError,
@@ -46,6 +48,17 @@ from .validation import (
 __all__ = ["PruneFuseActiveLearner", "default_estimator"]
 
 PROXY_RETRAIN = ("reinit", "warm")
+# private state set by fit (fitted attributes end in "_" and are dropped by name)
+_FIT_STATE = (
+    "_rng",
+    "_labelled",
+    "_last_query",
+    "_pending_retrain",
+    "_proxy_n_labels",
+    "_prune_seed",
+    "_fuse_seed",
+    "_sample_shape",
+)
 _EXAMPLE_ROWS = 3  # odd, so a forward that hard-codes a width cannot silently fold rows
 
 
@@ -86,7 +99,12 @@ def make_net_like(template, module, overrides=None, net_class=None):
     them and silently discard the given instance.
     """
     params = clone(template).get_params(deep=False)
-    params = {key: value for key, value in params.items() if not key.startswith("module__")}
+    # skorch's private record of which parameters to validate must be rebuilt from the new ones
+    params = {
+        key: value
+        for key, value in params.items()
+        if not key.startswith("module__") and key != "_params_to_validate"
+    }
     params["module"] = module
     params.update(overrides or {})
     return (net_class or type(template))(**params)
@@ -292,7 +310,13 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             raise InvalidParameterError(
                 f"distillation_weight must be a float in [0, 1]; got {alpha!r} instead (0 turns distillation off)."
             )
-        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)) or self.temperature <= 0:
+        temperature = self.temperature
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float))
+            or not np.isfinite(temperature)
+            or temperature <= 0
+        ):
             raise InvalidParameterError(f"temperature must be a positive float; got {self.temperature!r} instead.")
         if self.proxy_params is not None and not isinstance(self.proxy_params, dict):
             raise InvalidParameterError(
@@ -317,6 +341,13 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             )
         if isinstance(self.verbose, bool) or not isinstance(self.verbose, (int, np.integer)) or self.verbose < 0:
             raise InvalidParameterError(f"verbose must be a non-negative integer; got {self.verbose!r} instead.")
+        try:
+            check_random_state(self.random_state)
+        except (TypeError, ValueError) as exc:
+            raise InvalidParameterError(
+                f"random_state must be None, an int in [0, 2**32 - 1] or a numpy RandomState; got "
+                f"{self.random_state!r} ({exc})."
+            ) from exc
         get_strategy(self.query_strategy)
 
     def _log(self, message):
@@ -334,7 +365,15 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         return torch.as_tensor(X[rows], device=device)
 
     def _new_proxy(self):
-        return make_net_like(self.estimator_, copy.deepcopy(self.proxy_init_module_), self.proxy_params)
+        try:
+            net = make_net_like(self.estimator_, copy.deepcopy(self.proxy_init_module_), self.proxy_params)
+            net._validate_params()  # skorch's check of prefixed parameters (optimizer__lr, ...)
+        except (TypeError, ValueError) as exc:
+            raise InvalidParameterError(
+                f"proxy_params {self.proxy_params!r} are not valid parameters of "
+                f"{type(self.estimator_).__name__}: {exc}"
+            ) from exc
+        return net
 
     def _train(self, net, X, y_encoded, *, seed, partial=False):
         start = time.perf_counter()
@@ -479,9 +518,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
                 f"The seed set has 1 class only ({np.unique(y).tolist()}, n_samples = {len(y)}); the default "
                 "network needs at least 2 classes to size its output layer. Label samples of another class first."
             )
+        self._forget_fit()  # a fit that fails below leaves an unfitted learner, not a half-fitted one
         self._rng = as_random_state(self.random_state)
-        for stale in ("fused_", "proxy_", "_labelled"):
-            self.__dict__.pop(stale, None)
         template = self._template(X, y)
         device = template.device
 
@@ -491,18 +529,20 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         full_module = full.module_
         example = self._example_inputs(X, device)
         n_outputs = self._output_width(full_module, example)
-        self.classes_ = resolve_classes(y, n_outputs, getattr(template, "classes", None))
-        y_encoded = encode_labels(y, self.classes_)
+        classes = resolve_classes(y, n_outputs, getattr(template, "classes", None))
+        y_encoded = encode_labels(y, classes)
 
-        self._prune_seed = draw_seed(self._rng)
+        prune_seed = draw_seed(self._rng)
         pruned = prune_at_init(
             full_module,
             example,
             pruning_ratio=self.pruning_ratio,
             importance=self.importance,
             ignored_layers=self.ignored_layers,
-            random_state=self._prune_seed,
+            random_state=prune_seed,
         )
+        self.classes_ = classes
+        self._prune_seed = prune_seed
         self.estimator_ = template
         self.full_init_module_ = copy.deepcopy(full_module).cpu()
         self.proxy_init_module_ = copy.deepcopy(pruned.module).cpu()
@@ -523,6 +563,12 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self._schedule_retrain()
         self._retrain_proxy()
         return self
+
+    def _forget_fit(self):
+        """Drop every fitted attribute and the private state that goes with them."""
+        for name in list(self.__dict__):
+            if name.endswith("_") and not name.startswith("__") or name in _FIT_STATE:
+                del self.__dict__[name]
 
     def _output_width(self, module, example):
         was_training = module.training
@@ -594,8 +640,10 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         ``labelling_round_``.
         """
         check_is_fitted(self, "classes_")
+        _check_flag(only_new, "only_new")
         if X is None and y is None:
             return self.refit()
+        self._check_params()
         if X is None or y is None:
             raise ValueError("Pass both X and y to teach new labels, or neither to retry the proxy's retraining.")
         X = check_features(X, n_features_shape=self._sample_shape)
@@ -625,6 +673,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self : PruneFuseActiveLearner
         """
         check_is_fitted(self, "classes_")
+        self._check_params()
         if self.__dict__.get("_pending_retrain") is None:
             self.__dict__.pop("fused_", None)
             self._schedule_retrain()
@@ -661,7 +710,10 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             Only with ``return_scores=True``.
         """
         check_is_fitted(self, "proxy_")
+        self._check_params()  # parameters may have changed with set_params since fit
         self._warn_if_stale("query")
+        if not isinstance(X_pool, dict):  # modAL's dropout strategies also take dicts of tensors
+            check_sample_shape(X_pool, name="X_pool", n_features_shape=self._sample_shape, min_samples=0)
         total = n_rows(X_pool)
         if total == 0:
             raise EmptyPoolError(
@@ -688,7 +740,12 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         if candidates is not None:
             indices = candidates[indices]
         selected = take_rows(X_pool, indices)
-        self._last_query = QueryRecord(_rows_as_float32(selected), scores) if scores is not None else None
+        rows = None if isinstance(selected, dict) else _rows_as_float32(selected)
+        if rows is not None and not np.isfinite(rows).all():
+            raise NonFiniteInputError(
+                "X_pool contains NaN or infinity in the selected rows; impute or drop those rows before querying."
+            )
+        self._last_query = QueryRecord(rows, scores) if scores is not None and rows is not None else None
         if return_scores:
             if scores is None:
                 raise InvalidParameterError(
@@ -722,6 +779,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             trained network. Also stored as ``fused_``.
         """
         check_is_fitted(self, "proxy_")
+        _check_flag(train, "train")
+        self._check_params()
         self._warn_if_stale("fuse")
         if (X is None) != (y is None):
             raise ValueError("Pass both X and y to fuse on other data, or neither to use the labelled set.")
@@ -927,6 +986,11 @@ def _embedding_layer(module, output_layers):
     return output_layers[0] if output_layers else None
 
 
+def _check_flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidParameterError(f"{name} must be True or False; got {value!r} instead.")
+
+
 def _rows_as_float32(rows):
     """The rows as a float32 ndarray, as ``teach`` will see them (for provenance look-ups)."""
     if isinstance(rows, torch.Tensor):
@@ -956,6 +1020,8 @@ def _unpack_strategy_result(result, n, n_candidates, strategy):
         indices = indices.cpu().numpy()
     indices = np.asarray(indices).ravel()
     fix = "Fix the strategy so that it returns n_instances unique row indices into X_pool."
+    if len(indices) != n:
+        raise StrategyResultError(f"Strategy {name!r} returned {len(indices)} indices; expected {n}. {fix}")
     if indices.dtype.kind not in "iu":
         raise StrategyResultError(f"Strategy {name!r} returned non-integer indices of dtype {indices.dtype}. {fix}")
     indices = indices.astype(np.int64)

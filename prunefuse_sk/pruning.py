@@ -18,6 +18,7 @@ LayerNorm, embedding, LSTM, unwrapped parameters) without modelling each one.
 """
 
 import copy
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -26,7 +27,7 @@ import torch
 from torch import nn
 
 from ._random import draw_seed, as_random_state, torch_seed_scope
-from .exceptions import HardCodedShapeError, PruningError, UnsupportedArchitectureError
+from .exceptions import HardCodedShapeError, InvalidParameterError, PruningError, UnsupportedArchitectureError
 
 __all__ = [
     "KeptIndices",
@@ -303,7 +304,7 @@ def _make_importance(importance):
         return tp.importance.MagnitudeImportance(p=1, group_reduction="first", normalizer=None)
     if importance == "random":
         return tp.importance.RandomImportance()
-    raise ValueError(
+    raise InvalidParameterError(
         f"importance must be one of {IMPORTANCES}; got {importance!r} instead."
     )
 
@@ -359,10 +360,20 @@ def _check_widths_left(pruner, pruning_ratio, module_names):
         root = group[0].dep.target.module
         width = pruner.DG.get_out_channels(root)
         if width is not None and int(width * (1 - float(pruning_ratio))) < 1:
+            name = module_names.get(root, root)
+            if width <= 1:
+                fix = (
+                    f"No pruning_ratio keeps a channel of a layer this narrow: make '{name}' wider, "
+                    f"or add '{name}' to `ignored_layers`."
+                )
+            else:
+                # rounded down, so that the suggested ratio itself keeps one channel
+                fix = (
+                    f"Use a pruning_ratio of at most {math.floor((1 - 1 / width) * 1000) / 1000:.3f}, "
+                    f"a wider layer, or add '{name}' to `ignored_layers`."
+                )
             raise PruningError(
-                f"pruning_ratio={pruning_ratio} would leave layer '{module_names.get(root, root)}' "
-                f"({width} channels) with 0 channels. Use a pruning_ratio of at most {1 - 1 / width:.3f}, "
-                "a wider layer, or add the layer to `ignored_layers`."
+                f"pruning_ratio={pruning_ratio} would leave layer '{name}' ({width} channels) with 0 channels. {fix}"
             )
 
 
@@ -394,7 +405,7 @@ def _resolve_ignored(model, ignored_layers):
     for name in ignored_layers:
         if name not in names:
             available = ", ".join(n for n in names if n) or "(none)"
-            raise ValueError(
+            raise InvalidParameterError(
                 f"ignored_layers names a layer '{name}' that the network does not have. "
                 f"Its layers are: {available}."
             )
@@ -449,11 +460,14 @@ def prune_at_init(
         hard-codes a width (``x.view(-1, 12 * 12 * 64)``).
     PruningError
         A layer would be left with zero channels.
+    InvalidParameterError
+        ``pruning_ratio`` is not in (0, 1), ``importance`` is unknown, or
+        ``ignored_layers`` names a layer the network does not have.
     """
     import torch_pruning as tp
 
     if not isinstance(pruning_ratio, (float, int)) or not 0 < float(pruning_ratio) < 1:
-        raise ValueError(f"pruning_ratio must be a float in (0, 1); got {pruning_ratio!r} instead.")
+        raise InvalidParameterError(f"pruning_ratio must be a float in (0, 1); got {pruning_ratio!r} instead.")
     importance_obj = _make_importance(importance)
     model = copy.deepcopy(module)
     was_training = model.training

@@ -26,7 +26,6 @@ import copy
 import csv
 import json
 import math
-import os
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -729,19 +728,3 @@ class _Run:
             if criterion.should_stop(model, self.c.X[pool], n_labels=len(self.labelled)):
                 return getattr(criterion, "reason", None) or type(criterion).__name__
         return None
-
-
-def load_results(path):
-    """Read results saved with :meth:`SimulationResults.to_json`.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-
-    Returns
-    -------
-    results : SimulationResults
-    """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No simulation results at {path!r}.")
-    return SimulationResults.from_json(path)

@@ -21,7 +21,9 @@ from .exceptions import (
 __all__ = ["check_sample_shape", "check_features", "check_labels", "resolve_classes", "encode_labels", "check_n_instances"]
 
 
-def check_sample_shape(X, *, name="X", n_features_shape=None, estimator_name="PruneFuseActiveLearner"):
+def check_sample_shape(
+    X, *, name="X", n_features_shape=None, estimator_name="PruneFuseActiveLearner", min_samples=1
+):
     """Check the layout of samples without converting or copying them.
 
     Used on pools too, which may be memmaps or tensors on a GPU: only the
@@ -37,14 +39,17 @@ def check_sample_shape(X, *, name="X", n_features_shape=None, estimator_name="Pr
         When given, ``X.shape[1:]`` must equal it (the shape seen at ``fit``).
     estimator_name : str, default="PruneFuseActiveLearner"
         Used in error messages.
+    min_samples : int, default=1
+        Fewest rows ``X`` may have; ``0`` accepts an empty ``X`` (check a
+        pool's emptiness first to raise ``EmptyPoolError`` instead).
 
     Raises
     ------
     TypeError
         If ``X`` is a scipy sparse matrix or array.
     FeatureShapeError
-        If ``X`` has fewer than two dimensions, no features, or samples of
-        another shape than at ``fit``.
+        If ``X`` has fewer than two dimensions, fewer than ``min_samples``
+        rows, no features, or samples of another shape than at ``fit``.
     ValueError
         If ``X`` holds complex values.
     """
@@ -62,6 +67,11 @@ def check_sample_shape(X, *, name="X", n_features_shape=None, estimator_name="Pr
         )
     if int(np.prod(shape[1:])) == 0:
         raise FeatureShapeError(f"{name} has 0 feature(s) (shape={shape}) while a minimum of 1 is required.")
+    if shape[0] < min_samples:
+        raise FeatureShapeError(
+            f"Found array with {shape[0]} sample(s) (shape={shape}) while a minimum of {min_samples} is required. "
+            f"Pass at least {min_samples} row(s) in {name}."
+        )
     dtype = getattr(X, "dtype", None)
     if dtype is not None and (getattr(dtype, "kind", None) == "c" or getattr(dtype, "is_complex", False)):
         raise ValueError(f"Complex data not supported: {name} has dtype {dtype}; pass real-valued features.")
@@ -117,8 +127,6 @@ def check_features(X, *, name="X", n_features_shape=None):
         raise TypeError(f"{name} must hold numbers; converting it failed: {exc}") from exc
     except ValueError as exc:
         raise ValueError(f"{name} must hold numbers; converting it failed: {exc}") from exc
-    if X.shape[0] == 0:
-        raise FeatureShapeError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
     if not np.isfinite(X).all():
         raise NonFiniteInputError(f"{name} contains NaN or infinity; impute or drop those rows first.")
     return X

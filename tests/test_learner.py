@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from prunefuse_sk import EmptyPoolError, LabelMappingError, PruneFuseActiveLearner
+from prunefuse_sk import LabelMappingError, PruneFuseActiveLearner
 from prunefuse_sk.networks import MLP, SmallCNN
 
 from conftest import make_net, state_equal
@@ -65,26 +65,6 @@ def test_query_accepts_n_instances_and_max_candidates(fitted, digits_flat):
     assert len(idx) == 4
     idx, rows = fitted.query(X, n=5, max_candidates=50)
     assert len(np.unique(idx)) == 5 and np.array_equal(rows, X[idx])
-
-
-@pytest.mark.parametrize(
-    "kwargs, error, match",
-    [
-        (dict(n=0), ValueError, "at least 1"),
-        (dict(n=10_000), ValueError, "larger than the pool"),
-        (dict(n=2.5), TypeError, "positive integer"),
-        (dict(n=3, n_instances=4), ValueError, "not both"),
-        (dict(max_candidates=0), ValueError, "max_candidates"),
-    ],
-)
-def test_query_rejects_bad_requests(fitted, digits_flat, kwargs, error, match):
-    with pytest.raises(error, match=match):
-        fitted.query(digits_flat[0][100:200], **kwargs)
-
-
-def test_query_on_an_empty_pool_raises_empty_pool_error(fitted):
-    with pytest.raises(EmptyPoolError):
-        fitted.query(np.zeros((0, 64), dtype=np.float32))
 
 
 def test_teach_grows_the_labelled_set_and_retrains_per_policy(mlp_net, digits_flat):
@@ -190,50 +170,6 @@ def test_integer_labels_map_to_output_units_even_when_the_seed_lacks_a_class(mlp
         learner.teach(X[:1], np.array([10]))
 
 
-@pytest.mark.parametrize(
-    "params, match",
-    [
-        (dict(pruning_ratio=1.0), "pruning_ratio"),
-        (dict(importance="l3"), "importance"),
-        (dict(proxy_retrain="cold"), "proxy_retrain"),
-        (dict(fusion_init="ones"), "fusion_init"),
-        (dict(distillation_weight=2), "distillation_weight"),
-        (dict(temperature=0), "temperature"),
-        (dict(query_strategy="oracle"), "query_strategy"),
-        (dict(estimator="mlp"), "NeuralNetClassifier"),
-        (dict(proxy_params={"module__hidden": (8,)}), "estimator__module__hidden"),
-    ],
-)
-def test_bad_parameters_fail_at_fit_with_the_parameter_named(digits_flat, params, match):
-    X, _, y, _ = digits_flat
-    with pytest.raises((ValueError, TypeError), match=match):
-        PruneFuseActiveLearner(**params).fit(X[:30], y[:30])
-
-
-def test_bad_data_fails_with_a_message(fitted, digits_flat):
-    X, _, y, _ = digits_flat
-    with pytest.raises(ValueError, match="different lengths"):
-        PruneFuseActiveLearner().fit(X[:30], y[:29])
-    with pytest.raises(ValueError, match="NaN"):
-        PruneFuseActiveLearner().fit(np.full((30, 64), np.nan), y[:30])
-    with pytest.raises(ValueError, match="has 10 features, but PruneFuseActiveLearner is expecting 64"):
-        fitted.teach(X[:5, :10], y[:5])
-    with pytest.raises(ValueError, match="has 10 features, but PruneFuseActiveLearner is expecting 64"):
-        fitted.predict(X[:5, :10])
-    with pytest.raises(ValueError, match="Reshape your data"):
-        fitted.predict(X[0])
-    with pytest.raises(ValueError, match="NaN"):
-        fitted.predict(np.full((3, 64), np.inf, dtype=np.float32))
-    with pytest.raises(TypeError, match="sparse"):
-        import scipy.sparse
-
-        fitted.predict(scipy.sparse.csr_matrix(X[:5]))
-    with pytest.raises(ValueError, match="Unknown label type"):
-        PruneFuseActiveLearner().fit(X[:30], np.linspace(0, 1, 30))
-    with pytest.raises(ValueError, match="target y is None"):
-        PruneFuseActiveLearner().fit(X[:30], None)
-
-
 def test_modal_strategies_run_unmodified(fitted, digits_flat):
     modal_uncertainty = pytest.importorskip("modAL.uncertainty")
     pool = digits_flat[0][100:700]
@@ -267,12 +203,3 @@ def test_verbose_prints_a_line_per_round(mlp_net, digits_flat, capsys):
     learner.teach(X[40:50], y[40:50])
     out = capsys.readouterr().out
     assert "round 0: proxy trained on 40 labels" in out and "round 1: proxy trained on 50 labels" in out
-
-
-def test_not_fitted_errors(digits_flat):
-    from sklearn.exceptions import NotFittedError
-
-    learner = PruneFuseActiveLearner()
-    for call in (lambda: learner.query(digits_flat[0]), lambda: learner.predict(digits_flat[0]), learner.fuse):
-        with pytest.raises(NotFittedError):
-            call()

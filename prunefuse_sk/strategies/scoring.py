@@ -110,11 +110,25 @@ def to_float_tensor(batch, device):
     -------
     tensor : torch.Tensor of shape (n_batch, ...), float32
         The batch on ``device``.
+
+    Raises
+    ------
+    TypeError
+        If the batch holds objects that are not numbers.
+    ValueError
+        If the batch holds strings that are not numbers.
+    NonFiniteInputError
+        If the batch contains NaN or infinity.
     """
     if isinstance(batch, torch.Tensor):
         tensor = batch.to(device=device, dtype=torch.float32)
     else:
-        array = np.asarray(batch, dtype=np.float32)
+        try:
+            array = np.asarray(batch, dtype=np.float32)
+        except TypeError as exc:
+            raise TypeError(f"X must hold numbers; converting it failed: {exc}") from exc
+        except ValueError as exc:
+            raise ValueError(f"X must hold numbers; converting it failed: {exc}") from exc
         if not array.flags.writeable:  # read-only memmaps: copy this batch only
             array = array.copy()
         tensor = torch.as_tensor(array, device=device)
