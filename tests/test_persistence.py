@@ -91,6 +91,7 @@ def test_resume_in_a_new_process_continues_the_uninterrupted_run(tmp_path, param
     script = SETUP + textwrap.dedent(
         f"""
         from prunefuse_sk import PruneFuseActiveLearner
+        torch.set_num_threads({torch.get_num_threads()})  # bit-identical floats need the same thread count
         learner = PruneFuseActiveLearner.load({str(checkpoint)!r}, estimator=make_estimator())
         labelled = np.load({str(tmp_path / "labelled.npy")!r})
         labelled, queries = run_rounds(learner, labelled, 3)
