@@ -9,7 +9,15 @@ HERE = Path(__file__).parent
 VERSION = re.search(r'^__version__ = "([^"]+)"', (HERE / "prunefuse_sk" / "__init__.py").read_text(), re.M).group(1)
 
 EXTRAS = {
-    "test": ["pytest>=7", "hypothesis>=6", "matplotlib>=3.5"],
+    "test": [
+        "pytest>=7",
+        "hypothesis>=6",
+        "matplotlib>=3.5",
+        "ipywidgets>=8",
+        "nbformat>=5",
+        "nbclient>=0.7",
+        "ipykernel>=6",
+    ],
     "dask": ["dask[distributed]>=2023.1"],
     "jupyter": ["ipywidgets>=8", "matplotlib>=3.5"],
     "plot": ["matplotlib>=3.5"],

@@ -13,8 +13,10 @@ script measures that claim on real data with :func:`prunefuse_sk.simulation.simu
 * methods: ``random`` (the full network on random labels), ``full`` (classic
   active learning with the full network), ``proxy`` (Selection via Proxy: the same
   architecture at ``--svp-width`` channels selects, the full network is trained
-  from scratch on its picks), ``prunefuse`` at p=0.5 and p=0.7; all with least
-  confidence, all from the same initial labels per seed.
+  from scratch on its picks), ``prunefuse`` at p=0.5 and p=0.7, and p=0.7 with
+  T_sync every 2 rounds (``sync_every=2``, ``fusion_init="keep"``: the full network is
+  trained and pruned again into the next proxy; its training counts as selection cost);
+  all with least confidence, all from the same initial labels per seed.
 
 It prints test accuracy (mean +- std over seeds) per budget, the area under the
 budget curve (AUBC), and the selection cost of each method relative to ``full``
@@ -57,6 +59,8 @@ METHODS = [
     "proxy",
     {"method": "prunefuse", "pruning_ratio": 0.5, "name": "prunefuse-p0.5"},
     {"method": "prunefuse", "pruning_ratio": 0.7, "name": "prunefuse-p0.7"},
+    # T_sync: every 2nd round fuse, train the full network and prune it again into the next proxy
+    {"method": "prunefuse", "pruning_ratio": 0.7, "sync_every": 2, "fusion_init": "keep", "name": "prunefuse-p0.7-sync2"},
 ]
 
 
@@ -159,7 +163,7 @@ def main(argv=None):
     epochs = args.quick_epochs if args.quick else args.epochs
     step = (args.budget - args.initial) // args.rounds
     batch_sizes = [step] * (args.rounds - 1) + [args.budget - args.initial - step * (args.rounds - 1)]
-    budget_sizes = list(np.cumsum([args.initial] + batch_sizes))
+    budget_sizes = [int(n) for n in np.cumsum([args.initial] + batch_sizes)]
     tag = args.tag or f"paper_table_{'quick' if args.quick else 'full'}_{args.device.split(':')[0]}"
     os.makedirs(args.out, exist_ok=True)
 
