@@ -87,6 +87,8 @@ def build_parser():
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--out", default=RESULTS)
     parser.add_argument("--tag", default=None, help="file name stem (default paper_table_{quick,full}_{device})")
+    parser.add_argument("--methods", nargs="+", default=None, choices=[m if isinstance(m, str) else m["name"] for m in METHODS],
+                        help="run only these methods (default: all)")
     return parser
 
 
@@ -167,6 +169,7 @@ def main(argv=None):
     tag = args.tag or f"paper_table_{'quick' if args.quick else 'full'}_{args.device.split(':')[0]}"
     os.makedirs(args.out, exist_ok=True)
 
+    methods = [m for m in METHODS if args.methods is None or (m if isinstance(m, str) else m["name"]) in args.methods]
     X, X_test, y, y_test = load_fashion_mnist()
     print(
         f"Fashion-MNIST: pool {len(X):,}, test {len(X_test):,}; labels {budget_sizes}; seeds {seeds}; "
@@ -189,7 +192,7 @@ def main(argv=None):
             y,
             X_test,
             y_test,
-            methods=METHODS,
+            methods=methods,
             proxy_estimator=make_net(args.svp_width, epochs, args),
             initial_size=args.initial,
             batch_sizes=batch_sizes,
