@@ -90,21 +90,28 @@ def build_parser():
     return parser
 
 
+def _training_params(epochs, device, batch_size):
+    """The skorch parameters every network of the CLI shares."""
+    return dict(
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=2e-3,
+        max_epochs=epochs,
+        batch_size=batch_size,
+        train_split=None,
+        iterator_train__shuffle=True,
+        device=device,
+        verbose=0,
+    )
+
+
 def _demo_net(epochs, device, dropout=0.0):
     return NeuralNetClassifier(
         SmallCNN,
         module__n_classes=10,
         module__image_size=8,
         module__dropout=dropout,
-        criterion=torch.nn.CrossEntropyLoss,
-        optimizer=torch.optim.Adam,
-        lr=2e-3,
-        max_epochs=epochs,
-        batch_size=32,
-        train_split=None,
-        iterator_train__shuffle=True,
-        device=device,
-        verbose=0,
+        **_training_params(epochs, device, batch_size=32),
     )
 
 
@@ -248,17 +255,7 @@ def run_demo(seed_size=50, rounds=6, query_size=50, pruning_ratio=0.5, strategy=
 
 
 def _simulation_net(dataset, epochs, device, width_factor=1.0):
-    common = dict(
-        criterion=torch.nn.CrossEntropyLoss,
-        optimizer=torch.optim.Adam,
-        lr=2e-3,
-        max_epochs=epochs,
-        batch_size=64,
-        train_split=None,
-        iterator_train__shuffle=True,
-        device=device,
-        verbose=0,
-    )
+    common = _training_params(epochs, device, batch_size=64)
     if dataset == "digits":
         return NeuralNetClassifier(
             SmallCNN, module__n_classes=10, module__image_size=8, module__width=max(2, int(16 * width_factor)),

@@ -18,7 +18,7 @@ from .exceptions import (
     OutputWidthError,
 )
 
-__all__ = ["check_sample_shape", "check_features", "check_labels", "resolve_classes", "encode_labels", "check_n_instances"]
+__all__ = ["check_sample_shape", "check_features", "as_float32", "check_labels", "resolve_classes", "encode_labels", "check_n_instances"]
 
 
 def check_sample_shape(
@@ -121,15 +121,36 @@ def check_features(X, *, name="X", n_features_shape=None):
     if not hasattr(X, "shape") and not scipy.sparse.issparse(X):
         X = np.asarray(X)
     check_sample_shape(X, name=name, n_features_shape=n_features_shape)
+    X = as_float32(X, name=name)
+    if not np.isfinite(X).all():
+        raise NonFiniteInputError(f"{name} contains NaN or infinity; impute or drop those rows first.")
+    return X
+
+
+def as_float32(X, *, name="X"):
+    """``np.asarray(X, dtype=float32)``, with an error that names ``X`` when it holds no numbers.
+
+    Parameters
+    ----------
+    X : array-like
+    name : str, default="X"
+        Used in error messages.
+
+    Returns
+    -------
+    X : ndarray, float32
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``X`` holds objects or strings that are not numbers.
+    """
     try:
-        X = np.asarray(X, dtype=np.float32)
+        return np.asarray(X, dtype=np.float32)
     except TypeError as exc:
         raise TypeError(f"{name} must hold numbers; converting it failed: {exc}") from exc
     except ValueError as exc:
         raise ValueError(f"{name} must hold numbers; converting it failed: {exc}") from exc
-    if not np.isfinite(X).all():
-        raise NonFiniteInputError(f"{name} contains NaN or infinity; impute or drop those rows first.")
-    return X
 
 
 def check_labels(y, n_samples, *, name="y"):

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..exceptions import NonFiniteInputError
+from ..validation import as_float32
 
 __all__ = [
     "n_rows",
@@ -123,12 +124,7 @@ def to_float_tensor(batch, device):
     if isinstance(batch, torch.Tensor):
         tensor = batch.to(device=device, dtype=torch.float32)
     else:
-        try:
-            array = np.asarray(batch, dtype=np.float32)
-        except TypeError as exc:
-            raise TypeError(f"X must hold numbers; converting it failed: {exc}") from exc
-        except ValueError as exc:
-            raise ValueError(f"X must hold numbers; converting it failed: {exc}") from exc
+        array = as_float32(batch)
         if not array.flags.writeable:  # read-only memmaps: copy this batch only
             array = array.copy()
         tensor = torch.as_tensor(array, device=device)
