@@ -291,3 +291,19 @@ def test_save_before_fit_raises_not_fitted(tmp_path):
 
     with pytest.raises(NotFittedError):
         PruneFuseActiveLearner().save(tmp_path / "x.pfsk")
+
+
+def test_a_learner_that_synced_resumes_from_its_synced_networks(tmp_path, digits):
+    X, X_test, y, _ = digits
+    net = make_net(SmallCNN, module__width=8, module__hidden=16, max_epochs=1)
+    learner = PruneFuseActiveLearner(net, sync_every=1, fusion_init="keep", random_state=0).fit(X[:40], y[:40])
+    learner.teach(X[40:60], y[40:60])  # round 1: sync
+    assert "sync" in learner.history_[-1]
+    learner.save(tmp_path / "synced.pfsk")
+    loaded = PruneFuseActiveLearner.load(tmp_path / "synced.pfsk", estimator=net)
+    # the trained full network is the base now; pruning it again gives the same proxy positions
+    assert state_equal(loaded.full_init_module_.state_dict(), learner.full_init_module_.state_dict())
+    assert state_equal(loaded.proxy_init_module_.state_dict(), learner.proxy_init_module_.state_dict())
+    learner.teach(X[60:70], y[60:70])  # round 2 syncs again, in both
+    loaded.teach(X[60:70], y[60:70])
+    np.testing.assert_array_equal(loaded.fuse().predict_proba(X_test), learner.fuse().predict_proba(X_test))
