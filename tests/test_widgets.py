@@ -166,3 +166,15 @@ def test_text_and_custom_displays(learner, images):
         LabellingWidget(learner, pool, display_data=texts[:3])
     with pytest.raises(ValueError, match="batch_size"):
         LabellingWidget(learner, pool, batch_size=0)
+
+
+def test_flat_samples_with_an_image_shape_are_shown_as_pictures(images):
+    X, y, _, _ = images
+    flat = X.reshape(len(X), -1)
+    net = make_net(MLP, module__n_features=64, module__n_classes=10, module__hidden=(16,), max_epochs=1)
+    learner = PruneFuseActiveLearner(net, random_state=0).fit(flat[:20], y[:20])
+    widget = LabellingWidget(learner, flat[20:], batch_size=2, image_shape=(8, 8))
+    assert bytes(widget.sample_image.value).startswith(PNG) and widget.sample_html.value == ""
+    names = [f"pixel {i}" for i in range(64)]
+    tabular = LabellingWidget(learner, flat[20:], batch_size=2, feature_names=names)
+    assert "pixel 0" in tabular.sample_html.value and "24 more" in tabular.sample_html.value
