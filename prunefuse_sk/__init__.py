@@ -5,26 +5,8 @@ The public names are re-exported here; see :class:`PruneFuseActiveLearner`.
 
 __version__ = "0.1.0"
 
-from .exceptions import (
-    CheckpointError,
-    CheckpointMismatchError,
-    CheckpointVersionError,
-    EmptyPoolError,
-    FeatureShapeError,
-    HardCodedShapeError,
-    InvalidParameterError,
-    InvalidQuerySizeError,
-    LabelMappingError,
-    LengthMismatchError,
-    NonFiniteInputError,
-    OutputWidthError,
-    PruningError,
-    StaleProxyWarning,
-    StrategyResultError,
-    UnknownStrategyError,
-    UnsafeCheckpointError,
-    UnsupportedArchitectureError,
-)
+from . import exceptions
+from .exceptions import *  # noqa: F401,F403 - every named error, listed in exceptions.__all__
 from .fusion import DistillationTeacher, FusedNeuralNetClassifier, build_fused_module, distillation_loss
 from .learner import PruneFuseActiveLearner, default_estimator
 from .pipeline import pipeline_query, pipeline_teach
@@ -44,23 +26,5 @@ __all__ = [
     "distillation_loss",
     "KeptIndices",
     "PrunedNetwork",
-    "InvalidParameterError",
-    "UnknownStrategyError",
-    "InvalidQuerySizeError",
-    "FeatureShapeError",
-    "NonFiniteInputError",
-    "LengthMismatchError",
-    "LabelMappingError",
-    "OutputWidthError",
-    "EmptyPoolError",
-    "StrategyResultError",
-    "PruningError",
-    "UnsupportedArchitectureError",
-    "HardCodedShapeError",
-    "CheckpointError",
-    "CheckpointVersionError",
-    "CheckpointMismatchError",
-    "UnsafeCheckpointError",
-    "StaleProxyWarning",
     "__version__",
-]
+] + list(exceptions.__all__)

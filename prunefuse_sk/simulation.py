@@ -723,8 +723,12 @@ class _Run:
         return _embedding_layer(net.module_, find_output_layers(net.module_, example))
 
     def _stop_reason(self, model):
+        if not self.criteria:
+            return None
+        # the whole remaining pool, not a max_candidates draw: checking a criterion must not
+        # consume the random stream that picks the samples
+        X_pool = self.c.X[np.setdiff1d(np.arange(len(self.c.X)), self.labelled)]
         for criterion in self.criteria:
-            pool = self._pool()
-            if criterion.should_stop(model, self.c.X[pool], n_labels=len(self.labelled)):
+            if criterion.should_stop(model, X_pool, n_labels=len(self.labelled)):
                 return getattr(criterion, "reason", None) or type(criterion).__name__
         return None

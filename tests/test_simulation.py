@@ -195,3 +195,16 @@ def test_stopping_criteria_end_a_run_early_and_say_why(data):
             assert "label budget" in run[-1]["stop_reason"]
             assert len(results.selections[method][seed]) == 3  # nothing selected after the stop
     assert budget.reason is None  # every run used its own copy of the criterion
+
+
+def test_checking_a_stopping_criterion_does_not_change_what_is_selected(data):
+    from prunefuse_sk.stopping import LabelBudget
+
+    X, y, X_test, y_test = data
+    common = dict(methods=["random", "full"], initial_size=30, batch_sizes=[10, 10], seeds=[0], max_candidates=100,
+                  progress=False)
+    plain = simulate(cnn(), X, y, X_test, y_test, **common)
+    checked = simulate(cnn(), X, y, X_test, y_test, stopping=LabelBudget(10_000), **common)
+    for method in ("random", "full"):
+        for a, b in zip(plain.selections[method][0], checked.selections[method][0]):
+            np.testing.assert_array_equal(a, b)
