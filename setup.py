@@ -6,7 +6,7 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
-VERSION = re.search(r'^__version__ = "([^"]+)"', (HERE / "prunefuse_sk" / "__init__.py").read_text(), re.M).group(1)
+VERSION = re.search(r'^__version__ = "([^"]+)"', (HERE / "prunefuse_sk" / "_version.py").read_text(), re.M).group(1)
 
 EXTRAS = {
     "test": [
@@ -21,7 +21,8 @@ EXTRAS = {
     "dask": ["dask[distributed]>=2023.1"],
     "jupyter": ["ipywidgets>=8", "matplotlib>=3.5"],
     "plot": ["matplotlib>=3.5"],
-    "docs": ["sphinx>=6", "numpydoc>=1.5", "sphinx-gallery>=0.14", "matplotlib>=3.5"],
+    # the docs build runs every examples/plot_*.py; plot_dask.py needs dask.distributed
+    "docs": ["sphinx>=6", "numpydoc>=1.5", "sphinx-gallery>=0.14", "matplotlib>=3.5", "dask[distributed]>=2023.1"],
 }
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
 
@@ -40,8 +41,18 @@ setup(
         "scikit-learn>=1.3",
         "numpy>=1.23",
         "scipy>=1.9",
+        # prunefuse_sk itself never imports joblib. It stays because parallel model selection is a
+        # documented use: GridSearchCV / cross_val_score over the learner with loky or
+        # `joblib.parallel_backend("dask")` (docs/sklearn_integration.rst, examples/plot_dask.py,
+        # tests/test_model_selection.py), and pickle/joblib round trips (examples/plot_pickling.py).
+        # scikit-learn depends on joblib anyway, so listing it adds nothing to install.
         "joblib>=1.2",
         "torch-pruning>=1.6,<1.7",
+        # prunefuse_sk itself never imports modAL either. It stays because the query-strategy contract
+        # is modAL's (strategy(learner, X_pool, n_instances=1, **kw) -> indices or (indices, scores)),
+        # users mix modAL's strategies in (docs/strategies_custom.rst, examples/plot_modal_strategy.py),
+        # and the tests run modAL's strategies against the learner (tests/test_strategies.py,
+        # tests/test_learner.py).
         "modAL-python>=0.4.1",
         "tqdm>=4.60",
     ],

@@ -36,7 +36,7 @@ from skorch import NeuralNetClassifier
 import prunefuse_sk
 from prunefuse_sk import PruneFuseActiveLearner
 from prunefuse_sk.flops import forward_flops
-from prunefuse_sk.learner import make_net_like
+from prunefuse_sk._skorch import net_like
 from prunefuse_sk.networks import MLP, SmallCNN
 from prunefuse_sk.pruning import count_parameters, prune_at_init
 from prunefuse_sk.strategies.scoring import predict_proba_batched
@@ -371,7 +371,7 @@ def benchmark_network(spec, data, args):
 
     def proxy_net(ratio):
         learner = learners[ratio]
-        return make_net_like(learner.estimator_, copy.deepcopy(learner.proxy_init_module_))
+        return net_like(learner.estimator_, copy.deepcopy(learner.proxy_init_module_))
 
     # untimed warm-up of both arms (lazy allocations, first-call dispatch)
     time_train_and_score(full_net(), X_lab, y_lab, X_pool, args.seed, device)

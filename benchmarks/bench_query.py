@@ -7,7 +7,9 @@ image_size=28)`` as the full-size network, this script measures
 (a) ``learner.query(X_pool, n=1000)`` (default ``least_confidence`` strategy)
     over the 60,000-row training pool, divided by a bare
     ``torch.inference_mode()`` forward of the proxy module over the same pool
-    with the batch size that ``score_pool`` uses (target <= 1.10);
+    with the batch size that ``score_pool`` uses (target <= 1.10, with a
+    verdict on the median of the per-repetition ratios and one on the ratio of
+    the fastest runs);
 (b) ``greedy_k_centers`` on 100,000 x 128 embeddings, 1,000 picks from 1,000
     initial centres: time and peak memory, next to scikit-activeml's
     ``k_greedy_center`` on the same data when it is importable;
@@ -370,7 +372,8 @@ def bench_query_time(learners, full_learner, full_net, X_pool, args):
         "a": {
             **query_a,
             "target": QUERY_TARGET,
-            "pass": query_a["median"] <= QUERY_TARGET,
+            "pass": query_a["median"] <= QUERY_TARGET,  # verdict on the median ratio
+            "pass_fastest": query_a["min_ratio"] <= QUERY_TARGET,  # verdict on the fastest runs
             "busy": _busy(others["query_0.5"], others["forward"]),
         },
         "d": {},
@@ -698,22 +701,39 @@ def format_report(info, config, qt, kc, mm):
             "",
             f"(a) learner.query(X_pool, n={qt['n_query']}) / bare torch.inference_mode() forward of the proxy "
             f"(p=0.5, eval, batch {qt['scoring_batch_size']}),",
-            f"    {qt['n_pool']:,}-row Fashion-MNIST training pool (float32, (n,1,28,28)); ratio = median of the "
-            "per-repetition ratios",
+            f"    {qt['n_pool']:,}-row Fashion-MNIST training pool (float32, (n,1,28,28)); judged on the median of "
+            "the per-repetition ratios and on the fastest runs",
         ]
-        header = (f"{'query s':>8} {'forward s':>9} {'ratio':>6} {'[min-max]':>11} {'target':>7} {'result':>6} "
-                  f"{'busy':>5} {'fastest-run ratio':>17}")
+        fastest = {name: min(values) for name, values in qt["times_s"].items()}
+        target = "<=" + format(a["target"], ".2f")
+        verdicts = {"median": a["median"] <= a["target"], "fastest": a["min_ratio"] <= a["target"]}
+        header = (f"{'judged on':<28} {'query s':>8} {'forward s':>9} {'ratio':>6} {'[min-max]':>11} {'target':>7} "
+                  f"{'result':>6} {'busy':>5}")
         lines += ["    " + header, "    " + "-" * len(header)]
+        for label, query_s, forward_s, ratio, spread, verdict in (
+            ("median of per-rep. ratios", med["query_0.5"], med["forward"], a["median"], _spread(a),
+             verdicts["median"]),
+            ("fastest runs (min / min)", fastest["query_0.5"], fastest["forward"], a["min_ratio"], "",
+             verdicts["fastest"]),
+        ):
+            lines.append(
+                "    " + f"{label:<28} {query_s:>8.2f} {forward_s:>9.2f} {ratio:>6.3f} {spread:>11} {target:>7} "
+                f"{'PASS' if verdict else 'FAIL':>6} {_busy_text(a['busy'], reps):>5}"
+            )
         lines.append(
-            "    " + f"{med['query_0.5']:>8.2f} {med['forward']:>9.2f} {a['median']:>6.3f} {_spread(a):>11} "
-            f"{'<=' + format(a['target'], '.2f'):>7} {'PASS' if a['pass'] else 'FAIL':>6} "
-            f"{_busy_text(a['busy'], reps):>5} "
-            f"{a['min_ratio']:>17.3f}"
+            "    median: query s and forward s are medians; fastest runs: min(query s) / min(forward s), less "
+            "sensitive to other processes"
         )
-        lines.append(
-            "    fastest-run ratio = min(query s) / min(forward s): less sensitive to other processes; PASS/FAIL uses "
-            "the median ratio"
-        )
+        word = {key: "PASS" if verdict else "FAIL" for key, verdict in verdicts.items()}
+        summary = f"{word['median']} on the median ratio, {word['fastest']} on the fastest runs"
+        if verdicts["median"] != verdicts["fastest"]:
+            summary += ": the two disagree, so this run does not settle target (a)"
+        lines.append(f"    verdict: {summary}")
+        if min(a["median"], a["min_ratio"]) < 1.0:
+            lines.append(
+                "    note: a ratio below 1 means the query, which contains this forward, timed faster than the bare "
+                "forward: on this run the timing noise exceeds the query's overhead"
+            )
         lines.append(
             f"    selection alone (least_confidence + top_n + take_rows on {qt['n_pool']:,} precomputed "
             f"probability rows): {qt['median_selection_only_s'] * 1000:.1f} ms"

@@ -20,18 +20,21 @@ script measures that claim on real data with :func:`prunefuse_sk.simulation.simu
 
 It prints test accuracy (mean +- std over seeds) per budget, the area under the
 budget curve (AUBC), and the selection cost of each method relative to ``full``
-(FLOPs counted by torch's ``FlopCounterMode``; wall time measured on this
-machine), and writes the records (JSON), the table (text) and the figures
+(FLOPs counted by torch's ``FlopCounterMode`` on one probe batch and scaled by
+the number of samples and epochs, not measured per sample; wall time measured
+on this machine), and writes the records (JSON), the table (text) and the figures
 (PNG) to ``benchmarks/results/``.
 
-The full run (3 seeds, ``--epochs 15``) takes hours on a CPU; run it on a CUDA
-machine (``--device cuda``). ``--quick`` runs one seed with fewer epochs.
+The full run (3 seeds, ``--epochs 15``) took 27 minutes on 2 CPU cores
+(``results/paper_table_full_cpu.txt``); ``--device cuda`` runs it on a GPU.
+``--quick`` runs one seed with fewer epochs.
 Nothing in the output is hard-coded: every number is measured by the run.
 
 Usage::
 
-    python benchmarks/paper_table.py --quick            # one seed: ~10 min on 2 CPU cores
-    python benchmarks/paper_table.py --device cuda      # the full table
+    python benchmarks/paper_table.py --quick            # one seed, 8 epochs
+    python benchmarks/paper_table.py                    # the full table: 3 seeds, 15 epochs
+    python benchmarks/paper_table.py --device cuda      # the full table on a GPU
 """
 
 import argparse

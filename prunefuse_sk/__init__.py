@@ -3,12 +3,13 @@
 The public names are re-exported here; see :class:`PruneFuseActiveLearner`.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 from . import exceptions
 from .exceptions import *  # noqa: F401,F403 - every named error, listed in exceptions.__all__
 from .fusion import DistillationTeacher, FusedNeuralNetClassifier, build_fused_module, distillation_loss
-from .learner import PruneFuseActiveLearner, default_estimator
+from .learner import PruneFuseActiveLearner
+from .networks import default_estimator
 from .pipeline import pipeline_query, pipeline_teach
 from .pruning import KeptIndices, PrunedNetwork, count_parameters, find_output_layers, prune_at_init
 

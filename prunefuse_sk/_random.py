@@ -64,3 +64,36 @@ def as_random_state(random_state):
     if isinstance(random_state, np.random.RandomState):
         return random_state
     return np.random.RandomState(random_state)
+
+
+def random_state_as_data(rng):
+    """A RandomState's stream position as JSON data and its key array (to store without pickle).
+
+    Parameters
+    ----------
+    rng : numpy.random.RandomState
+
+    Returns
+    -------
+    position : dict
+        Algorithm name, position and cached Gaussian.
+    keys : ndarray of shape (624,), uint32
+    """
+    name, keys, pos, has_gauss, gauss = rng.get_state()
+    return {"name": name, "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)}, keys
+
+
+def random_state_from_data(position, keys):
+    """The RandomState that :func:`random_state_as_data` described, at the same point of its stream.
+
+    Examples
+    --------
+    >>> rng = np.random.RandomState(0)
+    >>> _ = rng.rand(3)
+    >>> copy = random_state_from_data(*random_state_as_data(rng))
+    >>> bool(copy.rand() == rng.rand())
+    True
+    """
+    rng = np.random.RandomState()
+    rng.set_state((position["name"], keys, position["pos"], position["has_gauss"], position["gauss"]))
+    return rng

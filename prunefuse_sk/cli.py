@@ -8,12 +8,14 @@ import time
 import numpy as np
 import torch
 from sklearn.base import clone
+from sklearn.metrics import accuracy_score
 from skorch import NeuralNetClassifier
 from tqdm.auto import tqdm
 
 from . import __version__
 from .datasets import load_digits_images, load_fashion_mnist
 from .learner import PruneFuseActiveLearner
+from .metrics import format_table
 from .networks import SmallCNN, SmallResNet
 from .strategies import STRATEGIES
 
@@ -22,17 +24,32 @@ __all__ = ["main", "run_demo", "run_simulate", "build_parser", "DATASETS"]
 DATASETS = ("digits", "fashion-mnist")
 
 
+def _add_training_options(command, epochs):
+    """Add the options both sub-commands share: ``--strategy``, ``--epochs`` and ``--device``."""
+    command.add_argument("--strategy", choices=sorted(STRATEGIES), default="least_confidence", help="query strategy")
+    command.add_argument("--epochs", type=int, default=epochs, help="training epochs of every network")
+    command.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+
+
 def build_parser():
     """Build the argument parser of ``prunefuse-sk``.
 
     The parser has a ``--version`` flag and one required sub-command,
-    ``demo``, whose options mirror the parameters of :func:`run_demo`.
+    ``demo`` or ``simulate``, whose options are stored under the parameter
+    names of :func:`run_demo` and :func:`run_simulate`.
 
     Returns
     -------
     parser : argparse.ArgumentParser
         The configured parser; ``parse_args`` sets ``command`` to the chosen
         sub-command.
+
+    Examples
+    --------
+    >>> from prunefuse_sk.cli import build_parser
+    >>> args = build_parser().parse_args(["simulate", "--rounds", "3", "--out", "runs"])
+    >>> args.command, args.rounds, args.out_dir
+    ('simulate', 3, 'runs')
     """
     parser = argparse.ArgumentParser(
         prog="prunefuse-sk",
@@ -56,10 +73,8 @@ def build_parser():
     demo.add_argument("--rounds", type=int, default=6, help="query/teach rounds")
     demo.add_argument("--query-size", type=int, default=50, help="samples labelled per round")
     demo.add_argument("--pruning-ratio", type=float, default=0.5, help="fraction of channels pruned from the proxy")
-    demo.add_argument("--strategy", choices=sorted(STRATEGIES), default="least_confidence", help="query strategy")
-    demo.add_argument("--epochs", type=int, default=20, help="training epochs of every network")
     demo.add_argument("--random-state", type=int, default=0, help="seed of every random choice")
-    demo.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    _add_training_options(demo, epochs=20)
 
     sim = commands.add_parser(
         "simulate",
@@ -82,11 +97,10 @@ def build_parser():
     sim.add_argument("--rounds", type=int, default=5, help="query/label rounds")
     sim.add_argument("--pruning-ratio", type=float, default=0.5, help="pruning ratio of plain 'prunefuse'")
     sim.add_argument("--sync-every", type=int, default=0, help="T_sync of the prunefuse methods (0: never)")
-    sim.add_argument("--strategy", choices=sorted(STRATEGIES), default="least_confidence", help="query strategy")
-    sim.add_argument("--epochs", type=int, default=15, help="training epochs of every network")
     sim.add_argument("--max-candidates", type=int, default=None, help="score a random subset of the pool per round")
-    sim.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    sim.add_argument("--out", default="prunefuse-simulation", help="folder for results and figures")
+    _add_training_options(sim, epochs=15)
+    sim.add_argument("--out", dest="out_dir", metavar="OUT", default="prunefuse-simulation",
+                     help="folder for results and figures")
     return parser
 
 
@@ -115,18 +129,8 @@ def _demo_net(epochs, device, dropout=0.0):
     )
 
 
-def _accuracy(clf, X, y):
-    return float(np.mean(np.asarray(clf.predict(X)) == y))
-
-
-def _print_table(title, header, rows, out):
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
-    line = "  ".join(str(h).rjust(w) for h, w in zip(header, widths))
-    print(f"\n{title}", file=out)
-    print(line, file=out)
-    print("-" * len(line), file=out)
-    for row in rows:
-        print("  ".join(str(c).rjust(w) for c, w in zip(row, widths)), file=out)
+def _test_accuracy(clf, X_test, y_test):
+    return float(accuracy_score(y_test, clf.predict(X_test)))
 
 
 def run_demo(seed_size=50, rounds=6, query_size=50, pruning_ratio=0.5, strategy="least_confidence",
@@ -201,7 +205,7 @@ def run_demo(seed_size=50, rounds=6, query_size=50, pruning_ratio=0.5, strategy=
     table = []
     with tqdm(total=rounds + 1, desc="active learning", unit="round", file=out, leave=False) as bar:
         learner.fit(X_pool[seed], y_pool[seed])
-        table.append((0, len(learner.X_training), _accuracy(learner, X_test, y_test)))
+        table.append((0, len(learner.X_training), _test_accuracy(learner, X_test, y_test)))
         bar.update()
         for round_no in range(1, rounds + 1):
             remaining = np.flatnonzero(unlabelled)
@@ -209,14 +213,10 @@ def run_demo(seed_size=50, rounds=6, query_size=50, pruning_ratio=0.5, strategy=
             chosen = remaining[idx]
             unlabelled[chosen] = False
             learner.teach(X_new, y_pool[chosen])
-            table.append((round_no, len(learner.X_training), _accuracy(learner, X_test, y_test)))
+            table.append((round_no, len(learner.X_training), _test_accuracy(learner, X_test, y_test)))
             bar.update()
-    _print_table(
-        "Rounds (proxy accuracy on the held-out split)",
-        ["round", "labels", "proxy acc"],
-        [(r, n, f"{a:.3f}") for r, n, a in table],
-        out,
-    )
+    print("\nRounds (proxy accuracy on the held-out split)", file=out)
+    print(format_table([{"round": r, "labels": n, "proxy acc": a} for r, n, a in table]), file=out)
 
     fused = learner.fuse()
     labelled = np.flatnonzero(~unlabelled)
@@ -227,22 +227,19 @@ def run_demo(seed_size=50, rounds=6, query_size=50, pruning_ratio=0.5, strategy=
         random_net = clone(net).fit(X_pool[random_idx], y_pool[random_idx])
     results = {
         "rounds": [(n, a) for _, n, a in table],
-        "fused": _accuracy(fused, X_test, y_test),
-        "scratch": _accuracy(scratch, X_test, y_test),
-        "random": _accuracy(random_net, X_test, y_test),
+        "fused": _test_accuracy(fused, X_test, y_test),
+        "scratch": _test_accuracy(scratch, X_test, y_test),
+        "random": _test_accuracy(random_net, X_test, y_test),
         "n_params_proxy": learner.n_params_proxy_,
         "n_params_full": learner.n_params_full_,
     }
-    _print_table(
-        f"Final comparison ({budget} labels, held-out accuracy)",
-        ["model", "labels chosen by", "accuracy"],
-        [
-            ("PruneFuse: fused full CNN", "pruned proxy", f"{results['fused']:.3f}"),
-            ("full CNN from scratch", "pruned proxy", f"{results['scratch']:.3f}"),
-            ("full CNN from scratch", "random", f"{results['random']:.3f}"),
-        ],
-        out,
-    )
+    comparison = [
+        ("PruneFuse: fused full CNN", "pruned proxy", results["fused"]),
+        ("full CNN from scratch", "pruned proxy", results["scratch"]),
+        ("full CNN from scratch", "random", results["random"]),
+    ]
+    print(f"\nFinal comparison ({budget} labels, held-out accuracy)", file=out)
+    print(format_table([{"model": m, "labels chosen by": c, "accuracy": a} for m, c, a in comparison]), file=out)
     ratio = results["n_params_proxy"] / results["n_params_full"]
     print(
         f"\nProxy parameters: {results['n_params_proxy']:,} of {results['n_params_full']:,} "
@@ -324,20 +321,10 @@ def run_simulate(dataset="digits", methods=("random", "full", "prunefuse"), seed
     )
     start = time.perf_counter()
     results = simulate(
-        _simulation_net(dataset, epochs, device),
-        X,
-        y,
-        X_test,
-        y_test,
-        methods=specs,
-        initial_size=initial_size,
-        batch_sizes=batch_size,
-        n_rounds=rounds,
-        seeds=seeds,
-        query_strategy=strategy,
+        _simulation_net(dataset, epochs, device), X, y, X_test, y_test, methods=specs, seeds=seeds,
+        initial_size=initial_size, batch_sizes=batch_size, n_rounds=rounds, query_strategy=strategy,
         proxy_estimator=_simulation_net(dataset, epochs, device, width_factor=0.25),
-        learner_params=learner_params,
-        max_candidates=max_candidates,
+        learner_params=learner_params, max_candidates=max_candidates,
     )
     results.config.update(dataset=dataset, epochs=epochs, wall_seconds=time.perf_counter() - start)
     os.makedirs(out_dir, exist_ok=True)
@@ -367,34 +354,9 @@ def main(argv=None):
     status : int
         Exit status, 0 on success.
     """
-    args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        run_demo(
-            seed_size=args.seed_size,
-            rounds=args.rounds,
-            query_size=args.query_size,
-            pruning_ratio=args.pruning_ratio,
-            strategy=args.strategy,
-            epochs=args.epochs,
-            random_state=args.random_state,
-            device=args.device,
-        )
-    elif args.command == "simulate":
-        run_simulate(
-            dataset=args.dataset,
-            methods=args.methods,
-            seeds=args.seeds,
-            initial_size=args.initial_size,
-            batch_size=args.batch_size,
-            rounds=args.rounds,
-            pruning_ratio=args.pruning_ratio,
-            sync_every=args.sync_every,
-            strategy=args.strategy,
-            epochs=args.epochs,
-            max_candidates=args.max_candidates,
-            device=args.device,
-            out_dir=args.out,
-        )
+    options = vars(build_parser().parse_args(argv))  # the option names are the run_* parameter names
+    command = options.pop("command")
+    {"demo": run_demo, "simulate": run_simulate}[command](**options)
     return 0
 
 

@@ -8,15 +8,21 @@ distilling from the proxy.
 """
 
 import copy
+import numbers
+import time
 from collections.abc import Mapping
 
 import numpy as np
 import torch
+from sklearn.base import clone
+from sklearn.utils import check_scalar
 from skorch import NeuralNetClassifier
 from torch import nn
 from torch.nn import functional as F
 
 from ._random import as_random_state, draw_seed, torch_seed_scope
+from ._skorch import fit_seeded, net_like
+from .pruning import prune_at_init
 from .validation import encode_labels
 
 __all__ = [
@@ -26,6 +32,11 @@ __all__ = [
     "outputs_to_logits",
     "DistillationTeacher",
     "FusedNeuralNetClassifier",
+    "check_distillation_params",
+    "fusion_seeds",
+    "fused_start_module",
+    "fused_net",
+    "sync_full_network",
 ]
 
 FUSION_INITS = ("reinit", "keep", "zero")
@@ -328,12 +339,15 @@ class FusedNeuralNetClassifier(NeuralNetClassifier):
             return self
         return super().initialize_module()
 
-    def _check_distillation_params(self):
-        alpha = self.distillation_weight
-        if not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"distillation_weight must be a float in [0, 1]; got {alpha!r} instead.")
-        if not isinstance(self.temperature, (int, float)) or self.temperature <= 0:
-            raise ValueError(f"temperature must be a positive float; got {self.temperature!r} instead.")
+    def initialize(self):
+        """Check the distillation parameters, then initialize as skorch does.
+
+        Returns
+        -------
+        self : FusedNeuralNetClassifier
+        """
+        check_distillation_params(self.distillation_weight, self.temperature)
+        return super().initialize()
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Criterion loss, mixed with the distillation term when a teacher is set.
@@ -356,7 +370,6 @@ class FusedNeuralNetClassifier(NeuralNetClassifier):
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
         if self.teacher is None or not self.distillation_weight or X is None:
             return loss
-        self._check_distillation_params()
         alpha = float(self.distillation_weight)
         teacher_outputs = self.teacher.outputs(X, y_pred.device)
         kd = distillation_loss(
@@ -366,3 +379,152 @@ class FusedNeuralNetClassifier(NeuralNetClassifier):
             outputs_are_probabilities=isinstance(self.criterion_, nn.NLLLoss),
         )
         return (1.0 - alpha) * loss + alpha * kd
+
+
+def check_distillation_params(distillation_weight, temperature):
+    """Check α in [0, 1] and a finite T > 0 (the learner's rules; run once per fit, not per batch).
+
+    Parameters
+    ----------
+    distillation_weight : float
+    temperature : float
+
+    Raises
+    ------
+    ValueError, TypeError
+        From :func:`sklearn.utils.check_scalar`, naming the parameter.
+
+    Examples
+    --------
+    >>> check_distillation_params(0.5, 4.0)
+    >>> check_distillation_params(0.5, float("nan"))
+    Traceback (most recent call last):
+    ...
+    ValueError: temperature == nan, must be > 0.0.
+    """
+    check_scalar(distillation_weight, "distillation_weight", numbers.Real, min_val=0.0, max_val=1.0)
+    check_scalar(temperature, "temperature", numbers.Real, min_val=0.0, include_boundaries="neither")
+    if not np.isfinite(temperature):
+        raise ValueError(f"temperature == {temperature}, must be > 0.0.")
+
+
+# ------------------------------------------------------------------ assembly
+def fusion_seeds(fuse_seed, seeded=True):
+    """The seeds of a fusion: the fresh init, the training run and the fused net's own ``random_state``.
+
+    All three come from one fixed stream, so fusing twice gives the same network.
+
+    Parameters
+    ----------
+    fuse_seed : int
+        The learner's fusion seed, drawn once at ``fit``.
+    seeded : bool, default=True
+        ``False`` leaves the fused net's ``random_state`` at None (the learner had none).
+
+    Returns
+    -------
+    fresh_seed, train_seed : int
+    net_seed : int or None
+    """
+    rng = as_random_state(fuse_seed)
+    fresh_seed = draw_seed(rng)
+    train_seed = draw_seed(as_random_state(draw_seed(rng)))
+    net_seed = draw_seed(rng) if seeded else None
+    return fresh_seed, train_seed, net_seed
+
+
+def fused_start_module(template, full_init_module, proxy_module, kept_indices, *, fusion_init="reinit", seed=None):
+    """The fused full-size module before training: the proxy's tensors in place, the rest per ``fusion_init``.
+
+    Parameters
+    ----------
+    template : skorch.NeuralNetClassifier
+        The full-size net's settings; for ``"reinit"`` a fresh copy is initialized on the CPU with ``seed``.
+    full_init_module, proxy_module, kept_indices, fusion_init
+        As in :func:`build_fused_module`.
+    seed : int, default=None
+        Seed of the fresh initialization.
+
+    Returns
+    -------
+    module : torch.nn.Module
+    """
+    fresh = None
+    if fusion_init == "reinit":
+        fresh_net = clone(template)
+        with torch_seed_scope(seed, "cpu"):
+            fresh_net.set_params(device="cpu").initialize()
+        fresh = fresh_net.module_
+    return build_fused_module(full_init_module, proxy_module, kept_indices, fusion_init=fusion_init, fresh_module=fresh)
+
+
+def fused_net(template, module, *, classes, teacher_module=None, distillation_weight=0.0, temperature=4.0,
+              random_state=None):
+    """An unfitted :class:`FusedNeuralNetClassifier` with ``template``'s settings, starting from ``module``.
+
+    Parameters
+    ----------
+    template : skorch.NeuralNetClassifier
+        The full-size net's settings (optimizer, epochs, callbacks, device, ...).
+    module : torch.nn.Module
+        The fused module, e.g. from :func:`fused_start_module`.
+    classes : array-like of shape (n_outputs,)
+        The label of every output unit.
+    teacher_module : torch.nn.Module, default=None
+        The trained proxy to distil from (used only with ``distillation_weight > 0``).
+    distillation_weight, temperature, random_state
+        As in :class:`FusedNeuralNetClassifier`.
+
+    Returns
+    -------
+    net : FusedNeuralNetClassifier
+    """
+    teacher = DistillationTeacher(teacher_module) if teacher_module is not None and distillation_weight > 0 else None
+    overrides = {
+        "teacher": teacher,
+        "distillation_weight": distillation_weight,
+        "temperature": temperature,
+        "classes": list(classes),
+        "random_state": random_state,
+    }
+    return net_like(template, module, overrides, net_class=FusedNeuralNetClassifier)
+
+
+def sync_full_network(net, X, y, *, seed, example_inputs, pruning_ratio, importance="l2", ignored_layers=None,
+                      random_state=None):
+    """T_sync: train a fused net on the labelled set, then prune the *trained* network into the next proxy.
+
+    Parameters
+    ----------
+    net : FusedNeuralNetClassifier
+        Unfitted, from :func:`fused_net`; trained in place.
+    X, y : ndarray
+        The labelled set (``y`` as labels ``net.classes`` maps to units).
+    seed : int
+        Seed of the training run.
+    example_inputs : torch.Tensor
+        A small batch for tracing the pruning graph.
+    pruning_ratio, importance, ignored_layers, random_state
+        As in :func:`~prunefuse_sk.pruning.prune_at_init`.
+
+    Returns
+    -------
+    trained : torch.nn.Module
+        The trained full-size network (the base the next fusion writes into).
+    pruned : PrunedNetwork
+        The next proxy's initialization and its kept indices.
+    stats : dict
+        ``seconds`` and ``epochs`` of the full network's training.
+    """
+    start = time.perf_counter()
+    fit_seeded(net, X, y, seed=seed)
+    trained = net.module_
+    pruned = prune_at_init(
+        trained,
+        example_inputs,
+        pruning_ratio=pruning_ratio,
+        importance=importance,
+        ignored_layers=ignored_layers,
+        random_state=random_state,
+    )
+    return trained, pruned, {"seconds": time.perf_counter() - start, "epochs": len(net.history)}

@@ -47,6 +47,15 @@ class LabelledSet:
     def __len__(self):
         return len(self.X)
 
+    def as_arrays(self):
+        """dict of str to ndarray: ``X``, ``y``, ``y_encoded``, ``rounds`` and ``scores`` (for checkpoints)."""
+        return {"X": self.X, "y": self.y, "y_encoded": self.y_encoded, "rounds": self.rounds, "scores": self.scores}
+
+    @classmethod
+    def from_arrays(cls, arrays):
+        """The set :meth:`as_arrays` described (extra keys are ignored)."""
+        return cls(arrays["X"], arrays["y"], arrays["y_encoded"], arrays["rounds"], arrays["scores"])
+
     @property
     def last_round(self):
         """int: The highest round number so far."""

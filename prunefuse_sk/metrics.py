@@ -263,8 +263,7 @@ def aubc_table(records, metric="accuracy", *, normalize=True):
     Parameters
     ----------
     records : list of dict
-        Simulation records with the keys ``method``, ``seed``, ``n_labels``
-        and ``metric``; a pandas DataFrame with those columns works too.
+        As in :func:`learning_curve_table`.
     metric : str, default="accuracy"
         The record key whose curve against ``n_labels`` is integrated.
     normalize : bool, default=True
@@ -283,11 +282,8 @@ def aubc_table(records, metric="accuracy", *, normalize=True):
 
     Raises
     ------
-    ValueError
-        If ``records`` is empty, a record lacks a key, or a ``(method, seed)``
-        has two records with the same ``n_labels``.
-    TypeError
-        If ``records`` is not a list of dicts or a value has the wrong type.
+    ValueError, TypeError
+        For malformed ``records``, as in :func:`learning_curve_table`.
     InvalidParameterError
         If ``metric`` is not a str or ``normalize`` not a bool.
 

@@ -4,9 +4,11 @@ Each returns logits (use ``criterion=torch.nn.CrossEntropyLoss``) and flattens w
 ``nn.Flatten``/``flatten(1)`` so that pruning may change widths freely.
 """
 
+import torch
+from skorch import NeuralNetClassifier
 from torch import nn
 
-__all__ = ["MLP", "SmallCNN", "SmallResNet"]
+__all__ = ["MLP", "SmallCNN", "SmallResNet", "default_estimator"]
 
 
 class MLP(nn.Module):
@@ -153,16 +155,44 @@ class SmallResNet(nn.Module):
         self.fc = nn.Linear(width, n_classes)
 
     def forward(self, X):
-        """Compute the logits of a batch of images.
+        """Compute the logits of a batch of images of shape (n_samples, in_channels, height, width).
 
-        Parameters
-        ----------
-        X : torch.Tensor of shape (n_samples, in_channels, height, width)
-            Input images.
-
-        Returns
-        -------
-        logits : torch.Tensor of shape (n_samples, n_classes)
-            Unnormalized class scores.
+        See :meth:`SmallCNN.forward`.
         """
         return self.fc(self.pool(self.blocks(self.stem(X))).flatten(1))
+
+
+def default_estimator(n_features, n_classes):
+    """The network used when ``estimator=None``: a small MLP sized from the data.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of input features (product of the sample shape).
+    n_classes : int
+        Number of output units.
+
+    Returns
+    -------
+    net : skorch.NeuralNetClassifier
+        Unfitted; Adam, lr 0.01, 40 epochs, batch 64, no validation split.
+
+    Examples
+    --------
+    >>> net = default_estimator(64, 10)
+    >>> net.max_epochs, net.get_params()["module__n_classes"]
+    (40, 10)
+    """
+    return NeuralNetClassifier(
+        MLP,
+        module__n_features=n_features,
+        module__n_classes=n_classes,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=0.01,
+        max_epochs=40,
+        batch_size=64,
+        train_split=None,
+        iterator_train__shuffle=True,
+        verbose=0,
+    )

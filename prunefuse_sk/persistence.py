@@ -18,9 +18,9 @@ architecture is rebuilt by pruning the restored initial network with the saved
 seed, and checked against the saved kept-index maps.
 """
 
-import copy
 import io
 import json
+import math
 import os
 import pickle
 import tempfile
@@ -29,11 +29,8 @@ import zipfile
 
 import numpy as np
 import torch
-from sklearn.base import clone
-from sklearn.utils.validation import check_is_fitted
 
-from . import __version__
-from ._random import torch_seed_scope
+from ._version import __version__
 from .exceptions import (
     CheckpointError,
     CheckpointMismatchError,
@@ -41,15 +38,22 @@ from .exceptions import (
     InvalidParameterError,
     UnsafeCheckpointError,
 )
-from .labelled import LabelledSet, QueryRecord
-from .pruning import count_parameters, prune_at_init
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "save_learner", "load_learner", "write_checkpoint", "read_checkpoint"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "RANDOM_STATE_INSTANCE",
+    "save_checkpoint",
+    "load_checkpoint",
+    "write_checkpoint",
+    "read_checkpoint",
+    "json_value",
+]
 
 FORMAT = "prunefuse_sk.checkpoint"
 FORMAT_VERSION = 1
 _META = "checkpoint.json"
-_RANDOM_STATE_INSTANCE = "<numpy RandomState, restored from the saved stream>"
+RANDOM_STATE_INSTANCE = "<numpy RandomState, restored from the saved stream>"
 
 
 # ------------------------------------------------------------------ the file
@@ -211,20 +215,46 @@ def _read_tensors(path, archive, name, names):
 
 
 # ------------------------------------------------------------ learner state
-def _cpu_state(state_dict):
-    return {key: value.detach().cpu() for key, value in state_dict.items()}
+def json_value(value, *, lenient=False):
+    """``value`` as JSON data: dicts, lists, str, int, float, bool and None (numpy scalars become numbers).
 
+    Parameters
+    ----------
+    value : object
+    lenient : bool, default=False
+        For exports: non-finite floats become None and objects JSON lacks their
+        ``repr``. Otherwise such objects raise (what cannot round-trip is not stored).
 
-def _json_value(value):
-    """``value`` if it survives a JSON round trip unchanged in meaning, else raise TypeError."""
+    Returns
+    -------
+    value : dict, list, str, int, float, bool or None
 
-    def default(obj):
-        if isinstance(obj, np.generic):
-            return obj.item()
-        raise TypeError(type(obj).__name__)
+    Raises
+    ------
+    TypeError
+        If ``value`` holds an object JSON lacks and ``lenient`` is False.
 
-    text = json.dumps(value, default=default, allow_nan=True)
-    return json.loads(text)
+    Examples
+    --------
+    >>> import numpy as np
+    >>> json_value({"seed": np.int64(3), "shape": (8, 8)})
+    {'seed': 3, 'shape': [8, 8]}
+    >>> json_value([float("nan"), np.float32(0.5), object], lenient=True)
+    [None, 0.5, "<class 'object'>"]
+    """
+    if isinstance(value, dict):
+        return {str(key): json_value(item, lenient=lenient) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_value(item, lenient=lenient) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if lenient and isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if lenient:
+        return repr(value)
+    raise TypeError(f"{type(value).__name__} is not JSON data")
 
 
 def _describe(value):
@@ -241,132 +271,114 @@ def _estimator_description(estimator):
     return {"class": type(estimator).__name__, "module": module_name}
 
 
-def _savable_labels(values, what):
+_ARRAY_NAMES = {"y": "labels", "classes": "classes", "proxy_classes_inferred": "proxy classes"}
+
+
+def _savable_array(name, values):
+    """Arrays go in without pickle: string objects become a string array, other objects are refused."""
     values = np.asarray(values)
     if values.dtype == object:
         if all(isinstance(v, str) for v in values.ravel()):
             return values.astype(str)
         raise CheckpointError(
-            f"The {what} have dtype object, which cannot be stored without pickle. Use integer or string labels "
+            f"The {_ARRAY_NAMES.get(name, name)} have dtype object, which cannot be stored without pickle. Use integer or string labels "
             "(e.g. y.astype(str)) and fit again, or pickle the learner (trusted sources only)."
         )
     return values
 
 
-def save_learner(learner, path):
-    """Write ``learner`` to ``path`` (see :meth:`PruneFuseActiveLearner.save`).
+def _holds_tensors(value):
+    if isinstance(value, torch.Tensor):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_tensors(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_tensors(item) for item in value)
+    return False
+
+
+def save_checkpoint(path, params, state):
+    """Write an estimator's parameters and fitted state to ``path`` (see :meth:`PruneFuseActiveLearner.save`).
+
+    Each state entry goes where its type belongs: arrays to ``arrays/``, anything
+    holding tensors (state dicts) to ``tensors/``, the rest to the JSON metadata.
 
     Parameters
     ----------
-    learner : PruneFuseActiveLearner
-        A fitted learner.
     path : str or os.PathLike
+    params : dict
+        ``get_params(deep=False)``; ``estimator`` is described (its code is not
+        stored), parameters that are not JSON are listed so that ``load`` asks for them.
+    state : dict
+        The estimator's ``_get_state()``: a flat dict of arrays, state dicts and JSON data.
 
     Returns
     -------
     path : str
     """
-    check_is_fitted(learner, "classes_")
-    params, not_saved = {}, {}
-    for name, value in learner.get_params(deep=False).items():
+    saved, not_saved = {}, {}
+    for name, value in params.items():
         if name == "estimator":
             continue
         if name == "random_state" and isinstance(value, np.random.RandomState):
-            params[name] = _RANDOM_STATE_INSTANCE
+            saved[name] = RANDOM_STATE_INSTANCE
             continue
         try:
-            params[name] = _json_value(value)
+            saved[name] = json_value(value)
         except (TypeError, ValueError):
             not_saved[name] = _describe(value) if callable(value) else repr(value)[:200]
-
-    labelled = learner._labelled
-    rng_name, rng_keys, rng_pos, rng_has_gauss, rng_gauss = learner._rng.get_state()
-    arrays = {
-        "X": labelled.X,
-        "y": _savable_labels(labelled.y, "labels"),
-        "y_encoded": labelled.y_encoded,
-        "rounds": labelled.rounds,
-        "scores": labelled.scores,
-        "classes": _savable_labels(learner.classes_, "classes"),
-        "rng_keys": rng_keys,
-    }
-    last_query = learner.__dict__.get("_last_query")
-    if last_query is not None:
-        arrays["last_query_rows"] = last_query.rows
-        arrays["last_query_scores"] = last_query.scores
-
-    kept = {}
-    for name, kept_indices in learner.kept_indices_.items():
-        for dim, index in enumerate(kept_indices.indices):
-            if index is not None:
-                kept[f"{name}:{dim}"] = index.detach().cpu()
-    tensors = {
-        "full_init": _cpu_state(learner.full_init_module_.state_dict()),
-        "proxy_init": _cpu_state(learner.proxy_init_module_.state_dict()),
-        "kept_indices": kept,
-    }
-    proxy = learner.__dict__.get("proxy_")
-    if proxy is not None:
-        tensors["proxy"] = _cpu_state(proxy.module_.state_dict())
-        optimizer = getattr(proxy, "optimizer_", None)
-        if optimizer is not None:
-            tensors["proxy_optimizer"] = optimizer.state_dict()
-        if hasattr(proxy, "classes_inferred_"):
-            arrays["proxy_classes_inferred"] = _savable_labels(proxy.classes_inferred_, "proxy classes")
-    fused = learner.__dict__.get("fused_")
-    if fused is not None:
-        tensors["fused_init"] = _cpu_state(fused.module.state_dict())
-        tensors["fused"] = _cpu_state(fused.module_.state_dict())
-
+    arrays = {name: _savable_array(name, v) for name, v in state.items() if isinstance(v, np.ndarray)}
+    tensors = {name: v for name, v in state.items() if name not in arrays and _holds_tensors(v)}
+    values = {name: v for name, v in state.items() if name not in arrays and name not in tensors}
     metadata = {
         "library_version": __version__,
         "torch_version": torch.__version__,
-        "params": params,
+        "params": saved,
         "params_not_saved": not_saved,
-        "estimator": _estimator_description(learner.estimator),
-        "state": {
-            "sample_shape": list(learner._sample_shape),
-            "n_features_in": getattr(learner, "n_features_in_", None),
-            "output_layers": list(learner.output_layers_),
-            "embedding_layer": learner.embedding_layer_,
-            "kept_shapes": {name: list(k.full_shape) for name, k in learner.kept_indices_.items()},
-            "prune_seed": learner._prune_seed,
-            "fuse_seed": learner._fuse_seed,
-            "proxy_n_labels": learner._proxy_n_labels,
-            "proxy_stale": bool(learner.proxy_stale_),
-            "pending_retrain": learner._pending_retrain,
-            "history": _json_value(learner.history_),
-            "rng": {"name": rng_name, "pos": int(rng_pos), "has_gauss": int(rng_has_gauss), "gauss": float(rng_gauss)},
-            "has_proxy": proxy is not None,
-            "has_fused": fused is not None,
-        },
+        "estimator": _estimator_description(params.get("estimator")),
+        "state": json_value(values),
     }
     return write_checkpoint(path, metadata, arrays, tensors)
 
 
-def load_learner(cls, path, estimator=None, **params):
-    """Rebuild a learner from a checkpoint (see :meth:`PruneFuseActiveLearner.load`).
+def load_checkpoint(path, param_names, estimator=None, **params):
+    """Read what :func:`save_checkpoint` wrote, checking that the caller passes what was not stored.
 
     Parameters
     ----------
-    cls : type
-        ``PruneFuseActiveLearner`` or a subclass.
     path : str or os.PathLike
-    estimator : skorch.NeuralNetClassifier, default=None
+    param_names : sequence of str
+        The estimator's parameter names.
+    estimator : object, default=None
+        The unfitted network the caller passes again (its code is not in the file).
     **params
-        Constructor parameters replacing the saved ones.
+        Parameters that replace the saved ones.
 
     Returns
     -------
-    learner : cls
+    params : dict
+        The saved parameters updated with ``params`` (``random_state`` may be
+        :data:`RANDOM_STATE_INSTANCE`: the stream itself is in the state).
+    state : dict
+        The saved state, one flat dict again, for the estimator's ``_set_state()``.
+
+    Raises
+    ------
+    CheckpointError
+        Missing, truncated or foreign file, or a non-JSON parameter not passed again.
+    CheckpointVersionError, UnsafeCheckpointError
+        See :func:`read_checkpoint`.
+    CheckpointMismatchError
+        If the file was saved with a custom estimator and none is passed.
+    InvalidParameterError
+        If ``params`` names an unknown parameter.
     """
     metadata, arrays, tensors = read_checkpoint(path)
     path = os.fspath(path)
-    state = metadata["state"]
-    known = set(cls._get_param_names()) - {"estimator"}
+    known = set(param_names) - {"estimator"}
     unknown = sorted(set(params) - known)
     if unknown:
-        raise InvalidParameterError(f"{cls.__name__}.load got unknown parameters {unknown}; valid ones: {sorted(known)}.")
+        raise InvalidParameterError(f"load got unknown parameters {unknown}; valid ones: {sorted(known)}.")
     missing = {name: desc for name, desc in metadata.get("params_not_saved", {}).items() if name not in params}
     if missing:
         hint = ", ".join(f"{name}=... (saved: {desc})" for name, desc in missing.items())
@@ -377,122 +389,6 @@ def load_learner(cls, path, estimator=None, **params):
     if saved_estimator is not None and estimator is None:
         raise CheckpointMismatchError(
             f"{path!r} was saved with a custom estimator ({saved_estimator['class']} with module "
-            f"{saved_estimator['module']}); pass the same unfitted net: {cls.__name__}.load(path, estimator=net)."
+            f"{saved_estimator['module']}); pass the same unfitted net: load(path, estimator=net)."
         )
-    values = dict(metadata.get("params", {}))
-    rng = np.random.RandomState()
-    rng.set_state(
-        (state["rng"]["name"], arrays["rng_keys"], state["rng"]["pos"], state["rng"]["has_gauss"], state["rng"]["gauss"])
-    )
-    if values.get("random_state") == _RANDOM_STATE_INSTANCE:
-        values["random_state"] = rng
-    values.update(params)
-    learner = cls(estimator=estimator, **values)
-    learner._check_params()
-    _restore(learner, path, metadata, arrays, tensors, rng)
-    return learner
-
-
-def _load_state(module, state_dict, path, what):
-    try:
-        module.load_state_dict(state_dict)
-    except RuntimeError as exc:
-        raise CheckpointMismatchError(
-            f"The {what} saved in {path!r} does not fit the network built from the given estimator: {exc}. "
-            "Pass the same unfitted estimator (same module and module__ parameters) that the saved learner used."
-        ) from exc
-
-
-def _restore(learner, path, metadata, arrays, tensors, rng):
-    from .learner import default_estimator  # the learner module imports this one lazily: no cycle
-
-    state = metadata["state"]
-    sample_shape = tuple(state["sample_shape"])
-    labelled = LabelledSet(arrays["X"], arrays["y"], arrays["y_encoded"], arrays["rounds"], arrays["scores"])
-    classes = arrays["classes"]
-    if learner.estimator is None:
-        template = default_estimator(int(np.prod(sample_shape)), len(classes))
-    else:
-        template = clone(learner.estimator)
-
-    full = clone(template)
-    full.initialize()
-    full_module = full.module_
-    _load_state(full_module, tensors["full_init"], path, "initial full-size network")
-
-    learner.estimator_ = template
-    learner._rng = rng
-    learner._sample_shape = sample_shape
-    if state.get("n_features_in") is not None:
-        learner.n_features_in_ = state["n_features_in"]
-    learner.classes_ = classes
-    learner._labelled = labelled
-    learner._prune_seed = state["prune_seed"]
-    learner._fuse_seed = state["fuse_seed"]
-
-    with warnings.catch_warnings():  # warnings about the architecture were given at fit
-        warnings.simplefilter("ignore")
-        pruned = prune_at_init(
-            full_module,
-            learner._example_inputs(labelled.X, template.device),
-            pruning_ratio=learner.pruning_ratio,
-            importance=learner.importance,
-            ignored_layers=learner.ignored_layers,
-            random_state=learner._prune_seed,
-        )
-    _check_kept_indices(pruned.kept_indices, state["kept_shapes"], tensors["kept_indices"], path)
-    learner.full_init_module_ = copy.deepcopy(full_module).cpu()
-    learner.proxy_init_module_ = copy.deepcopy(pruned.module).cpu()
-    _load_state(learner.proxy_init_module_, tensors["proxy_init"], path, "initial proxy")
-    learner.kept_indices_ = pruned.kept_indices
-    learner.output_layers_ = pruned.output_layers
-    learner.embedding_layer_ = state["embedding_layer"]
-    learner.n_params_full_ = count_parameters(full_module)
-    learner.n_params_proxy_ = count_parameters(pruned.module)
-    learner.history_ = list(state["history"])
-    learner._proxy_n_labels = state["proxy_n_labels"]
-    learner.proxy_stale_ = state["proxy_stale"]
-    learner._pending_retrain = state["pending_retrain"]
-    learner._last_query = None
-    if "last_query_rows" in arrays:
-        learner._last_query = QueryRecord(arrays["last_query_rows"], arrays["last_query_scores"])
-
-    if state["has_proxy"]:
-        proxy = learner._new_proxy()
-        proxy.initialize()
-        _load_state(proxy.module_, tensors["proxy"], path, "trained proxy")
-        if "proxy_optimizer" in tensors:
-            proxy.optimizer_.load_state_dict(tensors["proxy_optimizer"])
-        if "proxy_classes_inferred" in arrays:
-            proxy.classes_inferred_ = arrays["proxy_classes_inferred"]
-        proxy.module = copy.deepcopy(learner.proxy_init_module_)  # as after training: `module` is the init
-        learner.proxy_ = proxy
-    if state["has_fused"]:
-        fused_init = copy.deepcopy(learner.full_init_module_)
-        _load_state(fused_init, tensors["fused_init"], path, "fused network")
-        with torch_seed_scope(0, template.device):  # initialize() draws weights that are overwritten next
-            fused = learner._fused_net(fused_init, learner._fuse_seeds()[2]).initialize()
-        _load_state(fused.module_, tensors["fused"], path, "trained fused network")
-        learner.fused_ = fused
-
-
-def _check_kept_indices(kept, saved_shapes, saved_indices, path):
-    mismatch = sorted(set(kept) ^ set(saved_shapes))
-    for name, kept_indices in kept.items():
-        if name in mismatch:
-            continue
-        if list(kept_indices.full_shape) != list(saved_shapes[name]):
-            mismatch.append(name)
-            continue
-        for dim, index in enumerate(kept_indices.indices):
-            saved = saved_indices.get(f"{name}:{dim}")
-            if (index is None) != (saved is None) or (index is not None and not torch.equal(index.cpu(), saved)):
-                mismatch.append(name)
-                break
-    if mismatch:
-        raise CheckpointMismatchError(
-            f"Pruning the restored network does not reproduce the saved proxy (differs at {mismatch[:5]}). Pass "
-            "the estimator and the pruning parameters (pruning_ratio, importance, ignored_layers) that were saved; "
-            "importance='random' checkpoints must be loaded on the device type they were saved on."
-        )
-
+    return {**metadata.get("params", {}), **params}, {**metadata["state"], **arrays, **tensors}

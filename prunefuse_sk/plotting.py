@@ -216,13 +216,9 @@ def plot_cost_curves(records, *, cost="selection_flops", metric="accuracy", ax=N
 
     Parameters
     ----------
-    records : list of dict
-        Simulation records with the keys ``method``, ``seed``, ``round``,
-        ``cost`` and ``metric``.
-    cost : str, default="selection_flops"
-        The per-round cost key, e.g. ``"selection_seconds"``.
-    metric : str, default="accuracy"
-        The record key on the y-axis.
+    records, cost, metric
+        As in :func:`cumulative_cost_curves`; ``cost`` may also be e.g.
+        ``"selection_seconds"``.
     ax : matplotlib.axes.Axes, default=None
         Where to draw; ``None`` makes a new figure.
 
@@ -234,12 +230,9 @@ def plot_cost_curves(records, *, cost="selection_flops", metric="accuracy", ax=N
 
     Raises
     ------
-    ImportError
-        If matplotlib is not installed.
-    TypeError
-        If ``ax`` is not a matplotlib Axes, or the records are malformed.
-    ValueError
-        If the records are empty or lack a key.
+    ImportError, TypeError, ValueError
+        As in :func:`plot_learning_curves`; ``ValueError`` also when a
+        ``(method, seed)`` has two records for the same round.
 
     Examples
     --------

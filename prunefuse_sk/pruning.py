@@ -27,7 +27,15 @@ import torch
 from torch import nn
 
 from ._random import draw_seed, as_random_state, torch_seed_scope
-from .exceptions import HardCodedShapeError, InvalidParameterError, PruningError, UnsupportedArchitectureError
+from .exceptions import (
+    CheckpointMismatchError,
+    FeatureShapeError,
+    HardCodedShapeError,
+    InvalidParameterError,
+    OutputWidthError,
+    PruningError,
+    UnsupportedArchitectureError,
+)
 
 __all__ = [
     "KeptIndices",
@@ -35,6 +43,12 @@ __all__ = [
     "prune_at_init",
     "find_output_layers",
     "count_parameters",
+    "example_batch",
+    "output_width",
+    "embedding_layer",
+    "kept_indices_as_tensors",
+    "kept_indices_mismatch",
+    "prune_again",
     "IMPORTANCES",
 ]
 
@@ -536,21 +550,27 @@ def _batch_size(example_inputs):
     return tensors[0].shape[0] if tensors and tensors[0].dim() > 0 else None
 
 
-def _check_forward(pruned, example_inputs):
-    """Fail early, with the fix, when the pruned network cannot run."""
-    was_training = pruned.training
-    pruned.eval()
+def _eval_forward(module, example_inputs):
+    """The module's outputs on ``example_inputs`` in eval mode without gradients; its mode is restored."""
+    was_training = module.training
+    module.eval()
     try:
         with torch.no_grad():
-            outputs = _as_output_list(_forward(pruned, example_inputs))
+            return _forward(module, example_inputs)
+    finally:
+        module.train(was_training)
+
+
+def _check_forward(pruned, example_inputs):
+    """Fail early, with the fix, when the pruned network cannot run."""
+    try:
+        outputs = _as_output_list(_eval_forward(pruned, example_inputs))
     except RuntimeError as exc:
         raise HardCodedShapeError(
             f"The pruned network fails on a forward pass ({exc}). Its forward() probably "
             "hard-codes a layer width that pruning changed, e.g. x.view(-1, 12*12*64); "
             "use x.flatten(1) or an nn.Flatten() layer instead."
         ) from exc
-    finally:
-        pruned.train(was_training)
     n = _batch_size(example_inputs)
     if n is not None and outputs and outputs[0].dim() > 0 and outputs[0].shape[0] != n:
         raise HardCodedShapeError(
@@ -558,3 +578,176 @@ def _check_forward(pruned, example_inputs):
             "forward() hard-codes a layer width that pruning changed, e.g. "
             "x.view(-1, 12*12*64). Use x.flatten(1) or an nn.Flatten() layer instead."
         )
+
+
+# ------------------------------------------------------------ architecture probes
+EXAMPLE_ROWS = 3  # odd, so a forward that hard-codes a width cannot silently fold rows
+
+
+def example_batch(X, device):
+    """A few rows of ``X`` as a tensor on ``device``, to trace and probe a network with.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, ...)
+        Samples the network accepts (at least one row; rows repeat when fewer than 3).
+    device : str or torch.device
+
+    Returns
+    -------
+    batch : torch.Tensor of shape (3, ...)
+    """
+    rows = np.resize(np.arange(len(X)), EXAMPLE_ROWS)
+    return torch.as_tensor(X[rows], device=device)
+
+
+def output_width(module, example_inputs):
+    """The number of class scores the network returns per sample.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Run once in eval mode without gradients; its mode is restored.
+    example_inputs : torch.Tensor
+        A small batch, e.g. from :func:`example_batch`.
+
+    Returns
+    -------
+    n_outputs : int
+
+    Raises
+    ------
+    FeatureShapeError
+        If the network fails on the batch (its input layer does not match the data).
+    OutputWidthError
+        If it does not return one row of scores per sample, shape (n_samples, n_classes).
+
+    Examples
+    --------
+    >>> import torch
+    >>> output_width(torch.nn.Linear(4, 3), torch.zeros(2, 4))
+    3
+    """
+    try:
+        outputs = _eval_forward(module, example_inputs)
+    except RuntimeError as exc:
+        raise FeatureShapeError(
+            f"The network fails on samples of shape {tuple(example_inputs.shape[1:])}: {exc}. Check that the "
+            "network's input layer matches the data."
+        ) from exc
+    if not isinstance(outputs, torch.Tensor) or outputs.dim() != 2:
+        raise OutputWidthError(
+            "The network must return one row of class scores per sample, shape (n_samples, n_classes); "
+            f"got {getattr(outputs, 'shape', type(outputs).__name__)}."
+        )
+    return int(outputs.shape[1])
+
+
+def embedding_layer(module, output_layers):
+    """The output layer whose input is the penultimate embedding (the channel-mixing one).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    output_layers : sequence of str
+        From :func:`find_output_layers`.
+
+    Returns
+    -------
+    name : str or None
+        The first channel-mixing output layer (e.g. the final ``Linear``), else the
+        first output layer; ``None`` when there is none.
+    """
+    layers = dict(module.named_modules())
+    for name in output_layers:
+        if _mixes_channels(layers[name]):
+            return name
+    return output_layers[0] if output_layers else None
+
+
+# ------------------------------------------------------------- kept-index records
+def kept_indices_as_tensors(kept_indices):
+    """The kept-index maps as plain data: ``{"tensor:dim": index}`` plus each tensor's full shape.
+
+    Parameters
+    ----------
+    kept_indices : dict of str to KeptIndices
+
+    Returns
+    -------
+    indices : dict of str to torch.Tensor
+        The kept positions of every pruned dimension, on the CPU.
+    shapes : dict of str to list of int
+        The full-size shape of every tensor.
+    """
+    indices = {}
+    for name, kept in kept_indices.items():
+        for dim, index in enumerate(kept.indices):
+            if index is not None:
+                indices[f"{name}:{dim}"] = index.detach().cpu()
+    return indices, {name: list(kept.full_shape) for name, kept in kept_indices.items()}
+
+
+def kept_indices_mismatch(kept_indices, indices, shapes):
+    """The tensors whose kept positions differ from a record of :func:`kept_indices_as_tensors`.
+
+    Parameters
+    ----------
+    kept_indices : dict of str to KeptIndices
+        From a new pruning run.
+    indices, shapes : dict
+        The record to compare with.
+
+    Returns
+    -------
+    names : list of str
+        Empty when pruning reproduced the record exactly.
+    """
+    mismatch = sorted(set(kept_indices) ^ set(shapes))
+    for name, kept in kept_indices.items():
+        if name in mismatch:
+            continue
+        if list(kept.full_shape) != list(shapes[name]):
+            mismatch.append(name)
+            continue
+        for dim, index in enumerate(kept.indices):
+            saved = indices.get(f"{name}:{dim}")
+            if (index is None) != (saved is None) or (index is not None and not torch.equal(index.cpu(), saved)):
+                mismatch.append(name)
+                break
+    return mismatch
+
+
+def prune_again(module, example_inputs, indices, shapes, **prune_kwargs):
+    """Prune ``module`` as before (same parameters and seed) and check it reproduces a kept-index record.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The full network, with the weights it had when it was first pruned.
+    example_inputs : torch.Tensor
+    indices, shapes : dict
+        The record, from :func:`kept_indices_as_tensors`.
+    **prune_kwargs
+        ``pruning_ratio``, ``importance``, ``ignored_layers``, ``random_state``, as first used.
+
+    Returns
+    -------
+    pruned : PrunedNetwork
+
+    Raises
+    ------
+    CheckpointMismatchError
+        If the kept positions differ (another estimator or other pruning parameters).
+    """
+    with warnings.catch_warnings():  # warnings about the architecture were given the first time
+        warnings.simplefilter("ignore")
+        pruned = prune_at_init(module, example_inputs, **prune_kwargs)
+    mismatch = kept_indices_mismatch(pruned.kept_indices, indices, shapes)
+    if mismatch:
+        raise CheckpointMismatchError(
+            f"Pruning the restored network does not reproduce the saved proxy (differs at {mismatch[:5]}). Pass "
+            "the estimator and the pruning parameters (pruning_ratio, importance, ignored_layers) that were saved; "
+            "importance='random' checkpoints must be loaded on the device type they were saved on."
+        )
+    return pruned

@@ -36,12 +36,16 @@ from sklearn.base import clone
 from skorch import NeuralNetClassifier
 from tqdm.auto import tqdm
 
-from ._random import torch_seed_scope
+from sklearn.metrics import accuracy_score
+
+from ._random import _MAX_SEED, torch_seed_scope
+from ._skorch import fit_seeded
 from .exceptions import InvalidParameterError
 from .flops import per_sample_flops
-from .learner import PruneFuseActiveLearner, _embedding_layer, _named_parameters
-from .pruning import find_output_layers
-from .strategies import get_strategy
+from .learner import PruneFuseActiveLearner
+from .persistence import json_value
+from .pruning import embedding_layer, example_batch, find_output_layers
+from .strategies import SelectorView, call_strategy, get_strategy
 from .strategies.scoring import score_pool
 from .validation import check_features, check_labels
 
@@ -294,76 +298,23 @@ class SimulationResults:
 
 
 def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return repr(value)
+    """``value`` for export: non-finite floats become None, objects JSON lacks their repr."""
+    return json_value(value, lenient=True)
 
 
-# ------------------------------------------------------------------ selectors
-class _NetSelector:
-    """A fitted plain skorch net as a modAL-style learner, for the ``full`` and ``proxy`` methods.
-
-    Query strategies read ``predict_proba``/``score_pool``, ``estimator``,
-    ``X_training`` and ``y_training``; this gives them the same view of a plain net
-    that :class:`~prunefuse_sk.PruneFuseActiveLearner` gives of its proxy.
-    """
-
-    on_transformed = False
-
-    def __init__(self, net, X_training, y_training, embedding_layer):
-        self.estimator = net
-        self.X_training = X_training
-        self.y_training = y_training
-        self.classes_ = np.arange(_n_outputs(net))
-        self._embedding_layer = embedding_layer
-
-    def score_pool(self, X, *, embeddings=False, n_passes=1, batch_size=None, autocast=False):
-        return score_pool(
-            self.estimator,
-            X,
-            batch_size=batch_size,
-            embedding_layer=self._embedding_layer if embeddings else None,
-            n_passes=n_passes,
-            autocast=autocast,
-        )
-
-    def predict_proba(self, X, **kwargs):
-        return self.score_pool(X).proba
-
-    def predict(self, X):
-        return self.predict_proba(X).argmax(axis=1)
-
-    def transform_without_estimating(self, X):
-        return X
-
-
-def _n_outputs(net):
-    return int(list(net.module_.parameters())[-1].shape[0])
-
-
+# ------------------------------------------------------------------ helpers
 def _derive_seed(*parts):
     """A 31-bit seed from ints and strings, stable across runs and platforms."""
     words = [p if isinstance(p, int) else zlib.crc32(str(p).encode()) for p in parts]
-    return int(np.random.SeedSequence(words).generate_state(1)[0] % (2**31 - 1))
+    return int(np.random.SeedSequence(words).generate_state(1)[0] % _MAX_SEED)
 
 
 def _fit_net(net, X, y, seed):
-    start = time.perf_counter()
-    with torch_seed_scope(seed, net.device):
-        net.fit(X, y)
-    return time.perf_counter() - start, len(net.history)
+    return fit_seeded(net, X, y, seed=seed), len(net.history)
 
 
 def _accuracy(net, X_test, y_test):
-    return float(np.mean(score_pool(net, X_test).proba.argmax(axis=1) == y_test))
+    return float(accuracy_score(y_test, score_pool(net, X_test).proba.argmax(axis=1)))
 
 
 class _FlopModel:
@@ -608,15 +559,10 @@ class _Run:
 
     def _select_with(self, selector, flop_model, n):
         pool = self._pool()
-        strategy = get_strategy(self.strategy)
-        kwargs = {}
-        if "random_state" in _named_parameters(strategy):
-            kwargs["random_state"] = int(self.rng.randint(2**31 - 1))
         start = time.perf_counter()
-        result = strategy(selector, self.c.X[pool], n_instances=n, **kwargs)
+        indices, _ = call_strategy(get_strategy(self.strategy), selector, self.c.X[pool], n, rng=self.rng)
         seconds = time.perf_counter() - start
-        indices = result[0] if isinstance(result, tuple) else result
-        return pool[np.asarray(indices, dtype=np.int64)], seconds, flop_model.scoring(len(pool))
+        return pool[indices], seconds, flop_model.scoring(len(pool))
 
     # -------------------------------------------------------------- the loop
     def __iter__(self):
@@ -637,14 +583,14 @@ class _Run:
                 final = clone(self.c.estimator)
                 sel_seconds, sel_epochs = _fit_net(final, X_lab, y_lab, self._seed(round_, "selector"))
                 sel_flops = self._full_flop_model().training(len(X_lab), sel_epochs)
-                selector = _NetSelector(final, X_lab, y_lab, self._embedding_layer(final))
+                selector = self._view(final, X_lab, y_lab)
                 selector_flops = self._full_flop_model()
             elif kind == "proxy":
                 small = clone(self.params.get("estimator", self.c.proxy_estimator))
                 sel_seconds, sel_epochs = _fit_net(small, X_lab, y_lab, self._seed(round_, "selector"))
                 selector_flops = _FlopModel(small.module_, self.c.probe)
                 sel_flops = selector_flops.training(len(X_lab), sel_epochs)
-                selector = _NetSelector(small, X_lab, y_lab, self._embedding_layer(small))
+                selector = self._view(small, X_lab, y_lab)
                 final, train_seconds, final_epochs, train_flops = self._train_final(round_)
             else:  # prunefuse
                 if learner is None:
@@ -678,7 +624,7 @@ class _Run:
                 selector_acc = accuracy if kind == "full" else _accuracy(selector.estimator, self.c.X_test, self.c.y_test)
 
             scoring_seconds = scoring_flops = 0.0
-            stop_reason = self._stop_reason(selector if selector is not None else _NetSelector(final, X_lab, y_lab, None))
+            stop_reason = self._stop_reason(selector if selector is not None else SelectorView(final, X_lab, y_lab))
             if round_ < len(self.c.sizes) and stop_reason is None:
                 n = self.c.sizes[round_]
                 if kind == "random":
@@ -718,9 +664,10 @@ class _Run:
             if stop_reason is not None:
                 return
 
-    def _embedding_layer(self, net):
-        example = torch.as_tensor(self.c.X[:3], device=net.device)
-        return _embedding_layer(net.module_, find_output_layers(net.module_, example))
+    def _view(self, net, X_lab, y_lab):
+        """A baseline's fitted selector net as the learner a query strategy sees."""
+        output_layers = find_output_layers(net.module_, example_batch(self.c.X, net.device))
+        return SelectorView(net, X_lab, y_lab, embedding_layer=embedding_layer(net.module_, output_layers))
 
     def _stop_reason(self, model):
         if not self.criteria:

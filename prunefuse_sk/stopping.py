@@ -22,6 +22,7 @@ from sklearn.utils import check_random_state
 
 from .exceptions import EmptyPoolError, InvalidParameterError
 from .strategies.measures import entropy, least_confidence, margin_uncertainty
+from .validation import _check_scalar
 
 __all__ = ["StoppingCriterion", "LabelBudget", "StablePredictions", "LowUncertainty", "AnyOf"]
 
@@ -34,18 +35,22 @@ _MEASURES = {
 
 
 def _check_int(value, name, *, minimum):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise InvalidParameterError(f"{name} must be an int >= {minimum}; got {value!r}.")
-    if value < minimum:
-        raise InvalidParameterError(f"{name} must be an int >= {minimum}; got {value}.")
-    return int(value)
+    """``value`` as an int ``>= minimum`` (not a bool), checked by :func:`sklearn.utils.check_scalar`."""
+    message = f"{name} must be an int >= {minimum}; got {value!r}."
+    return int(_check_scalar(value, name, numbers.Integral, min_val=minimum, type_message=message))
 
 
 def _check_real(value, name, *, low=-np.inf, high=np.inf):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise InvalidParameterError(f"{name} must be a finite real number; got {value!r}.")
-    if not low <= value <= high:
-        raise InvalidParameterError(f"{name} must be in [{low}, {high}]; got {value}.")
+    """``value`` as a finite float in ``[low, high]`` (not a bool), checked by :func:`sklearn.utils.check_scalar`."""
+    value = _check_scalar(
+        value,
+        name,
+        numbers.Real,
+        min_val=low,
+        max_val=high,
+        type_message=f"{name} must be a finite real number; got {value!r}.",
+        range_message=f"{name} must be in [{low}, {high}]; got {value!r}.",
+    )
     return float(value)
 
 

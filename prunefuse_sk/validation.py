@@ -1,16 +1,20 @@
 """Input validation at the public boundary: arrays, labels and their mapping to output units."""
 
+import inspect
+import math
 import numbers
-import warnings
 
 import numpy as np
 import scipy.sparse
 import torch
-from sklearn.exceptions import DataConversionWarning
+from sklearn.utils import assert_all_finite, check_array, check_consistent_length, check_scalar, column_or_1d
+from sklearn.utils._param_validation import InvalidParameterError as _SklearnInvalidParameterError
+from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.multiclass import check_classification_targets
 
 from .exceptions import (
     FeatureShapeError,
+    InvalidParameterError,
     InvalidQuerySizeError,
     LabelMappingError,
     LengthMismatchError,
@@ -18,7 +22,22 @@ from .exceptions import (
     OutputWidthError,
 )
 
-__all__ = ["check_sample_shape", "check_features", "as_float32", "check_labels", "resolve_classes", "encode_labels", "check_n_instances"]
+__all__ = [
+    "check_sample_shape",
+    "check_features",
+    "as_float32",
+    "check_labels",
+    "resolve_classes",
+    "encode_labels",
+    "check_n_instances",
+    "validate_params",
+    "check_flags",
+]
+
+# check_array's NaN/inf switch: ``ensure_all_finite`` since scikit-learn 1.6, ``force_all_finite`` before.
+_ALL_FINITE = (
+    "ensure_all_finite" if "ensure_all_finite" in inspect.signature(check_array).parameters else "force_all_finite"
+)
 
 
 def check_sample_shape(
@@ -115,15 +134,40 @@ def check_features(X, *, name="X", n_features_shape=None):
         If ``X`` contains NaN or infinity.
     ValueError
         If ``X`` holds complex values or strings.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from prunefuse_sk.validation import check_features
+    >>> X = check_features([[0, 1], [2, 3]])
+    >>> X.dtype, X.shape
+    (dtype('float32'), (2, 2))
+    >>> X32 = np.zeros((3, 1, 2), dtype=np.float32)
+    >>> check_features(X32) is X32
+    True
+    >>> check_features([[1.0, float("nan")]])
+    Traceback (most recent call last):
+        ...
+    prunefuse_sk.exceptions.NonFiniteInputError: X contains NaN or infinity; impute or drop those rows first.
     """
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
     if not hasattr(X, "shape") and not scipy.sparse.issparse(X):
         X = np.asarray(X)
+    # Layout first, without converting anything: our messages for sparse, complex, too few
+    # dimensions, rows or features, and a sample shape other than at fit.
     check_sample_shape(X, name=name, n_features_shape=n_features_shape)
-    X = as_float32(X, name=name)
-    if not np.isfinite(X).all():
-        raise NonFiniteInputError(f"{name} contains NaN or infinity; impute or drop those rows first.")
+    try:
+        # The layout is valid, so what check_array can still reject is the conversion to float32.
+        X = check_array(X, dtype=np.float32, allow_nd=True, input_name=name, **{_ALL_FINITE: False})
+    except TypeError as exc:
+        raise TypeError(f"{name} must hold numbers; converting it failed: {exc}") from exc
+    except ValueError as exc:
+        raise ValueError(f"{name} must hold numbers; converting it failed: {exc}") from exc
+    try:
+        assert_all_finite(X, input_name=name)
+    except ValueError as exc:
+        raise NonFiniteInputError(f"{name} contains NaN or infinity; impute or drop those rows first.") from exc
     return X
 
 
@@ -184,6 +228,21 @@ def check_labels(y, n_samples, *, name="y"):
         If it holds NaN or infinity.
     ValueError
         If ``y`` is None or holds continuous (regression) targets.
+
+    Warns
+    -----
+    DataConversionWarning
+        If ``y`` is a column vector of shape (n_samples, 1).
+
+    Examples
+    --------
+    >>> from prunefuse_sk.validation import check_labels
+    >>> check_labels(["cat", "dog", "cat"], 3)
+    array(['cat', 'dog', 'cat'], dtype='<U3')
+    >>> check_labels([0, 1], 3)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    prunefuse_sk.exceptions.LengthMismatchError: X and y have different lengths: 3 and 2. ...
     """
     if y is None:
         raise ValueError(
@@ -192,22 +251,24 @@ def check_labels(y, n_samples, *, name="y"):
     if isinstance(y, torch.Tensor):
         y = y.detach().cpu().numpy()
     y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        warnings.warn(
-            "A column-vector y was passed when a 1d array was expected. Please change the shape of y to "
-            "(n_samples,), for example using ravel().",
-            DataConversionWarning,
-            stacklevel=3,
-        )
-        y = y.ravel()
-    if y.ndim != 1:
-        raise FeatureShapeError(f"{name} must be 1-D (n_samples,); got shape {y.shape} instead. Pass one label per sample.")
-    if len(y) != n_samples:
+    try:
+        y = column_or_1d(y, warn=True)  # no input_name=: scikit-learn 1.3 lacks it
+    except ValueError as exc:
+        if y.ndim == 1 or y.shape[1:] == (1,):  # not a shape problem (e.g. complex labels)
+            raise
+        raise FeatureShapeError(
+            f"{name} must be 1-D (n_samples,); got shape {y.shape} instead. Pass one label per sample."
+        ) from exc
+    try:
+        check_consistent_length(range(n_samples), y)  # range(n): a stand-in for X with n rows
+    except ValueError as exc:
         raise LengthMismatchError(
             f"X and {name} have different lengths: {n_samples} and {len(y)}. Pass exactly one label per row of X."
-        )
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise NonFiniteInputError(f"Input {name} contains NaN or infinity; every sample needs a real label.")
+        ) from exc
+    try:
+        assert_all_finite(y, input_name=name)
+    except ValueError as exc:
+        raise NonFiniteInputError(f"Input {name} contains NaN or infinity; every sample needs a real label.") from exc
     check_classification_targets(y)  # "Unknown label type: continuous" for regression targets
     return y
 
@@ -343,15 +404,141 @@ def check_n_instances(n, n_instances, n_available):
         if n not in (1, n_instances):
             raise InvalidQuerySizeError(f"Pass either n={n} or n_instances={n_instances}, not both.")
         n = n_instances
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise InvalidQuerySizeError(
-            f"n must be a positive integer; got {n!r} of type {type(n).__name__}. Pass e.g. n=10."
+    not_int = f"n must be a positive integer; got {n!r} of type {type(n).__name__}. Pass e.g. n=10."
+    too_few = f"n must be at least 1; got {n}. Ask for one or more samples."
+    too_many = f"n={n} is larger than the pool ({n_available} samples); ask for at most {n_available}."
+    # two calls, one bound each, so that the ValueError says which bound was crossed
+    for bound, message in ({"min_val": 1}, too_few), ({"max_val": n_available}, too_many):
+        _check_scalar(
+            n, "n", numbers.Integral, type_message=not_int, range_message=message, error=InvalidQuerySizeError, **bound
         )
-    n = int(n)
-    if n < 1:
-        raise InvalidQuerySizeError(f"n must be at least 1; got {n}. Ask for one or more samples.")
-    if n > n_available:
-        raise InvalidQuerySizeError(
-            f"n={n} is larger than the pool ({n_available} samples); ask for at most {n_available}."
-        )
-    return n
+    return int(n)
+
+
+def _check_scalar(
+    x, name, target_type, *, type_message, range_message=None, min_val=None, max_val=None, error=InvalidParameterError
+):
+    """:func:`sklearn.utils.check_scalar`, re-raising its errors as ``error`` with our messages.
+
+    Booleans (``bool`` and ``np.bool_``) are rejected although they are
+    ``numbers.Integral``, and so are NaN and infinity, which pass
+    ``check_scalar``'s bounds.
+
+    Parameters
+    ----------
+    x : object
+        The value to check.
+    name : str
+        Its name, for ``check_scalar``.
+    target_type : type or tuple of types
+        The accepted types, e.g. ``numbers.Integral``.
+    type_message : str
+        The message when ``x`` is of another type, a boolean or not finite.
+    range_message : str, default=None
+        The message when ``x`` is out of ``[min_val, max_val]``;
+        ``type_message`` when None.
+    min_val, max_val : float, default=None
+        The inclusive bounds; None for none.
+    error : type, default=InvalidParameterError
+        The exception raised.
+
+    Returns
+    -------
+    x : object
+        ``x`` itself.
+
+    Raises
+    ------
+    error
+        If ``x`` fails a check.
+    """
+    if isinstance(x, (bool, np.bool_)):
+        raise error(type_message)
+    try:
+        check_scalar(x, name, target_type)
+    except TypeError as exc:
+        raise error(type_message) from exc
+    if not isinstance(x, numbers.Integral) and not math.isfinite(x):
+        raise error(type_message)
+    try:
+        return check_scalar(x, name, target_type, min_val=min_val, max_val=max_val)
+    except ValueError as exc:
+        raise error(range_message or type_message) from exc
+
+
+def validate_params(estimator, rules, *, no_bools=()):
+    """Check an estimator's parameters against its ``_parameter_constraints`` (scikit-learn's validation).
+
+    scikit-learn's own check runs parameter by parameter, so that the error
+    names the one that failed and says, in the estimator's words, what it must be.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        With a ``_parameter_constraints`` dict, as in scikit-learn.
+    rules : dict of str to str
+        What each parameter must be, completing "<name> must be ...".
+    no_bools : sequence of str, default=()
+        Numeric parameters that refuse booleans (scikit-learn counts ``True`` as the integer 1).
+
+    Raises
+    ------
+    InvalidParameterError
+        (a ``ValueError`` and ``TypeError``, subclass of scikit-learn's) "<name> must be <rule>; got <value> instead."
+
+    Examples
+    --------
+    >>> from numbers import Real
+    >>> from sklearn.base import BaseEstimator
+    >>> from sklearn.utils._param_validation import Interval
+    >>> class Shrinker(BaseEstimator):
+    ...     _parameter_constraints = {"ratio": [Interval(Real, 0, 1, closed="neither")]}
+    ...     def __init__(self, ratio=0.5):
+    ...         self.ratio = ratio
+    >>> validate_params(Shrinker(2.0), {"ratio": "a float in (0, 1)"})
+    Traceback (most recent call last):
+    ...
+    prunefuse_sk.exceptions.InvalidParameterError: ratio must be a float in (0, 1); got 2.0 instead.
+    """
+    params = estimator.get_params(deep=False)
+    caller = type(estimator).__name__
+    for name, constraints in estimator._parameter_constraints.items():
+        value = params[name]
+        try:
+            validate_parameter_constraints({name: constraints}, {name: value}, caller_name=caller)
+            valid = not (name in no_bools and isinstance(value, (bool, np.bool_)))
+        except _SklearnInvalidParameterError:
+            valid = False
+        if not valid:
+            shown = repr(value) if np.isscalar(value) or value is None else type(value).__name__
+            raise InvalidParameterError(f"{name} must be {rules[name]}; got {shown} instead.")
+
+
+def check_flags(caller, **flags):
+    """Check that method arguments are booleans, with scikit-learn's ``"boolean"`` constraint.
+
+    Parameters
+    ----------
+    caller : str
+        The method's name.
+    **flags
+        The arguments, by name.
+
+    Raises
+    ------
+    InvalidParameterError
+        "<name> must be True or False; got <value> instead."
+
+    Examples
+    --------
+    >>> check_flags("fuse", train=True)
+    >>> check_flags("fuse", train="no")
+    Traceback (most recent call last):
+    ...
+    prunefuse_sk.exceptions.InvalidParameterError: train must be True or False; got 'no' instead.
+    """
+    try:
+        validate_parameter_constraints({name: ["boolean"] for name in flags}, flags, caller_name=caller)
+    except _SklearnInvalidParameterError:
+        bad = next(name for name, value in flags.items() if not isinstance(value, (bool, np.bool_)))
+        raise InvalidParameterError(f"{bad} must be True or False; got {flags[bad]!r} instead.") from None

@@ -15,6 +15,7 @@ import io
 import warnings
 
 import numpy as np
+from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import InvalidParameterError, StaleProxyWarning
@@ -152,8 +153,20 @@ class LabellingWidget:
 
     Examples
     --------
-    >>> widget = LabellingWidget(learner, X_pool, batch_size=10, X_test=X_test, y_test=y_test)  # doctest: +SKIP
+    >>> from prunefuse_sk import PruneFuseActiveLearner, default_estimator
+    >>> from prunefuse_sk.datasets import load_digits_images
+    >>> X, _, y, _ = load_digits_images(random_state=0)
+    >>> X = X.reshape(len(X), -1)
+    >>> net = default_estimator(64, 10).set_params(max_epochs=2)
+    >>> learner = PruneFuseActiveLearner(net, random_state=0).fit(X[:30], y[:30])
+    >>> widget = LabellingWidget(learner, X[30:], batch_size=5, image_shape=(8, 8))
     >>> widget  # doctest: +SKIP
+    >>> first = widget.batch_[0]  # the pool row on screen
+    >>> widget.answer(y[30 + first])  # what its class button does
+    >>> for _ in range(4):  # skip the rest of the batch: the learner is taught
+    ...     widget.skip()
+    >>> widget.n_teach_, widget.labelled_indices_ == [first], len(widget.batch_)
+    (1, True, 5)
     """
 
     def __init__(
@@ -430,10 +443,13 @@ class LabellingWidget:
             return
         self._after_teach()
 
+    def _test_accuracy(self, clf):
+        return float(accuracy_score(self.y_test, clf.predict(self.X_test)))
+
     def _record_score(self):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", StaleProxyWarning)
-            accuracy = float(np.mean(np.asarray(self.learner.predict(self.X_test)) == np.asarray(self.y_test)))
+            accuracy = self._test_accuracy(self.learner)
         self.curve_.append((len(self.learner.X_training), accuracy))
         self._draw_curve()
 
@@ -480,8 +496,7 @@ class LabellingWidget:
             raise
         message = f"Fused network trained on {len(self.learner.X_training)} labels."
         if self.X_test is not None:
-            accuracy = float(np.mean(np.asarray(self.fused_.predict(self.X_test)) == np.asarray(self.y_test)))
-            message += f" Test accuracy: {accuracy:.3f}."
+            message += f" Test accuracy: {self._test_accuracy(self.fused_):.3f}."
         self._set_status(message, "done")
         return self.fused_
 

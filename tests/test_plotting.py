@@ -1,6 +1,7 @@
 """prunefuse_sk.plotting: figures render with the Agg backend; lines, legends and cumulative costs are right."""
 
 import builtins
+import io
 import math
 
 import numpy as np
@@ -143,10 +144,21 @@ def test_plot_results_writes_a_png(tmp_path):
 
 
 @needs_matplotlib
-def test_plot_results_without_path_saves_nothing(tmp_path):
+def test_plot_results_without_path_saves_nothing(monkeypatch):
+    saved = []
+    real_savefig = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *args, **kwargs: saved.append(args))
     fig = plot_results(_records())
-    assert isinstance(fig, matplotlib.figure.Figure)
-    assert list(tmp_path.iterdir()) == []
+    assert saved == []  # no path: the figure is never written anywhere
+    assert isinstance(fig, matplotlib.figure.Figure) and plt.fignum_exists(fig.number)  # returned open, for the caller
+    assert [ax.get_title() for ax in fig.get_axes()] == [
+        "Learning curves", "Accuracy vs selection FLOPs", "Accuracy vs selection time"
+    ]
+    for ax in fig.get_axes():
+        assert _legend_labels(ax) == METHODS
+    buffer = io.BytesIO()
+    real_savefig(fig, buffer, format="png")  # and the caller can still save it
+    assert buffer.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @needs_matplotlib

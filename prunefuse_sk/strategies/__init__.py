@@ -12,10 +12,14 @@ from .measures import entropy, least_confidence, margin_uncertainty
 from .scoring import EmbeddingRecorder, PoolScores, predict_proba_batched, score_pool
 from .selectors import greedy_k_centers, kmeans_plus_plus_seeding, top_n
 from .uncertainty import entropy_sampling, least_confidence_sampling, margin_sampling, random_sampling
+from .view import SelectorView, call_strategy, draw_candidates
 
 __all__ = [
     "STRATEGIES",
     "get_strategy",
+    "SelectorView",
+    "call_strategy",
+    "draw_candidates",
     "least_confidence",
     "margin_uncertainty",
     "entropy",

@@ -1,12 +1,28 @@
 """Bayesian strategies: BALD with Monte Carlo dropout."""
 
 from .._random import as_random_state, draw_seed, torch_seed_scope
-from .measures import entropy
-from .selectors import top_n
+from .measures import _fill_doc, entropy
+from .uncertainty import _rank_by, _strategy_doc
 
 __all__ = ["bald_sampling"]
 
 
+def _mutual_information(scores):
+    """BALD's measure on MC-dropout ``PoolScores``: ``H(mean_t p_t) - mean_t H(p_t)`` per row (nats)."""
+    return entropy(scores.proba) - scores.expected_entropy
+
+
+@_fill_doc(
+    **_strategy_doc(
+        learner="object\n"
+        "    A learner with ``score_pool(X, n_passes=...)``; a\n"
+        "    :class:`~prunefuse_sk.PruneFuseActiveLearner` passes its proxy's view.\n"
+        "    The network needs dropout layers.",
+        random_state="Seeds the dropout masks and breaks ties.",
+        order="best first",
+        extra="n_passes : int, default=20\n    Stochastic forward passes per sample.\n",
+    )
+)
 def bald_sampling(learner, X_pool, n_instances=1, *, n_passes=20, random_state=None, batch_size=None,
                   autocast=False):
     """BALD: the samples whose predictions the dropout masks disagree on most.
@@ -15,30 +31,9 @@ def bald_sampling(learner, X_pool, n_instances=1, *, n_passes=20, random_state=N
     weights, estimated with ``n_passes`` stochastic forward passes (dropout
     active): ``H(mean_t p_t) - mean_t H(p_t)``.
 
-    Parameters
-    ----------
-    learner : object
-        A learner with ``score_pool(X, n_passes=...)``; a
-        :class:`~prunefuse_sk.PruneFuseActiveLearner` passes its proxy's view.
-        The network needs dropout layers.
-    X_pool : array-like, memmap or torch.Tensor of shape (n_pool, ...)
-        The unlabelled samples.
-    n_instances : int, default=1
-        How many samples to choose.
-    n_passes : int, default=20
-        Stochastic forward passes per sample.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the dropout masks and breaks ties.
-    batch_size : int, default=None
-        Rows per forward pass when scoring.
-    autocast : bool, default=False
-        Score in float16 on CUDA.
+    {params}
 
-    Returns
-    -------
-    indices : ndarray of shape (n_instances,)
-        Rows of ``X_pool``, best first.
-    scores : ndarray of shape (n_instances,)
+    {returns}
         Their mutual information (nats).
 
     References
@@ -55,6 +50,4 @@ def bald_sampling(learner, X_pool, n_instances=1, *, n_passes=20, random_state=N
     device = getattr(getattr(learner, "estimator", None), "device", None)
     with torch_seed_scope(draw_seed(rng), device):
         scores = learner.score_pool(X_pool, n_passes=n_passes, batch_size=batch_size, autocast=autocast)
-    mutual_information = entropy(scores.proba) - scores.expected_entropy
-    indices = top_n(mutual_information, n_instances, random_state=rng)
-    return indices, mutual_information[indices]
+    return _rank_by(_mutual_information, scores, n_instances, rng)

@@ -6,10 +6,14 @@ recorded in the same forward pass that produces the probabilities.
 
 import numpy as np
 
+from .measures import _fill_doc
 from .scoring import n_rows
 from .selectors import greedy_k_centers, kmeans_plus_plus_seeding
+from .uncertainty import _strategy_doc
 
 __all__ = ["pool_embeddings", "kcenter_sampling", "badge_sampling", "badge_factors"]
+
+_PROXY_VIEW = ";\n    a :class:`~prunefuse_sk.PruneFuseActiveLearner` passes its proxy's view."
 
 
 def pool_embeddings(learner, X, **score_kwargs):
@@ -46,30 +50,19 @@ def pool_embeddings(learner, X, **score_kwargs):
     return scores.proba, scores.embeddings
 
 
+@_fill_doc(**_strategy_doc("object\n    A learner with ``score_pool`` and ``X_training``" + _PROXY_VIEW,
+                           "Draws the first centre when nothing is labelled yet.", order="in the order picked"))
 def kcenter_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
     """Greedy k-centers (core-set) on the proxy's embeddings, labelled samples as initial centres.
 
-    Parameters
-    ----------
-    learner : object
-        A learner with ``score_pool`` and ``X_training``; a
-        :class:`~prunefuse_sk.PruneFuseActiveLearner` passes its proxy's view.
-    X_pool : array-like, memmap or torch.Tensor of shape (n_pool, ...)
-        The unlabelled samples.
-    n_instances : int, default=1
-        How many samples to choose.
-    random_state : int, RandomState instance or None, default=None
-        Draws the first centre when nothing is labelled yet.
-    batch_size : int, default=None
-        Rows per forward pass when scoring.
-    autocast : bool, default=False
-        Score in float16 on CUDA.
+    After the forward passes, the selection takes O(n·b·d) time for b picks
+    from n pool rows with d-dimensional embeddings, plus O(n·m·d) once for
+    the distances to the m labelled samples; extra memory is O(n) beyond the
+    embeddings (:func:`~prunefuse_sk.strategies.selectors.greedy_k_centers`).
 
-    Returns
-    -------
-    indices : ndarray of shape (n_instances,)
-        Rows of ``X_pool`` in the order picked.
-    scores : ndarray of shape (n_instances,)
+    {params}
+
+    {returns}
         Each pick's distance to its nearest centre when it was picked.
 
     References
@@ -114,30 +107,14 @@ def badge_factors(proba, embeddings):
     return residuals, np.asarray(embeddings, dtype=np.float64)
 
 
+@_fill_doc(**_strategy_doc("object\n    A learner with ``score_pool``" + _PROXY_VIEW, "Draws the k-means++ seeds.",
+                           order="in the order drawn"))
 def badge_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
     """BADGE: k-means++ seeding on the gradient embeddings of the proxy's last layer.
 
-    Parameters
-    ----------
-    learner : object
-        A learner with ``score_pool``; a
-        :class:`~prunefuse_sk.PruneFuseActiveLearner` passes its proxy's view.
-    X_pool : array-like, memmap or torch.Tensor of shape (n_pool, ...)
-        The unlabelled samples.
-    n_instances : int, default=1
-        How many samples to choose.
-    random_state : int, RandomState instance or None, default=None
-        Draws the k-means++ seeds.
-    batch_size : int, default=None
-        Rows per forward pass when scoring.
-    autocast : bool, default=False
-        Score in float16 on CUDA.
+    {params}
 
-    Returns
-    -------
-    indices : ndarray of shape (n_instances,)
-        Rows of ``X_pool`` in the order drawn.
-    scores : ndarray of shape (n_instances,)
+    {returns}
         Each seed's squared gradient-embedding distance to the nearest earlier
         seed when drawn (its squared norm for the first).
 

@@ -4,9 +4,50 @@ Higher always means "more worth labelling", so every measure pairs with the same
 selector (:func:`~prunefuse_sk.strategies.selectors.top_n`).
 """
 
+import inspect
+
 import numpy as np
 
 __all__ = ["least_confidence", "margin_uncertainty", "entropy"]
+
+_SETTLES_2009 = (
+    'B. Settles, "Active Learning Literature Survey", Computer Sciences\n'
+    "Technical Report 1648, University of Wisconsin-Madison, 2009."
+)
+
+# Sections every measure's docstring shares, filled in by ``_fill_doc``.
+_MEASURE_PARAMS = """\
+Parameters
+----------
+proba : array-like of shape (n_samples, n_classes)
+    Predicted class probabilities, one row per sample; converted to
+    float64. Must be 2-D."""
+
+_MEASURE_RAISES = f"""\
+Raises
+------
+ValueError
+    If ``proba`` is not 2-D.
+
+References
+----------
+{_SETTLES_2009}"""
+
+
+def _fill_doc(**parts):
+    """Decorator: fill the ``{name}`` fields of a docstring with shared text.
+
+    The docstring is dedented first (:func:`inspect.cleandoc`), so shared
+    sections are written without indentation and line up with it. Literal
+    braces in a decorated docstring must be doubled.
+    """
+
+    def fill(func):
+        if func.__doc__ is not None:  # None under python -OO
+            func.__doc__ = inspect.cleandoc(func.__doc__).format(**parts)
+        return func
+
+    return fill
 
 
 def _check_proba(proba):
@@ -16,6 +57,7 @@ def _check_proba(proba):
     return proba
 
 
+@_fill_doc(params=_MEASURE_PARAMS, raises=_MEASURE_RAISES)
 def least_confidence(proba):
     """Least-confidence score ``1 - max_k p_k`` of every sample.
 
@@ -23,30 +65,24 @@ def least_confidence(proba):
     class has all the probability mass, ``1 - 1/n_classes`` at most for a
     uniform prediction. Higher means more worth labelling.
 
-    Parameters
-    ----------
-    proba : array-like of shape (n_samples, n_classes)
-        Predicted class probabilities, one row per sample; converted to
-        float64. Must be 2-D.
+    {params}
 
     Returns
     -------
     scores : ndarray of shape (n_samples,)
         ``1 - max_k proba[i, k]`` for every sample ``i``, float64.
 
-    Raises
-    ------
-    ValueError
-        If ``proba`` is not 2-D.
+    {raises}
 
-    References
-    ----------
-    B. Settles, "Active Learning Literature Survey", Computer Sciences
-    Technical Report 1648, University of Wisconsin-Madison, 2009.
+    Examples
+    --------
+    >>> least_confidence([[0.75, 0.25], [0.5, 0.5]]).tolist()
+    [0.25, 0.5]
     """
     return 1.0 - _check_proba(proba).max(axis=1)
 
 
+@_fill_doc(params=_MEASURE_PARAMS, raises=_MEASURE_RAISES)
 def margin_uncertainty(proba):
     """Margin score ``1 - (p_(1) - p_(2))`` of every sample.
 
@@ -54,11 +90,7 @@ def margin_uncertainty(proba):
     classes: close to 1 when the model hesitates between two classes, close
     to 0 when it clearly prefers one. Higher means more worth labelling.
 
-    Parameters
-    ----------
-    proba : array-like of shape (n_samples, n_classes)
-        Predicted class probabilities, one row per sample; converted to
-        float64. Must be 2-D.
+    {params}
 
     Returns
     -------
@@ -67,15 +99,12 @@ def margin_uncertainty(proba):
         ``p_(2)`` are its largest and second-largest probabilities, float64.
         All zeros when ``proba`` has a single column.
 
-    Raises
-    ------
-    ValueError
-        If ``proba`` is not 2-D.
+    {raises}
 
-    References
-    ----------
-    B. Settles, "Active Learning Literature Survey", Computer Sciences
-    Technical Report 1648, University of Wisconsin-Madison, 2009.
+    Examples
+    --------
+    >>> margin_uncertainty([[0.75, 0.25], [0.5, 0.5]]).tolist()
+    [0.5, 1.0]
     """
     proba = _check_proba(proba)
     if proba.shape[1] < 2:
@@ -84,6 +113,7 @@ def margin_uncertainty(proba):
     return 1.0 - (top2[:, 1] - top2[:, 0])
 
 
+@_fill_doc(params=_MEASURE_PARAMS, raises=_MEASURE_RAISES)
 def entropy(proba):
     """Shannon entropy ``-sum_k p_k log p_k`` of every sample (natural log).
 
@@ -91,26 +121,19 @@ def entropy(proba):
     from 0 for a one-hot prediction to ``log(n_classes)`` for a uniform one.
     Higher means more worth labelling.
 
-    Parameters
-    ----------
-    proba : array-like of shape (n_samples, n_classes)
-        Predicted class probabilities, one row per sample; converted to
-        float64. Must be 2-D.
+    {params}
 
     Returns
     -------
     scores : ndarray of shape (n_samples,)
         Entropy of every row of ``proba``, in nats, float64.
 
-    Raises
-    ------
-    ValueError
-        If ``proba`` is not 2-D.
+    {raises}
 
-    References
-    ----------
-    B. Settles, "Active Learning Literature Survey", Computer Sciences
-    Technical Report 1648, University of Wisconsin-Madison, 2009.
+    Examples
+    --------
+    >>> entropy([[0.75, 0.25], [0.5, 0.5]]).round(4).tolist()
+    [0.5623, 0.6931]
     """
     proba = _check_proba(proba)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -11,6 +11,7 @@ from typing import Optional
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..exceptions import NonFiniteInputError
 from ..validation import as_float32
@@ -30,21 +31,30 @@ DEFAULT_SCORING_BATCH = 256  # bounds activation memory: ~60 MiB for a 28x28 CNN
 
 
 def n_rows(X):
-    """Return the number of rows of an array-like, tensor or memmap.
+    """Return the number of rows of an array-like, tensor, memmap or dict of tensors.
 
     Parameters
     ----------
-    X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
-        Anything with a ``shape`` attribute, or a sequence supporting
-        ``len``.
+    X : array-like, memmap, torch.Tensor or dict of them, of shape (n_samples, ...)
+        Anything with a ``shape`` attribute, a sequence supporting ``len``, or
+        a dict of equally long inputs (modAL's dropout strategies take those).
 
     Returns
     -------
     n_samples : int
-        ``X.shape[0]`` when ``X`` has a ``shape``, ``len(X)`` otherwise.
+        ``X.shape[0]`` when ``X`` has a ``shape``, the rows of the first value
+        of a dict, ``len(X)`` otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> n_rows(np.zeros((4, 2))), n_rows({"ids": torch.zeros(3, 5), "mask": torch.ones(3, 5)}), n_rows([[1], [2]])
+    (4, 3, 2)
     """
     if hasattr(X, "shape"):
         return int(X.shape[0])
+    if isinstance(X, dict):
+        return n_rows(next(iter(X.values()))) if X else 0
     return len(X)
 
 
@@ -205,6 +215,19 @@ def _entropy_rows(proba):
     return -(proba * torch.log(proba.clamp_min(1e-12))).sum(dim=1)
 
 
+@contextlib.contextmanager
+def _progress_bar(total, min_rows=10_000):
+    """A tqdm bar's ``update`` for pools of more than ``min_rows`` rows, else None."""
+    if total <= min_rows:
+        yield None
+        return
+    bar = tqdm(total=total, desc="scoring pool", unit="rows", leave=False)
+    try:
+        yield bar.update
+    finally:
+        bar.close()
+
+
 def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, autocast=False, progress=None):
     """Score a pool with a fitted skorch classifier in one batched pass, without gradients.
 
@@ -230,8 +253,10 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
     autocast : bool, default=False
         Run the forward passes under ``torch.autocast`` in float16 on CUDA
         (ignored on the CPU).
-    progress : callable, default=None
-        Called with the number of rows done after each batch (e.g. a tqdm update).
+    progress : bool or callable, default=None
+        A callable is called with the number of rows done after each batch
+        (e.g. a tqdm update); ``True`` shows a tqdm bar for pools of more than
+        10,000 rows.
 
     Returns
     -------
@@ -244,6 +269,10 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
         If a batch contains NaN or infinity, or ``n_passes > 1`` for a network
         without dropout layers.
     """
+    if progress is True:
+        with _progress_bar(n_rows(X)) as update:
+            return score_pool(net, X, batch_size=batch_size, embedding_layer=embedding_layer, n_passes=n_passes,
+                              autocast=autocast, progress=update)
     if batch_size is None:
         batch_size = max(int(net.batch_size) if net.batch_size and net.batch_size > 0 else 0,
                          DEFAULT_SCORING_BATCH)
@@ -290,7 +319,7 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
                         expected_entropy = np.empty(total, dtype=np.float32)
                     expected_entropy[start:stop] = mean_entropy.cpu().numpy()
                 start = stop
-                if progress is not None:
+                if callable(progress):
                     progress(len(inputs))
     finally:
         module.train(was_training)

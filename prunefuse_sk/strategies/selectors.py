@@ -35,6 +35,11 @@ def top_n(scores, n, random_state=None):
     ------
     ValueError
         If ``n`` is not between 1 and the number of scores.
+
+    Examples
+    --------
+    >>> top_n([0.1, 0.9, 0.4, 0.9], 3).tolist()
+    [1, 3, 2]
     """
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if not 1 <= n <= len(scores):
@@ -78,8 +83,10 @@ def greedy_k_centers(embeddings, n, *, centers=None, random_state=None, chunk_ro
 
     Each step adds the pool point whose distance to its nearest centre is
     largest, then updates every point's nearest-centre distance with one
-    matrix-vector product. Time O(n_samples * n * n_dims); extra memory
-    O(n_samples) plus one block, never an n_samples x n_centres matrix.
+    matrix-vector product. Time O(n_samples * n * n_dims) for the picks, plus
+    O(n_samples * n_centers * n_dims) once when initial ``centers`` are given;
+    extra memory O(n_samples) plus one block, never an n_samples x n_centers
+    matrix.
 
     Parameters
     ----------
@@ -108,6 +115,15 @@ def greedy_k_centers(embeddings, n, *, centers=None, random_state=None, chunk_ro
     ----------
     Sener and Savarese, "Active Learning for Convolutional Neural Networks: A
     Core-Set Approach", ICLR 2018.
+
+    Examples
+    --------
+    Starting from a centre at 0, the farthest point comes first, then the one
+    farthest from both:
+
+    >>> indices, distances = greedy_k_centers([[1.0], [2.0], [10.0], [6.0]], 2, centers=[[0.0]])
+    >>> indices.tolist(), distances.tolist()
+    ([2, 3], [10.0, 4.0])
     """
     points = _as_float_tensor(embeddings)
     points = points.reshape(len(points), -1)

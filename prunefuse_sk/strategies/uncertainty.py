@@ -4,14 +4,79 @@ Every strategy has the signature ``strategy(learner, X_pool, n_instances=1, *,
 random_state=None) -> (indices, scores)`` and works with any learner exposing
 ``predict_proba`` (a :class:`~prunefuse_sk.PruneFuseActiveLearner` hands its proxy).
 ``indices`` point into ``X_pool``, best first; ``scores`` are theirs.
+
+Examples
+--------
+Any fitted scikit-learn classifier will do:
+
+>>> import numpy as np
+>>> from sklearn.linear_model import LogisticRegression
+>>> clf = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+>>> X_pool = np.array([[-4.0], [1.4], [7.0], [2.5]])
+>>> indices, scores = least_confidence_sampling(clf, X_pool, n_instances=2)
+>>> indices.tolist()
+[1, 3]
 """
 
 from .._random import as_random_state
-from .measures import entropy, least_confidence, margin_uncertainty
+from .measures import _SETTLES_2009, _fill_doc, entropy, least_confidence, margin_uncertainty
 from .scoring import n_rows
 from .selectors import top_n
 
 __all__ = ["least_confidence_sampling", "margin_sampling", "entropy_sampling", "random_sampling"]
+
+# The Parameters and Returns sections every strategy shares (here and in ``diversity``/``bayesian``).
+_STRATEGY_PARAMS = """\
+Parameters
+----------
+learner : {learner}
+X_pool : array-like, memmap or torch.Tensor of shape (n_samples, ...)
+    The unlabelled pool to choose from.
+n_instances : int, default=1
+    Number of samples to pick, ``1 <= n_instances <= n_samples``.
+{extra}random_state : int, RandomState instance or None, default=None
+    {random_state}
+batch_size : int, default=None
+    Rows per forward pass when the learner scores with ``score_pool``.
+autocast : bool, default=False
+    Score in float16 on CUDA when the learner scores with ``score_pool``."""
+
+# Ends at the type line of ``scores``: each strategy writes its description below ``{returns}``.
+_STRATEGY_RETURNS = """\
+Returns
+-------
+indices : ndarray of shape (n_instances,), dtype int64
+    Positions into ``X_pool`` of the chosen samples,
+    {order}.
+scores : ndarray of shape (n_instances,)"""
+
+
+def _strategy_doc(learner, random_state, order, extra=""):
+    """The ``params`` and ``returns`` fields of a strategy's docstring, for :func:`_fill_doc`.
+
+    ``learner`` is the type line and description of the ``learner`` parameter,
+    ``random_state`` the description of ``random_state``, ``order`` the order of
+    the returned indices and ``extra`` whole parameter entries that go before
+    ``random_state``; continuation lines are indented by four spaces.
+    """
+    return {
+        "params": _STRATEGY_PARAMS.format(learner=learner, random_state=random_state, extra=extra),
+        "returns": _STRATEGY_RETURNS.format(order=order),
+    }
+
+
+_UNCERTAINTY_DOC = dict(
+    _strategy_doc(
+        learner="object with ``predict_proba``\n"
+        "    A fitted estimator; ``learner.predict_proba(X_pool)`` must return an\n"
+        "    array of shape (n_samples, n_classes). A learner with ``score_pool``\n"
+        "    (what a PruneFuseActiveLearner hands its strategies) scores the pool\n"
+        "    in batches instead.",
+        random_state="Breaks ties between equal scores at random; ``None`` favours the\n    lower index.",
+        order="best first",
+    ),
+    references="References\n----------\n" + _SETTLES_2009,
+)
 
 
 def _pool_proba(learner, X_pool, batch_size=None, autocast=False):
@@ -21,134 +86,75 @@ def _pool_proba(learner, X_pool, batch_size=None, autocast=False):
     return learner.predict_proba(X_pool)
 
 
-def _measure_and_select(measure, learner, X_pool, n_instances, random_state, batch_size, autocast):
-    scores = measure(_pool_proba(learner, X_pool, batch_size, autocast))
+def _rank_by(measure, outputs, n_instances, random_state=None):
+    """The logic every ranking strategy shares: a measure scores, :func:`top_n` selects.
+
+    ``measure(outputs)`` returns one score per pool row, higher meaning more
+    worth labelling; ``outputs`` is whatever the measure reads (predicted
+    probabilities, or a :class:`~prunefuse_sk.strategies.PoolScores`).
+    Returns ``(indices, scores)``: the ``n_instances`` best rows, best first,
+    and their scores.
+    """
+    scores = measure(outputs)
     indices = top_n(scores, n_instances, random_state=random_state)
     return indices, scores[indices]
 
 
+@_fill_doc(**_UNCERTAINTY_DOC)
 def least_confidence_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
     """Pick the samples whose most likely class has the lowest probability.
 
-    Scores every sample with :func:`~prunefuse_sk.strategies.measures.least_confidence`
-    (``1 - max_k p_k``) and keeps the ``n_instances`` highest with
-    :func:`~prunefuse_sk.strategies.selectors.top_n`.
+    Scores every sample with :func:`~prunefuse_sk.strategies.measures.least_confidence` (``1 - max_k p_k``)
+    and keeps the ``n_instances`` highest with :func:`~prunefuse_sk.strategies.selectors.top_n`.
 
-    Parameters
-    ----------
-    learner : object with ``predict_proba``
-        A fitted estimator; ``learner.predict_proba(X_pool)`` must return an
-        array of shape (n_samples, n_classes).
-    X_pool : array-like of shape (n_samples, ...)
-        The unlabelled pool to choose from, passed to ``predict_proba``
-        as is.
-    n_instances : int, default=1
-        Number of samples to pick, ``1 <= n_instances <= n_samples``.
-    random_state : int, RandomState instance or None, default=None
-        Breaks ties between equal scores at random; ``None`` favours the
-        lower index.
-    batch_size : int, default=None
-        Rows per forward pass when the learner has ``score_pool``.
-    autocast : bool, default=False
-        Score in float16 on CUDA when the learner has ``score_pool``.
+    {params}
 
-    Returns
-    -------
-    indices : ndarray of shape (n_instances,), dtype int64
-        Positions into ``X_pool`` of the chosen samples, best first.
-    scores : ndarray of shape (n_instances,)
+    {returns}
         ``1 - max_k p_k`` of the chosen samples, in the order of ``indices``.
 
-    References
-    ----------
-    B. Settles, "Active Learning Literature Survey", Computer Sciences
-    Technical Report 1648, University of Wisconsin-Madison, 2009.
+    {references}
     """
-    return _measure_and_select(least_confidence, learner, X_pool, n_instances, random_state, batch_size, autocast)
+    return _rank_by(least_confidence, _pool_proba(learner, X_pool, batch_size, autocast), n_instances, random_state)
 
 
+@_fill_doc(**_UNCERTAINTY_DOC)
 def margin_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
     """Pick the samples with the smallest gap between their two most likely classes.
 
-    Scores every sample with :func:`~prunefuse_sk.strategies.measures.margin_uncertainty`
-    (``1 - (p_(1) - p_(2))``, so higher is more informative) and keeps the
-    ``n_instances`` highest with :func:`~prunefuse_sk.strategies.selectors.top_n`.
+    Scores every sample with :func:`~prunefuse_sk.strategies.measures.margin_uncertainty` (``1 - (p_(1) - p_(2))``,
+    so higher is more informative) and keeps the ``n_instances`` highest with
+    :func:`~prunefuse_sk.strategies.selectors.top_n`.
 
-    Parameters
-    ----------
-    learner : object with ``predict_proba``
-        A fitted estimator; ``learner.predict_proba(X_pool)`` must return an
-        array of shape (n_samples, n_classes).
-    X_pool : array-like of shape (n_samples, ...)
-        The unlabelled pool to choose from, passed to ``predict_proba``
-        as is.
-    n_instances : int, default=1
-        Number of samples to pick, ``1 <= n_instances <= n_samples``.
-    random_state : int, RandomState instance or None, default=None
-        Breaks ties between equal scores at random; ``None`` favours the
-        lower index.
-    batch_size : int, default=None
-        Rows per forward pass when the learner has ``score_pool``.
-    autocast : bool, default=False
-        Score in float16 on CUDA when the learner has ``score_pool``.
+    {params}
 
-    Returns
-    -------
-    indices : ndarray of shape (n_instances,), dtype int64
-        Positions into ``X_pool`` of the chosen samples, best first.
-    scores : ndarray of shape (n_instances,)
+    {returns}
         ``1 - (p_(1) - p_(2))`` of the chosen samples, in the order of
         ``indices``.
 
-    References
-    ----------
-    B. Settles, "Active Learning Literature Survey", Computer Sciences
-    Technical Report 1648, University of Wisconsin-Madison, 2009.
+    {references}
     """
-    return _measure_and_select(margin_uncertainty, learner, X_pool, n_instances, random_state, batch_size, autocast)
+    return _rank_by(margin_uncertainty, _pool_proba(learner, X_pool, batch_size, autocast), n_instances, random_state)
 
 
+@_fill_doc(**_UNCERTAINTY_DOC)
 def entropy_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
     """Pick the samples with the highest predictive entropy.
 
-    Scores every sample with :func:`~prunefuse_sk.strategies.measures.entropy`
-    (``-sum_k p_k log p_k``, natural log) and keeps the ``n_instances``
-    highest with :func:`~prunefuse_sk.strategies.selectors.top_n`.
+    Scores every sample with :func:`~prunefuse_sk.strategies.measures.entropy` (``-sum_k p_k log p_k``, natural
+    log) and keeps the ``n_instances`` highest with :func:`~prunefuse_sk.strategies.selectors.top_n`.
 
-    Parameters
-    ----------
-    learner : object with ``predict_proba``
-        A fitted estimator; ``learner.predict_proba(X_pool)`` must return an
-        array of shape (n_samples, n_classes).
-    X_pool : array-like of shape (n_samples, ...)
-        The unlabelled pool to choose from, passed to ``predict_proba``
-        as is.
-    n_instances : int, default=1
-        Number of samples to pick, ``1 <= n_instances <= n_samples``.
-    random_state : int, RandomState instance or None, default=None
-        Breaks ties between equal scores at random; ``None`` favours the
-        lower index.
-    batch_size : int, default=None
-        Rows per forward pass when the learner has ``score_pool``.
-    autocast : bool, default=False
-        Score in float16 on CUDA when the learner has ``score_pool``.
+    {params}
 
-    Returns
-    -------
-    indices : ndarray of shape (n_instances,), dtype int64
-        Positions into ``X_pool`` of the chosen samples, best first.
-    scores : ndarray of shape (n_instances,)
+    {returns}
         Predictive entropy (in nats) of the chosen samples, in the order of
         ``indices``.
 
-    References
-    ----------
-    B. Settles, "Active Learning Literature Survey", Computer Sciences
-    Technical Report 1648, University of Wisconsin-Madison, 2009.
+    {references}
     """
-    return _measure_and_select(entropy, learner, X_pool, n_instances, random_state, batch_size, autocast)
+    return _rank_by(entropy, _pool_proba(learner, X_pool, batch_size, autocast), n_instances, random_state)
 
 
+@_fill_doc(returns=_STRATEGY_RETURNS.format(order="in decreasing order of their draws"))
 def random_sampling(learner, X_pool, n_instances=1, *, random_state=None, **ignored):
     """Pick samples uniformly at random, without replacement (the usual baseline).
 
@@ -172,12 +178,7 @@ def random_sampling(learner, X_pool, n_instances=1, *, random_state=None, **igno
         Scoring options the other strategies take (``batch_size``,
         ``autocast``); random sampling scores nothing.
 
-    Returns
-    -------
-    indices : ndarray of shape (n_instances,), dtype int64
-        Positions into ``X_pool`` of the chosen samples, in decreasing order
-        of their draws.
-    scores : ndarray of shape (n_instances,)
+    {returns}
         The uniform draws of the chosen samples, in the order of ``indices``.
     """
     draws = as_random_state(random_state).uniform(size=n_rows(X_pool))

@@ -1,0 +1,241 @@
+"""The strategy contract: what a query strategy sees of a model, and how it is called.
+
+A query strategy is any function ``strategy(learner, X_pool, n_instances=1, **kw)`` that
+returns indices into ``X_pool`` or ``(indices, scores)`` (modAL's convention; modAL 0.4.1
+returns bare indices, 0.4.2 a pair). :class:`SelectorView` presents a fitted skorch net as
+such a ``learner``; :func:`call_strategy` calls a strategy and validates what it returned.
+The learner and ``simulate`` both go through these two, so every selector obeys one contract.
+"""
+
+import inspect
+from numbers import Integral
+
+import numpy as np
+import scipy.sparse
+import torch
+
+from .._random import draw_seed
+from ..exceptions import InvalidParameterError, StrategyResultError
+from ..validation import check_sample_shape
+from .scoring import n_rows, score_pool
+
+__all__ = ["SelectorView", "call_strategy", "draw_candidates"]
+
+
+class SelectorView:
+    """A fitted skorch net seen as a modAL-style learner by query strategies.
+
+    modAL strategies read ``predict_proba``, ``estimator`` (a fitted skorch
+    net: ``.module_``, ``.infer``), ``X_training``, ``y_training``,
+    ``classes_``, ``on_transformed`` and ``transform_without_estimating``; the
+    built-in ones call :meth:`score_pool` for probabilities, embeddings and
+    Monte Carlo dropout entropies in one batched pass.
+
+    Parameters
+    ----------
+    estimator : skorch.NeuralNetClassifier
+        The fitted net that scores the pool (the proxy, or a baseline's selector).
+    X_training, y_training : ndarray
+        The labelled set so far.
+    classes : ndarray of shape (n_outputs,), default=None
+        The label of each output unit; ``0..n_outputs-1`` when None.
+    embedding_layer : str, default=None
+        The layer whose input is the embedding ``"kcenter"`` and ``"badge"`` use.
+    sample_shape : tuple, default=None
+        When given, pools must have samples of this shape.
+    progress : bool, default=False
+        Show a progress bar when scoring pools of more than 10,000 rows.
+    owner : object, default=None
+        Attributes the view lacks are looked up here (e.g. the learner).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from prunefuse_sk.networks import default_estimator
+    >>> from prunefuse_sk.strategies import least_confidence_sampling
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = (X / 16).astype("float32")
+    >>> net = default_estimator(64, 10).set_params(max_epochs=2).fit(X[:100], y[:100])
+    >>> view = SelectorView(net, X[:100], y[:100])
+    >>> indices, scores = call_strategy(least_confidence_sampling, view, X[100:400], 5)
+    >>> len(indices), bool(scores[0] >= scores[-1])
+    (5, True)
+    """
+
+    on_transformed = False
+
+    def __init__(self, estimator, X_training, y_training, *, classes=None, embedding_layer=None,
+                 sample_shape=None, progress=False, owner=None):
+        self.estimator = estimator
+        self.X_training = X_training
+        self.y_training = y_training
+        self.classes_ = np.arange(_n_outputs(estimator)) if classes is None else np.asarray(classes)
+        self.embedding_layer = embedding_layer
+        self.sample_shape = sample_shape
+        self.progress = progress
+        self._owner = owner
+
+    def score_pool(self, X, *, embeddings=False, n_passes=1, batch_size=None, autocast=False):
+        """Probabilities (and embeddings / MC-dropout entropies) of ``X`` in one batched pass.
+
+        Parameters
+        ----------
+        X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
+        embeddings : bool, default=False
+            Also record the inputs of ``embedding_layer``.
+        n_passes, batch_size, autocast
+            As in :func:`~prunefuse_sk.strategies.scoring.score_pool`.
+
+        Returns
+        -------
+        scores : PoolScores
+        """
+        if not isinstance(X, torch.Tensor) and not hasattr(X, "shape") and not scipy.sparse.issparse(X):
+            X = np.asarray(X)
+        if self.sample_shape is not None:
+            check_sample_shape(X, n_features_shape=self.sample_shape)
+        return score_pool(
+            self.estimator,
+            X,
+            batch_size=batch_size,
+            embedding_layer=self.embedding_layer if embeddings else None,
+            n_passes=n_passes,
+            autocast=autocast,
+            progress=self.progress,
+        )
+
+    def predict_proba(self, X, **kwargs):
+        """Class probabilities of ``X``, batch by batch; columns follow ``classes_``."""
+        return self.score_pool(X).proba
+
+    def predict(self, X, **kwargs):
+        """The label of the most probable output unit of each row of ``X``."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def transform_without_estimating(self, X):
+        """``X`` unchanged: the view has no preprocessing (modAL's hook)."""
+        return X
+
+    def __getattr__(self, name):
+        owner = self.__dict__.get("_owner")
+        if owner is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getattr(owner, name)
+
+
+def _n_outputs(net):
+    return int(list(net.module_.parameters())[-1].shape[0])
+
+
+def _named_parameters(func):
+    try:
+        return inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return {}
+
+
+def call_strategy(strategy, view, X, n, *, rng=None, **strategy_kwargs):
+    """Call a query strategy and validate its result.
+
+    Parameters
+    ----------
+    strategy : callable
+        ``strategy(learner, X, n_instances=n, **kw)`` returning indices or ``(indices, scores)``.
+    view : SelectorView or modAL-style learner
+        What the strategy sees as its ``learner``.
+    X : array-like, memmap, torch.Tensor or dict of tensors
+        The candidates, handed to the strategy exactly as given.
+    n : int
+        How many to pick.
+    rng : numpy.random.RandomState, default=None
+        When the strategy takes ``random_state`` and none is passed, a seed is drawn from ``rng``.
+    **strategy_kwargs
+        Passed to the strategy.
+
+    Returns
+    -------
+    indices : ndarray of shape (n,), int64
+        Unique row positions into ``X``, in the strategy's order.
+    scores : ndarray of shape (n,) or None
+        The strategy's scores of the chosen rows, when it returned them.
+
+    Raises
+    ------
+    StrategyResultError
+        If the strategy did not return ``n`` unique integer indices into ``X``.
+    """
+    if rng is not None and "random_state" in _named_parameters(strategy) and "random_state" not in strategy_kwargs:
+        strategy_kwargs["random_state"] = draw_seed(rng)
+    return _unpack_result(strategy(view, X, n_instances=n, **strategy_kwargs), n, n_rows(X), strategy)
+
+
+def _unpack_result(result, n, n_candidates, strategy):
+    """Indices (and scores, when given) from a strategy's return value, validated."""
+    name = getattr(strategy, "__name__", repr(strategy))
+    scores = None
+    if isinstance(result, tuple) and len(result) == 2 and not np.isscalar(result[0]):
+        indices, second = result
+        if isinstance(second, np.ndarray) and second.ndim == 1 and second.dtype.kind == "f":
+            scores = second
+    else:
+        indices = result
+    if isinstance(indices, torch.Tensor):
+        indices = indices.cpu().numpy()
+    indices = np.asarray(indices).ravel()
+    fix = "Fix the strategy so that it returns n_instances unique row indices into X_pool."
+    if len(indices) != n:
+        raise StrategyResultError(f"Strategy {name!r} returned {len(indices)} indices; expected {n}. {fix}")
+    if indices.dtype.kind not in "iu":
+        raise StrategyResultError(f"Strategy {name!r} returned non-integer indices of dtype {indices.dtype}. {fix}")
+    indices = indices.astype(np.int64)
+    n_unique = len(np.unique(indices))
+    if n_unique != n:
+        raise StrategyResultError(
+            f"Strategy {name!r} returned {len(indices)} indices ({n_unique} unique); expected {n} unique. {fix}"
+        )
+    if indices.min() < 0 or indices.max() >= n_candidates:
+        raise StrategyResultError(
+            f"Strategy {name!r} returned indices outside the pool of {n_candidates} rows "
+            f"(min {indices.min()}, max {indices.max()}). {fix}"
+        )
+    if scores is not None:
+        if len(scores) == n_candidates and n_candidates != n:
+            scores = scores[indices]
+        elif len(scores) != n:
+            scores = None
+    return indices, scores
+
+
+def draw_candidates(n_pool, max_candidates, rng):
+    """The sorted positions of a random subset of a pool to score, or None to score all of it.
+
+    Parameters
+    ----------
+    n_pool : int
+        Rows in the pool.
+    max_candidates : int or None
+        How many rows to score at most.
+    rng : numpy.random.RandomState
+
+    Returns
+    -------
+    candidates : ndarray of int64 or None
+        None when ``max_candidates`` is None or not smaller than the pool.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``max_candidates`` is not a positive integer.
+
+    Examples
+    --------
+    >>> draw_candidates(10, 3, np.random.RandomState(0)).tolist(), draw_candidates(10, 30, None)
+    ([2, 4, 8], None)
+    """
+    if max_candidates is None:
+        return None
+    if isinstance(max_candidates, bool) or not isinstance(max_candidates, Integral) or max_candidates < 1:
+        raise InvalidParameterError(f"max_candidates must be a positive integer or None; got {max_candidates!r}.")
+    if max_candidates >= n_pool:
+        return None
+    return np.sort(rng.choice(n_pool, int(max_candidates), replace=False))
