@@ -4,7 +4,6 @@ Everything that builds or trains a skorch net around a module *instance* lives h
 that a skorch release that changes those conventions is met in one place.
 """
 
-import copy
 import time
 
 import numpy as np
@@ -19,7 +18,6 @@ __all__ = [
     "net_like",
     "proxy_net",
     "fit_seeded",
-    "retrain",
     "initialized_module",
     "module_state",
     "load_weights",
@@ -133,43 +131,6 @@ def fit_seeded(net, X, y, *, seed, partial=False):
         else:
             net.fit(X, y)
     return time.perf_counter() - start
-
-
-def retrain(current, new_net, X, y, *, seed, continue_from=None):
-    """Train a proxy on a new net, or on a copy of the current one, leaving ``current`` untouched.
-
-    The retraining policy's mechanics: because training never touches the
-    proxy in use, a failure (an exception in a callback, CUDA out of memory,
-    ``KeyboardInterrupt``) leaves it in place, and the same call can be retried.
-
-    Parameters
-    ----------
-    current : skorch.NeuralNet or None
-        The proxy in use.
-    new_net : callable
-        Returns a fresh unfitted proxy (retraining from the pruned initialization).
-    X, y : ndarray
-        The rows to train on.
-    seed : int
-        Seed of the training run.
-    continue_from : bool, default=None
-        Continue training a copy of ``current`` (``partial_fit``) instead of a fresh net.
-
-    Returns
-    -------
-    net : skorch.NeuralNet
-        The trained proxy.
-    seconds : float
-    epochs : int
-        Epochs this call trained.
-    """
-    if continue_from and current is not None:
-        net, partial = copy.deepcopy(current), True
-    else:
-        net, partial = new_net(), False
-    epochs_before = len(net.history) if getattr(net, "initialized_", False) else 0
-    seconds = fit_seeded(net, X, y, seed=seed, partial=partial)
-    return net, seconds, len(net.history) - epochs_before
 
 
 def initialized_module(template, seed):

@@ -21,18 +21,19 @@ from skorch import NeuralNetClassifier
 from . import persistence
 from ._random import as_random_state, draw_seed, random_state_as_data, random_state_from_data, torch_seed_scope
 from ._skorch import fit_seeded, initialized_module, load_weights, module_state, net_state, proxy_net
-from ._skorch import restore_net_state, retrain
-from .exceptions import EmptyPoolError, InvalidParameterError, LabelMappingError, NonFiniteInputError
+from ._skorch import restore_net_state
+from .exceptions import InvalidParameterError, LabelMappingError, NonFiniteInputError
 from .exceptions import StaleProxyWarning
 from .fusion import FUSION_INITS, fused_net, fused_start_module, fusion_seeds, sync_full_network
 from .labelled import LabelledSet, QueryRecord
 from .networks import default_estimator
 from .pruning import IMPORTANCES, count_parameters, embedding_layer, example_batch, kept_indices_as_tensors
 from .pruning import output_width, prune_again, prune_at_init
-from .strategies import SelectorView, call_strategy, draw_candidates, get_strategy
-from .strategies.scoring import n_rows, take_rows
-from .validation import as_float32, check_features, check_flags, check_labels, check_n_instances
-from .validation import check_sample_shape, encode_labels, resolve_classes, validate_params
+from .retraining import PROXY_RETRAIN, run_retraining, schedule_retraining
+from .strategies import SelectorView, get_strategy, select_from_pool
+from .strategies.scoring import take_rows
+from .validation import as_float32, check_features, check_flags, check_labels, check_sample_shape
+from .validation import encode_labels, resolve_classes, validate_params
 
 __all__ = ["PruneFuseActiveLearner"]
 
@@ -45,7 +46,7 @@ _PARAMETERS = {
     "ignored_layers": (["array-like", None], "a list of module names, or None"),
     "query_strategy": ("no_validation", ""),  # get_strategy raises UnknownStrategyError
     "proxy_params": ([dict, None], "a dict of skorch parameters, or None"),
-    "proxy_retrain": ([StrOptions({"reinit", "warm"})], "one of ('reinit', 'warm')"),
+    "proxy_retrain": ([StrOptions(set(PROXY_RETRAIN))], f"one of {PROXY_RETRAIN}"),
     "fusion_init": ([StrOptions(set(FUSION_INITS))], f"one of {FUSION_INITS}"),
     "distillation_weight": ([Interval(Real, 0, 1, closed="both")], "a float in [0, 1] (0 turns distillation off)"),
     "temperature": ([Interval(Real, 0, np.inf, closed="neither")], "a positive float"),
@@ -54,9 +55,12 @@ _PARAMETERS = {
     "verbose": ([Interval(Integral, 0, None, closed="left")], "a non-negative integer"),
 }
 _NO_BOOLS = ("pruning_ratio", "distillation_weight", "temperature", "sync_every", "verbose")
-# the private half of the state registry (public fitted attributes end in "_"); see _get_state
-_PRIVATE_STATE = ("_rng", "_labelled", "_last_query", "_pending_retrain", "_proxy_n_labels", "_prune_seed",
-                  "_fuse_seed", "_sample_shape")
+# The state registry (see _get_state). Attributes kept as plain data, with their key in the state:
+_PLAIN_STATE = {"classes_": "classes", "embedding_layer_": "embedding_layer", "n_features_in_": "n_features_in",
+                "history_": "history", "proxy_stale_": "proxy_stale", "_prune_seed": "prune_seed",
+                "_fuse_seed": "fuse_seed", "_proxy_n_labels": "proxy_n_labels", "_pending_retrain": "pending_retrain"}
+# ... and the private ones rebuilt from data: the random stream, the labelled set, the last query's rows
+_PRIVATE_STATE = ("_rng", "_labelled", "_last_query", "_sample_shape", *(a for a in _PLAIN_STATE if a[0] == "_"))
 
 
 class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -354,19 +358,9 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self._warn_if_stale("query")
         if not isinstance(X_pool, dict):  # modAL's dropout strategies also take dicts of tensors
             check_sample_shape(X_pool, name="X_pool", n_features_shape=self._sample_shape, min_samples=0)
-        total = n_rows(X_pool)
-        if total == 0:
-            raise EmptyPoolError(
-                "The pool is empty: there is nothing left to query. Every sample is labelled; call fuse() "
-                "to get the final classifier, or add unlabelled samples to the pool."
-            )
-        candidates = draw_candidates(total, max_candidates, self._rng)
-        X_candidates = X_pool if candidates is None else take_rows(X_pool, candidates)
-        n = check_n_instances(n, n_instances, n_rows(X_candidates))
         strategy = get_strategy(self.query_strategy)
-        indices, scores = call_strategy(strategy, self._selector_view(), X_candidates, n, rng=self._rng, **strategy_kwargs)
-        if candidates is not None:
-            indices = candidates[indices]
+        indices, scores = select_from_pool(strategy, self._selector_view(), X_pool, n, n_instances=n_instances,
+                                           max_candidates=max_candidates, rng=self._rng, **strategy_kwargs)
         selected = take_rows(X_pool, indices)
         rows = None if isinstance(selected, dict) else as_float32(selected)
         if rows is not None and not np.isfinite(rows).all():
@@ -551,25 +545,17 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
 
     # -------------------------------------------------------------- retraining
     def _schedule_retrain(self, *, only_new=False, sync=False):
-        self.proxy_stale_ = True
-        self._pending_retrain = {"seed": draw_seed(self._rng), "only_new": bool(only_new), "sync": bool(sync)}
+        self.proxy_stale_, self._pending_retrain = True, schedule_retraining(self._rng, only_new=only_new, sync=sync)
 
     def _retrain_proxy(self):
-        """Run the pending retraining (retrain policy: ``proxy_retrain``, ``only_new``, T_sync).
-
-        The labelled set is already updated; the proxy is swapped in only when
-        training succeeded, so after a failure :meth:`refit` retries with the same seed.
-        """
+        """Run the scheduled retraining (:mod:`~prunefuse_sk.retraining`); swap the proxy in only on success."""
         pending, labelled = self._pending_retrain, self._labelled
         if pending.get("sync"):
             self._sync()  # the next proxy comes from the trained full network
         current = None if pending.get("synced") else self.__dict__.get("proxy_")
-        start = self._proxy_n_labels if pending["only_new"] and current is not None else 0
         try:
-            net, seconds, epochs = retrain(
-                current, self._new_proxy, labelled.X[start:], labelled.y_encoded[start:], seed=pending["seed"],
-                continue_from=pending["only_new"] or self.proxy_retrain == "warm",
-            )
+            net, entry = run_retraining(pending, current, self._new_proxy, labelled,
+                                        trained_until=self._proxy_n_labels, proxy_retrain=self.proxy_retrain)
         except BaseException as exc:
             if hasattr(exc, "add_note"):
                 exc.add_note(
@@ -581,14 +567,10 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         # pruned initialization, on the CPU, so clones and pickles don't carry the trained weights twice
         net.module = copy.deepcopy(self.proxy_init_module_)
         self.proxy_, self._proxy_n_labels, self._pending_retrain, self.proxy_stale_ = net, len(labelled), None, False
-        entry = {"round": labelled.last_round, "n_labelled": len(labelled), "n_trained": len(labelled) - start,
-                 "fit_seconds": seconds, "epochs": epochs}
-        if pending.get("sync_stats") is not None:
-            entry["sync"] = pending["sync_stats"]
         self.history_.append(entry)
         self._log(
-            f"round {entry['round']}: proxy trained on {entry['n_labelled']} labels in {seconds:.2f}s, "
-            f"{epochs} epochs ({self.n_params_proxy_:,} of {self.n_params_full_:,} parameters)"
+            f"round {entry['round']}: proxy trained on {entry['n_labelled']} labels in {entry['fit_seconds']:.2f}s, "
+            f"{entry['epochs']} epochs ({self.n_params_proxy_:,} of {self.n_params_full_:,} parameters)"
         )
 
     def _sync(self):
@@ -627,16 +609,13 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         kept, kept_shapes = kept_indices_as_tensors(self.kept_indices_)
         rng_position, rng_keys = random_state_as_data(self._rng)
         proxy, fused = self.__dict__.get("proxy_"), self.__dict__.get("fused_")
-        state = {
-            **self._labelled.as_arrays(), "classes": self.classes_, "rng": rng_position, "rng_keys": rng_keys,
-            "full_init": module_state(self.full_init_module_), "proxy_init": module_state(self.proxy_init_module_),
-            "kept_indices": kept, "kept_shapes": kept_shapes, "sample_shape": list(self._sample_shape),
-            "n_features_in": getattr(self, "n_features_in_", None), "output_layers": list(self.output_layers_),
-            "embedding_layer": self.embedding_layer_, "prune_seed": self._prune_seed, "fuse_seed": self._fuse_seed,
-            "proxy_n_labels": self._proxy_n_labels, "proxy_stale": bool(self.proxy_stale_),
-            "pending_retrain": self._pending_retrain, "history": self.history_,
-            "has_proxy": proxy is not None, "has_fused": fused is not None,
-        }
+        state = {key: getattr(self, attr, None) for attr, key in _PLAIN_STATE.items()}
+        state.update(
+            self._labelled.as_arrays(), rng=rng_position, rng_keys=rng_keys, sample_shape=list(self._sample_shape),
+            full_init=module_state(self.full_init_module_), proxy_init=module_state(self.proxy_init_module_),
+            kept_indices=kept, kept_shapes=kept_shapes, output_layers=list(self.output_layers_),
+            has_proxy=proxy is not None, has_fused=fused is not None,
+        )
         if self._last_query is not None:
             state["last_query_rows"], state["last_query_scores"] = self._last_query.rows, self._last_query.scores
         if proxy is not None:
@@ -662,13 +641,11 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
                              state["kept_shapes"], **self._pruning_params(state["prune_seed"]))
         load(pruned.module, state["proxy_init"], "initial proxy")
         self._install_networks(template, full, pruned)
-        self.classes_, self.embedding_layer_, self._labelled = state["classes"], state["embedding_layer"], labelled
-        if state.get("n_features_in") is not None:
-            self.n_features_in_ = state["n_features_in"]
-        self._rng, self._sample_shape = random_state_from_data(state["rng"], state["rng_keys"]), sample_shape
-        self._prune_seed, self._fuse_seed = state["prune_seed"], state["fuse_seed"]
-        self.history_, self._proxy_n_labels = list(state["history"]), state["proxy_n_labels"]
-        self.proxy_stale_, self._pending_retrain = state["proxy_stale"], state["pending_retrain"]
+        for attr, key in _PLAIN_STATE.items():
+            if state.get(key) is not None or attr[0] == "_":
+                setattr(self, attr, state.get(key))
+        self.history_, self._labelled, self._sample_shape = list(self.history_), labelled, sample_shape
+        self._rng = random_state_from_data(state["rng"], state["rng_keys"])
         self._last_query = None
         if "last_query_rows" in state:
             self._last_query = QueryRecord(state["last_query_rows"], state["last_query_scores"])

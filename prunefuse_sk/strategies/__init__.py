@@ -12,7 +12,7 @@ from .measures import entropy, least_confidence, margin_uncertainty
 from .scoring import EmbeddingRecorder, PoolScores, predict_proba_batched, score_pool
 from .selectors import greedy_k_centers, kmeans_plus_plus_seeding, top_n
 from .uncertainty import entropy_sampling, least_confidence_sampling, margin_sampling, random_sampling
-from .view import SelectorView, call_strategy, draw_candidates
+from .view import SelectorView, call_strategy, draw_candidates, select_from_pool
 
 __all__ = [
     "STRATEGIES",
@@ -20,6 +20,7 @@ __all__ = [
     "SelectorView",
     "call_strategy",
     "draw_candidates",
+    "select_from_pool",
     "least_confidence",
     "margin_uncertainty",
     "entropy",

@@ -15,11 +15,11 @@ import scipy.sparse
 import torch
 
 from .._random import draw_seed
-from ..exceptions import InvalidParameterError, StrategyResultError
-from ..validation import check_sample_shape
-from .scoring import n_rows, score_pool
+from ..exceptions import EmptyPoolError, InvalidParameterError, StrategyResultError
+from ..validation import check_n_instances, check_sample_shape
+from .scoring import n_rows, score_pool, take_rows
 
-__all__ = ["SelectorView", "call_strategy", "draw_candidates"]
+__all__ = ["SelectorView", "call_strategy", "draw_candidates", "select_from_pool"]
 
 
 class SelectorView:
@@ -239,3 +239,51 @@ def draw_candidates(n_pool, max_candidates, rng):
     if max_candidates >= n_pool:
         return None
     return np.sort(rng.choice(n_pool, int(max_candidates), replace=False))
+
+
+def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candidates=None, rng=None,
+                     **strategy_kwargs):
+    """One selection: draw the candidates, call the strategy on them, map its picks back to the pool.
+
+    Parameters
+    ----------
+    strategy : callable
+        A modAL-style query strategy.
+    view : SelectorView or modAL-style learner
+        What the strategy sees as its ``learner``.
+    X_pool : array-like, memmap, torch.Tensor or dict of tensors
+        The pool; the candidates are handed to the strategy as they are (a subset of rows with
+        ``max_candidates``).
+    n, n_instances : int
+        How many to pick (``n_instances`` is modAL's name).
+    max_candidates : int, default=None
+        Score only a random subset of this many rows.
+    rng : numpy.random.RandomState, default=None
+        Draws the candidates and the strategy's seed.
+    **strategy_kwargs
+        Passed to the strategy.
+
+    Returns
+    -------
+    indices : ndarray of shape (n,), int64
+        Unique positions in ``X_pool``.
+    scores : ndarray of shape (n,) or None
+
+    Raises
+    ------
+    EmptyPoolError
+        If the pool has no rows.
+    InvalidQuerySizeError
+        If ``n`` is not an integer in ``[1, candidates]``.
+    """
+    total = n_rows(X_pool)
+    if total == 0:
+        raise EmptyPoolError(
+            "The pool is empty: there is nothing left to query. Every sample is labelled; call fuse() "
+            "to get the final classifier, or add unlabelled samples to the pool."
+        )
+    candidates = draw_candidates(total, max_candidates, rng)
+    X_candidates = X_pool if candidates is None else take_rows(X_pool, candidates)
+    n = check_n_instances(n, n_instances, n_rows(X_candidates))
+    indices, scores = call_strategy(strategy, view, X_candidates, n, rng=rng, **strategy_kwargs)
+    return (indices if candidates is None else candidates[indices]), scores
