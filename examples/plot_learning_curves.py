@@ -5,8 +5,8 @@ Learning curves: PruneFuse against random, full-model AL and SVP
 :func:`~prunefuse_sk.simulation.simulate` runs active learning with an oracle
 that reveals the known labels of scikit-learn's digits, for five selection
 methods that start from the same random labels per seed. It records test
-accuracy and the measured cost of selection (FLOPs counted by torch, wall
-time) round by round; :mod:`prunefuse_sk.plotting` draws them.
+accuracy and the cost of selection (wall time measured; FLOPs counted by
+torch on a probe batch and scaled by samples and epochs) round by round; :mod:`prunefuse_sk.plotting` draws them.
 
 Digits is small and easy, so the curves are close; the benchmark
 ``benchmarks/paper_table.py`` runs the same comparison on Fashion-MNIST.

@@ -1,8 +1,9 @@
-"""FLOP counts of a network, measured with :class:`torch.utils.flop_counter.FlopCounterMode`.
+"""FLOP counts of a network on a probe batch, with :class:`torch.utils.flop_counter.FlopCounterMode`.
 
-Selection cost in the simulation is counted, not estimated: one probe batch goes
-through the network and torch counts the FLOPs of its matrix multiplications and
-convolutions; costs per sample then scale with the number of samples and epochs.
+One probe batch goes through the network and torch counts the FLOPs of its matrix
+multiplications and convolutions (elementwise work is not counted). Selection cost in
+the simulation is that per-sample count scaled by the number of samples and epochs: an
+estimate from one probe batch, not a measurement of every sample.
 """
 
 import copy

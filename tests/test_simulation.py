@@ -1,4 +1,4 @@
-"""simulate(): every method on the same initial sets, measured FLOPs and times, exports, T_sync."""
+"""simulate(): every method on the same initial sets, probe-batch FLOP counts and measured times, exports, T_sync."""
 
 import csv
 import math
