@@ -23,6 +23,7 @@ __all__ = [
     "load_weights",
     "net_state",
     "restore_net_state",
+    "predict_nonlinearity",
 ]
 
 
@@ -131,6 +132,22 @@ def fit_seeded(net, X, y, *, seed, partial=False):
         else:
             net.fit(X, y)
     return time.perf_counter() - start
+
+
+def predict_nonlinearity(net):
+    """The function skorch applies to a net's outputs in ``predict_proba`` (softmax for logits, by default).
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        Initialized.
+
+    Returns
+    -------
+    nonlinearity : callable
+        Maps a batch of outputs (a tensor) to probabilities.
+    """
+    return net._get_predict_nonlinearity()
 
 
 def initialized_module(template, seed):

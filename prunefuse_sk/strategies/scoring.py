@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._skorch import predict_nonlinearity
 from ..exceptions import NonFiniteInputError
 from ..validation import as_float32
 
@@ -278,7 +279,7 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
                          DEFAULT_SCORING_BATCH)
     if isinstance(n_passes, bool) or not isinstance(n_passes, (int, np.integer)) or n_passes < 1:
         raise ValueError(f"n_passes must be a positive integer; got {n_passes!r}.")
-    nonlinearity = net._get_predict_nonlinearity()
+    nonlinearity = predict_nonlinearity(net)
     module = net.module_
     was_training = module.training
     if n_passes > 1:
