@@ -31,7 +31,7 @@ from .pruning import IMPORTANCES, count_parameters, embedding_layer, example_bat
 from .pruning import output_width, prune_again, prune_at_init
 from .retraining import PROXY_RETRAIN, run_retraining, schedule_retraining
 from .strategies import SelectorView, get_strategy, select_from_pool
-from .strategies.scoring import take_rows
+from .pools import take_rows
 from .validation import as_float32, check_features, check_flags, check_labels, check_sample_shape
 from .validation import encode_labels, resolve_classes, validate_params
 

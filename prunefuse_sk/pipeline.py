@@ -6,7 +6,7 @@ and call the learner; the indices they return refer to the rows of the raw pool,
 transformers map row ``i`` to row ``i``.
 """
 
-from .strategies.scoring import take_rows
+from .pools import take_rows
 
 __all__ = ["pipeline_query", "pipeline_teach"]
 

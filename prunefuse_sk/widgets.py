@@ -19,7 +19,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import InvalidParameterError, StaleProxyWarning
-from .strategies.scoring import n_rows, take_rows
+from .pools import n_rows, take_rows
 
 __all__ = ["LabellingWidget", "CLASS_KEYS", "SKIP_KEY", "UNDO_KEY"]
 

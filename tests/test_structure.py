@@ -163,3 +163,32 @@ def test_distillation_parameters_are_checked_once_per_fit_with_the_learners_rule
     monkeypatch.setattr(fusion, "check_distillation_params", lambda *a: calls.append(a) or real(*a))
     net.set_params(temperature=2.0).fit(X[:64], y[:64])  # 4 batches, one check
     assert calls == [(0.5, 2.0)]
+
+
+# ------------------------------------------------------------------- pools
+def test_every_kind_of_pool_is_scored_alike_one_batch_at_a_time(digits_flat):
+    """numpy, memmap-like read-only arrays, tensors, scipy.sparse and dask arrays give the same scores."""
+    import scipy.sparse
+
+    from prunefuse_sk.pools import iter_row_batches, take_rows, to_float_tensor
+    from prunefuse_sk.strategies import score_pool
+
+    X, _, y, _ = digits_flat
+    net = make_net(MLP, module__n_features=64, module__n_classes=10, max_epochs=1).fit(X[:200], y[:200])
+    pool = X[200:900]
+    expected = score_pool(net, pool, batch_size=128).proba
+    read_only = pool.copy()
+    read_only.flags.writeable = False
+    kinds = {"read-only": read_only, "tensor": torch.as_tensor(pool), "csr": scipy.sparse.csr_matrix(pool)}
+    dask_array = pytest.importorskip("dask.array")
+    kinds["dask"] = dask_array.from_array(pool, chunks=(100, 64))
+    for name, kind in kinds.items():
+        assert n_rows(kind) == len(pool), name
+        np.testing.assert_allclose(score_pool(net, kind, batch_size=128).proba, expected, atol=1e-6, err_msg=name)
+        rows = take_rows(kind, [5, 2])
+        dense = rows.toarray() if scipy.sparse.issparse(rows) else np.asarray(rows)
+        np.testing.assert_array_equal(dense, pool[[5, 2]], err_msg=name)
+    # a sparse pool is densified one batch at a time: every batch stays sparse until converted
+    batches = list(iter_row_batches(kinds["csr"], 256))
+    assert [b.shape[0] for b in batches] == [256, 256, 188] and all(scipy.sparse.issparse(b) for b in batches)
+    assert to_float_tensor(batches[-1], "cpu").dtype == torch.float32

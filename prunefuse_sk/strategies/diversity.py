@@ -6,8 +6,8 @@ recorded in the same forward pass that produces the probabilities.
 
 import numpy as np
 
+from ..pools import n_rows
 from .measures import _fill_doc
-from .scoring import n_rows
 from .selectors import greedy_k_centers, kmeans_plus_plus_seeding
 from .uncertainty import _strategy_doc
 

@@ -1,8 +1,9 @@
 """Pool scoring: run a fitted skorch net over a pool in batches, without gradients.
 
 Kept apart from the strategies so it can be swapped (block-wise on dask, on GPU with
-autocast) without touching selection code. Pools may be numpy arrays, memmaps or
-torch tensors; each batch is converted on its own, so a memmap is never loaded whole.
+autocast) without touching selection code. What a pool is (rows, batches, one batch as a
+tensor) lives in :mod:`prunefuse_sk.pools`; each batch is converted on its own, so a
+memmap is never loaded whole.
 """
 
 import contextlib
@@ -14,8 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._skorch import predict_nonlinearity
-from ..exceptions import NonFiniteInputError
-from ..validation import as_float32
+from ..pools import iter_row_batches, n_rows, take_rows, to_float_tensor
 
 __all__ = [
     "n_rows",
@@ -29,119 +29,6 @@ __all__ = [
 ]
 
 DEFAULT_SCORING_BATCH = 256  # bounds activation memory: ~60 MiB for a 28x28 CNN
-
-
-def n_rows(X):
-    """Return the number of rows of an array-like, tensor, memmap or dict of tensors.
-
-    Parameters
-    ----------
-    X : array-like, memmap, torch.Tensor or dict of them, of shape (n_samples, ...)
-        Anything with a ``shape`` attribute, a sequence supporting ``len``, or
-        a dict of equally long inputs (modAL's dropout strategies take those).
-
-    Returns
-    -------
-    n_samples : int
-        ``X.shape[0]`` when ``X`` has a ``shape``, the rows of the first value
-        of a dict, ``len(X)`` otherwise.
-
-    Examples
-    --------
-    >>> import numpy as np, torch
-    >>> n_rows(np.zeros((4, 2))), n_rows({"ids": torch.zeros(3, 5), "mask": torch.ones(3, 5)}), n_rows([[1], [2]])
-    (4, 3, 2)
-    """
-    if hasattr(X, "shape"):
-        return int(X.shape[0])
-    if isinstance(X, dict):
-        return n_rows(next(iter(X.values()))) if X else 0
-    return len(X)
-
-
-def take_rows(X, indices):
-    """Return the rows ``X[indices]`` for arrays, memmaps, tensors and sequences.
-
-    Parameters
-    ----------
-    X : array-like, memmap, torch.Tensor or sequence of shape (n_samples, ...)
-        The container to index.
-    indices : array-like of int of shape (n_indices,)
-        Row positions to take, converted to int64.
-
-    Returns
-    -------
-    rows : ndarray, torch.Tensor or list of shape (n_indices, ...)
-        A tensor on ``X``'s device when ``X`` is a tensor, ``X[indices]``
-        (fancy indexing) when ``X`` has a ``shape``, a list of the selected
-        items otherwise.
-    """
-    indices = np.asarray(indices, dtype=np.int64)
-    if isinstance(X, torch.Tensor):
-        return X[torch.as_tensor(indices, device=X.device)]
-    if hasattr(X, "shape"):
-        return X[indices]
-    return [X[i] for i in indices]
-
-
-def iter_row_batches(X, batch_size):
-    """Yield consecutive row slices of ``X`` of at most ``batch_size`` rows.
-
-    Parameters
-    ----------
-    X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
-        The rows to split; sliced with ``X[start:stop]``, so a memmap is
-        never loaded whole.
-    batch_size : int
-        Maximum number of rows per slice; the last slice may be shorter.
-
-    Yields
-    ------
-    batch : same type as ``X``, of shape (n_batch, ...)
-        The next ``X[start:start + batch_size]`` slice, in order.
-    """
-    total = n_rows(X)
-    for start in range(0, total, batch_size):
-        yield X[start:start + batch_size]
-
-
-def to_float_tensor(batch, device):
-    """Return one batch as a float32 tensor on ``device``.
-
-    Read-only arrays (e.g. memmaps opened in ``"r"`` mode) are copied first,
-    this batch only.
-
-    Parameters
-    ----------
-    batch : array-like or torch.Tensor of shape (n_batch, ...)
-        The rows to convert.
-    device : str or torch.device
-        Target device of the tensor, e.g. ``"cpu"`` or ``"cuda"``.
-
-    Returns
-    -------
-    tensor : torch.Tensor of shape (n_batch, ...), float32
-        The batch on ``device``.
-
-    Raises
-    ------
-    TypeError
-        If the batch holds objects that are not numbers.
-    ValueError
-        If the batch holds strings that are not numbers.
-    NonFiniteInputError
-        If the batch contains NaN or infinity.
-    """
-    if isinstance(batch, torch.Tensor):
-        tensor = batch.to(device=device, dtype=torch.float32)
-    else:
-        array = as_float32(batch)
-        if not array.flags.writeable:  # read-only memmaps: copy this batch only
-            array = array.copy()
-        tensor = torch.as_tensor(array, device=device)
-    if not bool(torch.isfinite(tensor).all()):
-        raise NonFiniteInputError("X contains NaN or infinity; impute or drop those rows before scoring them.")
-    return tensor
 
 
 @dataclass

@@ -19,8 +19,8 @@ Any fitted scikit-learn classifier will do:
 """
 
 from .._random import as_random_state
+from ..pools import n_rows
 from .measures import _SETTLES_2009, _fill_doc, entropy, least_confidence, margin_uncertainty
-from .scoring import n_rows
 from .selectors import top_n
 
 __all__ = ["least_confidence_sampling", "margin_sampling", "entropy_sampling", "random_sampling"]

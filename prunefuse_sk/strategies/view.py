@@ -16,8 +16,9 @@ import torch
 
 from .._random import draw_seed
 from ..exceptions import EmptyPoolError, InvalidParameterError, StrategyResultError
+from ..pools import n_rows, take_rows
 from ..validation import check_n_instances, check_sample_shape
-from .scoring import n_rows, score_pool, take_rows
+from .scoring import score_pool
 
 __all__ = ["SelectorView", "call_strategy", "draw_candidates", "select_from_pool"]
 
