@@ -31,7 +31,7 @@ from .pruning import IMPORTANCES, count_parameters, embedding_layer, example_bat
 from .pruning import output_width, prune_again, prune_at_init
 from .retraining import PROXY_RETRAIN, run_retraining, schedule_retraining
 from .strategies import SelectorView, get_strategy, select_from_pool
-from .pools import take_rows
+from .pools import as_dask_array, is_dask_pool, take_rows
 from .validation import as_float32, check_features, check_flags, check_labels, check_sample_shape
 from .validation import encode_labels, resolve_classes, validate_params
 
@@ -333,8 +333,9 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
 
         Parameters
         ----------
-        X_pool : array-like, memmap or torch.Tensor of shape (n_pool, ...)
-            Unlabelled samples, handed to the strategy exactly as given.
+        X_pool : array-like, memmap, torch.Tensor, dask array or dask DataFrame of shape (n_pool, ...)
+            Unlabelled samples, handed to the strategy exactly as given. A dask pool is scored
+            where its blocks live and never collected (see :doc:`/scaling_out`).
         n, n_instances : int, default=1
             How many samples to choose (``n_instances`` is modAL's name).
         return_scores : bool, default=False

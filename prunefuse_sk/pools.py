@@ -6,6 +6,8 @@ Everything that walks a pool goes through these four functions, so a memmap, a s
 matrix or a dask array is only ever read (densified, computed) one batch at a time.
 """
 
+import sys
+
 import numpy as np
 import scipy.sparse
 import torch
@@ -13,7 +15,7 @@ import torch
 from .exceptions import NonFiniteInputError
 from .validation import as_float32
 
-__all__ = ["n_rows", "take_rows", "iter_row_batches", "to_float_tensor"]
+__all__ = ["n_rows", "take_rows", "iter_row_batches", "to_float_tensor", "is_dask_pool", "as_dask_array"]
 
 
 def n_rows(X):
@@ -57,11 +59,14 @@ def take_rows(X, indices):
     Returns
     -------
     rows : ndarray, torch.Tensor or list of shape (n_indices, ...)
-        A tensor on ``X``'s device when ``X`` is a tensor, ``X[indices]``
+        A tensor on ``X``'s device when ``X`` is a tensor, a numpy array of
+        the computed rows when ``X`` is a dask array or DataFrame, ``X[indices]``
         (fancy indexing) when ``X`` has a ``shape``, a list of the selected
         items otherwise.
     """
     indices = np.asarray(indices, dtype=np.int64)
+    if is_dask_pool(X):  # only the chosen rows are computed and come back
+        return np.asarray(as_dask_array(X)[indices].compute())
     if isinstance(X, torch.Tensor):
         return X[torch.as_tensor(indices, device=X.device)]
     if hasattr(X, "shape"):
@@ -138,3 +143,44 @@ def to_float_tensor(batch, device):
     if not bool(torch.isfinite(tensor).all()):
         raise NonFiniteInputError("X contains NaN or infinity; impute or drop those rows before scoring them.")
     return tensor
+
+
+def is_dask_pool(X):
+    """Whether ``X`` is a dask collection (array, DataFrame or Series), without importing dask.
+
+    Parameters
+    ----------
+    X : object
+
+    Returns
+    -------
+    bool
+        False whenever dask has not been imported (nothing can be a dask collection then).
+    """
+    dask = sys.modules.get("dask")
+    return dask is not None and dask.is_dask_collection(X) and hasattr(X, "shape")
+
+
+def as_dask_array(X):
+    """A dask pool as a dask array whose blocks hold whole rows, with known block lengths.
+
+    A dask DataFrame (or Series) becomes its values (``to_dask_array(lengths=True)``
+    counts each partition's rows, where they live); unknown block lengths are
+    computed the same way; blocks split across columns (or pixels) are merged
+    so that every block is a set of whole rows. Nothing is computed to the client.
+
+    Parameters
+    ----------
+    X : dask.array.Array, dask.dataframe.DataFrame or dask.dataframe.Series
+
+    Returns
+    -------
+    X : dask.array.Array of shape (n_samples, ...)
+    """
+    if hasattr(X, "to_dask_array"):
+        X = X.to_dask_array(lengths=True)
+    if any(np.isnan(size) for size in X.chunks[0]):
+        X = X.compute_chunk_sizes()
+    if any(len(sizes) > 1 for sizes in X.chunks[1:]):
+        X = X.rechunk({axis: -1 for axis in range(1, X.ndim)})
+    return X

@@ -5,14 +5,137 @@ import torch
 
 from .._random import as_random_state
 
-__all__ = ["top_n", "greedy_k_centers", "kmeans_plus_plus_seeding"]
+__all__ = ["top_n", "top_by_key", "row_keys", "row_uniforms", "tie_seed", "greedy_k_centers", "kmeans_plus_plus_seeding"]
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def row_keys(seed, indices):
+    """Pseudo-random 64-bit keys of pool rows, a function of (seed, row position) only.
+
+    The splitmix64 finaliser of ``seed + (index + 1) * golden``: a bijection of
+    the row position for a given seed, so no two rows share a key. A key
+    depends on nothing but the row's global position, so a block of a pool
+    (e.g. one chunk of a dask array, scored on a worker) computes the same keys
+    as the whole pool in memory. That is what makes a distributed top-n equal
+    the in-memory one, ties included.
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative seed (see :func:`tie_seed`).
+    indices : array-like of int of shape (n,)
+        Global row positions.
+
+    Returns
+    -------
+    keys : ndarray of shape (n,), uint64
+
+    Examples
+    --------
+    >>> bool((row_keys(7, [3, 4]) == row_keys(7, range(5))[3:]).all())
+    True
+    """
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + (np.asarray(indices, dtype=np.uint64) + np.uint64(1)) * _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def row_uniforms(seed, indices):
+    """Uniform draws in [0, 1) for pool rows, a function of (seed, row position) only.
+
+    The top 53 bits of :func:`row_keys`; used by
+    :func:`~prunefuse_sk.strategies.random_sampling` so that a pool scored block
+    by block draws what the whole pool would.
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative seed (see :func:`tie_seed`).
+    indices : array-like of int of shape (n,)
+        Global row positions.
+
+    Returns
+    -------
+    draws : ndarray of shape (n,), float64
+    """
+    return (row_keys(seed, indices) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def tie_seed(random_state):
+    """The seed of :func:`row_keys` that ``random_state`` stands for, or None for "lower index first".
+
+    Draws one integer from ``random_state`` (so a ``RandomState`` instance
+    advances by exactly one draw).
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    seed : int or None
+    """
+    if random_state is None:
+        return None
+    return int(as_random_state(random_state).randint(0, np.iinfo(np.int64).max, dtype=np.int64))
+
+
+def _tie_keys(seed, indices):
+    indices = np.asarray(indices, dtype=np.int64)
+    return indices.astype(np.uint64) if seed is None else row_keys(seed, indices)
+
+
+def top_by_key(scores, n, seed=None, rows=None):
+    """Positions of the ``n`` best rows under the total order (higher score, then lower tie key).
+
+    The building block of :func:`top_n` and of the block-wise (distributed)
+    top-n: the ``n`` best of a union of blocks are the ``n`` best of the union
+    of each block's ``n`` best, because the order is total.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_rows,), float64
+        Scores of pool rows, higher is better.
+    n : int
+        How many to keep; all rows when ``n >= n_rows``.
+    seed : int or None, default=None
+        Seed of the tie keys (:func:`row_keys`); None keys a row by its position.
+    rows : ndarray of shape (n_rows,), int64, default=None
+        Global pool position of each score (what the tie keys are made of);
+        ``0..n_rows-1`` when None.
+
+    Returns
+    -------
+    positions : ndarray of shape (min(n, n_rows),), int64
+        Positions into ``scores`` (``rows[positions]`` are the global ones), best first.
+    """
+    rows = np.arange(len(scores)) if rows is None else np.asarray(rows, dtype=np.int64)
+    n = min(int(n), len(scores))
+    if n < len(scores):
+        threshold = scores[np.argpartition(-scores, n - 1)[n - 1]]
+        above = np.flatnonzero(scores > threshold)
+        tied = np.flatnonzero(scores == threshold)
+        if len(above) + len(tied) > n:  # keys only for the rows tied at the threshold
+            keep = np.argsort(_tie_keys(seed, rows[tied]), kind="stable")[: n - len(above)]
+            tied = tied[keep]
+        chosen = np.concatenate([above, tied])
+    else:
+        chosen = np.arange(len(scores))
+    order = np.lexsort((_tie_keys(seed, rows[chosen]), -scores[chosen]))
+    return chosen[order].astype(np.int64)
 
 
 def top_n(scores, n, random_state=None):
     """Return the indices of the ``n`` largest scores, best first.
 
     Runs in O(N + n log n) with ``argpartition``. Ties are broken at random
-    when ``random_state`` is given, by lower index otherwise.
+    when ``random_state`` is given (by pseudo-random keys of the row
+    positions, :func:`row_keys`, so a pool ranked block by block on a cluster
+    breaks them the same way), by lower index otherwise.
 
     Parameters
     ----------
@@ -22,8 +145,8 @@ def top_n(scores, n, random_state=None):
     n : int
         How many indices to return, ``1 <= n <= n_samples``.
     random_state : int, RandomState instance or None, default=None
-        Seeds the random permutation used to break ties. ``None`` breaks
-        ties deterministically, in favour of the lower index.
+        Seeds the keys used to break ties. ``None`` breaks ties
+        deterministically, in favour of the lower index.
 
     Returns
     -------
@@ -44,18 +167,7 @@ def top_n(scores, n, random_state=None):
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if not 1 <= n <= len(scores):
         raise ValueError(f"n must be between 1 and the number of scores ({len(scores)}); got {n}.")
-    if random_state is not None:
-        order = as_random_state(random_state).permutation(len(scores))
-    else:
-        order = np.arange(len(scores))
-    shuffled = scores[order]
-    if n < len(scores):
-        candidates = np.argpartition(-shuffled, n - 1)[:n]
-    else:
-        candidates = np.arange(len(scores))
-    # stable sort by score, then by position in `order`, makes ties reproducible
-    best = candidates[np.lexsort((candidates, -shuffled[candidates]))]
-    return order[best].astype(np.int64)
+    return top_by_key(scores, n, tie_seed(random_state))
 
 
 def _as_float_tensor(array, device=None):

@@ -18,10 +18,12 @@ Any fitted scikit-learn classifier will do:
 [1, 3]
 """
 
+import numpy as np
+
 from .._random import as_random_state
 from ..pools import n_rows
 from .measures import _SETTLES_2009, _fill_doc, entropy, least_confidence, margin_uncertainty
-from .selectors import top_n
+from .selectors import row_uniforms, tie_seed, top_n
 
 __all__ = ["least_confidence_sampling", "margin_sampling", "entropy_sampling", "random_sampling"]
 
@@ -181,6 +183,6 @@ def random_sampling(learner, X_pool, n_instances=1, *, random_state=None, **igno
     {returns}
         The uniform draws of the chosen samples, in the order of ``indices``.
     """
-    draws = as_random_state(random_state).uniform(size=n_rows(X_pool))
+    draws = row_uniforms(tie_seed(as_random_state(random_state)), np.arange(n_rows(X_pool)))
     indices = top_n(draws, n_instances)
     return indices, draws[indices]

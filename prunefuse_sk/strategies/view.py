@@ -16,8 +16,9 @@ import torch
 
 from .._random import draw_seed
 from ..exceptions import EmptyPoolError, InvalidParameterError, StrategyResultError
-from ..pools import n_rows, take_rows
+from ..pools import as_dask_array, is_dask_pool, n_rows, take_rows
 from ..validation import check_n_instances, check_sample_shape
+from .distributed import DASK_CANDIDATES, rank_dask_pool, score_dask_pool
 from .scoring import score_pool
 
 __all__ = ["SelectorView", "call_strategy", "draw_candidates", "select_from_pool"]
@@ -95,6 +96,9 @@ class SelectorView:
             X = np.asarray(X)
         if self.sample_shape is not None:
             check_sample_shape(X, n_features_shape=self.sample_shape)
+        if is_dask_pool(X):  # scored on the workers; only the scores come back
+            return score_dask_pool(self.estimator, X, embedding_layer=self.embedding_layer if embeddings else None,
+                                   n_passes=n_passes, batch_size=batch_size, autocast=autocast)
         return score_pool(
             self.estimator,
             X,
@@ -165,9 +169,15 @@ def call_strategy(strategy, view, X, n, *, rng=None, **strategy_kwargs):
     StrategyResultError
         If the strategy did not return ``n`` unique integer indices into ``X``.
     """
-    if rng is not None and "random_state" in _named_parameters(strategy) and "random_state" not in strategy_kwargs:
-        strategy_kwargs["random_state"] = draw_seed(rng)
+    strategy_kwargs = _with_seed(strategy, rng, strategy_kwargs)
     return _unpack_result(strategy(view, X, n_instances=n, **strategy_kwargs), n, n_rows(X), strategy)
+
+
+def _with_seed(strategy, rng, strategy_kwargs):
+    """The strategy's keyword arguments, with a ``random_state`` drawn from ``rng`` when it takes one."""
+    if rng is not None and "random_state" in _named_parameters(strategy) and "random_state" not in strategy_kwargs:
+        strategy_kwargs = {**strategy_kwargs, "random_state": draw_seed(rng)}
+    return strategy_kwargs
 
 
 def _unpack_result(result, n, n_candidates, strategy):
@@ -252,9 +262,13 @@ def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candi
         A modAL-style query strategy.
     view : SelectorView or modAL-style learner
         What the strategy sees as its ``learner``.
-    X_pool : array-like, memmap, torch.Tensor or dict of tensors
+    X_pool : array-like, memmap, torch.Tensor, dict of tensors, dask array or dask DataFrame
         The pool; the candidates are handed to the strategy as they are (a subset of rows with
-        ``max_candidates``).
+        ``max_candidates``). A dask pool is scored on its workers: a strategy with a
+        ``rank_measure`` (least confidence, margin, entropy, random) is ranked there with a
+        distributed top-n; any other strategy runs on a random sample of at most
+        ``max_candidates`` rows (:data:`~prunefuse_sk.strategies.distributed.DASK_CANDIDATES`
+        when None), whose scores alone come back.
     n, n_instances : int
         How many to pick (``n_instances`` is modAL's name).
     max_candidates : int, default=None
@@ -283,8 +297,34 @@ def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candi
             "The pool is empty: there is nothing left to query. Every sample is labelled; call fuse() "
             "to get the final classifier, or add unlabelled samples to the pool."
         )
+    on_dask = is_dask_pool(X_pool)
+    measure = getattr(strategy, "rank_measure", None)
+    if on_dask:  # see strategies.distributed: rank on the workers, or choose from a bounded sample
+        X_pool = as_dask_array(X_pool)
+        if measure is None and max_candidates is None:
+            max_candidates = DASK_CANDIDATES
     candidates = draw_candidates(total, max_candidates, rng)
-    X_candidates = X_pool if candidates is None else take_rows(X_pool, candidates)
+    if candidates is None:
+        X_candidates = X_pool
+    else:
+        X_candidates = X_pool[candidates] if on_dask else take_rows(X_pool, candidates)
     n = check_n_instances(n, n_instances, n_rows(X_candidates))
-    indices, scores = call_strategy(strategy, view, X_candidates, n, rng=rng, **strategy_kwargs)
+    if on_dask and measure is not None and isinstance(view, SelectorView):
+        indices, scores = _rank_on_workers(strategy, measure, view, X_candidates, n, rng, strategy_kwargs)
+    else:
+        indices, scores = call_strategy(strategy, view, X_candidates, n, rng=rng, **strategy_kwargs)
     return (indices if candidates is None else candidates[indices]), scores
+
+
+def _rank_on_workers(strategy, measure, view, X, n, rng, strategy_kwargs):
+    """A ranking strategy on a dask pool, as a distributed top-n (what the strategy would pick in memory)."""
+    kwargs = _with_seed(strategy, rng, strategy_kwargs)
+    inspect.signature(strategy).bind(view, X, n_instances=n, **kwargs)  # the TypeError the call would raise
+    unknown = sorted(set(kwargs) - {"random_state", "batch_size", "autocast"})
+    if unknown:
+        raise TypeError(
+            f"On a dask pool, {getattr(strategy, '__name__', strategy)} is ranked on the workers, which takes only "
+            f"random_state, batch_size and autocast; got {unknown} as well. Drop them, or compute the pool "
+            "(X_pool.compute()) to run the strategy in memory."
+        )
+    return rank_dask_pool(view.estimator, X, n, measure, **kwargs)

@@ -1,0 +1,232 @@
+"""Pools on a dask cluster: each block is scored where it lives; only the top rows come back.
+
+A pool that is a :class:`dask.array.Array` (or a dask DataFrame of features) is never
+collected. The proxy is shipped once per query to every worker (``Client.scatter`` with
+``broadcast=True``, when a :class:`distributed.Client` is the default scheduler; with dask's
+local schedulers it is simply shared). Then:
+
+* a **ranking strategy** (one that is ``top_n(measure(proba))``: least confidence, margin,
+  entropy, and random) is run as a distributed top-n: every block scores its rows with the
+  proxy and keeps its own ``n`` best, and the blocks' bests are merged in a tree of
+  ``split_every`` at a time. Only ``n`` (score, row) pairs reach the client. The order is a
+  total one (score, then a key of the row's global position, see
+  :func:`~prunefuse_sk.strategies.selectors.row_keys`), so the result is the in-memory one,
+  ties included;
+* **any other strategy** (``kcenter``, ``badge``, ``bald``, a custom one) is run on a random
+  candidate sample of at most ``max_candidates`` rows (``DASK_CANDIDATES`` = 10,000 when not
+  given): the sample stays on the cluster, and :func:`score_dask_pool` brings back only its
+  probabilities and embeddings.
+
+Custom strategies opt in to the distributed top-n by declaring their measure:
+``my_strategy.rank_measure = my_measure`` (a function from probabilities of shape
+``(n_rows, n_outputs)`` to one score per row, higher is better), when the strategy is
+``top_n(my_measure(proba), n, random_state)``.
+"""
+
+import copy
+import sys
+import threading
+import weakref
+
+import numpy as np
+import torch
+
+from .._random import _MAX_SEED, as_random_state, torch_seed_scope
+from ..pools import as_dask_array
+from .measures import entropy, least_confidence, margin_uncertainty
+from .scoring import PoolScores, score_pool
+from .selectors import row_uniforms, tie_seed, top_by_key
+from .uncertainty import entropy_sampling, least_confidence_sampling, margin_sampling, random_sampling
+
+__all__ = ["DASK_CANDIDATES", "rank_dask_pool", "score_dask_pool", "shipped"]
+
+DASK_CANDIDATES = 10_000
+"""Candidate sample for non-ranking strategies on a dask pool when ``max_candidates`` is not given."""
+
+least_confidence_sampling.rank_measure = least_confidence
+margin_sampling.rank_measure = margin_uncertainty
+entropy_sampling.rank_measure = entropy
+random_sampling.rank_measure = "uniform"  # draws from the row keys; the proxy is not consulted
+
+
+def shipped(obj):
+    """``obj`` scattered once to every worker of the default distributed client, else ``obj`` itself.
+
+    Parameters
+    ----------
+    obj : object
+        What the block tasks need (the proxy net).
+
+    Returns
+    -------
+    obj_or_future : object or distributed.Future
+        A future held by every worker when a :class:`distributed.Client` is the
+        default scheduler; ``obj`` with dask's local (threaded, synchronous) schedulers,
+        which share this process's memory.
+    """
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return obj
+    import dask.base
+
+    client = getattr(dask.base.get_scheduler(), "__self__", None)
+    if not isinstance(client, distributed.Client):
+        return obj
+    return client.scatter(obj, broadcast=True, hash=False)
+
+
+_THREAD = threading.local()
+_GLOBAL_TORCH_RNG = threading.Lock()  # dropout masks come from torch's one generator per process
+
+
+def _own_copy(net):
+    """This thread's copy of ``net``, made once per thread.
+
+    Scoring switches the module to eval mode and back and may hook a layer (embeddings);
+    blocks scored at the same time by the threads of one worker (or of dask's threaded
+    scheduler, on the learner's own proxy) must not share a module.
+    """
+    copies = getattr(_THREAD, "nets", None)
+    if copies is None:
+        copies = _THREAD.nets = weakref.WeakKeyDictionary()
+    own = copies.get(net)
+    if own is None:
+        own = copies[net] = copy.deepcopy(net)
+    return own
+
+
+def _blocks(X):
+    """The pool's blocks as delayed objects, with the global position of each block's first row."""
+    blocks = X.to_delayed().ravel()
+    offsets = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(np.int64)
+    return list(zip(blocks, offsets.tolist()))
+
+
+def _block_best(block, net, offset, n, measure, score_seed, key_seed, batch_size, autocast):
+    """Score one block on its worker and keep its ``n`` best rows: (scores, global rows)."""
+    rows = offset + np.arange(len(block), dtype=np.int64)
+    if isinstance(measure, str):  # "uniform": random sampling's draws
+        scores = row_uniforms(score_seed, rows)
+    else:
+        proba = score_pool(_own_copy(net), block, batch_size=batch_size, autocast=autocast).proba
+        scores = np.asarray(measure(proba))
+    best = top_by_key(scores.astype(np.float64, copy=False), n, key_seed, rows)
+    return scores[best], rows[best]
+
+
+def _merge_best(parts, n, key_seed):
+    """The ``n`` best of several blocks' bests (the same total order, so the same as over their rows)."""
+    scores = np.concatenate([part[0] for part in parts])
+    rows = np.concatenate([part[1] for part in parts])
+    best = top_by_key(scores.astype(np.float64, copy=False), n, key_seed, rows)
+    return scores[best], rows[best]
+
+
+def _tree_reduce(parts, merge, split_every, **kwargs):
+    import dask
+
+    merge = dask.delayed(merge, pure=True)
+    while len(parts) > 1:
+        parts = [merge(parts[i:i + split_every], **kwargs) for i in range(0, len(parts), split_every)]
+    return parts[0]
+
+
+def rank_dask_pool(net, X, n, measure, *, random_state=None, batch_size=None, autocast=False, split_every=8):
+    """Distributed top-n: the ``n`` rows of a dask pool with the highest ``measure(proba)``.
+
+    Equal to ``top_n(measure(proba), n, random_state)`` over the whole pool in
+    memory (and so to the built-in ranking strategies), ties included. Each
+    block is scored by the proxy on the worker that holds it; each block's ``n``
+    best are merged ``split_every`` at a time; only ``n`` scores and row
+    positions reach the client.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNetClassifier
+        The fitted proxy; shipped once to every worker.
+    X : dask.array.Array of shape (n_samples, ...)
+        The pool.
+    n : int
+        How many rows to choose.
+    measure : callable or "uniform"
+        Scores from probabilities (higher is better), or ``"uniform"`` for
+        random sampling's draws (the proxy is not run).
+    random_state : int, RandomState instance or None, default=None
+        As the strategy's ``random_state``: breaks ties (and seeds the draws of ``"uniform"``).
+    batch_size : int, default=None
+        Rows per forward pass on the workers (see :func:`~prunefuse_sk.strategies.score_pool`).
+    autocast : bool, default=False
+        Float16 forward passes on CUDA workers.
+    split_every : int, default=8
+        Blocks merged per reduction task.
+
+    Returns
+    -------
+    indices : ndarray of shape (n,), int64
+        Global row positions in ``X``, best first.
+    scores : ndarray of shape (n,)
+        Their scores.
+    """
+    import dask
+
+    X = as_dask_array(X)
+    if measure == "uniform":  # as random_sampling: draws seeded by random_state, ties by position
+        score_seed, key_seed, net_ref = tie_seed(as_random_state(random_state)), None, None
+    else:
+        score_seed, key_seed, net_ref = None, tie_seed(random_state), shipped(net)
+    block_best = dask.delayed(_block_best, pure=True)
+    parts = [block_best(block, net_ref, offset, n, measure, score_seed, key_seed, batch_size, autocast)
+             for block, offset in _blocks(X)]
+    (scores, rows), = dask.compute(_tree_reduce(parts, _merge_best, split_every, n=n, key_seed=key_seed))
+    return rows.astype(np.int64), scores
+
+
+def _score_block(block, net, embedding_layer, n_passes, batch_size, autocast, seed):
+    net = _own_copy(net)
+    if n_passes > 1:  # Monte Carlo dropout: masks seeded per block, one block at a time per process
+        with _GLOBAL_TORCH_RNG, torch_seed_scope(seed, getattr(net, "device", None)):
+            return score_pool(net, block, embedding_layer=embedding_layer, n_passes=n_passes,
+                              batch_size=batch_size, autocast=autocast)
+    return score_pool(net, block, embedding_layer=embedding_layer, batch_size=batch_size, autocast=autocast)
+
+
+def _concatenate(values):
+    return None if values[0] is None else np.concatenate(values)
+
+
+def score_dask_pool(net, X, *, embedding_layer=None, n_passes=1, batch_size=None, autocast=False):
+    """Probabilities (and embeddings, MC-dropout entropies) of a dask pool, scored on the workers.
+
+    What :meth:`~prunefuse_sk.strategies.SelectorView.score_pool` does for a
+    dask pool. The rows never reach the client; their scores do (``n_rows x
+    n_outputs`` floats, plus ``n_rows x n_dims`` embeddings when asked), so
+    call it on a bounded candidate sample, as :func:`select_from_dask_pool`
+    does for strategies that need more than a ranking.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNetClassifier
+        The fitted proxy; shipped once to every worker.
+    X : dask.array.Array of shape (n_samples, ...)
+    embedding_layer, n_passes, batch_size, autocast
+        As in :func:`~prunefuse_sk.strategies.score_pool`. With ``n_passes > 1``
+        each block's dropout masks are seeded from torch's generator on the client.
+
+    Returns
+    -------
+    scores : PoolScores
+    """
+    import dask
+
+    X = as_dask_array(X)
+    seed = int(torch.randint(0, _MAX_SEED, (1,)).item()) if n_passes > 1 else 0
+    net_ref = shipped(net)
+    score_block = dask.delayed(_score_block, pure=True)
+    parts = dask.compute(*[score_block(block, net_ref, embedding_layer, n_passes, batch_size, autocast, seed + i)
+                           for i, (block, _) in enumerate(_blocks(X))])
+    parts = [part for part in parts if part.proba.size] or list(parts[:1])
+    return PoolScores(
+        proba=_concatenate([part.proba for part in parts]),
+        embeddings=_concatenate([part.embeddings for part in parts]),
+        expected_entropy=_concatenate([part.expected_entropy for part in parts]),
+    )
