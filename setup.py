@@ -18,7 +18,8 @@ EXTRAS = {
         "nbclient>=0.7",
         "ipykernel>=6",
     ],
-    "dask": ["dask[distributed]>=2023.1"],
+    # dask pools in query (arrays and DataFrames of features) and cells of simulate on a cluster
+    "dask": ["dask[distributed,dataframe]>=2023.1"],
     "jupyter": ["ipywidgets>=8", "matplotlib>=3.5"],
     "plot": ["matplotlib>=3.5"],
     # the docs build runs every examples/plot_*.py; plot_dask.py needs dask.distributed
@@ -41,12 +42,9 @@ setup(
         "scikit-learn>=1.3",
         "numpy>=1.23",
         "scipy>=1.9",
-        # prunefuse_sk itself never imports joblib. It stays because parallel model selection is a
-        # documented use: GridSearchCV / cross_val_score over the learner with loky or
-        # `joblib.parallel_backend("dask")` (docs/sklearn_integration.rst, examples/plot_dask.py,
-        # tests/test_model_selection.py), and pickle/joblib round trips (examples/plot_pickling.py).
-        # scikit-learn depends on joblib anyway, so listing it adds nothing to install.
-        "joblib>=1.2",
+        # simulate(n_jobs=...) runs its (seed, method) cells as joblib tasks (Parallel(return_as="generator"),
+        # joblib >= 1.3), so `joblib.parallel_backend("dask")` runs a benchmark grid on a cluster.
+        "joblib>=1.3",
         "torch-pruning>=1.6,<1.7",
         # prunefuse_sk itself never imports modAL either. It stays because the query-strategy contract
         # is modAL's (strategy(learner, X_pool, n_instances=1, **kw) -> indices or (indices, scores)),

@@ -31,7 +31,7 @@ from .pruning import IMPORTANCES, count_parameters, embedding_layer, example_bat
 from .pruning import output_width, prune_again, prune_at_init
 from .retraining import PROXY_RETRAIN, run_retraining, schedule_retraining
 from .strategies import SelectorView, get_strategy, select_from_pool
-from .pools import as_dask_array, is_dask_pool, take_rows
+from .pools import as_dask_array, is_dask_pool
 from .validation import as_float32, check_features, check_flags, check_labels, check_sample_shape
 from .validation import encode_labels, resolve_classes, validate_params
 
@@ -350,19 +350,22 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         indices : ndarray of shape (n,)
             Unique row indices into ``X_pool``, best first for the built-in strategies.
         X_selected : same type as X_pool
-            ``X_pool[indices]``.
+            ``X_pool[indices]``; for a dask pool, those rows computed to a numpy array.
         scores : ndarray of shape (n,)
             Only with ``return_scores=True``.
         """
         check_is_fitted(self, "proxy_")
         self._validate_params()  # parameters may have changed with set_params since fit
         self._warn_if_stale("query")
+        if is_dask_pool(X_pool):  # scored where its blocks live (strategies.distributed)
+            X_pool = as_dask_array(X_pool)
         if not isinstance(X_pool, dict):  # modAL's dropout strategies also take dicts of tensors
             check_sample_shape(X_pool, name="X_pool", n_features_shape=self._sample_shape, min_samples=0)
         strategy = get_strategy(self.query_strategy)
-        indices, scores = select_from_pool(strategy, self._selector_view(), X_pool, n, n_instances=n_instances,
-                                           max_candidates=max_candidates, rng=self._rng, **strategy_kwargs)
-        selected = take_rows(X_pool, indices)
+        indices, scores, selected = select_from_pool(
+            strategy, self._selector_view(), X_pool, n, n_instances=n_instances, max_candidates=max_candidates,
+            rng=self._rng, return_rows=True, **strategy_kwargs,
+        )
         rows = None if isinstance(selected, dict) else as_float32(selected)
         if rows is not None and not np.isfinite(rows).all():
             raise NonFiniteInputError(

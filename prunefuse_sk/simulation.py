@@ -20,16 +20,26 @@ Each round records the test accuracy of the final full-size model and of the
 selector, wall time split into selector training, pool scoring and final training,
 and FLOPs counted by torch's ``FlopCounterMode`` on a probe batch and scaled by
 samples and epochs.
+
+With ``n_jobs``, the (seed, method) cells of the grid run as independent joblib
+tasks, on local processes or on any joblib backend (e.g. a dask cluster).
 """
 
+import contextlib
 import copy
 import csv
+import inspect
 import json
 import math
+import numbers
+import os
+import threading
 import time
+import uuid
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import joblib
 import numpy as np
 import torch
 from sklearn.base import clone
@@ -352,6 +362,7 @@ def simulate(
     probe_size=16,
     progress=True,
     callback=None,
+    n_jobs=None,
 ):
     """Simulate pool-based active learning for several methods on the same initial labelled sets.
 
@@ -399,14 +410,42 @@ def simulate(
     probe_size : int, default=16
         Rows of the probe batch for FLOP counting.
     progress : bool, default=True
-        Show a progress bar (one step per method, seed and round).
+        Show a progress bar (one step per method, seed and round; with
+        ``n_jobs`` other than 1 it advances by a cell's rounds when the cell
+        finishes).
     callback : callable, default=None
         Called with each record as soon as it exists (e.g. to save partial
-        results of a long run).
+        results of a long run). With ``n_jobs`` other than 1 the records of a
+        cell exist only once the whole cell has finished: the callback is then
+        called for each of its records, cell by cell, in the order of a serial
+        run.
+    n_jobs : int, default=None
+        How many (seed, method) cells run at once, each cell (one method on
+        one seed, all its rounds) as one ``joblib.Parallel`` task, on the
+        active joblib backend (loky by default; ``with
+        joblib.parallel_backend("dask"):`` runs them on a dask cluster).
+        ``None`` or 1 runs them one after the other in this process, even
+        inside a ``joblib.parallel_backend`` context; -1 uses all cores (with
+        dask, all the cluster's worker threads); other ints follow joblib's
+        convention. Cells are seeded independently, so the records and
+        selections are those of a serial run, in the same order, except the
+        timing fields (``*_seconds``): those are measured per cell inside the
+        worker that ran it, while other cells compete for the same cores, so
+        they are not comparable to a serial run's. In a worker process,
+        torch's intra-op threads are limited to ``max(1, cpu_count //
+        n_workers)`` for the duration of the cell (never raised), so that the
+        workers do not oversubscribe the cores; since CPU results can depend
+        on the number of threads in their last digits (enough to change a
+        selection), records equal a serial run's when both train with the same
+        number of threads per cell. Cells that share a process (joblib's
+        threading backend, a dask worker with several threads) run one at a
+        time, since torch's random generators are process-wide: use processes
+        (loky; dask workers with one thread each). Needs joblib >= 1.3.
 
     Returns
     -------
     results : SimulationResults
+        ``config["n_jobs"]`` records ``n_jobs``.
     """
     X = check_features(X)
     y = check_labels(y, len(X))
@@ -440,6 +479,7 @@ def simulate(
     seeds = [int(s) for s in (seeds if np.iterable(seeds) else [seeds])]
     criteria = [] if stopping is None else (list(stopping) if isinstance(stopping, (list, tuple)) else [stopping])
     get_strategy(query_strategy)
+    _check_n_jobs(n_jobs)
 
     context = _Context(
         estimator=estimator,
@@ -466,15 +506,20 @@ def simulate(
         "probe_size": int(probe_size),
         "torch": torch.__version__,
         "device": str(estimator.device),
+        "n_jobs": None if n_jobs is None else int(n_jobs),
     }
     records = []
     selections = {spec.name: {} for spec in specs}
-    total = len(seeds) * len(specs) * (len(sizes) + 1)
+    initial_sets = {
+        seed: np.random.RandomState(_derive_seed(seed, "initial")).choice(len(X), initial_size, replace=False)
+        for seed in seeds
+    }
+    cells = [(seed, spec, initial_sets[seed]) for seed in seeds for spec in specs]
+    total = len(cells) * (len(sizes) + 1)
     bar = tqdm(total=total, desc="simulating", unit="round", disable=not progress)
     try:
-        for seed in seeds:
-            initial = np.random.RandomState(_derive_seed(seed, "initial")).choice(len(X), initial_size, replace=False)
-            for spec in specs:
+        if n_jobs is None or n_jobs == 1:
+            for seed, spec, initial in cells:
                 bar.set_postfix_str(f"seed={seed} {spec.name}")
                 run = _Run(context, spec, seed, initial, [copy.deepcopy(c) for c in criteria])
                 for record in run:
@@ -484,9 +529,115 @@ def simulate(
                     bar.update(1)
                 bar.update(len(sizes) + 1 - run.rounds_done)  # stopped early
                 selections[spec.name][seed] = run.selections
+        else:
+            # the parent's identity and the number of cells running at once, for the torch thread limit
+            workers = (_process_identity(), max(1, min(joblib.effective_n_jobs(n_jobs), len(cells))))
+            # the data as arguments of their own: joblib memmaps them for loky workers and scatters them
+            # once to a dask cluster (it does not look inside the context), instead of once per cell
+            data = (context.X, context.y, context.X_test, context.y_test)
+            settings = replace(context, X=None, y=None, X_test=None, y_test=None)
+            # return_as="generator" (results in submission order, as they arrive) needs joblib >= 1.3
+            outputs = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
+                joblib.delayed(_run_cell)(settings, *data, spec, seed, initial, criteria, workers)
+                for seed, spec, initial in cells
+            )
+            try:
+                for (seed, spec, _), (cell_records, cell_selections, _) in zip(cells, outputs):
+                    for record in cell_records:
+                        records.append(record)
+                        if callback is not None:
+                            callback(record)
+                    bar.set_postfix_str(f"seed={seed} {spec.name} done")
+                    bar.update(len(sizes) + 1)
+                    selections[spec.name][seed] = cell_selections
+            finally:
+                outputs.close()  # on an error, cancel the cells not started yet
     finally:
         bar.close()
     return SimulationResults(records, config, selections)
+
+
+def _check_n_jobs(n_jobs):
+    if n_jobs is None:
+        return
+    if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+        raise InvalidParameterError(
+            f"n_jobs must be None, a positive int (the number of cells run at once) or a negative int (-1: all "
+            f"cores); got {n_jobs!r}. Pass n_jobs=None or 1 to run serially, n_jobs=-1 to use every core."
+        )
+    if n_jobs != 1 and "return_as" not in inspect.signature(joblib.Parallel).parameters:  # joblib < 1.3
+        raise ImportError(
+            f"simulate(n_jobs={n_jobs}) needs joblib >= 1.3 (Parallel(return_as=...)); joblib {joblib.__version__} "
+            "is installed: pip install 'joblib>=1.3', or pass n_jobs=None."
+        )
+
+
+# A token per imported copy of this module: with the pid it tells a worker process (even a forked
+# one, or one on another machine that happens to have the same pid) from the caller's.
+_MODULE_TOKEN = uuid.uuid4().hex
+# Cells that share a process (the threading backend, a dask worker with several threads) take turns:
+# torch's random generators are process-wide, and every training run seeds them, so concurrent
+# cells would draw each other's numbers and lose reproducibility.
+_CELL_LOCK = threading.Lock()
+
+
+def _process_identity():
+    return os.getpid(), _MODULE_TOKEN
+
+
+@contextlib.contextmanager
+def _torch_threads_for_worker(parent, n_workers):
+    """Limit torch's intra-op threads to ``max(1, cpu_count // n_workers)`` in a worker process.
+
+    joblib's loky backend limits OpenMP/BLAS thread pools through environment
+    variables and threadpoolctl, which torch honours only if it reads them
+    before its first parallel operation; set it explicitly for the cell, never
+    raise it, and restore it after. In the caller's process (serial, or the
+    threading backend, whose threads share torch's process-wide setting) it
+    is left alone.
+    """
+    if parent == _process_identity():
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(min(before, max(1, joblib.cpu_count() // n_workers)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_cell(settings, X, y, X_test, y_test, spec, seed, initial, criteria, workers):
+    """Run one method on one seed, all its rounds: the task of ``simulate(n_jobs=...)``.
+
+    Parameters
+    ----------
+    settings : _Context
+        The simulation's context without its data.
+    X, y, X_test, y_test : ndarray
+        The data (validated, labels encoded).
+    spec : MethodSpec
+    seed : int
+    initial : ndarray
+        The seed's initial labelled indices.
+    criteria : list
+        Stopping criteria; copied, so that each cell has its own.
+    workers : tuple
+        ``(caller's process identity, number of cells running at once)``.
+
+    Returns
+    -------
+    records : list of dict
+        One per round run.
+    selections : list of ndarray
+        The initial set, then each round's batch.
+    rounds_done : int
+    """
+    context = replace(settings, X=X, y=y, X_test=X_test, y_test=y_test)
+    with _CELL_LOCK, _torch_threads_for_worker(*workers):
+        run = _Run(context, spec, seed, initial, [copy.deepcopy(c) for c in criteria])
+        records = list(run)
+    return records, run.selections, run.rounds_done
 
 
 def _batch_sizes(batch_sizes, n_rounds):

@@ -1,5 +1,6 @@
 """simulate(): every method on the same initial sets, probe-batch FLOP counts and measured times, exports, T_sync."""
 
+import contextlib
 import csv
 import math
 
@@ -208,3 +209,120 @@ def test_checking_a_stopping_criterion_does_not_change_what_is_selected(data):
     for method in ("random", "full"):
         for a, b in zip(plain.selections[method][0], checked.selections[method][0]):
             np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------ n_jobs: cells as joblib tasks
+TIMING_FIELDS = {"selection_seconds", "selector_train_seconds", "scoring_seconds", "training_seconds"}
+
+
+@contextlib.contextmanager
+def torch_threads(n):
+    # CPU kernels reduce in a thread-count-dependent order, and a last-digit difference can flip
+    # which sample is most uncertain: compare runs whose cells train with the same number of threads
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def grid(data, **kwargs):
+    """A small (seed, method) grid: 2 seeds x 3 methods, planned for 3 rounds; every cell stops after 2."""
+    from prunefuse_sk.stopping import LabelBudget
+
+    X, y, X_test, y_test = data
+    params = dict(
+        methods=["random", "full", {"method": "prunefuse", "name": "pf-stop"}], initial_size=30,
+        batch_sizes=[10, 10], seeds=[0, 1], stopping=LabelBudget(40), progress=False,
+    )
+    params.update(kwargs)
+    return simulate(cnn(), X, y, X_test, y_test, **params)
+
+
+def assert_same_but_timings(parallel, serial, seeds=(0, 1)):
+    """The records and selections of ``serial``'s ``seeds`` (cells are independent) equal ``parallel``'s but for timings."""
+    expected = [r for r in serial if r["seed"] in seeds]
+    assert len(parallel) == len(expected) == len(seeds) * 3 * 2  # every cell stops after round 1 (LabelBudget(40))
+    for a, b in zip(parallel, expected):
+        assert set(a) == set(b) == set(RECORD_FIELDS)
+        for key in set(RECORD_FIELDS) - TIMING_FIELDS:
+            if isinstance(a[key], float) and math.isnan(a[key]):
+                assert math.isnan(b[key]), key
+            else:
+                assert a[key] == b[key], (key, a, b)
+    assert parallel.selections.keys() == serial.selections.keys()
+    for method, runs in serial.selections.items():
+        assert sorted(parallel.selections[method]) == sorted(seeds)
+        for seed in seeds:
+            batches = runs[seed]
+            assert len(parallel.selections[method][seed]) == len(batches)
+            for x, z in zip(parallel.selections[method][seed], batches):
+                np.testing.assert_array_equal(x, z)
+
+
+@pytest.fixture(scope="module")
+def serial_grid(data):
+    with torch_threads(1):  # as in the workers below
+        return grid(data)
+
+
+def test_cells_on_loky_workers_give_the_serial_records_and_call_back_each_once(data, serial_grid):
+    import joblib
+
+    received = []
+    # loky starts its workers with OMP_NUM_THREADS/MKL_NUM_THREADS=1, which torch reads; simulate's own
+    # limit, max(1, cpu_count // 2), would give more threads than the serial reference on a larger machine
+    with joblib.parallel_config(backend="loky", inner_max_num_threads=1):
+        parallel = grid(data, n_jobs=2, callback=received.append, progress=True)
+    assert_same_but_timings(parallel, serial_grid)
+    assert [id(r) for r in received] == [id(r) for r in parallel.records]  # each record once, in order
+    assert parallel.config["n_jobs"] == 2 and serial_grid.config["n_jobs"] is None
+    assert all(r[key] >= 0 for r in parallel for key in TIMING_FIELDS)
+
+
+def test_cells_sharing_a_process_take_turns_and_stay_reproducible(data, serial_grid):
+    import joblib
+
+    with joblib.parallel_backend("threading"), torch_threads(1):
+        parallel = grid(data, n_jobs=2)
+    assert_same_but_timings(parallel, serial_grid)
+
+
+def test_cells_on_a_dask_cluster_give_the_serial_records(data, serial_grid, monkeypatch):
+    import joblib
+    import os
+
+    distributed = pytest.importorskip("dask.distributed")
+    # dask's nanny sets OMP_NUM_THREADS=1 (and more) in this process's environment; keep that
+    # from leaking into later tests' subprocesses
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        if not os.environ[name]:
+            monkeypatch.delenv(name)
+    # the nanny starts its workers with OMP_NUM_THREADS=MKL_NUM_THREADS=1: one torch thread per cell
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
+    ) as cluster, distributed.Client(cluster):
+        with joblib.parallel_backend("dask"):
+            on_dask = grid(data, n_jobs=2, seeds=[1])  # 3 cells: seed 1 of the serial grid
+    assert_same_but_timings(on_dask, serial_grid, seeds=(1,))
+
+
+def test_a_worker_process_limits_torch_threads_for_the_cell_only():
+    from prunefuse_sk.simulation import _process_identity, _torch_threads_for_worker
+
+    before = torch.get_num_threads()
+    with _torch_threads_for_worker((-1, "another process"), 10_000):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with _torch_threads_for_worker(_process_identity(), 10_000):  # the caller's process: left alone
+        assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("n_jobs", [0, 1.5, "2", True, False, np.bool_(True)])
+def test_bad_n_jobs_is_refused_before_training(data, n_jobs):
+    X, y, X_test, y_test = data
+    with pytest.raises(InvalidParameterError, match=r"n_jobs must be None, a positive int .*; got .*Pass n_jobs=None"):
+        simulate(cnn(), X, y, X_test, y_test, methods=["random"], initial_size=30, batch_sizes=[10], progress=False,
+                 n_jobs=n_jobs)

@@ -103,7 +103,7 @@ def _blocks(X):
 
 
 def _block_best(block, net, offset, n, measure, score_seed, key_seed, batch_size, autocast):
-    """Score one block on its worker and keep its ``n`` best rows: (scores, global rows)."""
+    """Score one block on its worker and keep its ``n`` best rows: (scores, global positions, the rows)."""
     rows = offset + np.arange(len(block), dtype=np.int64)
     if isinstance(measure, str):  # "uniform": random sampling's draws
         scores = row_uniforms(score_seed, rows)
@@ -111,15 +111,14 @@ def _block_best(block, net, offset, n, measure, score_seed, key_seed, batch_size
         proba = score_pool(_own_copy(net), block, batch_size=batch_size, autocast=autocast).proba
         scores = np.asarray(measure(proba))
     best = top_by_key(scores.astype(np.float64, copy=False), n, key_seed, rows)
-    return scores[best], rows[best]
+    return scores[best], rows[best], np.asarray(block[best])
 
 
 def _merge_best(parts, n, key_seed):
     """The ``n`` best of several blocks' bests (the same total order, so the same as over their rows)."""
-    scores = np.concatenate([part[0] for part in parts])
-    rows = np.concatenate([part[1] for part in parts])
+    scores, rows, data = (np.concatenate([part[i] for part in parts]) for i in range(3))
     best = top_by_key(scores.astype(np.float64, copy=False), n, key_seed, rows)
-    return scores[best], rows[best]
+    return scores[best], rows[best], data[best]
 
 
 def _tree_reduce(parts, merge, split_every, **kwargs):
@@ -137,8 +136,9 @@ def rank_dask_pool(net, X, n, measure, *, random_state=None, batch_size=None, au
     Equal to ``top_n(measure(proba), n, random_state)`` over the whole pool in
     memory (and so to the built-in ranking strategies), ties included. Each
     block is scored by the proxy on the worker that holds it; each block's ``n``
-    best are merged ``split_every`` at a time; only ``n`` scores and row
-    positions reach the client.
+    best are merged ``split_every`` at a time; only ``n`` scores, row
+    positions and rows reach the client. The rows travel with their scores
+    through the reduction, so the pool is read once per query.
 
     Parameters
     ----------
@@ -166,6 +166,8 @@ def rank_dask_pool(net, X, n, measure, *, random_state=None, batch_size=None, au
         Global row positions in ``X``, best first.
     scores : ndarray of shape (n,)
         Their scores.
+    rows : ndarray of shape (n, ...)
+        The chosen rows of ``X``, computed.
     """
     import dask
 
@@ -177,8 +179,8 @@ def rank_dask_pool(net, X, n, measure, *, random_state=None, batch_size=None, au
     block_best = dask.delayed(_block_best, pure=True)
     parts = [block_best(block, net_ref, offset, n, measure, score_seed, key_seed, batch_size, autocast)
              for block, offset in _blocks(X)]
-    (scores, rows), = dask.compute(_tree_reduce(parts, _merge_best, split_every, n=n, key_seed=key_seed))
-    return rows.astype(np.int64), scores
+    (scores, positions, rows), = dask.compute(_tree_reduce(parts, _merge_best, split_every, n=n, key_seed=key_seed))
+    return positions.astype(np.int64), scores, rows
 
 
 def _score_block(block, net, embedding_layer, n_passes, batch_size, autocast, seed):

@@ -253,7 +253,7 @@ def draw_candidates(n_pool, max_candidates, rng):
 
 
 def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candidates=None, rng=None,
-                     **strategy_kwargs):
+                     return_rows=False, **strategy_kwargs):
     """One selection: draw the candidates, call the strategy on them, map its picks back to the pool.
 
     Parameters
@@ -275,6 +275,9 @@ def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candi
         Score only a random subset of this many rows.
     rng : numpy.random.RandomState, default=None
         Draws the candidates and the strategy's seed.
+    return_rows : bool, default=False
+        Also return the chosen rows (for a dask pool computed to numpy: ranked on the
+        workers, they come back with their scores, so the pool is read once).
     **strategy_kwargs
         Passed to the strategy.
 
@@ -283,6 +286,8 @@ def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candi
     indices : ndarray of shape (n,), int64
         Unique positions in ``X_pool``.
     scores : ndarray of shape (n,) or None
+    rows : same type as X_pool (numpy for a dask pool), of shape (n, ...)
+        Only with ``return_rows=True``: ``X_pool[indices]``.
 
     Raises
     ------
@@ -309,11 +314,15 @@ def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candi
     else:
         X_candidates = X_pool[candidates] if on_dask else take_rows(X_pool, candidates)
     n = check_n_instances(n, n_instances, n_rows(X_candidates))
+    rows = None
     if on_dask and measure is not None and isinstance(view, SelectorView):
-        indices, scores = _rank_on_workers(strategy, measure, view, X_candidates, n, rng, strategy_kwargs)
+        indices, scores, rows = _rank_on_workers(strategy, measure, view, X_candidates, n, rng, strategy_kwargs)
     else:
         indices, scores = call_strategy(strategy, view, X_candidates, n, rng=rng, **strategy_kwargs)
-    return (indices if candidates is None else candidates[indices]), scores
+    indices = indices if candidates is None else candidates[indices]
+    if not return_rows:
+        return indices, scores
+    return indices, scores, (take_rows(X_pool, indices) if rows is None else rows)
 
 
 def _rank_on_workers(strategy, measure, view, X, n, rng, strategy_kwargs):
