@@ -17,9 +17,13 @@ EXTRAS = {
         "nbformat>=5",
         "nbclient>=0.7",
         "ipykernel>=6",
+        # tests/test_accelerate.py: skorch's AccelerateMixin nets on Accelerate's CPU backend
+        "accelerate>=1.0",
     ],
     # dask pools in query (arrays and DataFrames of features) and cells of simulate on a cluster
     "dask": ["dask[distributed,dataframe]>=2023.1"],
+    # training the proxy and the fused net on several GPUs through skorch's AccelerateMixin
+    "accelerate": ["accelerate>=1.0"],
     "jupyter": ["ipywidgets>=8", "matplotlib>=3.5"],
     "plot": ["matplotlib>=3.5"],
     # the docs build runs every examples/plot_*.py; plot_dask.py needs dask.distributed

@@ -1,6 +1,7 @@
 """Command line: ``prunefuse-sk demo`` (an active-learning session on digits) and ``prunefuse-sk simulate``."""
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -98,6 +99,11 @@ def build_parser():
     sim.add_argument("--pruning-ratio", type=float, default=0.5, help="pruning ratio of plain 'prunefuse'")
     sim.add_argument("--sync-every", type=int, default=0, help="T_sync of the prunefuse methods (0: never)")
     sim.add_argument("--max-candidates", type=int, default=None, help="score a random subset of the pool per round")
+    sim.add_argument("--n-jobs", type=int, default=None,
+                     help="run the (seed, method) cells as this many parallel joblib tasks (-1: all cores)")
+    sim.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="run the cells on the dask cluster at this scheduler address (needs --n-jobs; "
+                          "pip install prunefuse-sk[dask])")
     _add_training_options(sim, epochs=15)
     sim.add_argument("--out", dest="out_dir", metavar="OUT", default="prunefuse-simulation",
                      help="folder for results and figures")
@@ -263,9 +269,26 @@ def _simulation_net(dataset, epochs, device, width_factor=1.0):
     )
 
 
+@contextlib.contextmanager
+def _cluster_backend(scheduler):
+    """joblib's dask backend on the cluster at ``scheduler`` (nothing when None)."""
+    if scheduler is None:
+        yield
+        return
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise ImportError("--scheduler needs dask.distributed: pip install 'prunefuse-sk[dask]'.") from exc
+    import joblib
+
+    with Client(scheduler), joblib.parallel_backend("dask"):
+        yield
+
+
 def run_simulate(dataset="digits", methods=("random", "full", "prunefuse"), seeds=(0,), initial_size=50,
                  batch_size=50, rounds=5, pruning_ratio=0.5, sync_every=0, strategy="least_confidence", epochs=15,
-                 max_candidates=None, device="cpu", out_dir="prunefuse-simulation", out=None):
+                 max_candidates=None, device="cpu", out_dir="prunefuse-simulation", out=None, n_jobs=None,
+                 scheduler=None):
     """Run :func:`~prunefuse_sk.simulation.simulate` on a real data set; write results and figures.
 
     Parameters
@@ -292,6 +315,12 @@ def run_simulate(dataset="digits", methods=("random", "full", "prunefuse"), seed
         ``report.txt`` and ``curves.png``.
     out : file-like, default=None
         Where the tables go (``sys.stdout``).
+    n_jobs : int, default=None
+        Run the (seed, method) cells as parallel joblib tasks (see
+        :func:`~prunefuse_sk.simulation.simulate`).
+    scheduler : str, default=None
+        Address of a dask scheduler (e.g. ``"tcp://10.0.0.5:8786"``): the cells run on
+        that cluster through ``joblib.parallel_backend("dask")``. Needs ``n_jobs``.
 
     Returns
     -------
@@ -319,13 +348,16 @@ def run_simulate(dataset="digits", methods=("random", "full", "prunefuse"), seed
         f"seeds {list(seeds)}, labels {initial_size} + {rounds} x {batch_size}",
         file=out,
     )
+    if scheduler is not None and n_jobs in (None, 1):
+        raise ValueError(f"--scheduler {scheduler} runs cells in parallel on a cluster; pass --n-jobs too (e.g. -1).")
     start = time.perf_counter()
-    results = simulate(
-        _simulation_net(dataset, epochs, device), X, y, X_test, y_test, methods=specs, seeds=seeds,
-        initial_size=initial_size, batch_sizes=batch_size, n_rounds=rounds, query_strategy=strategy,
-        proxy_estimator=_simulation_net(dataset, epochs, device, width_factor=0.25),
-        learner_params=learner_params, max_candidates=max_candidates,
-    )
+    with _cluster_backend(scheduler):
+        results = simulate(
+            _simulation_net(dataset, epochs, device), X, y, X_test, y_test, methods=specs, seeds=seeds,
+            initial_size=initial_size, batch_sizes=batch_size, n_rounds=rounds, query_strategy=strategy,
+            proxy_estimator=_simulation_net(dataset, epochs, device, width_factor=0.25),
+            learner_params=learner_params, max_candidates=max_candidates, n_jobs=n_jobs,
+        )
     results.config.update(dataset=dataset, epochs=epochs, wall_seconds=time.perf_counter() - start)
     os.makedirs(out_dir, exist_ok=True)
     text = results.report(baseline="full")

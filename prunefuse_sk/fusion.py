@@ -8,21 +8,22 @@ distilling from the proxy.
 """
 
 import copy
+import functools
 import numbers
 import time
 from collections.abc import Mapping
 
 import numpy as np
 import torch
-from sklearn.base import clone
 from sklearn.utils import check_scalar
 from skorch import NeuralNetClassifier
 from torch import nn
 from torch.nn import functional as F
 
 from ._random import as_random_state, draw_seed, torch_seed_scope
-from ._skorch import fit_seeded, net_like
-from .pruning import prune_at_init
+from ._skorch import ClonesWhilePrepared, fit_seeded, initialized_module, net_device, net_like, net_reduce
+from ._skorch import trained_module
+from .pruning import prune_at_init, unwrap_module
 from .validation import encode_labels
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "outputs_to_logits",
     "DistillationTeacher",
     "FusedNeuralNetClassifier",
+    "fused_class",
     "check_distillation_params",
     "fusion_seeds",
     "fused_start_module",
@@ -51,7 +53,8 @@ def build_fused_module(initial_module, proxy_module, kept_indices, *, fusion_ini
         The full-size network at the initialization the proxy was pruned from.
         Not modified.
     proxy_module : torch.nn.Module
-        The trained small network.
+        The trained small network (a ``DistributedDataParallel`` or compile wrapper
+        around it is looked through).
     kept_indices : dict of str to KeptIndices
         From :func:`~prunefuse_sk.pruning.prune_at_init`.
     fusion_init : {"reinit", "keep", "zero"}, default="reinit"
@@ -67,13 +70,14 @@ def build_fused_module(initial_module, proxy_module, kept_indices, *, fusion_ini
     """
     if fusion_init not in FUSION_INITS:
         raise ValueError(f"fusion_init must be one of {FUSION_INITS}; got {fusion_init!r} instead.")
-    fused = copy.deepcopy(initial_module)
+    fused = copy.deepcopy(unwrap_module(initial_module))
+    proxy_module = unwrap_module(proxy_module)
     state = fused.state_dict()  # tensors share storage with `fused`
     with torch.no_grad():
         if fusion_init == "reinit":
             if fresh_module is None:
                 raise ValueError("fusion_init='reinit' needs a freshly initialized `fresh_module`.")
-            for name, value in fresh_module.state_dict().items():
+            for name, value in unwrap_module(fresh_module).state_dict().items():
                 state[name].copy_(value)
         elif fusion_init == "zero":
             for tensor in state.values():
@@ -147,7 +151,7 @@ class DistillationTeacher:
     """
 
     def __init__(self, module):
-        self.module = copy.deepcopy(module).cpu().eval()
+        self.module = copy.deepcopy(unwrap_module(module)).cpu().eval()
         self._on_device = None
 
     def outputs(self, X, device):
@@ -185,7 +189,7 @@ class DistillationTeacher:
         return new
 
 
-class FusedNeuralNetClassifier(NeuralNetClassifier):
+class FusedNeuralNetClassifier(ClonesWhilePrepared, NeuralNetClassifier):
     """A skorch ``NeuralNetClassifier`` that starts from fused weights, with optional distillation.
 
     Exactly a ``NeuralNetClassifier`` except for three things:
@@ -199,6 +203,10 @@ class FusedNeuralNetClassifier(NeuralNetClassifier):
       from the fused weights, not from whatever the last fit produced.
     * With a ``teacher`` and ``distillation_weight`` α > 0, the loss is
       ``(1 - α) * criterion + α * T² * KL(teacher_T || student_T)``.
+
+    The fused network of a learner whose estimator is a *subclass* of
+    ``NeuralNetClassifier`` (e.g. one with skorch's ``AccelerateMixin``) is an instance of
+    :func:`fused_class` of that subclass: both this class and the user's.
 
     Parameters
     ----------
@@ -245,7 +253,7 @@ class FusedNeuralNetClassifier(NeuralNetClassifier):
         self : FusedNeuralNetClassifier
         """
         seed = None if self.random_state is None else draw_seed(as_random_state(self.random_state))
-        with torch_seed_scope(seed, self.device):
+        with torch_seed_scope(seed, net_device(self)):
             return super().fit(X, y, **fit_params)
 
     def infer(self, x, **fit_params):
@@ -380,6 +388,65 @@ class FusedNeuralNetClassifier(NeuralNetClassifier):
         )
         return (1.0 - alpha) * loss + alpha * kd
 
+    def __reduce_ex__(self, protocol):
+        # a class built by fused_class() is pickled as "fused_class(<the user's class>)", and a
+        # net with device=None (AccelerateMixin) keeps it (skorch's __setstate__ would set "cpu")
+        return net_reduce(self, fused_class, (_user_net_class(type(self)),))
+
+
+def _user_net_class(cls):
+    """The class :func:`fused_class` was called with to build ``cls`` (``cls`` itself if none)."""
+    return cls.__dict__.get("_prunefuse_net_class", cls)
+
+
+@functools.lru_cache(maxsize=None)
+def fused_class(net_class):
+    """The class of the fused network for a template net of class ``net_class``.
+
+    The fused network keeps the user's net class, so that what a subclass adds (skorch's
+    ``AccelerateMixin`` for multi-GPU training with Hugging Face Accelerate, a custom
+    ``get_loss`` or ``train_step``) also applies to it.
+
+    Parameters
+    ----------
+    net_class : type
+        A subclass of ``skorch.NeuralNetClassifier``.
+
+    Returns
+    -------
+    cls : type
+        :class:`FusedNeuralNetClassifier` for ``NeuralNetClassifier`` itself; ``net_class``
+        when it already derives from :class:`FusedNeuralNetClassifier`; otherwise a class
+        named ``Fused<name>`` deriving from both (the same class on every call), whose
+        instances pickle and clone like any skorch net.
+
+    Examples
+    --------
+    >>> from skorch import NeuralNetClassifier
+    >>> class MyNet(NeuralNetClassifier):
+    ...     pass
+    >>> cls = fused_class(MyNet)
+    >>> cls.__name__, issubclass(cls, MyNet), issubclass(cls, FusedNeuralNetClassifier)
+    ('FusedMyNet', True, True)
+    >>> fused_class(NeuralNetClassifier) is FusedNeuralNetClassifier
+    True
+    """
+    if issubclass(net_class, FusedNeuralNetClassifier):
+        return net_class
+    if net_class is NeuralNetClassifier or not issubclass(net_class, NeuralNetClassifier):
+        return FusedNeuralNetClassifier
+    name = f"Fused{net_class.__name__}"
+    namespace = {
+        "__module__": __name__,
+        "__qualname__": name,
+        "__doc__": (
+            f"The fused network of a {net_class.__name__} template: a {net_class.__name__} that starts from "
+            "the fused weights (see FusedNeuralNetClassifier)."
+        ),
+        "_prunefuse_net_class": net_class,
+    }
+    return type(name, (FusedNeuralNetClassifier, net_class), namespace)
+
 
 def check_distillation_params(distillation_weight, temperature):
     """Check α in [0, 1] and a finite T > 0 (the learner's rules; run once per fit, not per batch).
@@ -439,7 +506,8 @@ def fused_start_module(template, full_init_module, proxy_module, kept_indices, *
     Parameters
     ----------
     template : skorch.NeuralNetClassifier
-        The full-size net's settings; for ``"reinit"`` a fresh copy is initialized on the CPU with ``seed``.
+        The full-size net's settings; for ``"reinit"`` a fresh copy is initialized on the CPU with ``seed``
+        (never prepared by an accelerator).
     full_init_module, proxy_module, kept_indices, fusion_init
         As in :func:`build_fused_module`.
     seed : int, default=None
@@ -451,10 +519,7 @@ def fused_start_module(template, full_init_module, proxy_module, kept_indices, *
     """
     fresh = None
     if fusion_init == "reinit":
-        fresh_net = clone(template)
-        with torch_seed_scope(seed, "cpu"):
-            fresh_net.set_params(device="cpu").initialize()
-        fresh = fresh_net.module_
+        fresh = initialized_module(template, seed, on_cpu=True)
     return build_fused_module(full_init_module, proxy_module, kept_indices, fusion_init=fusion_init, fresh_module=fresh)
 
 
@@ -478,6 +543,7 @@ def fused_net(template, module, *, classes, teacher_module=None, distillation_we
     Returns
     -------
     net : FusedNeuralNetClassifier
+        Of class :func:`fused_class` of ``type(template)``: also an instance of the template's class.
     """
     teacher = DistillationTeacher(teacher_module) if teacher_module is not None and distillation_weight > 0 else None
     overrides = {
@@ -487,7 +553,7 @@ def fused_net(template, module, *, classes, teacher_module=None, distillation_we
         "classes": list(classes),
         "random_state": random_state,
     }
-    return net_like(template, module, overrides, net_class=FusedNeuralNetClassifier)
+    return net_like(template, module, overrides, net_class=fused_class(type(template)))
 
 
 def sync_full_network(net, X, y, *, seed, example_inputs, pruning_ratio, importance="l2", ignored_layers=None,
@@ -503,7 +569,7 @@ def sync_full_network(net, X, y, *, seed, example_inputs, pruning_ratio, importa
     seed : int
         Seed of the training run.
     example_inputs : torch.Tensor
-        A small batch for tracing the pruning graph.
+        A small batch for tracing the pruning graph; moved to the device the net trained on.
     pruning_ratio, importance, ignored_layers, random_state
         As in :func:`~prunefuse_sk.pruning.prune_at_init`.
 
@@ -517,14 +583,25 @@ def sync_full_network(net, X, y, *, seed, example_inputs, pruning_ratio, importa
         ``seconds`` and ``epochs`` of the full network's training.
     """
     start = time.perf_counter()
-    fit_seeded(net, X, y, seed=seed)
-    trained = net.module_
+    fit_seeded(net, X, y, seed=seed, transient=True)
+    trained = trained_module(net, keep_precision_wrapper=False)  # the net is not trained further
     pruned = prune_at_init(
         trained,
-        example_inputs,
+        _to_device(example_inputs, net_device(net)),
         pruning_ratio=pruning_ratio,
         importance=importance,
         ignored_layers=ignored_layers,
         random_state=random_state,
     )
     return trained, pruned, {"seconds": time.perf_counter() - start, "epochs": len(net.history)}
+
+
+def _to_device(inputs, device):
+    """A batch (tensor, or dict/list/tuple of tensors) on ``device``."""
+    if isinstance(inputs, torch.Tensor):
+        return inputs.to(device)
+    if isinstance(inputs, Mapping):
+        return {key: _to_device(value, device) for key, value in inputs.items()}
+    if isinstance(inputs, (list, tuple)):
+        return type(inputs)(_to_device(value, device) for value in inputs)
+    return inputs

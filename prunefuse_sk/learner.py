@@ -21,7 +21,7 @@ from skorch import NeuralNetClassifier
 from . import persistence
 from ._random import as_random_state, draw_seed, random_state_as_data, random_state_from_data, torch_seed_scope
 from ._skorch import fit_seeded, initialized_module, load_weights, module_state, net_state, proxy_net
-from ._skorch import restore_net_state
+from ._skorch import check_seed_for_processes, picklable, restore_net_state
 from .exceptions import InvalidParameterError, LabelMappingError, NonFiniteInputError
 from .exceptions import StaleProxyWarning
 from .fusion import FUSION_INITS, fused_net, fused_start_module, fusion_seeds, sync_full_network
@@ -177,6 +177,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     # ------------------------------------------------------------------ checks
     def _validate_params(self):
         validate_params(self, {name: rule for name, (_, rule) in _PARAMETERS.items()}, no_bools=_NO_BOOLS)
+        check_seed_for_processes(self.estimator, self.random_state)  # accelerate launch: same choices everywhere
         if self.ignored_layers is not None and not all(isinstance(n, str) for n in self.ignored_layers):
             raise InvalidParameterError(f"ignored_layers must be a list of module names; got {self.ignored_layers!r}.")
         module_keys = [k for k in (self.proxy_params or {}) if k == "module" or k.startswith("module__")]
@@ -665,6 +666,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     def __getstate__(self):
         state = {name: value for name, value in super().__getstate__().items() if name in self._get_param_names()
                  or name == "_sklearn_version"}
+        # a net with device=None (skorch's AccelerateMixin) unpickles with device=None, not skorch's "cpu"
+        state["estimator"] = picklable(state.get("estimator"))
         if "classes_" in self.__dict__:
             state["_fitted_state"] = self._get_state()
         return state

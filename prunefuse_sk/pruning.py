@@ -49,6 +49,7 @@ __all__ = [
     "kept_indices_as_tensors",
     "kept_indices_mismatch",
     "prune_again",
+    "unwrap_module",
     "IMPORTANCES",
 ]
 
@@ -427,6 +428,38 @@ def _resolve_ignored(model, ignored_layers):
     return modules
 
 
+def unwrap_module(module):
+    """The network inside its parallel and compile wrappers.
+
+    ``DistributedDataParallel`` and ``DataParallel`` (what Hugging Face Accelerate's
+    ``prepare`` wraps a module in for multi-GPU training) and ``torch.compile`` keep
+    the network in an attribute; their state dict keys and module names carry a
+    ``module.`` or ``_orig_mod.`` prefix. Pruning and fusion work on the bare network.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+
+    Returns
+    -------
+    module : torch.nn.Module
+        The innermost wrapped module (shared, not a copy); ``module`` itself when unwrapped.
+
+    Examples
+    --------
+    >>> layer = torch.nn.Linear(2, 3)
+    >>> unwrap_module(torch.nn.DataParallel(layer)) is layer
+    True
+    """
+    while True:
+        if isinstance(module, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+            module = module.module
+        elif isinstance(getattr(module, "_orig_mod", None), nn.Module):  # torch.compile's OptimizedModule
+            module = module._orig_mod
+        else:
+            return module
+
+
 def prune_at_init(
     module,
     example_inputs,
@@ -446,7 +479,8 @@ def prune_at_init(
     Parameters
     ----------
     module : torch.nn.Module
-        The full-size network, typically at its random initialization.
+        The full-size network, typically at its random initialization; a parallel or
+        compile wrapper around it is looked through (:func:`unwrap_module`).
     example_inputs : torch.Tensor or tuple or dict
         A small batch the module accepts, on the module's device; used to trace
         the dependency graph.
@@ -483,7 +517,7 @@ def prune_at_init(
     if not isinstance(pruning_ratio, (float, int)) or not 0 < float(pruning_ratio) < 1:
         raise InvalidParameterError(f"pruning_ratio must be a float in (0, 1); got {pruning_ratio!r} instead.")
     importance_obj = _make_importance(importance)
-    model = copy.deepcopy(module)
+    model = copy.deepcopy(unwrap_module(module))
     was_training = model.training
     output_layers = find_output_layers(model, example_inputs)
     ignored_names = list(dict.fromkeys(list(output_layers) + list(ignored_layers or [])))

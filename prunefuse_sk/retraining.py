@@ -7,10 +7,8 @@ exception in a callback, CUDA out of memory, ``KeyboardInterrupt``) leaves the p
 and the same scheduled run can be retried with the same seed.
 """
 
-import copy
-
 from ._random import draw_seed
-from ._skorch import fit_seeded
+from ._skorch import copy_net, fit_seeded
 
 __all__ = ["PROXY_RETRAIN", "schedule_retraining", "run_retraining"]
 
@@ -71,9 +69,11 @@ def run_retraining(pending, current, new_net, labelled, *, trained_until, proxy_
     """
     warm = current is not None and (pending["only_new"] or proxy_retrain == "warm")
     start = trained_until if warm and pending["only_new"] else 0
-    net = copy.deepcopy(current) if warm else new_net()
+    net = copy_net(current) if warm else new_net()
     epochs_before = len(net.history) if getattr(net, "initialized_", False) else 0
-    seconds = fit_seeded(net, labelled.X[start:], labelled.y_encoded[start:], seed=pending["seed"], partial=warm)
+    # transient: the accelerator of a net with skorch's AccelerateMixin forgets each proxy after its training
+    seconds = fit_seeded(net, labelled.X[start:], labelled.y_encoded[start:], seed=pending["seed"], partial=warm,
+                         transient=True)
     entry = {"round": labelled.last_round, "n_labelled": len(labelled), "n_trained": len(labelled) - start,
              "fit_seconds": seconds, "epochs": len(net.history) - epochs_before}
     if pending.get("sync_stats") is not None:

@@ -90,3 +90,26 @@ def test_simulate_help_lists_the_datasets_and_methods(capsys):
     help_text = capsys.readouterr().out
     for option in ("--dataset", "fashion-mnist", "--methods", "--seeds", "--sync-every", "--out", "prunefuse-p0.7"):
         assert option in help_text
+
+
+def test_simulate_command_runs_cells_on_a_dask_scheduler(tmp_path, capsys, monkeypatch):
+    import json
+    import os
+
+    distributed = pytest.importorskip("dask.distributed")
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        if not os.environ[name]:
+            monkeypatch.delenv(name)
+    args = ["simulate", "--methods", "random", "prunefuse", "--seeds", "0", "--initial-size", "30", "--batch-size",
+            "20", "--rounds", "1", "--epochs", "1"]
+    with pytest.raises(ValueError, match="pass --n-jobs"):
+        main(args + ["--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "x")])
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=":0") as cluster:
+        assert main(args + ["--n-jobs", "2", "--scheduler", cluster.scheduler_address, "--out", str(tmp_path)]) == 0
+        workers_seen = sorted(cluster.scheduler.task_prefixes)  # the cells ran as tasks of this cluster
+    payload = json.loads((tmp_path / "results.json").read_text())
+    assert payload["config"]["n_jobs"] == 2 and any("run_cell" in name for name in workers_seen), workers_seen
+    assert [(r["method"], r["n_labels"]) for r in payload["records"]] == [("random", 30), ("random", 50),
+                                                                         ("prunefuse", 30), ("prunefuse", 50)]

@@ -65,7 +65,8 @@ def test_nothing_below_the_faces_imports_a_face_and_persistence_knows_only_the_f
 
 
 def test_only_the_skorch_module_uses_skorchs_private_api():
-    private = ("_get_predict_nonlinearity", "_params_to_validate", "net._validate_params", "get_params_for_optimizer")
+    private = ("_get_predict_nonlinearity", "_params_to_validate", "net._validate_params", "get_params_for_optimizer",
+               "_wrapped_with_accelerator", "_unwrap_accelerator")
     users = {_module_name(p) for p in PACKAGE.rglob("*.py") if any(name in p.read_text() for name in private)}
     assert users == {"_skorch"}
 

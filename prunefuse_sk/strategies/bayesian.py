@@ -1,6 +1,7 @@
 """Bayesian strategies: BALD with Monte Carlo dropout."""
 
 from .._random import as_random_state, draw_seed, torch_seed_scope
+from .._skorch import net_device
 from .measures import _fill_doc, entropy
 from .uncertainty import _rank_by, _strategy_doc
 
@@ -47,7 +48,8 @@ def bald_sampling(learner, X_pool, n_instances=1, *, n_passes=20, random_state=N
     if isinstance(n_passes, bool) or not isinstance(n_passes, int) or n_passes < 2:
         raise ValueError(f"BALD needs n_passes >= 2 stochastic forward passes; got {n_passes!r}.")
     rng = as_random_state(random_state)
-    device = getattr(getattr(learner, "estimator", None), "device", None)
+    estimator = getattr(learner, "estimator", None)
+    device = net_device(estimator) if hasattr(estimator, "module_") else getattr(estimator, "device", None)
     with torch_seed_scope(draw_seed(rng), device):
         scores = learner.score_pool(X_pool, n_passes=n_passes, batch_size=batch_size, autocast=autocast)
     return _rank_by(_mutual_information, scores, n_instances, rng)

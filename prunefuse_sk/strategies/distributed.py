@@ -23,7 +23,6 @@ Custom strategies opt in to the distributed top-n by declaring their measure:
 ``top_n(my_measure(proba), n, random_state)``.
 """
 
-import copy
 import sys
 import threading
 import weakref
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 
 from .._random import _MAX_SEED, as_random_state, torch_seed_scope
+from .._skorch import copy_net, net_device, picklable
 from ..pools import as_dask_array
 from .measures import entropy, least_confidence, margin_uncertainty
 from .scoring import PoolScores, score_pool
@@ -72,7 +72,7 @@ def shipped(obj):
     client = getattr(dask.base.get_scheduler(), "__self__", None)
     if not isinstance(client, distributed.Client):
         return obj
-    return client.scatter(obj, broadcast=True, hash=False)
+    return client.scatter(picklable(obj), broadcast=True, hash=False)
 
 
 _THREAD = threading.local()
@@ -91,7 +91,7 @@ def _own_copy(net):
         copies = _THREAD.nets = weakref.WeakKeyDictionary()
     own = copies.get(net)
     if own is None:
-        own = copies[net] = copy.deepcopy(net)
+        own = copies[net] = copy_net(net)
     return own
 
 
@@ -186,7 +186,7 @@ def rank_dask_pool(net, X, n, measure, *, random_state=None, batch_size=None, au
 def _score_block(block, net, embedding_layer, n_passes, batch_size, autocast, seed):
     net = _own_copy(net)
     if n_passes > 1:  # Monte Carlo dropout: masks seeded per block, one block at a time per process
-        with _GLOBAL_TORCH_RNG, torch_seed_scope(seed, getattr(net, "device", None)):
+        with _GLOBAL_TORCH_RNG, torch_seed_scope(seed, net_device(net)):
             return score_pool(net, block, embedding_layer=embedding_layer, n_passes=n_passes,
                               batch_size=batch_size, autocast=autocast)
     return score_pool(net, block, embedding_layer=embedding_layer, batch_size=batch_size, autocast=autocast)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._skorch import predict_nonlinearity
+from .._skorch import net_device, predict_nonlinearity, trained_module
 from ..pools import iter_row_batches, n_rows, take_rows, to_float_tensor
 
 __all__ = [
@@ -178,16 +178,17 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
             )
     else:
         module.eval()
-    device = torch.device(net.device)
+    device = net_device(net)  # net.device is None with skorch's AccelerateMixin
     use_autocast = bool(autocast) and device.type == "cuda"
-    recorder = EmbeddingRecorder(module, embedding_layer) if embedding_layer is not None else contextlib.nullcontext()
+    recorder = (EmbeddingRecorder(trained_module(net), embedding_layer) if embedding_layer is not None
+                else contextlib.nullcontext())  # layer names without a DistributedDataParallel prefix
     total = n_rows(X)
     proba = embeddings = expected_entropy = None
     start = 0
     try:
         with torch.inference_mode(), recorder, torch.autocast("cuda", enabled=use_autocast):
             for batch in iter_row_batches(X, batch_size):
-                inputs = to_float_tensor(batch, net.device)
+                inputs = to_float_tensor(batch, device)
                 mean_proba, mean_entropy = 0.0, 0.0
                 for _ in range(n_passes):
                     batch_proba = nonlinearity(net.infer(inputs)).float()
