@@ -183,3 +183,18 @@ def test_local_cluster_pool_is_never_collected(fitted, cluster, monkeypatch):
     # the next round's teach takes the returned rows as usual
     learner.teach(rows, np.zeros(len(rows), dtype=int))
     assert len(learner.X_training) == 150 + 50
+
+
+def test_image_pool_blocks_split_across_pixels(digits):
+    """A (n, 1, 8, 8) image pool chunked along pixels too: blocks are merged to whole rows, then ranked."""
+    from prunefuse_sk.networks import SmallCNN
+
+    X_pool, _, y_pool, _ = digits
+    net = make_net(SmallCNN, module__n_classes=10, module__width=8, module__hidden=32, max_epochs=2)
+    learner = PruneFuseActiveLearner(net, pruning_ratio=0.5, random_state=0).fit(X_pool[:120], y_pool[:120])
+    pool = da.from_array(X_pool, chunks=(400, 1, 4, 8))
+    for strategy in ("margin", "badge"):
+        a, b = _copy(learner, query_strategy=strategy), _copy(learner, query_strategy=strategy)
+        idx_dask, rows = a.query(pool, 6, max_candidates=900)
+        np.testing.assert_array_equal(idx_dask, b.query(X_pool, 6, max_candidates=900)[0])
+        assert rows.shape == (6, 1, 8, 8)
