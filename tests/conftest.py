@@ -1,5 +1,7 @@
 """Shared fixtures: scikit-learn's digits and small skorch nets (fast on 2 CPU cores)."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -66,3 +68,18 @@ def state_equal(a, b):
 @pytest.fixture(scope="session")
 def rng():
     return np.random.RandomState(0)
+
+
+@pytest.fixture
+def dask_env(monkeypatch):
+    """Undo, after the test, what dask's nanny writes into this process's environment.
+
+    Starting a ``LocalCluster`` sets ``OMP_NUM_THREADS=1`` (and more) in the calling process;
+    left there, it would reach later tests' subprocesses.
+    """
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_"):
+        if name in os.environ:
+            monkeypatch.setenv(name, os.environ[name])
+        else:
+            monkeypatch.setenv(name, "")
+            monkeypatch.delenv(name)

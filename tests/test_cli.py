@@ -92,15 +92,10 @@ def test_simulate_help_lists_the_datasets_and_methods(capsys):
         assert option in help_text
 
 
-def test_simulate_command_runs_cells_on_a_dask_scheduler(tmp_path, capsys, monkeypatch):
+def test_simulate_command_runs_cells_on_a_dask_scheduler(tmp_path, capsys, dask_env):
     import json
-    import os
 
     distributed = pytest.importorskip("dask.distributed")
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_"):
-        monkeypatch.setenv(name, os.environ.get(name, ""))
-        if not os.environ[name]:
-            monkeypatch.delenv(name)
     args = ["simulate", "--methods", "random", "prunefuse", "--seeds", "0", "--initial-size", "30", "--batch-size",
             "20", "--rounds", "1", "--epochs", "1"]
     with pytest.raises(ValueError, match="pass --n-jobs"):

@@ -1,6 +1,5 @@
 """Dask pools: ranked on the workers with a distributed top-n, never collected by the client."""
 
-import os
 import pickle
 import sys
 import tracemalloc
@@ -141,15 +140,9 @@ def test_errors_on_a_dask_pool(fitted, digits_flat):
 
 
 @pytest.fixture
-def cluster(monkeypatch):
+def cluster(dask_env):
     distributed = pytest.importorskip("dask.distributed")
     cloudpickle = pytest.importorskip("cloudpickle")
-    # dask's nanny sets OMP_NUM_THREADS=1 (and more) in this process's environment; keep that
-    # from leaking into later tests' subprocesses
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_"):
-        monkeypatch.setenv(name, os.environ.get(name, ""))
-        if not os.environ[name]:
-            monkeypatch.delenv(name)
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
     try:
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",

@@ -1,7 +1,6 @@
 """Pipelines, GridSearchCV, cross-validation, pickling and the dask backend."""
 
 import io
-import os
 import pickle
 
 import joblib
@@ -116,14 +115,8 @@ def test_pickling_keeps_predictions_and_the_run(net, data, dump):
     np.testing.assert_array_equal(restored_clf.predict(X_test), clf.predict(X_test))
 
 
-def test_dask_backend_finds_the_same_best_params_as_loky(fused_learner, data, monkeypatch):
+def test_dask_backend_finds_the_same_best_params_as_loky(fused_learner, data, dask_env):
     distributed = pytest.importorskip("dask.distributed")
-    # dask's nanny sets OMP_NUM_THREADS=1 (and more) in this process's environment; keep that
-    # from leaking into later tests' subprocesses
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_"):
-        monkeypatch.setenv(name, os.environ.get(name, ""))
-        if not os.environ[name]:
-            monkeypatch.delenv(name)
     X, y, *_ = data
     fused = fused_learner.fuse()
     grid = {"lr": [1e-3, 1e-2], "max_epochs": [1, 6]}

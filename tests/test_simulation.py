@@ -289,17 +289,10 @@ def test_cells_sharing_a_process_take_turns_and_stay_reproducible(data, serial_g
     assert_same_but_timings(parallel, serial_grid)
 
 
-def test_cells_on_a_dask_cluster_give_the_serial_records(data, serial_grid, monkeypatch):
+def test_cells_on_a_dask_cluster_give_the_serial_records(data, serial_grid, dask_env):
     import joblib
-    import os
 
     distributed = pytest.importorskip("dask.distributed")
-    # dask's nanny sets OMP_NUM_THREADS=1 (and more) in this process's environment; keep that
-    # from leaking into later tests' subprocesses
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_"):
-        monkeypatch.setenv(name, os.environ.get(name, ""))
-        if not os.environ[name]:
-            monkeypatch.delenv(name)
     # the nanny starts its workers with OMP_NUM_THREADS=MKL_NUM_THREADS=1: one torch thread per cell
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"

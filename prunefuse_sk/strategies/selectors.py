@@ -53,10 +53,8 @@ def row_uniforms(seed, indices):
 
     Parameters
     ----------
-    seed : int
-        Non-negative seed (see :func:`tie_seed`).
-    indices : array-like of int of shape (n,)
-        Global row positions.
+    seed, indices
+        As in :func:`row_keys`.
 
     Returns
     -------
