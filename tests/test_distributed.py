@@ -191,3 +191,13 @@ def test_image_pool_blocks_split_across_pixels(digits):
         idx_dask, rows = a.query(pool, 6, max_candidates=900)
         np.testing.assert_array_equal(idx_dask, b.query(X_pool, 6, max_candidates=900)[0])
         assert rows.shape == (6, 1, 8, 8)
+
+
+def test_verbose_learner_shows_dask_progress(fitted, digits_flat, capsys):
+    pool = da.from_array(digits_flat[0], chunks=300)
+    quiet = _copy(fitted).query(pool, 4)[0]
+    capsys.readouterr()
+    shown = _copy(fitted, verbose=1).query(pool, 4)[0]
+    out = capsys.readouterr().out
+    assert "100% Completed" in out  # dask.diagnostics.ProgressBar over the block tasks
+    np.testing.assert_array_equal(shown, quiet)

@@ -64,15 +64,45 @@ def shipped(obj):
         default scheduler; ``obj`` with dask's local (threaded, synchronous) schedulers,
         which share this process's memory.
     """
+    client = _default_client()
+    if client is None:
+        return obj
+    return client.scatter(picklable(obj), broadcast=True, hash=False)
+
+
+def _default_client():
+    """The :class:`distributed.Client` dask computes with now, or None (a local scheduler)."""
     distributed = sys.modules.get("distributed")
     if distributed is None:
-        return obj
+        return None
     import dask.base
 
     client = getattr(dask.base.get_scheduler(), "__self__", None)
-    if not isinstance(client, distributed.Client):
-        return obj
-    return client.scatter(picklable(obj), broadcast=True, hash=False)
+    return client if isinstance(client, distributed.Client) else None
+
+
+def _compute(graph, progress):
+    """``dask.compute(graph)[0]``, with dask's own progress bar when ``progress`` is true.
+
+    On a distributed client that is ``distributed.progress`` (a text bar in a terminal, a
+    widget in Jupyter), which follows every block task the result depends on; with a local
+    scheduler, ``dask.diagnostics.ProgressBar``.
+    """
+    import dask
+
+    if not progress:
+        return dask.compute(graph)[0]
+    client = _default_client()
+    if client is None:
+        from dask.diagnostics import ProgressBar
+
+        with ProgressBar():
+            return dask.compute(graph)[0]
+    from distributed import progress as show_progress
+
+    future = client.compute(graph)
+    show_progress(future)
+    return future.result()
 
 
 _THREAD = threading.local()
@@ -130,7 +160,8 @@ def _tree_reduce(parts, merge, split_every, **kwargs):
     return parts[0]
 
 
-def rank_dask_pool(net, X, n, measure, *, random_state=None, batch_size=None, autocast=False, split_every=8):
+def rank_dask_pool(net, X, n, measure, *, random_state=None, batch_size=None, autocast=False, split_every=8,
+                   progress=False):
     """Distributed top-n: the ``n`` rows of a dask pool with the highest ``measure(proba)``.
 
     Equal to ``top_n(measure(proba), n, random_state)`` over the whole pool in
@@ -159,6 +190,9 @@ def rank_dask_pool(net, X, n, measure, *, random_state=None, batch_size=None, au
         Float16 forward passes on CUDA workers.
     split_every : int, default=8
         Blocks merged per reduction task.
+    progress : bool, default=False
+        Show dask's progress bar over the block tasks (``distributed.progress`` on a
+        cluster, ``dask.diagnostics.ProgressBar`` with a local scheduler).
 
     Returns
     -------
@@ -179,7 +213,7 @@ def rank_dask_pool(net, X, n, measure, *, random_state=None, batch_size=None, au
     block_best = dask.delayed(_block_best, pure=True)
     parts = [block_best(block, net_ref, offset, n, measure, score_seed, key_seed, batch_size, autocast)
              for block, offset in _blocks(X)]
-    (scores, positions, rows), = dask.compute(_tree_reduce(parts, _merge_best, split_every, n=n, key_seed=key_seed))
+    scores, positions, rows = _compute(_tree_reduce(parts, _merge_best, split_every, n=n, key_seed=key_seed), progress)
     return positions.astype(np.int64), scores, rows
 
 
@@ -196,7 +230,7 @@ def _concatenate(values):
     return None if values[0] is None else np.concatenate(values)
 
 
-def score_dask_pool(net, X, *, embedding_layer=None, n_passes=1, batch_size=None, autocast=False):
+def score_dask_pool(net, X, *, embedding_layer=None, n_passes=1, batch_size=None, autocast=False, progress=False):
     """Probabilities (and embeddings, MC-dropout entropies) of a dask pool, scored on the workers.
 
     What :meth:`~prunefuse_sk.strategies.SelectorView.score_pool` does for a
@@ -213,6 +247,8 @@ def score_dask_pool(net, X, *, embedding_layer=None, n_passes=1, batch_size=None
     embedding_layer, n_passes, batch_size, autocast
         As in :func:`~prunefuse_sk.strategies.score_pool`. With ``n_passes > 1``
         each block's dropout masks are seeded from torch's generator on the client.
+    progress : bool, default=False
+        Show dask's progress bar over the block tasks.
 
     Returns
     -------
@@ -224,8 +260,8 @@ def score_dask_pool(net, X, *, embedding_layer=None, n_passes=1, batch_size=None
     seed = int(torch.randint(0, _MAX_SEED, (1,)).item()) if n_passes > 1 else 0
     net_ref = shipped(net)
     score_block = dask.delayed(_score_block, pure=True)
-    parts = dask.compute(*[score_block(block, net_ref, embedding_layer, n_passes, batch_size, autocast, seed + i)
-                           for i, (block, _) in enumerate(_blocks(X))])
+    parts = _compute([score_block(block, net_ref, embedding_layer, n_passes, batch_size, autocast, seed + i)
+                      for i, (block, _) in enumerate(_blocks(X))], progress)
     parts = [part for part in parts if part.proba.size] or list(parts[:1])
     return PoolScores(
         proba=_concatenate([part.proba for part in parts]),

@@ -98,7 +98,8 @@ class SelectorView:
             check_sample_shape(X, n_features_shape=self.sample_shape)
         if is_dask_pool(X):  # scored on the workers; only the scores come back
             return score_dask_pool(self.estimator, X, embedding_layer=self.embedding_layer if embeddings else None,
-                                   n_passes=n_passes, batch_size=batch_size, autocast=autocast)
+                                   n_passes=n_passes, batch_size=batch_size, autocast=autocast,
+                                   progress=self.progress)
         return score_pool(
             self.estimator,
             X,
@@ -336,4 +337,4 @@ def _rank_on_workers(strategy, measure, view, X, n, rng, strategy_kwargs):
             f"random_state, batch_size and autocast; got {unknown} as well. Drop them, or compute the pool "
             "(X_pool.compute()) to run the strategy in memory."
         )
-    return rank_dask_pool(view.estimator, X, n, measure, **kwargs)
+    return rank_dask_pool(view.estimator, X, n, measure, progress=view.progress, **kwargs)
