@@ -71,7 +71,7 @@ def lazy_pool(n_rows, block_rows):
     )
 
 
-def make_net(max_epochs, seed=0):
+def make_net(max_epochs):
     from skorch import NeuralNetClassifier
 
     return NeuralNetClassifier(
@@ -131,17 +131,16 @@ def client_memory(learner, pool, n):
         sampler = PeakSampler(0.005)
         tracemalloc.start()
         with sampler:
-            indices, rows = learner.query(pool, n)
+            _, rows = learner.query(pool, n)
         _, traced_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     finally:
         dask.compute = original
         client.close()
         local.close()
-    rows_bytes = rows.nbytes
     return {
         "gathered_bytes": int(sum(gathered)),
-        "rows_bytes": int(rows_bytes),
+        "rows_bytes": int(rows.nbytes),
         "traced_peak_bytes": int(traced_peak),
         "rss_peak_bytes": int(sampler.peak.get("VmRSS", 0)),
         "rss_start_bytes": int(sampler.baseline["VmRSS"]) if sampler.baseline else 0,
