@@ -1,25 +1,30 @@
-"""Query benchmark: does pool scoring waste the proxy's cheapness? (issue 4)
+"""Query benchmark: does pool scoring waste the proxy's cheapness? (issue 4, issue 13)
 
 On Fashion-MNIST (real 28x28 images, installed by the Debian package
 ``dataset-fashion-mnist``) with ``prunefuse_sk.networks.SmallCNN(n_classes=10,
-image_size=28)`` as the full-size network, this script measures
+image_size=28)`` as the full-size network, and on scikit-learn's digits with the
+default estimator (a small MLP), this script measures
 
-(a) ``learner.query(X_pool, n=1000)`` (default ``least_confidence`` strategy)
-    over the 60,000-row training pool, divided by a bare
-    ``torch.inference_mode()`` forward of the proxy module over the same pool
-    with the batch size that ``score_pool`` uses (target <= 1.10, with a
-    verdict on the median of the per-repetition ratios and one on the ratio of
-    the fastest runs);
+(a) ``learner.query(X_pool, n=1000)`` (default ``least_confidence`` strategy, p=0.5)
+    divided by a bare ``torch.inference_mode()`` forward of the proxy module over
+    the same pool at its *fastest* batch size (a sweep of 256 to 16,384 rows and the
+    query's own batch size), for two networks: the 64-feature MLP over the 1,797
+    digits / 16 tiled to 72,000 rows, and the SmallCNN over the 60,000-row
+    Fashion-MNIST training pool (target <= 1.10, with a verdict on the median of
+    the per-repetition ratios and one on the ratio of the fastest runs);
 (b) ``greedy_k_centers`` on 100,000 x 128 embeddings, 1,000 picks from 1,000
     initial centres: time and peak memory, next to scikit-activeml's
     ``k_greedy_center`` on the same data when it is importable;
 (c) the peak resident memory above the fitted model while querying a
     1,000,000-row ``np.memmap`` pool (anonymous memory; target <= 300 MB);
 (d) query time at pruning ratios 0.5 and 0.7 divided by the same query with the
-    unpruned network.
+    unpruned network (CNN; run in the same repetitions as (a)'s CNN case).
 
 Every number in the printed table is measured on the current machine; nothing
-is hard-coded. Run ``python benchmarks/bench_query.py --help`` for the options.
+is hard-coded. ``--sections a`` runs section (a) only, ``--sections c`` the
+memmap pool only; ``--previous-json`` carries the sections not run over from an
+earlier result file, marked as such. Run ``python benchmarks/bench_query.py --help``
+for the options.
 """
 
 import argparse
@@ -38,6 +43,7 @@ import time
 import numpy as np
 import torch
 from sklearn.base import clone
+from sklearn.datasets import load_digits
 from skorch import NeuralNetClassifier
 
 from prunefuse_sk import PruneFuseActiveLearner
@@ -45,7 +51,8 @@ from prunefuse_sk.datasets import load_fashion_mnist
 from prunefuse_sk.networks import SmallCNN
 from prunefuse_sk.pruning import count_parameters
 from prunefuse_sk.strategies.measures import least_confidence
-from prunefuse_sk.strategies.scoring import DEFAULT_SCORING_BATCH, score_pool, take_rows
+from prunefuse_sk.strategies.scoring import DEFAULT_SCORING_MEMORY, score_pool, scoring_row_bytes, take_rows
+from prunefuse_sk.strategies.scoring import scoring_batch_size as library_batch_size
 from prunefuse_sk.strategies.selectors import greedy_k_centers, top_n
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -54,6 +61,9 @@ from prunefuse_sk.flops import forward_flops  # noqa: E402
 
 RATIOS = (0.5, 0.7)
 N_LABELLED = 1000
+N_LABELLED_MLP = 500  # (a), MLP case: labelled digits rows
+SWEEP_REPEATS = 3  # (a): timings of each candidate batch size of the bare forward
+SWEEP_MEMORY_MB = 1024.0  # (a): largest estimated batch memory tried in the sweep
 N_QUERY = 1000
 QUERY_TARGET = 1.10  # (a): query time / bare forward time
 MEMMAP_TARGET_MB = 300.0  # (c): peak anonymous memory above the model
@@ -244,10 +254,9 @@ def unpruned_learner(template_learner, net, X_lab, y_lab, seed):
     return learner, full
 
 
-def scoring_batch_size(net):
-    """The batch size ``score_pool`` uses by default: ``max(net.batch_size, 256)``."""
-    batch_size = net.batch_size if net.batch_size and net.batch_size > 0 else 0
-    return max(batch_size, DEFAULT_SCORING_BATCH)
+def scoring_batch_size(net, X):
+    """The batch size ``score_pool`` uses by default on ``X``: the rows that fit ``DEFAULT_SCORING_MEMORY``."""
+    return library_batch_size(net, X)
 
 
 def bare_forward(module, X, batch_size, device):
@@ -260,6 +269,14 @@ def bare_forward(module, X, batch_size, device):
                 module(torch.as_tensor(X[start:start + batch_size]).to(device))
     finally:
         module.train(was_training)
+
+
+def repeated(fn, times):
+    """``fn`` called ``times`` times; the last result."""
+    result = None
+    for _ in range(times):
+        result = fn()
+    return result
 
 
 def timed(fn, device):
@@ -303,95 +320,192 @@ def _busy(*other_lists):
 
 
 # --------------------------------------------------------------------------- (a) and (d)
-def bench_query_time(learners, full_learner, full_net, X_pool, args):
-    """Sections (a) and (d): bare forward vs query at each ratio vs query with the unpruned net.
+def sweep_candidates(net, X_pool, scoring_rows):
+    """Batch sizes the bare forward is tried at: powers of two from 256 to 16,384, and the query's own.
 
-    Each repetition runs every arm once; the order alternates between
-    repetitions. Ratios are taken per repetition, then the median.
+    Sizes whose estimated memory (:func:`~prunefuse_sk.strategies.scoring_row_bytes`)
+    exceeds ``SWEEP_MEMORY_MB`` are left out (a 16,384-row batch of the 28x28 CNN would
+    take gigabytes); sizes above the pool are capped to it.
+    """
+    row_bytes = scoring_row_bytes(net, X_pool)
+    sizes = {min(2**k, len(X_pool)) for k in range(8, 15)} | {int(scoring_rows)}
+    fitting = sorted(size for size in sizes if size * row_bytes <= SWEEP_MEMORY_MB * MB)
+    return fitting or [min(sizes)]
+
+
+def forward_sweep(module, X_sweep, candidates, inner, args):
+    """Time the bare forward over ``X_sweep`` at every candidate batch size (interleaved); min seconds each."""
+    times = {size: [] for size in candidates}
+    for rep in range(SWEEP_REPEATS):
+        order = candidates if rep % 2 == 0 else candidates[::-1]
+        for size in order:
+            seconds, _, _ = timed(lambda: repeated(lambda: bare_forward(module, X_sweep, size, args.device), inner),
+                                  args.device)
+            times[size].append(seconds / inner)
+    return {size: min(values) for size, values in times.items()}
+
+
+def calibrate(fn, device, min_seconds):
+    """How many calls of ``fn`` make one timed sample of at least ``min_seconds`` (1 for slow calls)."""
+    fn()  # warm-up
+    seconds, _, _ = timed(fn, device)
+    return max(1, int(np.ceil(min_seconds / max(seconds, 1e-6))))
+
+
+def bench_query_case(name, learner, X_pool, args, *, extra_arms=None, sweep_rows=None, repeats=None,
+                     description=""):
+    """Section (a) for one network: ``learner.query`` / the bare forward of its proxy at its fastest batch size.
+
+    The bare forward's batch size is the fastest of :func:`sweep_candidates`, timed on the
+    first ``sweep_rows`` rows of the pool; then every repetition runs each arm once
+    (``inner`` calls per timed sample for fast arms, so a sample lasts at least
+    ``--min-sample-s``), in alternating order. Ratios are taken per repetition, then the
+    median; and the ratio of the fastest samples.
+
+    Returns
+    -------
+    result : dict
     """
     device = args.device
-    base = learners[0.5]
-    batch_size = scoring_batch_size(base.proxy_)
-    module = base.proxy_.module_
+    net = learner.proxy_
+    module = net.module_
     n = min(N_QUERY, len(X_pool))
+    repeats = repeats or args.repeats
+    scoring_rows = scoring_batch_size(net, X_pool)
+    candidates = sweep_candidates(net, X_pool, scoring_rows)
+    X_sweep = X_pool if sweep_rows is None else X_pool[:sweep_rows]
 
-    arms = {"forward": lambda: bare_forward(module, X_pool, batch_size, device)}
-    for ratio in RATIOS:
-        arms[f"query_{ratio}"] = (lambda lr: lambda: lr.query(X_pool, n=n))(learners[ratio])
-    arms["query_full"] = lambda: full_learner.query(X_pool, n=n)
+    # untimed warm-up (first-call dispatch, oneDNN primitives) at every candidate size, then the sweep
+    for size in candidates:
+        bare_forward(module, X_sweep[: min(len(X_sweep), 2 * size)], size, device)
+    inner_sweep = calibrate(lambda: bare_forward(module, X_sweep, candidates[-1], device), device, args.min_sample_s)
+    sweep = forward_sweep(module, X_sweep, candidates, inner_sweep, args)
+    best = min(sweep, key=sweep.get)
+    print(f"  ({name}) forward sweep: " + ", ".join(f"{size}: {sweep[size] * 1000:.2f} ms" for size in candidates)
+          + f"; fastest {best}", file=sys.stderr, flush=True)
 
-    # untimed warm-up on a slice with one full and one partial batch (first-call dispatch, oneDNN primitives)
-    warm = X_pool[: batch_size + min(batch_size // 2, max(len(X_pool) - batch_size, 1))]
-    bare_forward(module, warm, batch_size, device)
-    for ratio in RATIOS:
-        learners[ratio].query(warm, n=min(n, len(warm)))
-    full_learner.query(warm, n=min(n, len(warm)))
-
-    times = {name: [] for name in arms}
-    others = {name: [] for name in arms}
-    for rep in range(args.repeats):
-        order = list(arms)
-        if rep % 2:
-            order.reverse()
-        for name in order:
-            seconds, result, other = timed(arms[name], device)
-            if name != "forward":
+    arms = {"forward": lambda: bare_forward(module, X_pool, best, device), "query": lambda: learner.query(X_pool, n=n)}
+    arms.update(extra_arms or {})
+    inner = {arm: calibrate(fn, device, args.min_sample_s) for arm, fn in arms.items()}
+    inner["forward"] = inner["query"] = max(inner["forward"], inner["query"])  # the same count for the ratio
+    times = {arm: [] for arm in arms}
+    others = {arm: [] for arm in arms}
+    for rep in range(repeats):
+        order = list(arms) if rep % 2 == 0 else list(arms)[::-1]
+        for arm in order:
+            seconds, result, other = timed(lambda: repeated(arms[arm], inner[arm]), device)
+            if arm != "forward":
                 _check_query(result, n)
-            times[name].append(seconds)
-            others[name].append(other)
-            print(f"  rep {rep + 1}/{args.repeats} {name:<11} {seconds:8.2f} s", file=sys.stderr, flush=True)
+            times[arm].append(seconds / inner[arm])
+            others[arm].append(other)
+            print(f"  ({name}) rep {rep + 1}/{repeats} {arm:<11} {seconds / inner[arm] * 1000:10.2f} ms "
+                  f"(x{inner[arm]})", file=sys.stderr, flush=True)
 
     # selection alone (least-confidence measure + top_n + take_rows) on precomputed probabilities
-    proba = score_pool(base.proxy_, X_pool[:batch_size]).proba
+    proba = score_pool(net, X_pool[: min(len(X_pool), 1024)]).proba
     proba = np.resize(proba, (len(X_pool), proba.shape[1]))
     select_times = []
-    for rep in range(args.repeats):
+    for rep in range(max(repeats, 5)):
         start = time.perf_counter()
         indices = top_n(least_confidence(proba), n, random_state=rep)
         take_rows(X_pool, indices)
         select_times.append(time.perf_counter() - start)
 
-    example = torch.as_tensor(X_pool[:FLOP_BATCH], device=device)
-    flops_full = forward_flops(full_net.module_, example)
-
-    def paired(num, den):
-        ratios = [a / b for a, b in zip(times[num], times[den])]
-        return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "values": ratios,
-                "min_ratio": min(times[num]) / min(times[den])}
-
-    query_a = paired("query_0.5", "forward")
-    result = {
+    ratios = [q / f for q, f in zip(times["query"], times["forward"])]
+    a = {
+        "median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "values": ratios,
+        "min_ratio": min(times["query"]) / min(times["forward"]),
+        "target": QUERY_TARGET,
+        "busy": _busy(others["query"], others["forward"]),
+    }
+    a["pass"] = a["median"] <= QUERY_TARGET  # verdict on the median ratio
+    a["pass_fastest"] = a["min_ratio"] <= QUERY_TARGET  # verdict on the fastest runs
+    return {
+        "name": name,
+        "description": description,
         "n_pool": int(len(X_pool)),
+        "sample_shape": list(X_pool.shape[1:]),
         "n_query": n,
-        "scoring_batch_size": batch_size,
+        "params_proxy": count_parameters(module),
+        "scoring_batch_size": int(scoring_rows),
+        "scoring_row_bytes": int(scoring_row_bytes(net, X_pool)),
+        "scoring_memory_mb": DEFAULT_SCORING_MEMORY,
+        "forward_batch_size": int(best),
+        "sweep_rows": int(len(X_sweep)),
+        "sweep_s": {str(size): seconds for size, seconds in sweep.items()},
+        "inner": inner,
         "times_s": times,
         "other_cores": others,
-        "median_s": {name: statistics.median(values) for name, values in times.items()},
+        "median_s": {arm: statistics.median(values) for arm, values in times.items()},
         "selection_only_s": select_times,
         "median_selection_only_s": statistics.median(select_times),
-        "a": {
-            **query_a,
-            "target": QUERY_TARGET,
-            "pass": query_a["median"] <= QUERY_TARGET,  # verdict on the median ratio
-            "pass_fastest": query_a["min_ratio"] <= QUERY_TARGET,  # verdict on the fastest runs
-            "busy": _busy(others["query_0.5"], others["forward"]),
-        },
-        "d": {},
-        "params_full": count_parameters(full_net.module_),
-        "flops_full": flops_full,
-        "flop_batch": FLOP_BATCH,
+        "a": a,
     }
-    for ratio in RATIOS:
-        flops = forward_flops(learners[ratio].proxy_.module_, example)
-        result["d"][str(ratio)] = {
-            **paired(f"query_{ratio}", "query_full"),
-            "params_proxy": count_parameters(learners[ratio].proxy_.module_),
-            "flops_proxy": flops,
-            "flops_ratio": flops / flops_full,
-            "expected_ratio": (1 - ratio) ** 2,
-            "busy": _busy(others[f"query_{ratio}"], others["query_full"]),
-        }
-    return result
+
+
+def digits_pool(rows):
+    """scikit-learn's digits (1,797 real 8x8 images) / 16 as float32, tiled to ``rows`` rows of 64 features."""
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).astype(np.float32)
+    reps = -(-rows // len(X))
+    return np.ascontiguousarray(np.tile(X, (reps, 1))[:rows]), X, y
+
+
+def bench_mlp_case(args):
+    """Section (a), MLP case: the default estimator (an MLP 64-128-64-10, proxy 64-64-32-10 at p=0.5)."""
+    X_pool, X, y = digits_pool(args.mlp_rows)
+    rng = np.random.RandomState(args.seed)
+    lab = np.sort(rng.choice(len(X), N_LABELLED_MLP, replace=False))
+    print("(a) mlp: fitting the proxy ...", file=sys.stderr, flush=True)
+    learner = PruneFuseActiveLearner(pruning_ratio=0.5, random_state=args.seed).fit(X[lab], y[lab])
+    description = (f"default estimator (MLP 64-128-64-10, proxy {_widths(learner.proxy_.module_)}), fitted on "
+                   f"{N_LABELLED_MLP} digits rows; pool: the 1,797 digits / 16 tiled to {len(X_pool):,} rows")
+    return bench_query_case("mlp", learner, X_pool, args, repeats=args.mlp_repeats, description=description)
+
+
+def _widths(module):
+    widths = [layer.in_features for layer in module.modules() if isinstance(layer, torch.nn.Linear)]
+    last = [layer.out_features for layer in module.modules() if isinstance(layer, torch.nn.Linear)][-1:]
+    return "-".join(str(w) for w in widths + last)
+
+
+def bench_cnn_case(X_pool, X_lab, y_lab, args, with_d):
+    """Section (a), CNN case (Fashion-MNIST SmallCNN), and section (d) in the same repetitions when asked."""
+    print("(a) cnn: fitting the proxies" + (" and the unpruned net" if with_d else "") + " ...", file=sys.stderr,
+          flush=True)
+    net = make_net(args.epochs, args.device)
+    learners = {ratio: fit_learner(net, X_lab, y_lab, ratio, args.seed) for ratio in (RATIOS if with_d else (0.5,))}
+    n = min(N_QUERY, len(X_pool))
+    extra, full_net = {}, None
+    if with_d:
+        full_learner, full_net = unpruned_learner(learners[0.5], net, X_lab, y_lab, args.seed)
+        extra = {f"query_{ratio}": (lambda lr: lambda: lr.query(X_pool, n=n))(learners[ratio])
+                 for ratio in RATIOS if ratio != 0.5}
+        extra["query_full"] = lambda: full_learner.query(X_pool, n=n)
+    description = (f"SmallCNN(n_classes=10, image_size=28), {args.epochs} epochs on {len(y_lab):,} labelled rows; "
+                   f"pool: the first {len(X_pool):,} Fashion-MNIST training images, float32 (n,1,28,28)")
+    case = bench_query_case("cnn", learners[0.5], X_pool, args, extra_arms=extra,
+                            sweep_rows=min(len(X_pool), args.cnn_sweep_rows), description=description)
+    d = None
+    if with_d:
+        times = case["times_s"]
+        example = torch.as_tensor(X_pool[:FLOP_BATCH], device=args.device)
+        flops_full = forward_flops(full_net.module_, example)
+        d = {"params_full": count_parameters(full_net.module_), "flops_full": flops_full, "flop_batch": FLOP_BATCH,
+             "ratios": {}}
+        for ratio in RATIOS:
+            arm = "query" if ratio == 0.5 else f"query_{ratio}"
+            values = [a / b for a, b in zip(times[arm], times["query_full"])]
+            flops = forward_flops(learners[ratio].proxy_.module_, example)
+            d["ratios"][str(ratio)] = {
+                "median": statistics.median(values), "min": min(values), "max": max(values), "values": values,
+                "min_ratio": min(times[arm]) / min(times["query_full"]),
+                "query_s": statistics.median(times[arm]), "unpruned_s": statistics.median(times["query_full"]),
+                "params_proxy": count_parameters(learners[ratio].proxy_.module_),
+                "flops_proxy": flops, "flops_ratio": flops / flops_full, "expected_ratio": (1 - ratio) ** 2,
+                "busy": _busy(case["other_cores"][arm], case["other_cores"]["query_full"]),
+            }
+    return case, d
 
 
 # --------------------------------------------------------------------------- (b) k-centers
@@ -567,12 +681,13 @@ def child_memmap(config):
     gc.collect()
     # reference, measured after the query so it cannot lower the query's baseline: the model's own
     # activations on one scoring batch (a bare inference-mode forward, no scores kept)
-    batch_size = scoring_batch_size(learner.proxy_)
+    batch_size = scoring_batch_size(learner.proxy_, pool)
     with PeakSampler() as reference:
         bare_forward(learner.proxy_.module_, pool[:batch_size], batch_size, config["device"])
     return {
         "seconds": seconds,
         "reference_batch_size": batch_size,
+        "scoring_memory_mb": DEFAULT_SCORING_MEMORY,
         "reference_growth_mb": reference.growth_mb(),
         "other_cores": other,
         "baseline": sampler.baseline,
@@ -679,72 +794,103 @@ def _busy_text(busy, total):
     return "n/a" if busy is None else f"{busy}/{total}"
 
 
+def _format_a(cases):
+    """Section (a) of the report: one pair of rows (median, fastest) per network."""
+    lines = [
+        "",
+        f"(a) learner.query(X_pool, n={N_QUERY}) / bare torch.inference_mode() forward of the proxy (p=0.5, eval) at "
+        "its fastest batch size;",
+        "    judged on the median of the per-repetition ratios and on the fastest samples (min / min)",
+    ]
+    for name, case in cases.items():
+        lines.append(f"    {name}: {case['description']}")
+    header = (f"{'case':<4} {'judged on':<28} {'query ms':>9} {'forward ms':>10} {'ratio':>6} {'[min-max]':>11} "
+              f"{'target':>7} {'result':>6} {'busy':>5}")
+    lines += ["    " + header, "    " + "-" * len(header)]
+    summaries = []
+    for name, case in cases.items():
+        a, med = case["a"], case["median_s"]
+        reps = len(case["times_s"]["forward"])
+        fastest = {arm: min(values) for arm, values in case["times_s"].items()}
+        target = "<=" + format(a["target"], ".2f")
+        verdicts = {"median": a["median"] <= a["target"], "fastest": a["min_ratio"] <= a["target"]}
+        for label, query_s, forward_s, ratio, spread, verdict in (
+            ("median of per-rep. ratios", med["query"], med["forward"], a["median"], _spread(a), verdicts["median"]),
+            ("fastest samples (min / min)", fastest["query"], fastest["forward"], a["min_ratio"], "",
+             verdicts["fastest"]),
+        ):
+            lines.append(
+                "    " + f"{name:<4} {label:<28} {query_s * 1000:>9.1f} {forward_s * 1000:>10.1f} {ratio:>6.3f} "
+                f"{spread:>11} {target:>7} {'PASS' if verdict else 'FAIL':>6} {_busy_text(a['busy'], reps):>5}"
+            )
+        word = {key: "PASS" if verdict else "FAIL" for key, verdict in verdicts.items()}
+        summary = f"{name}: {word['median']} on the median ratio, {word['fastest']} on the fastest samples"
+        if verdicts["median"] != verdicts["fastest"]:
+            summary += " (the two disagree: this run does not settle it)"
+        summaries.append(summary)
+    lines.append(
+        "    median: query ms and forward ms are medians of the samples; fastest: min(query) / min(forward), less "
+        "sensitive to other processes"
+    )
+    for name, case in cases.items():
+        sweep = ", ".join(f"{int(size):,}: {seconds * 1000:.1f}" for size, seconds in
+                          sorted(case["sweep_s"].items(), key=lambda item: int(item[0])))
+        lines.append(
+            f"    {name} batches: query {case['scoring_batch_size']:,} rows (score_pool default: "
+            f"{case['scoring_memory_mb']} MiB / {case['scoring_row_bytes']:,} estimated bytes per row); forward "
+            f"{case['forward_batch_size']:,} rows, the fastest of the sweep over the first {case['sweep_rows']:,} rows "
+            f"(batch: ms) {{{sweep}}}"
+        )
+        inner = case["inner"]
+        lines.append(
+            f"    {name} samples: {len(case['times_s']['forward'])} repetitions; a sample = {inner['query']} call(s) "
+            f"of each arm, alternating order; selection alone (least_confidence + top_n + take_rows on "
+            f"{case['n_pool']:,} probability rows): {case['median_selection_only_s'] * 1000:.2f} ms"
+        )
+    lines.append("    verdict: " + "; ".join(summaries))
+    if any(min(case["a"]["median"], case["a"]["min_ratio"]) < 1.0 for case in cases.values()):
+        lines.append(
+            "    note: a ratio below 1 means the query, which contains a forward pass, timed faster than the bare "
+            "forward: there the timing noise exceeds the query's overhead"
+        )
+    return lines
+
+
 def format_report(info, config, qt, kc, mm):
     """The printed report: machine, configuration and one table per section."""
     lines = [
-        "prunefuse_sk query benchmark (issue 4): Fashion-MNIST, SmallCNN(n_classes=10, image_size=28)",
+        "prunefuse_sk query benchmark (issues 4 and 13): Fashion-MNIST SmallCNN(n_classes=10, image_size=28); "
+        "digits MLP in (a)",
         f"machine : {info['platform']} ({info['processor']}), {info['cpu_cores']} CPU cores",
         f"software: python {info['python']}, torch {info['torch']}, skorch {info['skorch']}, "
         f"torch-pruning {info['torch_pruning']}, scikit-learn {info['scikit-learn']}, "
         f"prunefuse_sk {info['prunefuse_sk']}",
         f"device  : {info['device']} ({info['device_name']}), torch.get_num_threads() = {info['torch_threads']}",
-        f"setup   : {config['n_labelled']:,} labelled rows (stratified, from the test split), "
+        f"setup   : CNN: {config['n_labelled']:,} labelled rows (stratified, from the test split), "
         f"{config['epochs']} epochs, Adam lr 1e-3, batch 64; query n = {N_QUERY}, default strategy "
         f"least_confidence; {config['repeats']} repetitions (median), seed {config['seed']}",
         f"busy    = repetitions during which other processes kept > {CONTENDED_CORES} cores busy (noisy timings)",
     ]
-    if qt is not None:
-        reps = len(qt["times_s"]["forward"])
-        med = qt["median_s"]
-        a = qt["a"]
-        lines += [
-            "",
-            f"(a) learner.query(X_pool, n={qt['n_query']}) / bare torch.inference_mode() forward of the proxy "
-            f"(p=0.5, eval, batch {qt['scoring_batch_size']}),",
-            f"    {qt['n_pool']:,}-row Fashion-MNIST training pool (float32, (n,1,28,28)); judged on the median of "
-            "the per-repetition ratios and on the fastest runs",
-        ]
-        fastest = {name: min(values) for name, values in qt["times_s"].items()}
-        target = "<=" + format(a["target"], ".2f")
-        verdicts = {"median": a["median"] <= a["target"], "fastest": a["min_ratio"] <= a["target"]}
-        header = (f"{'judged on':<28} {'query s':>8} {'forward s':>9} {'ratio':>6} {'[min-max]':>11} {'target':>7} "
-                  f"{'result':>6} {'busy':>5}")
-        lines += ["    " + header, "    " + "-" * len(header)]
-        for label, query_s, forward_s, ratio, spread, verdict in (
-            ("median of per-rep. ratios", med["query_0.5"], med["forward"], a["median"], _spread(a),
-             verdicts["median"]),
-            ("fastest runs (min / min)", fastest["query_0.5"], fastest["forward"], a["min_ratio"], "",
-             verdicts["fastest"]),
-        ):
-            lines.append(
-                "    " + f"{label:<28} {query_s:>8.2f} {forward_s:>9.2f} {ratio:>6.3f} {spread:>11} {target:>7} "
-                f"{'PASS' if verdict else 'FAIL':>6} {_busy_text(a['busy'], reps):>5}"
-            )
+    carried = config.get("carried") or {}
+    if carried:
         lines.append(
-            "    median: query s and forward s are medians; fastest runs: min(query s) / min(forward s), less "
-            "sensitive to other processes"
+            f"carried = sections {', '.join(sorted(carried))} were NOT run this time: copied, numbers and all, from "
+            f"{config.get('previous_json')} (its run: {next(iter(carried.values()))})"
         )
-        word = {key: "PASS" if verdict else "FAIL" for key, verdict in verdicts.items()}
-        summary = f"{word['median']} on the median ratio, {word['fastest']} on the fastest runs"
-        if verdicts["median"] != verdicts["fastest"]:
-            summary += ": the two disagree, so this run does not settle target (a)"
-        lines.append(f"    verdict: {summary}")
-        if min(a["median"], a["min_ratio"]) < 1.0:
-            lines.append(
-                "    note: a ratio below 1 means the query, which contains this forward, timed faster than the bare "
-                "forward: on this run the timing noise exceeds the query's overhead"
-            )
-        lines.append(
-            f"    selection alone (least_confidence + top_n + take_rows on {qt['n_pool']:,} precomputed "
-            f"probability rows): {qt['median_selection_only_s'] * 1000:.1f} ms"
-        )
+    if config.get("sections"):
+        lines.append(f"run     : sections {config['sections']} this time")
+    if qt is not None and qt.get("cases"):
+        lines += _format_a(qt["cases"])
+        if "a" in carried:
+            lines[-len(_format_a(qt["cases"])) + 1] += " [CARRIED OVER from the earlier run, not rerun]"
     if kc is not None:
         ours = kc["results"].get("prunefuse_sk", {})
         theirs = kc["results"].get("skactiveml", {})
         lines += [
             "",
             f"(b) greedy k-centers: {kc['rows']:,} x {kc['dims']} float32 embeddings, b = {kc['picks']:,} picks, "
-            f"{kc['centers']:,} initial centres",
+            f"{kc['centers']:,} initial centres" + (" [CARRIED OVER from the earlier run, not rerun]"
+                                                     if "b" in carried else ""),
             f"    data: {kc['description']}",
             "    each run in a fresh process; peak = largest growth of its resident memory during a run (sampled",
             "    /proc/self/status), MiB; the two implementations run back to back in each repetition, "
@@ -788,7 +934,8 @@ def format_report(info, config, qt, kc, mm):
                 f"{ag['same_set_fraction']:.1%}; first difference: {first}"
             )
     if mm is not None:
-        lines += ["", "(c) peak memory above the fitted model while querying an np.memmap pool (p=0.5, one run)"]
+        lines += ["", "(c) peak memory above the fitted model while querying an np.memmap pool (p=0.5, one run)"
+                  + (" [CARRIED OVER from the earlier run, not rerun]" if "c" in carried else "")]
         if "skipped" in mm:
             lines.append(f"    skipped: {mm['skipped']}")
         elif "error" in mm:
@@ -821,39 +968,43 @@ def format_report(info, config, qt, kc, mm):
             )
             ref = mm.get("reference_growth_mb")
             if ref is not None:
+                budget = mm.get("scoring_memory_mb")
                 lines.append(
-                    f"    reference: a bare forward of one {mm['reference_batch_size']}-row batch (the model's own "
+                    (f"    the query scored {mm['reference_batch_size']:,}-row batches (score_pool's default budget, "
+                     f"{budget} MiB); " if budget is not None else "    ")
+                    + f"reference: a bare forward of one {mm['reference_batch_size']:,}-row batch (the model's own "
                     f"activations) peaks at dAnon {ref['RssAnon']:.1f} MiB"
                 )
             if mm.get("note"):
                 lines.append(f"    NOTE: {mm['note']}")
-    if qt is not None:
-        reps = len(qt["times_s"]["forward"])
-        med = qt["median_s"]
+    d = None if qt is None else qt.get("d")
+    if d is not None:
+        reps = len(d["ratios"]["0.5"]["values"])
         lines += [
             "",
-            f"(d) learner.query(X_pool, n={qt['n_query']}) at pruning ratio p / the same query with the unpruned net, "
-            f"{qt['n_pool']:,}-row pool;",
+            f"(d) learner.query(X_pool, n={N_QUERY}) at pruning ratio p / the same query with the unpruned net, "
+            f"{qt['cases']['cnn']['n_pool']:,}-row pool;",
             "    unpruned = the same PruneFuseActiveLearner.query code path (score_pool + least_confidence + top_n) "
             "with",
-            "    proxy_ swapped for clone(net) (full SmallCNN) fitted on the same labelled rows",
+            "    proxy_ swapped for clone(net) (full SmallCNN) fitted on the same labelled rows; timed in the "
+            "repetitions of (a)'s cnn case" + (" [CARRIED OVER from the earlier run, not rerun]" if "d" in carried
+                                               else ""),
         ]
         header = (f"{'p':>4} {'query s':>8} {'unpruned s':>10} {'ratio':>6} {'[min-max]':>11} {'fastest':>7} "
                   f"{'FLOPs ratio':>11} {'(1-p)^2':>7} {'params':>8} {'busy':>5}")
         lines += ["    " + header, "    " + "-" * len(header)]
         for ratio in RATIOS:
-            d = qt["d"][str(ratio)]
+            r = d["ratios"][str(ratio)]
             lines.append(
-                "    " + f"{ratio:>4.1f} {med[f'query_{ratio}']:>8.2f} {med['query_full']:>10.2f} {d['median']:>6.3f} "
-                f"{_spread(d):>11} {d['min_ratio']:>7.3f} {d['flops_ratio']:>11.3f} {d['expected_ratio']:>7.3f} "
-                f"{d['params_proxy']:>8,} "
-                f"{_busy_text(d['busy'], reps):>5}"
+                "    " + f"{ratio:>4.1f} {r['query_s']:>8.2f} {r['unpruned_s']:>10.2f} {r['median']:>6.3f} "
+                f"{_spread(r):>11} {r['min_ratio']:>7.3f} {r['flops_ratio']:>11.3f} {r['expected_ratio']:>7.3f} "
+                f"{r['params_proxy']:>8,} {_busy_text(r['busy'], reps):>5}"
             )
         lines.append(
             "    fastest = min(query s) / min(unpruned s); FLOPs: FlopCounterMode forward, convolutions and matmuls"
         )
-        lines.append(f"    unpruned net: {qt['params_full']:,} parameters, "
-                     f"{qt['flops_full'] / qt['flop_batch'] / 1e6:.1f} MFLOPs per image")
+        lines.append(f"    unpruned net: {d['params_full']:,} parameters, "
+                     f"{d['flops_full'] / d['flop_batch'] / 1e6:.1f} MFLOPs per image")
     lines.append("")
     lines.append(f"total benchmark wall time: {config['wall_s']:.1f} s")
     if config.get("loadavg_start") is not None:
@@ -880,6 +1031,21 @@ def parse_args(argv=None):
     parser.add_argument("--json", metavar="PATH", default=None, help="also write all results as JSON to PATH")
     parser.add_argument("--pool-rows", type=int, default=60000,
                         help="(a)/(d) pool rows (first rows of the train split); default 60,000")
+    parser.add_argument("--sections", default="abcd",
+                        help="which sections to run, e.g. 'a' (query time only), 'c' (memmap only), 'acd'; "
+                             "default abcd. (d) runs in the repetitions of (a)'s cnn case")
+    parser.add_argument("--a-cases", default="mlp,cnn",
+                        help="(a) networks, comma-separated from mlp, cnn; default mlp,cnn")
+    parser.add_argument("--mlp-rows", type=int, default=72000,
+                        help="(a) rows of the tiled digits pool of the mlp case; default 72,000")
+    parser.add_argument("--mlp-repeats", type=int, default=15,
+                        help="(a) repetitions of the mlp case (its samples are short); default 15")
+    parser.add_argument("--cnn-sweep-rows", type=int, default=12000,
+                        help="(a) pool rows the cnn case's forward sweep is timed on; default 12,000")
+    parser.add_argument("--min-sample-s", type=float, default=0.5,
+                        help="(a) a timed sample repeats a fast call until it lasts this long; default 0.5")
+    parser.add_argument("--previous-json", metavar="PATH", default=None,
+                        help="copy the sections not run this time from this earlier --json file (marked carried)")
     parser.add_argument("--skip-query-time", action="store_true", help="skip sections (a) and (d)")
     parser.add_argument("--skip-memmap", action="store_true", help="skip section (c)")
     parser.add_argument("--memmap-rows", type=int, default=1_000_000,
@@ -901,7 +1067,23 @@ def parse_args(argv=None):
     parser.add_argument("--child-config", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    sections = set(args.sections.lower())
+    if not sections or sections - set("abcd"):
+        parser.error("--sections: letters from a, b, c, d (e.g. 'a' or 'ac')")
+    if args.skip_query_time:
+        sections -= {"a", "d"}
+    if args.skip_memmap:
+        sections.discard("c")
+    if args.skip_kcenter:
+        sections.discard("b")
+    args.sections = "".join(sorted(sections))
+    args.a_cases = [case.strip() for case in args.a_cases.split(",") if case.strip()]
+    if not args.a_cases or set(args.a_cases) - {"mlp", "cnn"}:
+        parser.error("--a-cases: a comma-separated list from mlp, cnn")
     if args.quick:
+        args.mlp_repeats = 3
+        args.mlp_rows = min(args.mlp_rows, 7200)
+        args.cnn_sweep_rows = min(args.cnn_sweep_rows, 2000)
         args.repeats = 2
         args.pool_rows = min(args.pool_rows, 6000)
         args.memmap_rows = min(args.memmap_rows, 50_000)
@@ -928,26 +1110,41 @@ def main(argv=None):
     loadavg_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     start = time.perf_counter()
 
+    sections = set(args.sections)
     X_train, X_test, y_train, y_test = load_fashion_mnist()
     lab = labelled_rows(y_test, args.seed)
     X_lab, y_lab = X_test[lab], y_test[lab]
     X_pool = np.ascontiguousarray(X_train[: args.pool_rows])
 
     qt = None
-    if not args.skip_query_time:
-        print("fitting the proxies and the unpruned net ...", file=sys.stderr, flush=True)
-        net = make_net(args.epochs, args.device)
-        learners = {ratio: fit_learner(net, X_lab, y_lab, ratio, args.seed) for ratio in RATIOS}
-        full_learner, full_net = unpruned_learner(learners[0.5], net, X_lab, y_lab, args.seed)
-        print("(a)+(d) timing queries ...", file=sys.stderr, flush=True)
-        qt = bench_query_time(learners, full_learner, full_net, X_pool, args)
-        del learners, full_learner, full_net
-        gc.collect()
+    if sections & {"a", "d"}:
+        qt = {"cases": {}, "d": None}
+        if "a" in sections and "mlp" in args.a_cases:
+            qt["cases"]["mlp"] = bench_mlp_case(args)
+            gc.collect()
+        if ("a" in sections and "cnn" in args.a_cases) or "d" in sections:
+            qt["cases"]["cnn"], qt["d"] = bench_cnn_case(X_pool, X_lab, y_lab, args, with_d="d" in sections)
+            gc.collect()
 
     X_all = np.concatenate([X_train, X_test])
     del X_train, X_pool
-    kc = None if args.skip_kcenter else bench_kcenter(X_all, args)
-    mm = None if args.skip_memmap else bench_memmap(X_all, X_lab, y_lab, args)
+    kc = bench_kcenter(X_all, args) if "b" in sections else None
+    mm = bench_memmap(X_all, X_lab, y_lab, args) if "c" in sections else None
+
+    carried = {}
+    if args.previous_json:
+        with open(args.previous_json) as handle:
+            previous = json.load(handle)
+        run = (f"argv {' '.join(previous['config'].get('argv', []))!r}, torch {previous['machine'].get('torch')}, "
+               f"{previous['config'].get('wall_s', float('nan')):.0f} s")
+        if kc is None and previous.get("kcenter") is not None:
+            kc, carried["b"] = previous["kcenter"], run
+        if mm is None and previous.get("memmap") is not None:
+            mm, carried["c"] = previous["memmap"], run
+        if qt is None and (previous.get("query_time") or {}).get("cases"):
+            qt, carried["a"] = previous["query_time"], run
+            if qt.get("d") is not None:
+                carried["d"] = run
 
     config = {
         "n_labelled": int(len(y_lab)),
@@ -955,6 +1152,9 @@ def main(argv=None):
         "repeats": args.repeats,
         "seed": args.seed,
         "quick": args.quick,
+        "sections": args.sections,
+        "carried": carried,
+        "previous_json": args.previous_json,
         "wall_s": time.perf_counter() - start,
         "loadavg_start": loadavg_start,
         "loadavg_end": os.getloadavg()[0] if loadavg_start is not None else None,

@@ -19,6 +19,7 @@ from skorch.history import History
 
 from ._random import torch_seed_scope
 from .exceptions import CheckpointMismatchError, InvalidParameterError
+from .kernels import apply_memory_format, check_memory_format, resolve_memory_format
 from .persistence import json_value
 
 __all__ = [
@@ -90,7 +91,7 @@ def net_like(template, module, overrides=None, net_class=None):
     return (net_class or type(template))(**params)
 
 
-def proxy_net(template, init_module, proxy_params=None):
+def proxy_net(template, init_module, proxy_params=None, *, memory_format="auto"):
     """Return an unfitted net for the proxy: the template's settings, the pruned module, the overrides.
 
     The overrides are validated by skorch itself (``initialize()`` checks prefixed
@@ -104,6 +105,9 @@ def proxy_net(template, init_module, proxy_params=None):
         The pruned module at its initialization; used as is (pass a copy).
     proxy_params : dict, default=None
         skorch parameters that differ for the proxy, e.g. ``{"max_epochs": 10}``.
+    memory_format : {"auto", "channels_last", "contiguous"}, default="auto"
+        How ``init_module``'s 4-D weights are stored (converted in place), by
+        :func:`~prunefuse_sk.kernels.resolve_memory_format` for the device the net trains on.
 
     Returns
     -------
@@ -113,8 +117,10 @@ def proxy_net(template, init_module, proxy_params=None):
     Raises
     ------
     InvalidParameterError
-        If ``proxy_params`` holds a parameter the net does not accept.
+        If ``proxy_params`` holds a parameter the net does not accept, or ``memory_format``
+        is not one of the accepted values.
     """
+    memory_format = check_memory_format(memory_format)
     try:
         net = net_like(template, init_module, proxy_params)
         net._validate_params()  # what initialize() runs first, without building the optimizer twice
@@ -122,6 +128,7 @@ def proxy_net(template, init_module, proxy_params=None):
         raise InvalidParameterError(
             f"proxy_params {proxy_params!r} are not valid parameters of {type(template).__name__}: {exc}"
         ) from exc
+    apply_memory_format(init_module, resolve_memory_format(init_module, net_device(net), memory_format))
     return net
 
 

@@ -1,13 +1,16 @@
 """Real data that ships inside installed packages (no downloads)."""
 
 import gzip
+import importlib.util
+import io
 import os
+import pickle
 
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-__all__ = ["load_digits_images", "load_fashion_mnist", "FASHION_MNIST_DIR"]
+__all__ = ["load_digits_images", "load_fashion_mnist", "load_animal_mnist", "FASHION_MNIST_DIR"]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
@@ -106,3 +109,80 @@ def load_fashion_mnist(*, data_dir=None, image_shape=True):
     X_train = (arrays["X_train"].astype(np.float32) / 255.0).reshape((-1,) + shape)
     X_test = (arrays["X_test"].astype(np.float32) / 255.0).reshape((-1,) + shape)
     return X_train, X_test, arrays["y_train"].astype(np.int64), arrays["y_test"].astype(np.int64)
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickle plain numpy arrays only: any other global (code) is refused."""
+
+    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module, name):
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refusing {module}.{name}: the file should hold a plain numpy array.")
+        return super().find_class(module, name)
+
+
+def _read_array_pickle(path):
+    with gzip.open(path, "rb") as handle:
+        array = _ArrayUnpickler(io.BytesIO(handle.read())).load()
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"{path} does not hold a numpy array (got {type(array).__name__}).")
+    return array
+
+
+def _animal_mnist_dir():
+    """The data folder of the installed ``animal-mnist`` package, found without importing it."""
+    spec = importlib.util.find_spec("animal_mnist")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return os.path.join(list(spec.submodule_search_locations)[0], "data", "Animal_MNIST")
+
+
+def load_animal_mnist(*, test_size=2000, random_state=0, image_shape=True):
+    """Animal-MNIST: 10,000 28x28 grey-scale animal drawings of 10 classes, from the PyPI package ``animal-mnist``.
+
+    Only the package's two data files are read (gzipped pickles of numpy arrays,
+    unpickled with a loader that accepts plain arrays only); the package is never
+    imported, so its own dependencies (TensorFlow) are not needed: install it with
+    ``pip install --no-deps animal-mnist``. The 1,000 images per class are split into
+    a pool and a test set once, stratified by label, with a fixed seed.
+
+    Parameters
+    ----------
+    test_size : int or float, default=2000
+        Held-out images (an int) or fraction (a float), passed to
+        :func:`sklearn.model_selection.train_test_split`.
+    random_state : int, default=0
+        Seed of the stratified split; keep the default for comparable results.
+    image_shape : bool, default=True
+        Return images as (n, 1, 28, 28); ``False`` gives flat (n, 784) rows.
+
+    Returns
+    -------
+    X_pool : ndarray of shape (8000, 1, 28, 28) or (8000, 784), float32 in [0, 1]
+        Images of the pool to label actively.
+    X_test : ndarray of shape (2000, 1, 28, 28) or (2000, 784), float32 in [0, 1]
+        Held-out images.
+    y_pool : ndarray of shape (8000,), int64
+        Class labels 0..9 of ``X_pool``.
+    y_test : ndarray of shape (2000,), int64
+        Class labels 0..9 of ``X_test``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the package is not installed; the message says how to install it.
+    """
+    data_dir = _animal_mnist_dir()
+    names = ("animal_data_version_3.gz", "animal_label_version_3.gz")
+    if data_dir is None or not all(os.path.exists(os.path.join(data_dir, name)) for name in names):
+        raise FileNotFoundError(
+            "Animal-MNIST not found: install its data with `pip install --no-deps animal-mnist` (--no-deps: only "
+            "the data files are read, the package's TensorFlow dependency is not needed)."
+        )
+    images, labels = (_read_array_pickle(os.path.join(data_dir, name)) for name in names)
+    shape = (1, 28, 28) if image_shape else (784,)
+    X = (images.astype(np.float32) / 255.0).reshape((-1,) + shape)
+    y = labels.astype(np.int64)
+    return train_test_split(X, y, test_size=test_size, random_state=random_state, stratify=y)

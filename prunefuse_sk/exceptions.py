@@ -22,6 +22,7 @@ __all__ = [
     "InvalidQuerySizeError",
     "FeatureShapeError",
     "NonFiniteInputError",
+    "NonFiniteOutputError",
     "LengthMismatchError",
     "LabelMappingError",
     "OutputWidthError",
@@ -63,6 +64,10 @@ class FeatureShapeError(ValueError):
 
 class NonFiniteInputError(ValueError):
     """Samples or labels contain NaN or infinity."""
+
+
+class NonFiniteOutputError(ValueError):
+    """The network produced NaN or infinity on finite input (diverged weights, float16 overflow)."""
 
 
 class LengthMismatchError(ValueError):

@@ -23,6 +23,7 @@ from torch.nn import functional as F
 from ._random import as_random_state, draw_seed, torch_seed_scope
 from ._skorch import ClonesWhilePrepared, fit_seeded, initialized_module, net_device, net_like, net_reduce
 from ._skorch import trained_module
+from .kernels import apply_memory_format, check_memory_format, resolve_memory_format
 from .pruning import prune_at_init, unwrap_module
 from .validation import encode_labels
 
@@ -500,7 +501,8 @@ def fusion_seeds(fuse_seed, seeded=True):
     return fresh_seed, train_seed, net_seed
 
 
-def fused_start_module(template, full_init_module, proxy_module, kept_indices, *, fusion_init="reinit", seed=None):
+def fused_start_module(template, full_init_module, proxy_module, kept_indices, *, fusion_init="reinit", seed=None,
+                       memory_format="auto"):
     """The fused full-size module before training: the proxy's tensors in place, the rest per ``fusion_init``.
 
     Parameters
@@ -512,19 +514,31 @@ def fused_start_module(template, full_init_module, proxy_module, kept_indices, *
         As in :func:`build_fused_module`.
     seed : int, default=None
         Seed of the fresh initialization.
+    memory_format : {"auto", "channels_last", "contiguous"}, default="auto"
+        How the fused module's 4-D weights are stored, by
+        :func:`~prunefuse_sk.kernels.resolve_memory_format` for ``template``'s device. The
+        values are the same in any format.
 
     Returns
     -------
     module : torch.nn.Module
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``memory_format`` is not one of the accepted values.
     """
+    memory_format = check_memory_format(memory_format)
     fresh = None
     if fusion_init == "reinit":
         fresh = initialized_module(template, seed, on_cpu=True)
-    return build_fused_module(full_init_module, proxy_module, kept_indices, fusion_init=fusion_init, fresh_module=fresh)
+    fused = build_fused_module(full_init_module, proxy_module, kept_indices, fusion_init=fusion_init,
+                               fresh_module=fresh)
+    return apply_memory_format(fused, resolve_memory_format(fused, net_device(template), memory_format))
 
 
 def fused_net(template, module, *, classes, teacher_module=None, distillation_weight=0.0, temperature=4.0,
-              random_state=None):
+              random_state=None, memory_format="auto"):
     """An unfitted :class:`FusedNeuralNetClassifier` with ``template``'s settings, starting from ``module``.
 
     Parameters
@@ -532,19 +546,28 @@ def fused_net(template, module, *, classes, teacher_module=None, distillation_we
     template : skorch.NeuralNetClassifier
         The full-size net's settings (optimizer, epochs, callbacks, device, ...).
     module : torch.nn.Module
-        The fused module, e.g. from :func:`fused_start_module`.
+        The fused module, e.g. from :func:`fused_start_module`; its 4-D weights are stored
+        in ``memory_format`` (in place).
     classes : array-like of shape (n_outputs,)
         The label of every output unit.
     teacher_module : torch.nn.Module, default=None
         The trained proxy to distil from (used only with ``distillation_weight > 0``).
     distillation_weight, temperature, random_state
         As in :class:`FusedNeuralNetClassifier`.
+    memory_format : {"auto", "channels_last", "contiguous"}, default="auto"
+        As in :func:`fused_start_module`, for the device the net trains on.
 
     Returns
     -------
     net : FusedNeuralNetClassifier
         Of class :func:`fused_class` of ``type(template)``: also an instance of the template's class.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``memory_format`` is not one of the accepted values.
     """
+    memory_format = check_memory_format(memory_format)
     teacher = DistillationTeacher(teacher_module) if teacher_module is not None and distillation_weight > 0 else None
     overrides = {
         "teacher": teacher,
@@ -553,7 +576,9 @@ def fused_net(template, module, *, classes, teacher_module=None, distillation_we
         "classes": list(classes),
         "random_state": random_state,
     }
-    return net_like(template, module, overrides, net_class=fused_class(type(template)))
+    net = net_like(template, module, overrides, net_class=fused_class(type(template)))
+    apply_memory_format(module, resolve_memory_format(module, net_device(net), memory_format))
+    return net
 
 
 def sync_full_network(net, X, y, *, seed, example_inputs, pruning_ratio, importance="l2", ignored_layers=None,

@@ -109,9 +109,14 @@ class QueryRecord:
     def __init__(self, rows, scores):
         self.rows = np.ascontiguousarray(rows, dtype=np.float32)
         self.scores = np.asarray(scores, dtype=np.float64)
-        self._scores = {}
-        for row, score in zip(self.rows.reshape(len(self.rows), -1), self.scores):
-            self._scores.setdefault(row.tobytes(), float(score))
+        self._scores = None  # built by the first scores_of: a query that is not taught costs nothing here
+
+    def _lookup(self):
+        if self._scores is None:
+            self._scores = {}
+            for row, score in zip(self.rows.reshape(len(self.rows), -1), self.scores):
+                self._scores.setdefault(row.tobytes(), float(score))
+        return self._scores
 
     def scores_of(self, X):
         """Scores of the rows of ``X`` (float32), NaN for rows not queried last.
@@ -125,4 +130,5 @@ class QueryRecord:
         scores : ndarray of shape (n,), float64
         """
         flat = np.ascontiguousarray(X, dtype=np.float32).reshape(len(X), -1)
-        return np.array([self._scores.get(row.tobytes(), np.nan) for row in flat], dtype=np.float64)
+        lookup = self._lookup()
+        return np.array([lookup.get(row.tobytes(), np.nan) for row in flat], dtype=np.float64)

@@ -47,14 +47,17 @@ _PARAMETERS = {
     "query_strategy": ("no_validation", ""),  # get_strategy raises UnknownStrategyError
     "proxy_params": ([dict, None], "a dict of skorch parameters, or None"),
     "proxy_retrain": ([StrOptions(set(PROXY_RETRAIN))], f"one of {PROXY_RETRAIN}"),
+    "fused_params": ([dict, None], "a dict of skorch parameters, or None"),
     "fusion_init": ([StrOptions(set(FUSION_INITS))], f"one of {FUSION_INITS}"),
     "distillation_weight": ([Interval(Real, 0, 1, closed="both")], "a float in [0, 1] (0 turns distillation off)"),
     "temperature": ([Interval(Real, 0, np.inf, closed="neither")], "a positive float"),
     "sync_every": ([Interval(Integral, 0, None, closed="left")], "a non-negative integer (0 = never sync)"),
+    "scoring_memory": ([Interval(Real, 0, None, closed="neither"), None], "a positive number of MiB, or None"),
+    "memory_format": ([StrOptions({"auto", "channels_last", "contiguous"})], "one of 'auto', 'channels_last', 'contiguous'"),
     "random_state": (["random_state"], "None, an int in [0, 2**32 - 1] or a numpy RandomState"),
     "verbose": ([Interval(Integral, 0, None, closed="left")], "a non-negative integer"),
 }
-_NO_BOOLS = ("pruning_ratio", "distillation_weight", "temperature", "sync_every", "verbose")
+_NO_BOOLS = ("scoring_memory", "pruning_ratio", "distillation_weight", "temperature", "sync_every", "verbose")
 # The state registry (see _get_state). Attributes kept as plain data, with their key in the state:
 _PLAIN_STATE = {"classes_": "classes", "embedding_layer_": "embedding_layer", "n_features_in_": "n_features_in",
                 "history_": "history", "proxy_stale_": "proxy_stale", "_prune_seed": "prune_seed",
@@ -91,7 +94,13 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     proxy_params : dict, default=None
         skorch parameter overrides for the proxy, e.g. ``{"max_epochs": 10}``.
     proxy_retrain : {"reinit", "warm"}, default="reinit"
-        Each ``teach`` retrains the proxy from its pruned initialization, or continues training it.
+        Each ``teach`` retrains the proxy from its pruned initialization, or continues training it
+        (pair ``"warm"`` with fewer epochs in ``proxy_params``: each round then trains only a few).
+    fused_params : dict, default=None
+        skorch parameter overrides for the fused network that :meth:`fuse` trains, e.g.
+        ``{"max_epochs": 8}`` (the fused network starts from the trained proxy, so it needs fewer
+        epochs than training from scratch; see :doc:`/method`) or early stopping on a held-out split,
+        ``{"callbacks": [EarlyStopping(patience=3)], "train_split": ValidSplit(0.1)}``.
     fusion_init : {"reinit", "keep", "zero"}, default="reinit"
         What the fused network holds outside the proxy's positions: a fresh
         initialization, the initial values, or zeros (``"zero"`` keeps the proxy's
@@ -105,6 +114,12 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         T_sync: every ``sync_every`` rounds, fuse, train the full network and prune the
         *trained* network into the next proxy (the base :meth:`fuse` then writes into;
         pair with ``fusion_init="keep"``). 0 never syncs.
+    scoring_memory : float, default=None
+        MiB of activations one pool-scoring batch may use; the batch's rows follow from a probe
+        (None: :data:`~prunefuse_sk.strategies.scoring.DEFAULT_SCORING_MEMORY`).
+    memory_format : {"auto", "channels_last", "contiguous"}, default="auto"
+        Memory format of the proxy's and the fused network's convolution weights; ``"auto"``
+        follows :func:`~prunefuse_sk.kernels.resolve_memory_format` (measured rule, never timings).
     random_state : int, RandomState instance or None, default=None
         Seeds every random choice: initialization, pruning ties, training shuffles, strategies.
     verbose : int, default=0
@@ -158,8 +173,10 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     _parameter_constraints = {name: constraints for name, (constraints, _) in _PARAMETERS.items()}
 
     def __init__(self, estimator=None, *, pruning_ratio=0.5, importance="l2", ignored_layers=None,
-                 query_strategy="least_confidence", proxy_params=None, proxy_retrain="reinit", fusion_init="reinit",
-                 distillation_weight=0.0, temperature=4.0, sync_every=0, random_state=None, verbose=0):
+                 query_strategy="least_confidence", proxy_params=None, proxy_retrain="reinit", fused_params=None,
+                 fusion_init="reinit",
+                 distillation_weight=0.0, temperature=4.0, sync_every=0, scoring_memory=None, memory_format="auto",
+                 random_state=None, verbose=0):
         self.estimator = estimator
         self.pruning_ratio = pruning_ratio
         self.importance = importance
@@ -167,10 +184,13 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self.query_strategy = query_strategy
         self.proxy_params = proxy_params
         self.proxy_retrain = proxy_retrain
+        self.fused_params = fused_params
         self.fusion_init = fusion_init
         self.distillation_weight = distillation_weight
         self.temperature = temperature
         self.sync_every = sync_every
+        self.scoring_memory = scoring_memory
+        self.memory_format = memory_format
         self.random_state = random_state
         self.verbose = verbose
 
@@ -180,12 +200,14 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         check_seed_for_processes(self.estimator, self.random_state)  # accelerate launch: same choices everywhere
         if self.ignored_layers is not None and not all(isinstance(n, str) for n in self.ignored_layers):
             raise InvalidParameterError(f"ignored_layers must be a list of module names; got {self.ignored_layers!r}.")
-        module_keys = [k for k in (self.proxy_params or {}) if k == "module" or k.startswith("module__")]
-        if module_keys:
-            raise InvalidParameterError(
-                f"proxy_params cannot set {module_keys}: the proxy's module is the pruned full network. "
-                "Change the architecture on the estimator (e.g. estimator__module__hidden) instead."
-            )
+        for name, what in (("proxy_params", "the proxy's module is the pruned full network"),
+                           ("fused_params", "the fused network's module is the full network")):
+            module_keys = [k for k in (getattr(self, name) or {}) if k == "module" or k.startswith("module__")]
+            if module_keys:
+                raise InvalidParameterError(
+                    f"{name} cannot set {module_keys}: {what}. "
+                    "Change the architecture on the estimator (e.g. estimator__module__hidden) instead."
+                )
         get_strategy(self.query_strategy)
 
     def _log(self, message):
@@ -382,7 +404,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             )
         return indices, selected, scores
 
-    def fuse(self, X=None, y=None, *, train=True):
+    def fuse(self, X=None, y=None, *, train=True, max_epochs=None):
         """Fuse the trained proxy into the full-size network and (by default) train it.
 
         Every tensor of the trained proxy (weights, biases, BatchNorm statistics) is
@@ -394,6 +416,10 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             Train on these instead of the labelled set.
         train : bool, default=True
             ``False`` returns the fused network initialized but untrained.
+        max_epochs : int, default=None
+            Train for this many epochs instead of the estimator's (or ``fused_params``')
+            ``max_epochs``: the fused network's head start from the trained proxy lets it
+            reach a scratch-trained network's accuracy in fewer epochs.
 
         Returns
         -------
@@ -404,6 +430,9 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         check_is_fitted(self, "proxy_")
         check_flags("fuse", train=train)
         self._validate_params()
+        if max_epochs is not None and (isinstance(max_epochs, bool) or not isinstance(max_epochs, Integral)
+                                       or max_epochs < 1):
+            raise InvalidParameterError(f"max_epochs must be a positive integer or None; got {max_epochs!r}.")
         self._warn_if_stale("fuse")
         if (X is None) != (y is None):
             raise ValueError("Pass both X and y to fuse on other data, or neither to use the labelled set.")
@@ -414,6 +443,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             y = check_labels(y, len(X))
             encode_labels(y, self.classes_)  # fail before building anything
         net, seed = self._new_fused_net()
+        if max_epochs is not None:
+            net.set_params(max_epochs=int(max_epochs))
         if train:
             seconds = fit_seeded(net, X, y, seed=seed)
             self._log(f"fused network trained on {len(X)} labels in {seconds:.2f}s")
@@ -523,29 +554,32 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self.n_params_proxy_ = count_parameters(pruned.module)
 
     def _new_proxy(self):
-        return proxy_net(self.estimator_, copy.deepcopy(self.proxy_init_module_), self.proxy_params)
+        return proxy_net(self.estimator_, copy.deepcopy(self.proxy_init_module_), self.proxy_params,
+                         memory_format=self.memory_format)
 
     def _new_fused_net(self):
         """An unfitted fused network (the proxy's tensors in place) and the seed to train it with."""
         fresh_seed, train_seed, net_seed = fusion_seeds(self._fuse_seed, seeded=self.random_state is not None)
         module = fused_start_module(
             self.estimator_, self.full_init_module_, self.proxy_.module_, self.kept_indices_,
-            fusion_init=self.fusion_init, seed=fresh_seed,
+            fusion_init=self.fusion_init, seed=fresh_seed, memory_format=self.memory_format,
         )
         return self._fused_net(module, net_seed), train_seed
 
     def _fused_net(self, module, net_seed):
-        return fused_net(
+        net = fused_net(
             self.estimator_, module, classes=self.classes_, teacher_module=self.proxy_.module_,
             distillation_weight=self.distillation_weight, temperature=self.temperature, random_state=net_seed,
+            memory_format=self.memory_format,
         )
+        return net.set_params(**self.fused_params) if self.fused_params else net
 
     def _selector_view(self, net=None):
         """What a query strategy sees: this learner, with ``estimator`` and predictions resolved to ``net``."""
         return SelectorView(
             self.proxy_ if net is None else net, self.X_training, self.y_training, classes=self.classes_,
             embedding_layer=self.embedding_layer_, sample_shape=self._sample_shape, progress=bool(self.verbose),
-            owner=self,
+            owner=self, scoring_memory=self.scoring_memory,
         )
 
     # -------------------------------------------------------------- retraining

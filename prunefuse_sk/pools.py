@@ -95,7 +95,7 @@ def iter_row_batches(X, batch_size):
         yield X[start:start + batch_size]
 
 
-def to_float_tensor(batch, device):
+def to_float_tensor(batch, device, *, check_finite=True):
     """Return one batch as a float32 tensor on ``device``.
 
     Read-only arrays (e.g. memmaps opened in ``"r"`` mode) are copied first,
@@ -108,6 +108,9 @@ def to_float_tensor(batch, device):
         The rows to convert.
     device : str or torch.device
         Target device of the tensor, e.g. ``"cpu"`` or ``"cuda"``.
+    check_finite : bool, default=True
+        Scan the batch for NaN and infinity (one pass over it). Pool scoring passes
+        False and checks the network's (much smaller) outputs instead.
 
     Returns
     -------
@@ -121,7 +124,7 @@ def to_float_tensor(batch, device):
     ValueError
         If the batch holds strings that are not numbers.
     NonFiniteInputError
-        If the batch contains NaN or infinity.
+        If the batch contains NaN or infinity (only with ``check_finite=True``).
 
     Examples
     --------
@@ -140,7 +143,7 @@ def to_float_tensor(batch, device):
         if not array.flags.writeable:  # read-only memmaps: copy this batch only
             array = array.copy()
         tensor = torch.as_tensor(array, device=device)
-    if not bool(torch.isfinite(tensor).all()):
+    if check_finite and not bool(torch.isfinite(tensor).all()):
         raise NonFiniteInputError("X contains NaN or infinity; impute or drop those rows before scoring them.")
     return tensor
 

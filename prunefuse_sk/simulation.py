@@ -62,6 +62,7 @@ from .validation import check_features, check_labels
 __all__ = ["simulate", "SimulationResults", "MethodSpec", "METHOD_KINDS", "RECORD_FIELDS"]
 
 METHOD_KINDS = ("random", "full", "proxy", "prunefuse")
+EVALUATE = ("every_round", "last_round")
 RECORD_FIELDS = (
     "method",
     "kind",
@@ -97,6 +98,8 @@ class MethodSpec:
         parameters (``pruning_ratio``, ``fusion_init``, ``distillation_weight``,
         ``sync_every``, ``proxy_params``, ...); for ``"proxy"``: ``estimator``,
         the small selector net (overrides ``simulate(proxy_estimator=...)``).
+        Any kind may also set ``query_strategy`` and ``max_candidates`` (they
+        override :func:`simulate`'s).
     """
 
     name: str
@@ -363,6 +366,7 @@ def simulate(
     progress=True,
     callback=None,
     n_jobs=None,
+    evaluate="every_round",
 ):
     """Simulate pool-based active learning for several methods on the same initial labelled sets.
 
@@ -402,7 +406,8 @@ def simulate(
         the ``prunefuse`` methods (a method's own params win).
     max_candidates : int, default=None
         Score only a random subset of this many pool rows per round (all
-        methods alike), to bound the cost of scoring large pools.
+        methods alike, unless a method's dict sets its own ``max_candidates``),
+        to bound the cost of scoring large pools.
     stopping : criterion or list of criteria, default=None
         Objects with ``should_stop(model, X_pool, n_labels=...)`` (see
         :mod:`prunefuse_sk.stopping`); checked after each round on the
@@ -442,10 +447,21 @@ def simulate(
         time, since torch's random generators are process-wide: use processes
         (loky; dask workers with one thread each). Needs joblib >= 1.3.
 
+    evaluate : {"every_round", "last_round"}, default="every_round"
+        When to train (or fuse) and score each method's final full-size model:
+        after every round (a learning curve), or after the last round only (a
+        session as a user runs it: select round after round, train the final
+        model once). With ``"last_round"`` the other rounds' ``accuracy`` is NaN
+        and their ``training_seconds`` 0, so summing a method's
+        ``selection_seconds`` and ``training_seconds`` gives its end-to-end
+        session time; a ``full`` method's final model is its selector, trained
+        in the last round, and is scored there only. ``stopping`` ends a run
+        early: the round it stops at counts as the last.
+
     Returns
     -------
     results : SimulationResults
-        ``config["n_jobs"]`` records ``n_jobs``.
+        ``config["n_jobs"]`` records ``n_jobs``; ``config["evaluate"]`` records ``evaluate``.
     """
     X = check_features(X)
     y = check_labels(y, len(X))
@@ -480,6 +496,8 @@ def simulate(
     criteria = [] if stopping is None else (list(stopping) if isinstance(stopping, (list, tuple)) else [stopping])
     get_strategy(query_strategy)
     _check_n_jobs(n_jobs)
+    if evaluate not in EVALUATE:
+        raise InvalidParameterError(f"evaluate must be one of {EVALUATE}; got {evaluate!r}.")
 
     context = _Context(
         estimator=estimator,
@@ -493,6 +511,7 @@ def simulate(
         learner_params=dict(learner_params or {}),
         max_candidates=max_candidates,
         sizes=sizes,
+        evaluate=evaluate,
     )
     config = {
         "initial_size": initial_size,
@@ -507,6 +526,7 @@ def simulate(
         "torch": torch.__version__,
         "device": str(estimator.device),
         "n_jobs": None if n_jobs is None else int(n_jobs),
+        "evaluate": evaluate,
     }
     records = []
     selections = {spec.name: {} for spec in specs}
@@ -665,6 +685,7 @@ class _Context:
     learner_params: dict
     max_candidates: object
     sizes: list
+    evaluate: str = "every_round"
 
 
 class _Run:
@@ -681,6 +702,7 @@ class _Run:
         self._full_flops = None
         params = dict(spec.params)
         self.strategy = params.pop("query_strategy", context.query_strategy)
+        self.max_candidates = params.pop("max_candidates", context.max_candidates)
         self.params = params
         self.rng = np.random.RandomState(_derive_seed(seed, spec.name, "select"))
 
@@ -698,8 +720,8 @@ class _Run:
 
     def _pool(self):
         pool = np.setdiff1d(np.arange(len(self.c.X)), self.labelled)
-        if self.c.max_candidates is not None and self.c.max_candidates < len(pool):
-            pool = np.sort(self.rng.choice(pool, int(self.c.max_candidates), replace=False))
+        if self.max_candidates is not None and self.max_candidates < len(pool):
+            pool = np.sort(self.rng.choice(pool, int(self.max_candidates), replace=False))
         return pool
 
     def _train_final(self, round_):
@@ -726,11 +748,9 @@ class _Run:
             sel_seconds = sel_flops = train_seconds = train_flops = 0.0
             selector_acc, sel_epochs, final_epochs = math.nan, 0, 0
             X_lab, y_lab = self.c.X[self.labelled], self.c.y[self.labelled]
-
-            if kind == "random":
-                final, train_seconds, final_epochs, train_flops = self._train_final(round_)
-                selector = None
-            elif kind == "full":
+            final = selector = None
+            accuracy = math.nan
+            if kind == "full":
                 final = clone(self.c.estimator)
                 sel_seconds, sel_epochs = _fit_net(final, X_lab, y_lab, self._seed(round_, "selector"))
                 sel_flops = self._full_flop_model().training(len(X_lab), sel_epochs)
@@ -742,8 +762,7 @@ class _Run:
                 selector_flops = _FlopModel(small.module_, self.c.probe)
                 sel_flops = selector_flops.training(len(X_lab), sel_epochs)
                 selector = self._view(small, X_lab, y_lab)
-                final, train_seconds, final_epochs, train_flops = self._train_final(round_)
-            else:  # prunefuse
+            elif kind == "prunefuse":
                 if learner is None:
                     params = {**self.c.learner_params, **self.params}
                     learner = PruneFuseActiveLearner(
@@ -762,20 +781,32 @@ class _Run:
                     sel_seconds += sync["seconds"]
                     sel_flops += self._full_flop_model().training(entry["n_labelled"], sync["epochs"])
                     selector_flops = _FlopModel(learner.proxy_init_module_, self.c.probe)
-                start = time.perf_counter()
-                final = learner.fuse()
-                train_seconds = time.perf_counter() - start
-                final_epochs = len(final.history)
-                train_flops = self._full_flop_model().training(len(X_lab), final_epochs)
                 selector = learner
-                selector_acc = _accuracy(learner.proxy_, self.c.X_test, self.c.y_test)
 
-            accuracy = _accuracy(final, self.c.X_test, self.c.y_test)
-            if kind in ("full", "proxy"):
-                selector_acc = accuracy if kind == "full" else _accuracy(selector.estimator, self.c.X_test, self.c.y_test)
+            # the round's final model: built and scored every round, or (evaluate="last_round") in the
+            # round the run ends; random learners have no selector, so their stopping check needs it
+            stop_reason = None if kind == "random" else self._stop_reason(selector)
+            last = round_ == len(self.c.sizes) or stop_reason is not None
+            if self.c.evaluate == "every_round" or last or (kind == "random" and self.criteria):
+                if kind in ("random", "proxy"):
+                    final, train_seconds, final_epochs, train_flops = self._train_final(round_)
+                elif kind == "prunefuse":
+                    start = time.perf_counter()
+                    final = learner.fuse()
+                    train_seconds = time.perf_counter() - start
+                    final_epochs = len(final.history)
+                    train_flops = self._full_flop_model().training(len(X_lab), final_epochs)
+                accuracy = _accuracy(final, self.c.X_test, self.c.y_test)
+                if kind == "full":
+                    selector_acc = accuracy
+                elif kind == "proxy":
+                    selector_acc = _accuracy(selector.estimator, self.c.X_test, self.c.y_test)
+                elif kind == "prunefuse":
+                    selector_acc = _accuracy(learner.proxy_, self.c.X_test, self.c.y_test)
+            if kind == "random":
+                stop_reason = self._stop_reason(SelectorView(final, X_lab, y_lab)) if self.criteria else None
 
             scoring_seconds = scoring_flops = 0.0
-            stop_reason = self._stop_reason(selector if selector is not None else SelectorView(final, X_lab, y_lab))
             if round_ < len(self.c.sizes) and stop_reason is None:
                 n = self.c.sizes[round_]
                 if kind == "random":

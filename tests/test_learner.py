@@ -203,3 +203,27 @@ def test_verbose_prints_a_line_per_round(mlp_net, digits_flat, capsys):
     learner.teach(X[40:50], y[40:50])
     out = capsys.readouterr().out
     assert "round 0: proxy trained on 40 labels" in out and "round 1: proxy trained on 50 labels" in out
+
+
+def test_fuse_trains_for_max_epochs_or_the_fused_params(fitted, digits_flat):
+    from skorch.callbacks import EarlyStopping
+    from skorch.dataset import ValidSplit
+
+    from prunefuse_sk import InvalidParameterError
+
+    learner = clone(fitted).set_params(random_state=0).fit(fitted.X_training, fitted.y_training)
+    assert len(learner.fuse().history) == 5  # the estimator's max_epochs
+    assert len(learner.fuse(max_epochs=2).history) == 2
+    learner.set_params(fused_params={"max_epochs": 3})
+    assert len(learner.fuse().history) == 3
+    assert len(learner.fuse(max_epochs=1).history) == 1  # the call's argument wins
+    # early stopping on a held-out split: stops once the validation loss has not improved for 2 epochs
+    learner.set_params(fused_params={"max_epochs": 60, "train_split": ValidSplit(5, stratified=True),
+                                     "callbacks": [EarlyStopping(patience=2)]})
+    history = learner.fuse().history
+    assert 3 <= len(history) < 60 and "valid_loss" in history[-1]
+    assert learner.proxy_.max_epochs == 5  # the proxy keeps its own settings
+    with pytest.raises(InvalidParameterError, match="max_epochs must be a positive integer"):
+        learner.fuse(max_epochs=0)
+    with pytest.raises(InvalidParameterError, match="fused_params cannot set"):
+        learner.set_params(fused_params={"module__hidden": (8,)}).fuse()

@@ -173,6 +173,35 @@ def test_bad_simulations_fail_before_training(data, kwargs, error, match):
         simulate(cnn(), X, y, X_test, y_test, **params)
 
 
+def test_evaluating_the_last_round_only_gives_the_same_session_and_final_model(data, results):
+    X, y, X_test, y_test = data
+    methods = ["random", "full", "proxy", "prunefuse"]
+    last = simulate(
+        cnn(), X, y, X_test, y_test, methods=methods, proxy_estimator=cnn(width=4, hidden=8), initial_size=40,
+        batch_sizes=[20, 30], seeds=[0, 1], progress=False, evaluate="last_round",
+    )
+    assert last.config["evaluate"] == "last_round"
+    for method in methods:
+        for seed in (0, 1):
+            run = [r for r in last if r["method"] == method and r["seed"] == seed]
+            every = [r for r in results if r["method"] == method and r["seed"] == seed]
+            # the same labels are chosen: building the intermediate final models changes nothing
+            for a, b in zip(last.selections[method][seed], results.selections[method][seed]):
+                np.testing.assert_array_equal(a, b)
+            assert [math.isnan(r["accuracy"]) for r in run] == [True, True, False]
+            assert [r["training_seconds"] == 0.0 for r in run[:2]] == [True, True]
+            assert run[-1]["accuracy"] == pytest.approx(every[-1]["accuracy"])
+            if method != "full":  # full-model AL's final model is its selector, trained in the round
+                assert run[-1]["training_seconds"] > 0
+
+
+def test_evaluate_must_be_a_known_schedule(data):
+    X, y, X_test, y_test = data
+    with pytest.raises(InvalidParameterError, match="evaluate must be one of"):
+        simulate(cnn(), X, y, X_test, y_test, methods=["random"], initial_size=30, batch_sizes=[10], progress=False,
+                 evaluate="never")
+
+
 def test_method_specs_parse_names_and_dicts():
     assert MethodSpec.parse("prunefuse-p0.7") == MethodSpec("prunefuse-p0.7", "prunefuse", {"pruning_ratio": 0.7})
     spec = MethodSpec.parse({"method": "prunefuse", "pruning_ratio": 0.5, "distillation_weight": 0.3})

@@ -132,13 +132,14 @@ def _blocks(X):
     return list(zip(blocks, offsets.tolist()))
 
 
-def _block_best(block, net, offset, n, measure, score_seed, key_seed, batch_size, autocast):
+def _block_best(block, net, offset, n, measure, score_seed, key_seed, batch_size, autocast, working_memory):
     """Score one block on its worker and keep its ``n`` best rows: (scores, global positions, the rows)."""
     rows = offset + np.arange(len(block), dtype=np.int64)
     if isinstance(measure, str):  # "uniform": random sampling's draws
         scores = row_uniforms(score_seed, rows)
     else:
-        proba = score_pool(_own_copy(net), block, batch_size=batch_size, autocast=autocast).proba
+        proba = score_pool(_own_copy(net), block, batch_size=batch_size, autocast=autocast,
+                           working_memory=working_memory).proba
         scores = np.asarray(measure(proba))
     best = top_by_key(scores.astype(np.float64, copy=False), n, key_seed, rows)
     return scores[best], rows[best], np.asarray(block[best])
@@ -161,7 +162,7 @@ def _tree_reduce(parts, merge, split_every, **kwargs):
 
 
 def rank_dask_pool(net, X, n, measure, *, random_state=None, batch_size=None, autocast=False, split_every=8,
-                   progress=False):
+                   progress=False, working_memory=None):
     """Distributed top-n: the ``n`` rows of a dask pool with the highest ``measure(proba)``.
 
     Equal to ``top_n(measure(proba), n, random_state)`` over the whole pool in
@@ -193,6 +194,9 @@ def rank_dask_pool(net, X, n, measure, *, random_state=None, batch_size=None, au
     progress : bool, default=False
         Show dask's progress bar over the block tasks (``distributed.progress`` on a
         cluster, ``dask.diagnostics.ProgressBar`` with a local scheduler).
+    working_memory : float, default=None
+        Memory budget in MiB of one forward pass on a worker, when ``batch_size`` is None
+        (see :func:`~prunefuse_sk.strategies.score_pool`); each block sizes its own batches.
 
     Returns
     -------
@@ -211,26 +215,29 @@ def rank_dask_pool(net, X, n, measure, *, random_state=None, batch_size=None, au
     else:
         score_seed, key_seed, net_ref = None, tie_seed(random_state), shipped(net)
     block_best = dask.delayed(_block_best, pure=True)
-    parts = [block_best(block, net_ref, offset, n, measure, score_seed, key_seed, batch_size, autocast)
+    parts = [block_best(block, net_ref, offset, n, measure, score_seed, key_seed, batch_size, autocast,
+                        working_memory)
              for block, offset in _blocks(X)]
     scores, positions, rows = _compute(_tree_reduce(parts, _merge_best, split_every, n=n, key_seed=key_seed), progress)
     return positions.astype(np.int64), scores, rows
 
 
-def _score_block(block, net, embedding_layer, n_passes, batch_size, autocast, seed):
+def _score_block(block, net, embedding_layer, n_passes, batch_size, autocast, seed, working_memory):
     net = _own_copy(net)
     if n_passes > 1:  # Monte Carlo dropout: masks seeded per block, one block at a time per process
         with _GLOBAL_TORCH_RNG, torch_seed_scope(seed, net_device(net)):
             return score_pool(net, block, embedding_layer=embedding_layer, n_passes=n_passes,
-                              batch_size=batch_size, autocast=autocast)
-    return score_pool(net, block, embedding_layer=embedding_layer, batch_size=batch_size, autocast=autocast)
+                              batch_size=batch_size, autocast=autocast, working_memory=working_memory)
+    return score_pool(net, block, embedding_layer=embedding_layer, batch_size=batch_size, autocast=autocast,
+                      working_memory=working_memory)
 
 
 def _concatenate(values):
     return None if values[0] is None else np.concatenate(values)
 
 
-def score_dask_pool(net, X, *, embedding_layer=None, n_passes=1, batch_size=None, autocast=False, progress=False):
+def score_dask_pool(net, X, *, embedding_layer=None, n_passes=1, batch_size=None, autocast=False, progress=False,
+                    working_memory=None):
     """Probabilities (and embeddings, MC-dropout entropies) of a dask pool, scored on the workers.
 
     What :meth:`~prunefuse_sk.strategies.SelectorView.score_pool` does for a
@@ -244,7 +251,7 @@ def score_dask_pool(net, X, *, embedding_layer=None, n_passes=1, batch_size=None
     net : skorch.NeuralNetClassifier
         The fitted proxy; shipped once to every worker.
     X : dask.array.Array of shape (n_samples, ...)
-    embedding_layer, n_passes, batch_size, autocast
+    embedding_layer, n_passes, batch_size, autocast, working_memory
         As in :func:`~prunefuse_sk.strategies.score_pool`. With ``n_passes > 1``
         each block's dropout masks are seeded from torch's generator on the client.
     progress : bool, default=False
@@ -260,7 +267,8 @@ def score_dask_pool(net, X, *, embedding_layer=None, n_passes=1, batch_size=None
     seed = int(torch.randint(0, _MAX_SEED, (1,)).item()) if n_passes > 1 else 0
     net_ref = shipped(net)
     score_block = dask.delayed(_score_block, pure=True)
-    parts = _compute([score_block(block, net_ref, embedding_layer, n_passes, batch_size, autocast, seed + i)
+    parts = _compute([score_block(block, net_ref, embedding_layer, n_passes, batch_size, autocast, seed + i,
+                                  working_memory)
                       for i, (block, _) in enumerate(_blocks(X))], progress)
     parts = [part for part in parts if part.proba.size] or list(parts[:1])
     return PoolScores(

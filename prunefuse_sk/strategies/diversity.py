@@ -102,7 +102,7 @@ def badge_factors(proba, embeddings):
     embeddings : ndarray of shape (n_samples, n_dims)
         ``h`` as float64.
     """
-    residuals = np.asarray(proba, dtype=np.float64).copy()
+    residuals = np.array(proba, dtype=np.float64, order="C")  # a copy, laid out alike for any input
     residuals[np.arange(len(residuals)), residuals.argmax(axis=1)] -= 1.0
     return residuals, np.asarray(embeddings, dtype=np.float64)
 

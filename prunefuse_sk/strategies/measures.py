@@ -7,6 +7,7 @@ selector (:func:`~prunefuse_sk.strategies.selectors.top_n`).
 import inspect
 
 import numpy as np
+import torch
 
 __all__ = ["least_confidence", "margin_uncertainty", "entropy"]
 
@@ -50,11 +51,31 @@ def _fill_doc(**parts):
     return fill
 
 
-def _check_proba(proba):
-    proba = np.asarray(proba, dtype=np.float64)
+def _check_proba(proba, *, keep_float=False):
+    """``proba`` as a 2-D float64 array; with ``keep_float``, a floating ndarray keeps its dtype.
+
+    ``keep_float`` is for measures that only pick values out of each row (max, top two)
+    before any arithmetic: picking in float32 and converting the picks gives exactly the
+    float64 result, without a float64 copy of the whole matrix.
+    """
+    if not (keep_float and isinstance(proba, np.ndarray) and proba.dtype.kind == "f"):
+        # C order: a row sum then adds in the same order whatever the layout (score_pool may return Fortran order)
+        proba = np.asarray(proba, dtype=np.float64, order="C")
     if proba.ndim != 2:
         raise ValueError(f"proba must be 2-D (n_samples, n_classes); got shape {proba.shape} instead.")
     return proba
+
+
+def _row_max(proba):
+    """``proba.max(axis=1)``, the same values (NaN propagates), through torch when it can.
+
+    numpy reduces short rows one row at a time; torch's ``amax`` vectorizes across rows
+    (about 10 times faster for 10 classes).
+    """
+    if (proba.dtype in (np.float32, np.float64) and proba.flags.writeable and proba.size
+            and all(stride >= 0 for stride in proba.strides)):  # what torch.from_numpy shares without a warning
+        return torch.from_numpy(proba).amax(dim=1).numpy()
+    return proba.max(axis=1)
 
 
 @_fill_doc(params=_MEASURE_PARAMS, raises=_MEASURE_RAISES)
@@ -79,7 +100,7 @@ def least_confidence(proba):
     >>> least_confidence([[0.75, 0.25], [0.5, 0.5]]).tolist()
     [0.25, 0.5]
     """
-    return 1.0 - _check_proba(proba).max(axis=1)
+    return 1.0 - _row_max(_check_proba(proba, keep_float=True)).astype(np.float64)
 
 
 @_fill_doc(params=_MEASURE_PARAMS, raises=_MEASURE_RAISES)
@@ -106,10 +127,10 @@ def margin_uncertainty(proba):
     >>> margin_uncertainty([[0.75, 0.25], [0.5, 0.5]]).tolist()
     [0.5, 1.0]
     """
-    proba = _check_proba(proba)
+    proba = _check_proba(proba, keep_float=True)
     if proba.shape[1] < 2:
         return np.zeros(len(proba))
-    top2 = np.partition(proba, proba.shape[1] - 2, axis=1)[:, -2:]
+    top2 = np.partition(proba, proba.shape[1] - 2, axis=1)[:, -2:].astype(np.float64)
     return 1.0 - (top2[:, 1] - top2[:, 0])
 
 

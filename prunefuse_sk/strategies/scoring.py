@@ -7,15 +7,21 @@ memmap is never loaded whole.
 """
 
 import contextlib
+import functools
+import warnings
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Optional
 
 import numpy as np
+import scipy.sparse
 import torch
 from tqdm.auto import tqdm
 
 from .._skorch import net_device, predict_nonlinearity, trained_module
+from ..exceptions import InvalidParameterError, NonFiniteInputError, NonFiniteOutputError
 from ..pools import iter_row_batches, n_rows, take_rows, to_float_tensor
+from ..pruning import unwrap_module
 
 __all__ = [
     "n_rows",
@@ -24,11 +30,49 @@ __all__ = [
     "to_float_tensor",
     "PoolScores",
     "EmbeddingRecorder",
+    "DEFAULT_SCORING_MEMORY",
+    "DEFAULT_SCORING_MEMORY_GPU",
+    "default_scoring_memory",
+    "scoring_row_bytes",
+    "scoring_batch_size",
+    "softmax_rows",
     "score_pool",
     "predict_proba_batched",
 ]
 
-DEFAULT_SCORING_BATCH = 256  # bounds activation memory: ~60 MiB for a 28x28 CNN
+DEFAULT_SCORING_MEMORY = 32
+"""MiB one scoring batch may take on the CPU when neither ``batch_size`` nor a budget is given.
+
+What the rows of one batch are estimated to hold at once (:func:`scoring_row_bytes`:
+the float32 input, three times the largest layer output, the kept outputs). Chosen by
+measuring on two CPU cores (``benchmarks/bench_query.py``): the 64-feature digits MLP
+proxy (1,104 estimated bytes a row) scores a 72,000-row pool in three 24,000-row batches,
+where its bare forward is as fast as at any batch size; the 28x28 Fashion-MNIST
+``SmallCNN`` proxies get about 110 (p=0.5) and 180 (p=0.7) rows, the full SmallCNN 55;
+a 1,000,000-row memmap pool is queried within 300 MiB of anonymous memory above the
+fitted model. Larger budgets are slower on the CPU: at 64 MiB the p=0.7 proxy and the
+full network took 15-25 % longer, and a p=0.5 batch of 512 rows twice as long as one of
+256, once an activation (or oneDNN's channel-padded copy of it) passes 32 MiB, glibc's
+ceiling for reusing freed blocks, above which every batch maps and page-faults it anew.
+"""
+
+DEFAULT_SCORING_MEMORY_GPU = 1024
+"""MiB one scoring batch may take by default on a GPU (any device but the CPU).
+
+A GPU wants large batches and has its own memory: with 1 GiB the 28x28 ``SmallCNN``
+proxy scores about 3,500 rows a batch, and a network whose largest activation takes
+3 MiB a row (a ResNet-50 on 224x224 images) about 100. Not measured on this project's
+machines (no GPU); set the learner's ``scoring_memory`` to what the card can spare.
+"""
+
+SMALL_SOFTMAX_WIDTH = 16
+"""Outputs narrower than this are normalized by :func:`softmax_rows` instead of ``torch.softmax``."""
+
+ACTIVATION_FACTOR = 3
+"""Multiple of the largest layer output per row that :func:`scoring_row_bytes` counts."""
+
+PROBE_ROWS = 8
+"""Rows of the probe forward pass that measures a network's layer outputs per row."""
 
 
 @dataclass
@@ -38,7 +82,9 @@ class PoolScores:
     Parameters
     ----------
     proba : ndarray of shape (n_samples, n_outputs), float32
-        Class probabilities (averaged over the passes when ``n_passes > 1``).
+        Class probabilities (averaged over the passes when ``n_passes > 1``). Fortran-ordered
+        (each class contiguous) when :func:`softmax_rows` wrote them: fewer than 16
+        outputs of skorch's default softmax, on the CPU.
     embeddings : ndarray of shape (n_samples, n_dims) or None
         Input of the embedding layer (the penultimate representation), when asked for.
     expected_entropy : ndarray of shape (n_samples,) or None
@@ -116,22 +162,340 @@ def _progress_bar(total, min_rows=10_000):
         bar.close()
 
 
-def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, autocast=False, progress=None):
-    """Score a pool with a fitted skorch classifier in one batched pass, without gradients.
+def softmax_rows(logits, out=None):
+    """Softmax over the columns of a 2-D float32 array, the same for a row wherever it stands.
 
-    Runs under ``torch.inference_mode()``; a batch is converted to a float32
-    tensor on the net's device only when it is scored, so memmaps and large
-    arrays are never copied whole. Extra memory is the outputs (O(n_samples))
-    plus one batch.
+    On the CPU, ``torch.softmax(x, dim=-1)`` takes a slow path, one row at a time, when a
+    row is shorter than a vector register (16 float32 with AVX-512): for 10 classes it takes
+    longer than a small MLP's whole forward pass (10.8 ms against 8.3 ms for 72,000 rows of
+    a 64-64-32-10 MLP on one thread; this function takes 2.0 ms). :func:`score_pool` uses
+    it for such outputs when the net's predict nonlinearity is skorch's default softmax.
+    It works on the transposed array, one class at a time over all rows: exact maxima,
+    differences, sums (in class order) and quotients, and numpy's ``exp``, whose vectorized
+    loops treat the last elements like the others. So a row gets the same probabilities
+    whatever its position in a batch (dask blocks and in-memory batches agree, ties
+    included); they differ from ``torch.softmax``'s by a unit in the last place or two.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n_samples, n_outputs), float32
+    out : ndarray of shape (n_samples, n_outputs), float32, default=None
+        Where to write the probabilities, best a slice of a Fortran-ordered array (each
+        class contiguous), as :func:`score_pool` passes.
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_outputs), float32
+        ``out``, or a Fortran-ordered array (the transposed view of a C-contiguous
+        ``(n_outputs, n_samples)`` one). A NaN or an infinite logit makes its row NaN, as
+        with ``torch.softmax``.
+
+    Examples
+    --------
+    >>> softmax_rows(np.array([[0.0, 0.0], [np.log(3), 0.0]], dtype=np.float32)).tolist()
+    [[0.5, 0.5], [0.75, 0.25]]
+    """
+    logits = np.asarray(logits)
+    if out is None:
+        by_class = np.ascontiguousarray(logits.T)  # (n_outputs, n_samples): long contiguous rows
+    else:
+        by_class = out.T
+        np.copyto(by_class, logits.T)
+    row_max = by_class.max(axis=0)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: NaN, as torch gives
+        np.subtract(by_class, row_max, out=by_class)
+        np.exp(by_class, out=by_class)
+        by_class /= by_class.sum(axis=0)
+    return by_class.T
+
+
+def _is_default_softmax(func):
+    """Whether a predict nonlinearity is exactly skorch's default for logits, ``torch.softmax(x, dim=-1)``."""
+    return (isinstance(func, functools.partial) and func.func in (torch.softmax, torch.nn.functional.softmax)
+            and not func.args and func.keywords in ({"dim": -1}, {"dim": 1}))
+
+
+def _narrow_logits(outputs):
+    """CPU float32 outputs of shape (n, K) with K < SMALL_SOFTMAX_WIDTH: for :func:`softmax_rows`."""
+    return (isinstance(outputs, torch.Tensor) and outputs.device.type == "cpu" and outputs.dtype == torch.float32
+            and outputs.ndim == 2 and 1 < outputs.shape[1] < SMALL_SOFTMAX_WIDTH)
+
+
+def _scoring_nonlinearity(net):
+    """The net's predict nonlinearity; skorch's default softmax goes through :func:`softmax_rows` for narrow outputs."""
+    func = predict_nonlinearity(net)
+    if not _is_default_softmax(func):
+        return func
+
+    def softmax(outputs):
+        if _narrow_logits(outputs):
+            return torch.from_numpy(softmax_rows(outputs.numpy()))
+        return func(outputs)
+
+    return softmax
+
+
+def default_scoring_memory(device):
+    """The scoring budget in MiB when none is given: :data:`DEFAULT_SCORING_MEMORY` on the CPU,
+    :data:`DEFAULT_SCORING_MEMORY_GPU` on any other device.
+
+    Parameters
+    ----------
+    device : str or torch.device
+
+    Returns
+    -------
+    working_memory : float
+
+    Examples
+    --------
+    >>> default_scoring_memory("cpu"), default_scoring_memory("cuda:0")
+    (32.0, 1024.0)
+    """
+    return float(DEFAULT_SCORING_MEMORY if torch.device(device).type == "cpu" else DEFAULT_SCORING_MEMORY_GPU)
+
+
+def _check_working_memory(working_memory, device):
+    """``working_memory`` in MiB, validated; the device's default for None."""
+    if working_memory is None:
+        return default_scoring_memory(device)
+    if isinstance(working_memory, bool) or not isinstance(working_memory, Real) or not (
+            np.isfinite(working_memory) and working_memory > 0):
+        raise InvalidParameterError(
+            f"working_memory (the learner's scoring_memory) must be a positive number of MiB or None for the default "
+            f"({DEFAULT_SCORING_MEMORY} MiB on the CPU, {DEFAULT_SCORING_MEMORY_GPU} MiB on a GPU); "
+            f"got {working_memory!r}."
+        )
+    return float(working_memory)
+
+
+def _check_batch_size(batch_size):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
+        raise InvalidParameterError(
+            f"batch_size must be a positive integer (rows per forward pass) or None to size the batches from "
+            f"the scoring memory budget; got {batch_size!r}."
+        )
+    return int(batch_size)
+
+
+def _tensor_bytes(value):
+    """Bytes of the tensors in a layer output (a tensor, or tuples, lists and dicts of them)."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, (tuple, list)):
+        return sum(_tensor_bytes(item) for item in value)
+    if isinstance(value, dict):
+        return sum(_tensor_bytes(item) for item in value.values())
+    return 0
+
+
+def _input_row_bytes(X):
+    """Bytes per row of the float32 input batch (plus the densified batch of a sparse pool)."""
+    shape = tuple(X.shape)
+    values = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+    row_bytes = 4 * values
+    if scipy.sparse.issparse(X):  # toarray() in the matrix's dtype, then the float32 copy
+        row_bytes += values * np.dtype(X.dtype).itemsize
+    return row_bytes
+
+
+def scoring_row_bytes(net, X, *, embedding_layer=None, autocast=False):
+    """Estimated bytes one pool row takes while it is scored, measured by a probe forward pass.
+
+    The first ``min(n_samples, PROBE_ROWS)`` rows of ``X`` (8) go through the network once
+    in eval mode under ``torch.inference_mode()`` (and autocast when asked), with a forward
+    hook on every module; their outputs are dropped. The estimate per row is::
+
+        input + ACTIVATION_FACTOR * largest layer output + 2 * (probabilities + embedding)
+
+        input                 the batch as a float32 tensor (4 bytes a value), plus the
+                              densified batch of a sparse pool
+        largest layer output  the largest output of any module (tensors of a tuple or a
+                              dict summed), per row, in the dtype it has (float16 under
+                              autocast); ACTIVATION_FACTOR = 3 covers what a layer reads,
+                              what it writes and one temporary (e.g. a residual sum):
+                              inference mode frees each activation once it is used
+        probabilities, embedding
+                              the float32 output rows (and the recorded embedding rows)
+                              of the batch, on the device and their host copy
+
+    Parameters
+    ----------
+    net : skorch.NeuralNetClassifier
+        Fitted (initialized) net; its training mode is restored afterwards, and the probe
+        draws no random numbers (dropout is off during it).
+    X : ndarray, memmap, torch.Tensor or scipy.sparse matrix of shape (n_samples, ...)
+        The pool; only its first rows are read.
+    embedding_layer : str, default=None
+        Also count the input of this layer (see :class:`EmbeddingRecorder`).
+    autocast : bool, default=False
+        Probe under ``torch.autocast`` in float16 on CUDA, as scoring would.
+
+    Returns
+    -------
+    row_bytes : int
+        0 when ``X`` has no rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from prunefuse_sk.networks import default_estimator
+    >>> X = np.random.RandomState(0).rand(40, 64).astype("float32")
+    >>> net = default_estimator(64, 10).initialize()   # MLP 64-128-64-10
+    >>> scoring_row_bytes(net, X)   # 64*4 + 3 * 128*4 + 2 * 10*4
+    1872
+    """
+    total = n_rows(X)
+    if total == 0:
+        return 0
+    batch = next(iter_row_batches(X, min(total, PROBE_ROWS)))
+    device = net_device(net)
+    module = net.module_
+    network = unwrap_module(module)  # run eagerly: hooks on a torch.compile'd module would recompile it
+    largest = 0
+
+    def record(_layer, _inputs, output):
+        nonlocal largest
+        largest = max(largest, _tensor_bytes(output))
+
+    recorder = (EmbeddingRecorder(trained_module(net), embedding_layer) if embedding_layer is not None
+                else contextlib.nullcontext())
+    handles = [layer.register_forward_hook(record) for layer in network.modules()]
+    was_training = module.training
+    module.eval()  # activations are the same size; dropout draws nothing
+    try:
+        with torch.inference_mode(), recorder, torch.autocast("cuda", enabled=bool(autocast) and device.type == "cuda"):
+            inputs = to_float_tensor(batch, device, check_finite=False)
+            outputs = network(inputs)
+            kept = 4 * outputs[0].numel() if isinstance(outputs, torch.Tensor) and outputs.ndim else 4
+            if embedding_layer is not None and recorder.embedding is not None:
+                kept += 4 * recorder.embedding[0].numel()
+            rows = len(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+        module.train(was_training)
+    per_row = -(-largest // rows)  # ceil
+    return int(_input_row_bytes(X) + ACTIVATION_FACTOR * per_row + 2 * kept)
+
+
+def scoring_batch_size(net, X, *, working_memory=None, embedding_layer=None, autocast=False):
+    """Rows per forward pass so that one batch stays within a memory budget.
+
+    At most ``working_memory * 2**20 // scoring_row_bytes(...)`` rows (the rule of
+    scikit-learn's ``get_chunk_n_rows``), at least 1; then evened out so that the pool
+    splits into as few batches of (nearly) equal size (a 72,000-row pool with room for
+    60,000 rows a batch gets two batches of 36,000, not 60,000 and 12,000).
 
     Parameters
     ----------
     net : skorch.NeuralNetClassifier
         Fitted (initialized) net.
-    X : ndarray, memmap or torch.Tensor of shape (n_samples, ...)
+    X : ndarray, memmap, torch.Tensor or scipy.sparse matrix of shape (n_samples, ...)
+        The pool; only its first rows are read (:func:`scoring_row_bytes`).
+    working_memory : float, default=None
+        The budget of one batch, in MiB; when None, :data:`DEFAULT_SCORING_MEMORY` (32) on
+        the CPU and :data:`DEFAULT_SCORING_MEMORY_GPU` (1024) on a GPU
+        (:func:`default_scoring_memory`).
+    embedding_layer : str, default=None
+        Embeddings are recorded too.
+    autocast : bool, default=False
+        Scoring runs under float16 autocast on CUDA.
+
+    Returns
+    -------
+    batch_size : int
+        At least 1 (0 for an empty pool). A pool of at most ``PROBE_ROWS`` rows is one
+        batch, unprobed.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``working_memory`` is not a positive number or None.
+
+    Warns
+    -----
+    UserWarning
+        If a single row needs more than ``working_memory``; rows are then scored one at a time.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from prunefuse_sk.networks import default_estimator
+    >>> X = np.random.RandomState(0).rand(5000, 64).astype("float32")
+    >>> net = default_estimator(64, 10).initialize()
+    >>> scoring_row_bytes(net, X), 2**20 // 1872    # 1 MiB holds 560 rows: 5,000 rows make 9 batches
+    (1872, 560)
+    >>> scoring_batch_size(net, X, working_memory=1), scoring_batch_size(net, X, working_memory=2)
+    (556, 1000)
+    """
+    budget = _check_working_memory(working_memory, net_device(net)) * 2**20
+    total = n_rows(X)
+    if total <= PROBE_ROWS:
+        return total
+    row_bytes = scoring_row_bytes(net, X, embedding_layer=embedding_layer, autocast=autocast)
+    rows = int(budget // row_bytes)
+    if rows < 1:
+        warnings.warn(
+            f"Scoring one row takes an estimated {row_bytes / 2**20:.3g} MiB, more than the scoring memory budget "
+            f"of {budget / 2**20:.3g} MiB; rows are scored one at a time. Raise the budget (working_memory, or the "
+            "learner's scoring_memory) or pass batch_size.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return 1
+    n_batches = -(-total // rows)
+    return -(-total // n_batches)  # as many batches as needed, of (nearly) equal size
+
+
+def _raise_non_finite(inputs):
+    """A batch scored to NaN or infinity: blame the input when it is not finite, else the network."""
+    if not bool(torch.isfinite(inputs).all()):
+        raise NonFiniteInputError("X contains NaN or infinity; impute or drop those rows before scoring them.")
+    raise NonFiniteOutputError(
+        "The network produced NaN or infinity on finite input rows. Its weights may have diverged in training "
+        "(lower the learning rate, clip gradients, check the labelled data), or float16 overflowed under "
+        "autocast (score with autocast=False)."
+    )
+
+
+def _all_finite(block):
+    """``np.isfinite(block).all()``, with a cheap sum first (a sum that overflows is checked exactly)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(block.sum())) or bool(np.isfinite(block).all())
+
+
+def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, autocast=False, progress=None,
+               working_memory=None):
+    """Score a pool with a fitted skorch classifier in one batched pass, without gradients.
+
+    Runs under ``torch.inference_mode()``; a batch is converted to a float32
+    tensor on the net's device only when it is scored, so memmaps and large
+    arrays are never copied whole. Extra memory is the outputs (O(n_samples))
+    plus one batch, which is sized to a memory budget unless ``batch_size`` is
+    given: :func:`scoring_batch_size` measures the network's layer outputs on the
+    first 8 rows and takes as many rows as fit ``working_memory`` MiB (by default
+    :data:`DEFAULT_SCORING_MEMORY` = 32 on the CPU, :data:`DEFAULT_SCORING_MEMORY_GPU`
+    = 1024 on a GPU), so a small network scores large batches and a large one small
+    batches.
+
+    Inputs are not scanned for NaN or infinity on their own: the outputs of every
+    batch are, and a batch whose outputs are not finite has its input inspected,
+    which raises :class:`~prunefuse_sk.exceptions.NonFiniteInputError` when the
+    input holds NaN or infinity, :class:`~prunefuse_sk.exceptions.NonFiniteOutputError`
+    when it does not. (A non-finite input value that the network ignores, say one a
+    ReLU zeroes, is not reported here; ``PruneFuseActiveLearner.query`` checks the
+    rows it selects.)
+
+    Parameters
+    ----------
+    net : skorch.NeuralNetClassifier
+        Fitted (initialized) net.
+    X : ndarray, memmap, torch.Tensor or scipy.sparse matrix of shape (n_samples, ...)
         The pool.
     batch_size : int, default=None
-        Rows per forward pass; defaults to ``max(net.batch_size, 256)``.
+        Rows per forward pass; when None, as many as fit ``working_memory``
+        (:func:`scoring_batch_size`). Given, it wins over the budget.
     embedding_layer : str, default=None
         When given, also record the input of this layer (see
         :class:`EmbeddingRecorder`) during the same forward passes.
@@ -145,6 +509,10 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
         A callable is called with the number of rows done after each batch
         (e.g. a tqdm update); ``True`` shows a tqdm bar for pools of more than
         10,000 rows.
+    working_memory : float, default=None
+        Memory budget of one batch in MiB, when ``batch_size`` is None; when None,
+        :data:`DEFAULT_SCORING_MEMORY` (32) on the CPU, :data:`DEFAULT_SCORING_MEMORY_GPU`
+        (1024) on a GPU. A learner passes its ``scoring_memory``.
 
     Returns
     -------
@@ -153,20 +521,39 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
 
     Raises
     ------
+    NonFiniteInputError
+        If a batch contains NaN or infinity that makes the outputs NaN or infinite.
+    NonFiniteOutputError
+        If the network produced NaN or infinity on finite input.
+    InvalidParameterError
+        If ``batch_size`` or ``working_memory`` is not a positive number.
     ValueError
-        If a batch contains NaN or infinity, or ``n_passes > 1`` for a network
-        without dropout layers.
+        If ``n_passes > 1`` for a network without dropout layers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from prunefuse_sk.networks import default_estimator
+    >>> X = np.random.RandomState(0).rand(5000, 64).astype("float32")
+    >>> net = default_estimator(64, 10).initialize()
+    >>> score_pool(net, X).proba.shape        # one 5,000-row batch: 32 MiB hold 17,924 rows
+    (5000, 10)
+    >>> bool(np.allclose(score_pool(net, X, working_memory=1).proba, score_pool(net, X, batch_size=556).proba))
+    True
     """
     if progress is True:
         with _progress_bar(n_rows(X)) as update:
             return score_pool(net, X, batch_size=batch_size, embedding_layer=embedding_layer, n_passes=n_passes,
-                              autocast=autocast, progress=update)
-    if batch_size is None:
-        batch_size = max(int(net.batch_size) if net.batch_size and net.batch_size > 0 else 0,
-                         DEFAULT_SCORING_BATCH)
+                              autocast=autocast, progress=update, working_memory=working_memory)
     if isinstance(n_passes, bool) or not isinstance(n_passes, (int, np.integer)) or n_passes < 1:
         raise ValueError(f"n_passes must be a positive integer; got {n_passes!r}.")
-    nonlinearity = predict_nonlinearity(net)
+    if batch_size is None:
+        batch_size = scoring_batch_size(net, X, working_memory=working_memory, embedding_layer=embedding_layer,
+                                        autocast=autocast)
+    else:
+        batch_size = _check_batch_size(batch_size)
+    nonlinearity = _scoring_nonlinearity(net)
+    softmax_in_place = n_passes == 1 and _is_default_softmax(predict_nonlinearity(net))
     module = net.module_
     was_training = module.training
     if n_passes > 1:
@@ -187,18 +574,29 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
     start = 0
     try:
         with torch.inference_mode(), recorder, torch.autocast("cuda", enabled=use_autocast):
-            for batch in iter_row_batches(X, batch_size):
-                inputs = to_float_tensor(batch, device)
-                mean_proba, mean_entropy = 0.0, 0.0
-                for _ in range(n_passes):
-                    batch_proba = nonlinearity(net.infer(inputs)).float()
-                    mean_proba = mean_proba + batch_proba / n_passes
-                    if n_passes > 1:
+            for batch in iter_row_batches(X, max(batch_size, 1)):
+                inputs = to_float_tensor(batch, device, check_finite=False)  # the outputs are checked instead
+                if n_passes == 1:
+                    outputs = net.infer(inputs)
+                    if softmax_in_place and _narrow_logits(outputs):  # straight into a Fortran-ordered proba
+                        if proba is None:
+                            proba = np.empty((total, outputs.shape[1]), dtype=np.float32, order="F")
+                        mean_proba = softmax_rows(outputs.numpy(), out=proba[start:start + len(outputs)])
+                    else:
+                        mean_proba = nonlinearity(outputs).float()
+                else:
+                    mean_proba, mean_entropy = 0.0, 0.0
+                    for _ in range(n_passes):
+                        batch_proba = nonlinearity(net.infer(inputs)).float()
+                        mean_proba = mean_proba + batch_proba / n_passes
                         mean_entropy = mean_entropy + _entropy_rows(batch_proba) / n_passes
                 stop = start + len(inputs)
                 if proba is None:
                     proba = np.empty((total, mean_proba.shape[1]), dtype=np.float32)
-                proba[start:stop] = mean_proba.cpu().numpy()
+                if isinstance(mean_proba, torch.Tensor):
+                    proba[start:stop] = mean_proba.cpu().numpy()
+                if not _all_finite(proba[start:stop]):
+                    _raise_non_finite(inputs)
                 if embedding_layer is not None:
                     if embeddings is None:
                         embeddings = np.empty((total, recorder.embedding.shape[1]), dtype=np.float32)
@@ -217,19 +615,23 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
     return PoolScores(proba=proba, embeddings=embeddings, expected_entropy=expected_entropy)
 
 
-def predict_proba_batched(net, X, batch_size=None, progress=None):
+def predict_proba_batched(net, X, batch_size=None, progress=None, *, working_memory=None):
     """Class probabilities of a fitted skorch classifier over ``X``, batch by batch.
 
     Parameters
     ----------
     net : skorch.NeuralNetClassifier
         Fitted (initialized) net.
-    X : ndarray, memmap or torch.Tensor of shape (n_samples, ...)
+    X : ndarray, memmap, torch.Tensor or scipy.sparse matrix of shape (n_samples, ...)
         The pool to score; converted to float32 one batch at a time.
     batch_size : int, default=None
-        Rows per forward pass; defaults to ``max(net.batch_size, 256)``.
+        Rows per forward pass; when None, as many as fit ``working_memory``
+        (see :func:`score_pool`).
     progress : callable, default=None
         Called with the number of rows done after each batch (e.g. a tqdm update).
+    working_memory : float, default=None
+        Memory budget of one batch in MiB; the device's default when None (see
+        :func:`score_pool`).
 
     Returns
     -------
@@ -237,4 +639,4 @@ def predict_proba_batched(net, X, batch_size=None, progress=None):
         The net's predict nonlinearity (softmax by default) applied to its
         outputs; an empty ``(0, 0)`` array when ``X`` has no rows.
     """
-    return score_pool(net, X, batch_size=batch_size, progress=progress).proba
+    return score_pool(net, X, batch_size=batch_size, progress=progress, working_memory=working_memory).proba

@@ -114,13 +114,17 @@ def top_by_key(scores, n, seed=None, rows=None):
     rows = np.arange(len(scores)) if rows is None else np.asarray(rows, dtype=np.int64)
     n = min(int(n), len(scores))
     if n < len(scores):
-        threshold = scores[np.argpartition(-scores, n - 1)[n - 1]]
-        above = np.flatnonzero(scores > threshold)
-        tied = np.flatnonzero(scores == threshold)
-        if len(above) + len(tied) > n:  # keys only for the rows tied at the threshold
-            keep = np.argsort(_tie_keys(seed, rows[tied]), kind="stable")[: n - len(above)]
-            tied = tied[keep]
-        chosen = np.concatenate([above, tied])
+        partition = np.argpartition(-scores, n - 1)
+        threshold = scores[partition[n - 1]]
+        if np.count_nonzero(scores >= threshold) == n:  # no ties across the threshold: the n first are the n best
+            chosen = partition[:n]
+        else:
+            above = np.flatnonzero(scores > threshold)
+            tied = np.flatnonzero(scores == threshold)
+            if len(above) + len(tied) > n:  # keys only for the rows tied at the threshold
+                keep = np.argsort(_tie_keys(seed, rows[tied]), kind="stable")[: n - len(above)]
+                tied = tied[keep]
+            chosen = np.concatenate([above, tied])
     else:
         chosen = np.arange(len(scores))
     order = np.lexsort((_tie_keys(seed, rows[chosen]), -scores[chosen]))

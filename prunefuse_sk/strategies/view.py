@@ -47,6 +47,12 @@ class SelectorView:
         When given, pools must have samples of this shape.
     progress : bool, default=False
         Show a progress bar when scoring pools of more than 10,000 rows.
+    scoring_memory : float, default=None
+        Memory budget of one scoring batch in MiB (``working_memory`` of
+        :func:`~prunefuse_sk.strategies.score_pool`), used when a strategy passes no
+        ``batch_size``; None for the device's default
+        (:func:`~prunefuse_sk.strategies.scoring.default_scoring_memory`: 32 MiB on the
+        CPU, 1024 MiB on a GPU).
     owner : object, default=None
         Attributes the view lacks are looked up here (e.g. the learner).
 
@@ -67,7 +73,7 @@ class SelectorView:
     on_transformed = False
 
     def __init__(self, estimator, X_training, y_training, *, classes=None, embedding_layer=None,
-                 sample_shape=None, progress=False, owner=None):
+                 sample_shape=None, progress=False, scoring_memory=None, owner=None):
         self.estimator = estimator
         self.X_training = X_training
         self.y_training = y_training
@@ -75,6 +81,7 @@ class SelectorView:
         self.embedding_layer = embedding_layer
         self.sample_shape = sample_shape
         self.progress = progress
+        self.scoring_memory = scoring_memory
         self._owner = owner
 
     def score_pool(self, X, *, embeddings=False, n_passes=1, batch_size=None, autocast=False):
@@ -86,7 +93,8 @@ class SelectorView:
         embeddings : bool, default=False
             Also record the inputs of ``embedding_layer``.
         n_passes, batch_size, autocast
-            As in :func:`~prunefuse_sk.strategies.scoring.score_pool`.
+            As in :func:`~prunefuse_sk.strategies.scoring.score_pool`; without
+            ``batch_size``, batches are sized to ``scoring_memory``.
 
         Returns
         -------
@@ -99,7 +107,7 @@ class SelectorView:
         if is_dask_pool(X):  # scored on the workers; only the scores come back
             return score_dask_pool(self.estimator, X, embedding_layer=self.embedding_layer if embeddings else None,
                                    n_passes=n_passes, batch_size=batch_size, autocast=autocast,
-                                   progress=self.progress)
+                                   progress=self.progress, working_memory=self.scoring_memory)
         return score_pool(
             self.estimator,
             X,
@@ -108,6 +116,7 @@ class SelectorView:
             n_passes=n_passes,
             autocast=autocast,
             progress=self.progress,
+            working_memory=self.scoring_memory,
         )
 
     def predict_proba(self, X, **kwargs):
@@ -337,4 +346,5 @@ def _rank_on_workers(strategy, measure, view, X, n, rng, strategy_kwargs):
             f"random_state, batch_size and autocast; got {unknown} as well. Drop them, or compute the pool "
             "(X_pool.compute()) to run the strategy in memory."
         )
-    return rank_dask_pool(view.estimator, X, n, measure, progress=view.progress, **kwargs)
+    return rank_dask_pool(view.estimator, X, n, measure, progress=view.progress,
+                          working_memory=view.scoring_memory, **kwargs)
