@@ -46,7 +46,7 @@ from prunefuse_sk import PruneFuseActiveLearner
 from prunefuse_sk.simulation import simulate
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from recipe import DATASETS, EPOCHS, load, recipe_net  # noqa: E402
+from recipe import DATASETS, EPOCHS, final_rows, load, recipe_net, session_seconds  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 FAST = {"method": "prunefuse", "name": "prunefuse-fast", "pruning_ratio": 0.5, "proxy_retrain": "warm",
@@ -90,17 +90,11 @@ def _mean_std(values):
 
 def sessions(records):
     """Per method and seed: session seconds, selection seconds, final training seconds, final accuracy."""
+    last = final_rows(records)
     out = {}
-    for r in records:
-        key = (r["method"], r["seed"])
-        s = out.setdefault(key, {"selection": 0.0, "final_training": 0.0, "accuracy": None, "n_labels": 0})
-        s["selection"] += r["selection_seconds"]
-        if r["round"] == max(q["round"] for q in records if (q["method"], q["seed"]) == key):
-            s["final_training"] = r["training_seconds"]
-            s["accuracy"] = r["accuracy"]
-            s["n_labels"] = r["n_labels"]
-    for s in out.values():
-        s["session"] = s["selection"] + s["final_training"]
+    for key, (selection, session) in session_seconds(records).items():
+        out[key] = {"selection": selection, "session": session, "final_training": last[key]["training_seconds"],
+                    "accuracy": last[key]["accuracy"], "n_labels": last[key]["n_labels"]}
     return out
 
 

@@ -72,3 +72,23 @@ def load(name):
     if name == "animal-mnist":
         return load_animal_mnist()
     raise ValueError(f"dataset must be one of {DATASETS}; got {name!r}.")
+
+
+def final_rows(records):
+    """``{(method, seed): the record of the run's last round}`` from :class:`SimulationResults` records."""
+    last = {}
+    for r in records:
+        key = (r["method"], r["seed"])
+        if key not in last or r["round"] > last[key]["round"]:
+            last[key] = r
+    return last
+
+
+def session_seconds(records):
+    """``{(method, seed): (selection seconds, session seconds)}``: every round's selection, plus the final training."""
+    last = final_rows(records)
+    selection = {}
+    for r in records:
+        key = (r["method"], r["seed"])
+        selection[key] = selection.get(key, 0.0) + r["selection_seconds"]
+    return {key: (selection[key], selection[key] + last[key]["training_seconds"]) for key in last}

@@ -21,6 +21,7 @@ from ._random import torch_seed_scope
 from .exceptions import CheckpointMismatchError, InvalidParameterError
 from .kernels import apply_memory_format, check_memory_format, resolve_memory_format
 from .persistence import json_value
+from .pruning import unwrap_module
 
 __all__ = [
     "is_accelerated",
@@ -205,16 +206,17 @@ def initialized_module(template, seed, *, on_cpu=False):
     Returns
     -------
     module : torch.nn.Module
-        The bare module (never a parallel wrapper), on ``template.device``, or on the CPU
-        with ``on_cpu`` or when ``template.device`` is None (skorch then leaves it where
-        it was built).
+        The bare module (never a parallel or ``torch.compile`` wrapper: a net with
+        ``compile=True`` gives the network it compiles), on ``template.device``, or on
+        the CPU with ``on_cpu`` or when ``template.device`` is None (skorch then leaves
+        it where it was built).
     """
     net = clone(template)
     if on_cpu and net.device is not None:
         net.set_params(device="cpu")
     with torch_seed_scope(seed, "cpu" if on_cpu else net_device(net)):
         _initialize_unprepared(net)
-    return trained_module(net)
+    return unwrap_module(trained_module(net))
 
 
 # ------------------------------------------------------------- accelerate

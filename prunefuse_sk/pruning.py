@@ -692,7 +692,7 @@ def embedding_layer(module, output_layers):
         The first channel-mixing output layer (e.g. the final ``Linear``), else the
         first output layer; ``None`` when there is none.
     """
-    layers = dict(module.named_modules())
+    layers = dict(unwrap_module(module).named_modules())
     for name in output_layers:
         if _mixes_channels(layers[name]):
             return name

@@ -227,3 +227,24 @@ def test_fuse_trains_for_max_epochs_or_the_fused_params(fitted, digits_flat):
         learner.fuse(max_epochs=0)
     with pytest.raises(InvalidParameterError, match="fused_params cannot set"):
         learner.set_params(fused_params={"module__hidden": (8,)}).fuse()
+
+
+@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf:UserWarning")  # dynamo's own
+@pytest.mark.parametrize("strategy", ["least_confidence", "kcenter", "badge"])
+def test_compiled_nets_prune_select_and_fuse_like_plain_ones(digits_flat, strategy):
+    """skorch's compile=True wraps module_ in torch.compile: pruning, embeddings and fusion look through it."""
+    X, X_test, y, y_test = digits_flat
+    # the "eager" backend traces with dynamo but generates no code: the wrapper without the compile time
+    net = make_net(MLP, module__n_features=64, module__n_classes=10, max_epochs=2, compile=True,
+                   compile__backend="eager")
+    compiled = PruneFuseActiveLearner(net, query_strategy=strategy, random_state=0).fit(X[:80], y[:80])
+    plain = PruneFuseActiveLearner(clone(net).set_params(compile=False), query_strategy=strategy,
+                                   random_state=0).fit(X[:80], y[:80])
+    assert type(compiled.proxy_.module_).__name__ == "OptimizedModule"
+    assert compiled.embedding_layer_ == plain.embedding_layer_ == "output"
+    assert compiled.n_params_proxy_ == plain.n_params_proxy_ < compiled.n_params_full_
+    # the same seeds give the same pruned network, trained alike: the same picks
+    np.testing.assert_array_equal(np.sort(compiled.query(X[80:], n=5)[0]), np.sort(plain.query(X[80:], n=5)[0]))
+    fused = compiled.fuse()
+    assert type(fused.module_).__name__ == "OptimizedModule"
+    np.testing.assert_allclose(fused.predict_proba(X_test), plain.fuse().predict_proba(X_test), atol=1e-4)

@@ -107,14 +107,14 @@ class EmbeddingRecorder:
     Parameters
     ----------
     module : torch.nn.Module
-        The network.
+        The network (parallel and ``torch.compile`` wrappers are looked through).
     layer_name : str
-        Name of the layer (as in ``named_modules()``) whose input to record,
-        typically the output layer.
+        Name of the layer (as in the bare network's ``named_modules()``) whose input
+        to record, typically the output layer.
     """
 
     def __init__(self, module, layer_name):
-        layers = dict(module.named_modules())
+        layers = dict(unwrap_module(module).named_modules())
         if layer_name not in layers:
             raise ValueError(f"The network has no layer named {layer_name!r} to take embeddings from.")
         self.layer = layers[layer_name]
@@ -569,6 +569,9 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
     use_autocast = bool(autocast) and device.type == "cuda"
     recorder = (EmbeddingRecorder(trained_module(net), embedding_layer) if embedding_layer is not None
                 else contextlib.nullcontext())  # layer names without a DistributedDataParallel prefix
+    infer = net.infer
+    if embedding_layer is not None and unwrap_module(net.module_) is not trained_module(net):
+        infer = unwrap_module(net.module_)  # torch.compile'd: a compiled graph skips the recorder's hook
     total = n_rows(X)
     proba = embeddings = expected_entropy = None
     start = 0
@@ -577,7 +580,7 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
             for batch in iter_row_batches(X, max(batch_size, 1)):
                 inputs = to_float_tensor(batch, device, check_finite=False)  # the outputs are checked instead
                 if n_passes == 1:
-                    outputs = net.infer(inputs)
+                    outputs = infer(inputs)
                     if softmax_in_place and _narrow_logits(outputs):  # straight into a Fortran-ordered proba
                         if proba is None:
                             proba = np.empty((total, outputs.shape[1]), dtype=np.float32, order="F")
@@ -587,7 +590,7 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
                 else:
                     mean_proba, mean_entropy = 0.0, 0.0
                     for _ in range(n_passes):
-                        batch_proba = nonlinearity(net.infer(inputs)).float()
+                        batch_proba = nonlinearity(infer(inputs)).float()
                         mean_proba = mean_proba + batch_proba / n_passes
                         mean_entropy = mean_entropy + _entropy_rows(batch_proba) / n_passes
                 stop = start + len(inputs)
