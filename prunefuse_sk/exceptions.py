@@ -22,6 +22,7 @@ __all__ = [
     "InvalidQuerySizeError",
     "FeatureShapeError",
     "NonFiniteInputError",
+    "TokenIdError",
     "NonFiniteOutputError",
     "LengthMismatchError",
     "LabelMappingError",
@@ -37,6 +38,7 @@ __all__ = [
     "UnsafeCheckpointError",
     "NotFittedError",
     "StaleProxyWarning",
+    "UnprunedLayerWarning",
 ]
 
 
@@ -64,6 +66,10 @@ class FeatureShapeError(ValueError):
 
 class NonFiniteInputError(ValueError):
     """Samples or labels contain NaN or infinity."""
+
+
+class TokenIdError(ValueError):
+    """Input for a network whose input layer is an embedding is not integer token ids in its vocabulary."""
 
 
 class NonFiniteOutputError(ValueError):
@@ -137,4 +143,13 @@ class StaleProxyWarning(UserWarning):
     """The proxy was not retrained on the latest labels (an earlier retraining failed).
 
     Call ``learner.refit()`` (or ``learner.teach()`` with no data) to retry.
+    """
+
+
+class UnprunedLayerWarning(UserWarning):
+    """A layer the pruning cannot handle exactly (e.g. ``nn.LSTM``/``nn.GRU``) is kept whole in the proxy.
+
+    The warning names the layers. The proxy still works and fuses exactly; it is only
+    larger than ``pruning_ratio`` suggests. Add the layers to ``ignored_layers`` to say
+    that this is intended and silence the warning.
     """

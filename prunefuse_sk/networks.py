@@ -1,4 +1,4 @@
-"""Small reference networks: the default MLP and the demo's CNNs.
+"""Small reference networks: the default MLP, the demo's CNNs and three text classifiers.
 
 Each returns logits (use ``criterion=torch.nn.CrossEntropyLoss``) and flattens with
 ``nn.Flatten``/``flatten(1)`` so that pruning may change widths freely.
@@ -8,7 +8,7 @@ import torch
 from skorch import NeuralNetClassifier
 from torch import nn
 
-__all__ = ["MLP", "SmallCNN", "SmallResNet", "default_estimator"]
+__all__ = ["MLP", "SmallCNN", "SmallResNet", "FastText", "TextCNN", "SmallTransformer", "default_estimator"]
 
 
 class MLP(nn.Module):
@@ -160,6 +160,134 @@ class SmallResNet(nn.Module):
         See :meth:`SmallCNN.forward`.
         """
         return self.fc(self.pool(self.blocks(self.stem(X))).flatten(1))
+
+
+class FastText(nn.Module):
+    """fastText-style text classifier: the mean of the token embeddings, one hidden layer, logits.
+
+    Takes int64 token ids of shape (n_samples, n_tokens), padded with id 0 (ignored in
+    the mean), e.g. from :class:`prunefuse_sk.text.TokenIds`. Pruning removes embedding
+    dimensions and hidden units, never vocabulary entries.
+
+    Parameters
+    ----------
+    n_ids : int
+        Vocabulary size including padding and unknown (``TokenIds.n_ids_``).
+    n_classes : int
+        Number of output units.
+    embedding_dim : int, default=64
+    hidden : int, default=64
+
+    Examples
+    --------
+    >>> net = FastText(n_ids=100, n_classes=3)
+    >>> net(torch.tensor([[5, 7, 0, 0], [9, 1, 2, 3]])).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(self, n_ids, n_classes, embedding_dim=64, hidden=64):
+        super().__init__()
+        self.embedding = nn.EmbeddingBag(n_ids, embedding_dim, mode="mean", padding_idx=0)
+        self.hidden = nn.Linear(embedding_dim, hidden)
+        self.output = nn.Linear(hidden, n_classes)
+
+    def forward(self, X):
+        """Logits of shape (n_samples, n_classes) for token ids ``X`` of shape (n_samples, n_tokens)."""
+        return self.output(torch.relu(self.hidden(self.embedding(X))))
+
+
+class TextCNN(nn.Module):
+    """Kim-style convolutional text classifier: embeddings, 1-D convolutions of widths 3/4/5, max-pool.
+
+    Each width has ``n_filters`` filters followed by BatchNorm and ReLU; the maximum over
+    positions of every filter is concatenated and mapped to logits. Takes int64 token ids
+    of shape (n_samples, n_tokens) with ``n_tokens >= 5``, padded with id 0. Pruning removes
+    embedding dimensions and filters.
+
+    Parameters
+    ----------
+    n_ids : int
+        Vocabulary size including padding and unknown (``TokenIds.n_ids_``).
+    n_classes : int
+        Number of output units.
+    embedding_dim : int, default=64
+    n_filters : int, default=64
+        Filters per width.
+    dropout : float, default=0.5
+        Dropout before the output layer.
+
+    Examples
+    --------
+    >>> net = TextCNN(n_ids=100, n_classes=3)
+    >>> net(torch.randint(0, 100, (2, 20))).shape
+    torch.Size([2, 3])
+    """
+
+    widths = (3, 4, 5)
+
+    def __init__(self, n_ids, n_classes, embedding_dim=64, n_filters=64, dropout=0.5):
+        super().__init__()
+        self.embedding = nn.Embedding(n_ids, embedding_dim, padding_idx=0)
+        self.convs = nn.ModuleList(nn.Conv1d(embedding_dim, n_filters, width) for width in self.widths)
+        self.norms = nn.ModuleList(nn.BatchNorm1d(n_filters) for _ in self.widths)
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(n_filters * len(self.widths), n_classes)
+
+    def forward(self, X):
+        """Logits of shape (n_samples, n_classes) for token ids ``X`` of shape (n_samples, n_tokens)."""
+        embedded = self.embedding(X).transpose(1, 2)  # (n, embedding_dim, n_tokens)
+        pooled = [torch.relu(norm(conv(embedded))).amax(dim=2) for conv, norm in zip(self.convs, self.norms)]
+        return self.output(self.dropout(torch.cat(pooled, dim=1)))
+
+
+class SmallTransformer(nn.Module):
+    """A small transformer encoder for text: token and position embeddings, encoder layers, mean pool, logits.
+
+    Takes int64 token ids of shape (n_samples, n_tokens) with ``n_tokens <= max_length``,
+    padded with id 0 (padding is masked in attention and left out of the mean). Pruning
+    shrinks the feed-forward width of every encoder layer; the model width, the attention
+    and the LayerNorms stay whole (pruning them would not fuse back exactly), with an
+    :class:`~prunefuse_sk.exceptions.UnprunedLayerWarning` naming them.
+
+    Parameters
+    ----------
+    n_ids : int
+        Vocabulary size including padding and unknown (``TokenIds.n_ids_``).
+    n_classes : int
+        Number of output units.
+    max_length : int, default=256
+        Longest sequence (positions embedded).
+    d_model : int, default=64
+    n_heads : int, default=4
+    feedforward : int, default=128
+        Hidden width of each layer's feed-forward block (what pruning shrinks).
+    n_layers : int, default=2
+    dropout : float, default=0.1
+
+    Examples
+    --------
+    >>> net = SmallTransformer(n_ids=100, n_classes=3, max_length=16)
+    >>> net(torch.tensor([[5, 7, 0, 0], [9, 1, 2, 3]])).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(self, n_ids, n_classes, max_length=256, d_model=64, n_heads=4, feedforward=128, n_layers=2,
+                 dropout=0.1):
+        super().__init__()
+        self.embedding = nn.Embedding(n_ids, d_model, padding_idx=0)
+        self.position = nn.Embedding(max_length, d_model)
+        layer = nn.TransformerEncoderLayer(d_model, n_heads, feedforward, dropout=dropout, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+        self.output = nn.Linear(d_model, n_classes)
+
+    def forward(self, X):
+        """Logits of shape (n_samples, n_classes) for token ids ``X`` of shape (n_samples, n_tokens)."""
+        padding = X == 0
+        padding = padding & ~padding.all(dim=1, keepdim=True)  # an all-padding row attends to itself
+        positions = torch.arange(X.shape[1], device=X.device)
+        hidden = self.encoder(self.embedding(X) + self.position(positions), src_key_padding_mask=padding)
+        keep = (~padding).unsqueeze(2).to(hidden.dtype)
+        return self.output((hidden * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1.0))
 
 
 def default_estimator(n_features, n_classes):

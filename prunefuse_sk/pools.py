@@ -13,9 +13,9 @@ import scipy.sparse
 import torch
 
 from .exceptions import NonFiniteInputError
-from .validation import as_float32
+from .validation import as_float32, check_token_id_values
 
-__all__ = ["n_rows", "take_rows", "iter_row_batches", "to_float_tensor", "is_dask_pool", "as_dask_array"]
+__all__ = ["n_rows", "take_rows", "iter_row_batches", "to_float_tensor", "to_input_tensor", "is_dask_pool", "as_dask_array"]
 
 
 def n_rows(X):
@@ -93,6 +93,53 @@ def iter_row_batches(X, batch_size):
     total = n_rows(X)
     for start in range(0, total, batch_size):
         yield X[start:start + batch_size]
+
+
+def to_input_tensor(batch, device, *, check_finite=True, token_input=None):
+    """Return one batch as the tensor the network takes: float32 features or int64 token ids.
+
+    Parameters
+    ----------
+    batch : array-like or torch.Tensor of shape (n_batch, ...)
+        The rows to convert (this batch only: a memmap or sparse pool is never loaded whole).
+    device : str or torch.device
+    check_finite : bool, default=True
+        For float input, as in :func:`to_float_tensor`.
+    token_input : tuple (layer name, num_embeddings) or None, default=None
+        The network's embedding input layer (:func:`prunefuse_sk.pruning.token_input`):
+        the batch must then hold integer ids below ``num_embeddings``, and becomes int64.
+
+    Returns
+    -------
+    tensor : torch.Tensor of shape (n_batch, ...), float32 or int64
+
+    Raises
+    ------
+    TokenIdError
+        With ``token_input``, if the batch holds non-integer values or ids out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_input_tensor(np.array([[3, 1, 0]], dtype=np.int32), "cpu", token_input=("emb", 10)).dtype
+    torch.int64
+    """
+    if token_input is None:
+        return to_float_tensor(batch, device, check_finite=check_finite)
+    if scipy.sparse.issparse(batch):
+        batch = batch.toarray()
+    elif hasattr(batch, "compute") and not isinstance(batch, (np.ndarray, torch.Tensor)):  # a dask block
+        batch = batch.compute()
+    if not hasattr(batch, "dtype"):
+        batch = np.asarray(batch)
+    layer, n_ids = token_input
+    check_token_id_values(batch, n_ids, layer=layer)
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device=device, dtype=torch.int64)
+    array = np.asarray(batch, dtype=np.int64)
+    if not array.flags.writeable:  # read-only memmaps: copy this batch only
+        array = array.copy()
+    return torch.as_tensor(array, device=device)
 
 
 def to_float_tensor(batch, device, *, check_finite=True):

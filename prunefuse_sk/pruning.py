@@ -34,6 +34,7 @@ from .exceptions import (
     InvalidParameterError,
     OutputWidthError,
     PruningError,
+    UnprunedLayerWarning,
     UnsupportedArchitectureError,
 )
 
@@ -46,6 +47,7 @@ __all__ = [
     "example_batch",
     "output_width",
     "embedding_layer",
+    "token_input",
     "kept_indices_as_tensors",
     "kept_indices_mismatch",
     "prune_again",
@@ -309,7 +311,87 @@ def find_output_layers(module, example_inputs):
     return tuple(found)
 
 
-def _make_importance(importance):
+def _text_pruning_options(tp):
+    """Let torch-pruning prune an embedding's dimension like channels (never its vocabulary).
+
+    ``nn.Embedding`` becomes a root layer of a pruning group (torch-pruning knows how to
+    prune it but does not start groups there by default); ``nn.EmbeddingBag``, which it
+    does not know, gets a pruning function that removes columns of its weight.
+    """
+
+    class EmbeddingBagPruner(tp.pruner.function.BasePruningFunc):
+        TARGET_MODULES = nn.EmbeddingBag
+
+        def prune_out_channels(self, layer, idxs):
+            keep = sorted(set(range(layer.embedding_dim)) - set(int(i) for i in idxs))
+            layer.weight = self._prune_parameter_and_grad(layer.weight, keep, 1)
+            layer.embedding_dim = len(keep)
+            return layer
+
+        prune_in_channels = prune_out_channels
+
+        def get_out_channels(self, layer):
+            return layer.embedding_dim
+
+        def get_in_channels(self, layer):
+            return layer.embedding_dim
+
+    roots = [tp.ops.TORCH_CONV, tp.ops.TORCH_LINEAR, tp.ops.TORCH_LSTM, nn.Embedding, nn.EmbeddingBag]
+    return {"root_module_types": roots, "customized_pruners": {nn.EmbeddingBag: EmbeddingBagPruner()}}
+
+
+class _SeededRandomImportance:
+    """Random channel scores from a CPU generator of its own: the same ranking on every device."""
+
+    def __init__(self, seed):
+        self.generator = torch.Generator(device="cpu")
+        self.generator.manual_seed(int(seed) if seed is not None else torch.seed())
+
+    @torch.no_grad()
+    def __call__(self, group, **kwargs):
+        _, idxs = group[0]
+        return torch.rand(len(idxs), generator=self.generator)
+
+
+# Layers pruning cannot shrink exactly, kept whole in the proxy: why, per type
+_KEPT_WHOLE = (
+    (nn.RNNBase, "torch-pruning cannot prune recurrent layers exactly; the embedding feeding one stays whole too"),
+    (nn.MultiheadAttention, "a narrower attention changes its 1/sqrt(head_dim) scaling"),
+    (nn.LayerNorm, "a narrower LayerNorm normalizes over other values"),
+)
+
+
+def _layers_kept_whole(model, ignored_names):
+    """Names of the layers pruning cannot shrink exactly (and are not already ignored); warns naming them.
+
+    Recurrent layers (torch-pruning 1.6 fails on ``nn.LSTM`` and treats the weights of
+    ``nn.GRU`` as loose parameters), ``nn.MultiheadAttention`` (with its output
+    projection) and ``nn.LayerNorm`` keep their full width, and so does every channel
+    coupled to them (a transformer's residual stream and its embeddings); the layers
+    around them, e.g. a transformer's feed-forward width, are still pruned and fusion
+    stays exact.
+    """
+    kept, reasons = [], {}
+    for name, layer in model.named_modules():
+        for kind, reason in _KEPT_WHOLE:
+            if isinstance(layer, kind) and name not in ignored_names:
+                kept.append(name)
+                reasons.setdefault(reason, []).append(f"'{name}' ({type(layer).__name__})")
+                if isinstance(layer, nn.MultiheadAttention):
+                    kept.append(f"{name}.out_proj" if name else "out_proj")
+    if reasons:
+        details = "; ".join(f"{', '.join(names)}: {reason}" for reason, names in reasons.items())
+        warnings.warn(
+            f"Keeping layers whole in the proxy, because pruning them would not be exact ({details}). The layers "
+            "around them are still pruned and fusion stays exact. Add them to `ignored_layers` to silence this "
+            "warning.",
+            UnprunedLayerWarning,
+            stacklevel=3,
+        )
+    return kept
+
+
+def _make_importance(importance, seed=None):
     import torch_pruning as tp
 
     if importance == "l2":
@@ -318,20 +400,33 @@ def _make_importance(importance):
     if importance == "l1":
         return tp.importance.MagnitudeImportance(p=1, group_reduction="first", normalizer=None)
     if importance == "random":
-        return tp.importance.RandomImportance()
+        return _SeededRandomImportance(seed)
     raise InvalidParameterError(
         f"importance must be one of {IMPORTANCES}; got {importance!r} instead."
     )
 
 
 def _layer_names_of_group(group, module_names):
-    names = []
+    """The named layers of a torch-pruning group (its internal nodes only when it has none)."""
+    layers, nodes = [], []
     for dep, _ in group:
         target = dep.target.module
+        names = layers if target in module_names else nodes
         name = module_names.get(target, getattr(dep.target, "name", repr(target)))
         if name not in names:
             names.append(name)
-    return names
+    return layers or nodes
+
+
+class _NamedImportance:
+    """Wraps an importance and remembers the layers of the group it scores last, for error messages."""
+
+    def __init__(self, importance, module_names):
+        self.importance, self.module_names, self.layers = importance, module_names, []
+
+    def __call__(self, group, **kwargs):
+        self.layers = _layer_names_of_group(group, self.module_names)
+        return self.importance(group, **kwargs)
 
 
 def _prune_group_tracking(model, group, origins, module_names):
@@ -492,7 +587,8 @@ def prune_at_init(
         Module names (as in ``named_modules()``) never pruned, in addition to
         the automatically protected output layers.
     random_state : int, RandomState instance or None, default=None
-        Seeds ``"random"`` importance (and tie-breaking in torch-pruning).
+        Seeds ``"random"`` importance (drawn on the CPU, so the ranking is the same on
+        every device) and tie-breaking in torch-pruning.
 
     Returns
     -------
@@ -516,19 +612,23 @@ def prune_at_init(
 
     if not isinstance(pruning_ratio, (float, int)) or not 0 < float(pruning_ratio) < 1:
         raise InvalidParameterError(f"pruning_ratio must be a float in (0, 1); got {pruning_ratio!r} instead.")
-    importance_obj = _make_importance(importance)
+    _make_importance(importance)  # check the name before any work
     model = copy.deepcopy(unwrap_module(module))
     was_training = model.training
     output_layers = find_output_layers(model, example_inputs)
     ignored_names = list(dict.fromkeys(list(output_layers) + list(ignored_layers or [])))
-    ignored_modules = _resolve_ignored(model, ignored_names)
+    kept_whole = _layers_kept_whole(model, ignored_names)
+    ignored_modules = _resolve_ignored(model, ignored_names + kept_whole)
     module_names = {m: n for n, m in model.named_modules()}
 
     full_shapes = {name: tuple(t.shape) for name, t, *_ in _named_tensors(model)}
     origins = {name: torch.arange(int(np.prod(s))).view(s) for name, s in full_shapes.items()}
     device = next((p.device for p in model.parameters()), None)
     seed = draw_seed(as_random_state(random_state))
-    with torch_seed_scope(seed, device):
+    importance_obj = _make_importance(importance, seed)
+    with torch_seed_scope(seed, device), warnings.catch_warnings():
+        # torch-pruning's notice about the recurrent layers' own parameters: they are kept whole (warned above)
+        warnings.filterwarnings("ignore", message="Unwrapped parameters detected")
         try:
             pruner = tp.pruner.MetaPruner(
                 model,
@@ -537,6 +637,8 @@ def prune_at_init(
                 pruning_ratio=float(pruning_ratio),
                 ignored_layers=ignored_modules,
                 global_pruning=False,
+                # recurrent layers are kept whole, and so are the embeddings that feed them
+                **({} if any(isinstance(m, nn.RNNBase) for m in model.modules()) else _text_pruning_options(tp)),
             )
         except Exception as exc:  # tracing errors come in many types; say what failed
             raise UnsupportedArchitectureError(
@@ -545,9 +647,18 @@ def prune_at_init(
                 "to `ignored_layers`."
             ) from exc
         _check_widths_left(pruner, pruning_ratio, module_names)
+        ranking = pruner.importance = _NamedImportance(importance_obj, module_names)
         with torch.no_grad():
-            for group in pruner.step(interactive=True):
-                _prune_group_tracking(model, group, origins, module_names)
+            try:
+                for group in pruner.step(interactive=True):
+                    _prune_group_tracking(model, group, origins, module_names)
+            except PruningError:
+                raise
+            except Exception as exc:  # raised while torch-pruning ranks a group's channels
+                raise UnsupportedArchitectureError(
+                    f"torch-pruning failed while ranking the channels of layer(s) {', '.join(ranking.layers)}: "
+                    f"{type(exc).__name__}: {exc}. Add the layer to `ignored_layers` to leave it unpruned."
+                ) from exc
     model.train(was_training)
 
     kept, pruned_layers = {}, []
@@ -677,6 +788,37 @@ def output_width(module, example_inputs):
     return int(outputs.shape[1])
 
 
+def token_input(module):
+    """The network's input layer when it is an embedding: ``(name, num_embeddings)``, else ``None``.
+
+    The input layer is the first layer with parameters in the order the network
+    registers them (its ``__init__`` order), which is how text networks are written:
+    ``nn.Embedding`` or ``nn.EmbeddingBag`` first. A network with such an input layer
+    takes int64 token ids; every other network takes float32 features.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+
+    Returns
+    -------
+    token_input : tuple (str, int) or None
+
+    Examples
+    --------
+    >>> token_input(nn.Sequential(nn.EmbeddingBag(100, 8), nn.Linear(8, 2)))
+    ('0', 100)
+    >>> token_input(nn.Sequential(nn.Linear(4, 2))) is None
+    True
+    """
+    for name, layer in unwrap_module(module).named_modules():
+        if next(layer.children(), None) is None and next(layer.parameters(recurse=False), None) is not None:
+            if isinstance(layer, (nn.Embedding, nn.EmbeddingBag)):
+                return name, int(layer.num_embeddings)
+            return None
+    return None
+
+
 def embedding_layer(module, output_layers):
     """The output layer whose input is the penultimate embedding (the channel-mixing one).
 
@@ -781,7 +923,6 @@ def prune_again(module, example_inputs, indices, shapes, **prune_kwargs):
     if mismatch:
         raise CheckpointMismatchError(
             f"Pruning the restored network does not reproduce the saved proxy (differs at {mismatch[:5]}). Pass "
-            "the estimator and the pruning parameters (pruning_ratio, importance, ignored_layers) that were saved; "
-            "importance='random' checkpoints must be loaded on the device type they were saved on."
+            "the estimator and the pruning parameters (pruning_ratio, importance, ignored_layers) that were saved."
         )
     return pruned

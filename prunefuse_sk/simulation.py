@@ -49,15 +49,15 @@ from tqdm.auto import tqdm
 from sklearn.metrics import accuracy_score
 
 from ._random import _MAX_SEED, torch_seed_scope
-from ._skorch import fit_seeded
+from ._skorch import fit_seeded, initialized_module
 from .exceptions import InvalidParameterError
 from .flops import per_sample_flops
 from .learner import PruneFuseActiveLearner
 from .persistence import json_value
-from .pruning import embedding_layer, example_batch, find_output_layers
+from .pruning import embedding_layer, example_batch, find_output_layers, token_input
 from .strategies import SelectorView, call_strategy, get_strategy
 from .strategies.scoring import score_pool
-from .validation import check_features, check_labels
+from .validation import as_samples, check_inputs, check_labels
 
 __all__ = ["simulate", "SimulationResults", "MethodSpec", "METHOD_KINDS", "RECORD_FIELDS"]
 
@@ -463,17 +463,20 @@ def simulate(
     results : SimulationResults
         ``config["n_jobs"]`` records ``n_jobs``; ``config["evaluate"]`` records ``evaluate``.
     """
-    X = check_features(X)
+    if not isinstance(estimator, NeuralNetClassifier):
+        raise InvalidParameterError(f"estimator must be an unfitted skorch NeuralNetClassifier; got {type(estimator).__name__}.")
+    # float32 features, or int64 token ids when the network's input layer is an embedding
+    tokens = token_input(initialized_module(estimator, seed=0, on_cpu=True))
+    X = check_inputs(as_samples(X), token_input=tokens)
     y = check_labels(y, len(X))
-    X_test = check_features(X_test, name="X_test", n_features_shape=X.shape[1:])
+    X_test = check_inputs(as_samples(X_test, name="X_test"), token_input=tokens, name="X_test",
+                          n_features_shape=X.shape[1:])
     y_test = check_labels(y_test, len(X_test), name="y_test")
     classes, y_enc = np.unique(y, return_inverse=True)
     unknown = np.setdiff1d(np.unique(y_test), classes)
     if len(unknown):
         raise InvalidParameterError(f"y_test has labels {unknown.tolist()[:10]} that never occur in y.")
     y_test_enc = np.searchsorted(classes, y_test)
-    if not isinstance(estimator, NeuralNetClassifier):
-        raise InvalidParameterError(f"estimator must be an unfitted skorch NeuralNetClassifier; got {type(estimator).__name__}.")
 
     specs = [MethodSpec.parse(m) for m in methods]
     names = [s.name for s in specs]

@@ -20,12 +20,19 @@ from .exceptions import (
     LengthMismatchError,
     NonFiniteInputError,
     OutputWidthError,
+    TokenIdError,
 )
 
 __all__ = [
     "check_sample_shape",
     "check_features",
+    "check_token_ids",
+    "check_token_id_values",
+    "check_inputs",
+    "as_samples",
     "as_float32",
+    "densify",
+    "as_row_sliceable",
     "check_labels",
     "resolve_classes",
     "encode_labels",
@@ -41,7 +48,8 @@ _ALL_FINITE = (
 
 
 def check_sample_shape(
-    X, *, name="X", n_features_shape=None, estimator_name="PruneFuseActiveLearner", min_samples=1
+    X, *, name="X", n_features_shape=None, estimator_name="PruneFuseActiveLearner", min_samples=1,
+    accept_sparse=False,
 ):
     """Check the layout of samples without converting or copying them.
 
@@ -61,18 +69,21 @@ def check_sample_shape(
     min_samples : int, default=1
         Fewest rows ``X`` may have; ``0`` accepts an empty ``X`` (check a
         pool's emptiness first to raise ``EmptyPoolError`` instead).
+    accept_sparse : bool, default=False
+        Whether a scipy sparse matrix is fine here (pools and ``predict``: they are
+        densified one scoring batch at a time).
 
     Raises
     ------
     TypeError
-        If ``X`` is a scipy sparse matrix or array.
+        If ``X`` is a scipy sparse matrix or array and ``accept_sparse`` is False.
     FeatureShapeError
         If ``X`` has fewer than two dimensions, fewer than ``min_samples``
         rows, no features, or samples of another shape than at ``fit``.
     ValueError
         If ``X`` holds complex values.
     """
-    if scipy.sparse.issparse(X):
+    if scipy.sparse.issparse(X) and not accept_sparse:
         raise TypeError(
             f"A sparse matrix was passed as {name}, but dense data is required. Use {name}.toarray() to "
             "convert it, or put a dense transformer (e.g. TruncatedSVD) in front in a Pipeline."
@@ -171,6 +182,198 @@ def check_features(X, *, name="X", n_features_shape=None):
     return X
 
 
+# Rows per block when token ids are range-checked: a memmap pool is read block by block, never copied whole.
+TOKEN_CHECK_ROWS = 65_536
+
+
+def _text_hint(name):
+    return (f"Turn raw text into token ids with prunefuse_sk.text.TokenIds (e.g. "
+            f"make_pipeline(TokenIds(max_length=256), learner)) and pass its output as {name}.")
+
+
+def check_token_id_values(X, n_ids, *, name="X", layer="embedding"):
+    """Check that ``X`` holds integer token ids in ``[0, n_ids)``, block by block, without copying it.
+
+    Parameters
+    ----------
+    X : ndarray, memmap or torch.Tensor of shape (n_samples, ...)
+    n_ids : int
+        The embedding's ``num_embeddings``: valid ids are ``0 .. n_ids - 1``.
+    name : str, default="X"
+        Used in error messages.
+    layer : str, default="embedding"
+        The embedding layer's name, used in error messages.
+
+    Raises
+    ------
+    TokenIdError
+        If ``X`` does not have an integer dtype, or holds an id below 0 or at least ``n_ids``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_token_id_values(np.array([[2, 3], [0, 1]]), 4)
+    >>> check_token_id_values(np.array([[2, 4]]), 4, layer="emb")
+    Traceback (most recent call last):
+        ...
+    prunefuse_sk.exceptions.TokenIdError: X holds token id 4, but the network's input layer 'emb' embeds ids 0..3 (num_embeddings=4). Build the embedding with num_embeddings at least the tokenizer's number of ids (TokenIds.n_ids_), or map unseen tokens to the unknown id (1).
+    """
+    dtype = X.dtype
+    if isinstance(X, torch.Tensor):
+        integer = not (X.is_floating_point() or X.is_complex() or dtype == torch.bool)
+    else:
+        integer = np.issubdtype(dtype, np.integer)
+    if not integer:
+        raise TokenIdError(
+            f"{name} holds {dtype} values, but the network's input layer '{layer}' is an embedding and takes "
+            f"integer token ids (0..{n_ids - 1}). Pass an integer array, e.g. {name}.astype('int64') if it "
+            f"holds ids as floats. {_text_hint(name)}"
+        )
+    for start in range(0, len(X), TOKEN_CHECK_ROWS):
+        block = X[start:start + TOKEN_CHECK_ROWS]
+        if block.numel() == 0 if isinstance(block, torch.Tensor) else block.size == 0:
+            continue
+        low, high = int(block.min()), int(block.max())
+        if low < 0:
+            raise TokenIdError(
+                f"{name} holds the negative token id {low}; token ids start at 0 (padding) and 1 (unknown)."
+            )
+        if high >= n_ids:
+            raise TokenIdError(
+                f"{name} holds token id {high}, but the network's input layer '{layer}' embeds ids 0..{n_ids - 1} "
+                f"(num_embeddings={n_ids}). Build the embedding with num_embeddings at least the tokenizer's "
+                "number of ids (TokenIds.n_ids_), or map unseen tokens to the unknown id (1)."
+            )
+
+
+def check_token_ids(X, n_ids, *, name="X", n_features_shape=None, layer="embedding"):
+    """Return ``X`` as int64 token ids for a network whose input layer is an embedding.
+
+    Parameters
+    ----------
+    X : array-like, memmap or torch.Tensor of shape (n_samples, n_tokens)
+        Integer token ids (e.g. from :class:`prunefuse_sk.text.TokenIds`); a tensor is
+        moved to the CPU first.
+    n_ids : int
+        The embedding's ``num_embeddings``.
+    name : str, default="X"
+        Used in error messages.
+    n_features_shape : tuple, default=None
+        When given, ``X.shape[1:]`` must equal it (the shape seen at ``fit``).
+    layer : str, default="embedding"
+        The embedding layer's name, used in error messages.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_tokens), int64
+        No copy when ``X`` already is an int64 array.
+
+    Raises
+    ------
+    TokenIdError
+        If ``X`` holds text, floating-point values, or ids outside ``0 .. n_ids - 1``.
+    FeatureShapeError
+        As :func:`check_sample_shape`.
+
+    Examples
+    --------
+    >>> check_token_ids([[2, 3, 0], [1, 4, 4]], 5).dtype
+    dtype('int64')
+    """
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    if not hasattr(X, "shape") and not scipy.sparse.issparse(X):
+        X = np.asarray(X)
+    if getattr(X, "dtype", None) is not None and X.dtype.kind in "OUS":
+        raise TokenIdError(f"{name} holds text or objects, but the network takes integer token ids. {_text_hint(name)}")
+    check_sample_shape(X, name=name, n_features_shape=n_features_shape)
+    check_token_id_values(X, n_ids, name=name, layer=layer)
+    return np.asarray(X, dtype=np.int64)
+
+
+def as_samples(X, *, name="X"):
+    """``X`` as an array whose layout is checked, not yet converted (a tensor goes to the CPU).
+
+    Parameters
+    ----------
+    X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
+    name : str, default="X"
+        Used in error messages.
+
+    Returns
+    -------
+    X : ndarray or memmap of shape (n_samples, ...)
+
+    Raises
+    ------
+    FeatureShapeError
+        As :func:`check_sample_shape`; for a 1-D array of strings the message says how to turn
+        text into token ids.
+    """
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    if not hasattr(X, "shape") and not scipy.sparse.issparse(X):
+        X = np.asarray(X)
+    if getattr(X, "ndim", 0) == 1 and X.dtype.kind in "OUS" and len(X) and isinstance(X[0], (str, bytes)):
+        raise FeatureShapeError(f"{name} is a 1-D array of strings; the learner takes arrays of numbers. {_text_hint(name)}")
+    check_sample_shape(X, name=name, accept_sparse=True)
+    return densify(X)
+
+
+def as_row_sliceable(X):
+    """A sparse matrix in a format that slices rows cheaply (CSR; a sparse copy, never dense); others unchanged.
+
+    Examples
+    --------
+    >>> import scipy.sparse
+    >>> as_row_sliceable(scipy.sparse.coo_matrix([[0, 1], [2, 0]])).format
+    'csr'
+    """
+    if scipy.sparse.issparse(X) and X.format != "csr":
+        return scipy.sparse.csr_matrix(X)
+    return X
+
+
+def densify(X):
+    """A scipy sparse matrix as a dense ndarray (labelled rows, or one pool batch); anything else unchanged.
+
+    Examples
+    --------
+    >>> import scipy.sparse
+    >>> densify(scipy.sparse.eye(2, format="csr"))
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    return X.toarray() if scipy.sparse.issparse(X) else X
+
+
+def check_inputs(X, *, token_input=None, name="X", n_features_shape=None):
+    """Samples as the network takes them: float32 features, or int64 token ids for an embedding input.
+
+    Parameters
+    ----------
+    X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
+    token_input : tuple (layer name, num_embeddings) or None, default=None
+        The network's embedding input layer (:func:`prunefuse_sk.pruning.token_input`);
+        ``None`` for networks that take floating-point features.
+    name : str, default="X"
+        Used in error messages.
+    n_features_shape : tuple, default=None
+        When given, ``X.shape[1:]`` must equal it (the shape seen at ``fit``).
+
+    Returns
+    -------
+    X : ndarray, float32 (:func:`check_features`) or int64 (:func:`check_token_ids`)
+    """
+    if scipy.sparse.issparse(X):  # labelled rows (teach, fuse): few enough to hold dense
+        check_sample_shape(X, name=name, n_features_shape=n_features_shape, accept_sparse=True)
+        X = X.toarray()
+    if token_input is None:
+        return check_features(X, name=name, n_features_shape=n_features_shape)
+    layer, n_ids = token_input
+    return check_token_ids(X, n_ids, name=name, n_features_shape=n_features_shape, layer=layer)
+
+
 def as_float32(X, *, name="X"):
     """``np.asarray(X, dtype=float32)``, with an error that names ``X`` when it holds no numbers.
 
@@ -190,7 +393,7 @@ def as_float32(X, *, name="X"):
         If ``X`` holds objects or strings that are not numbers.
     """
     try:
-        return np.asarray(X, dtype=np.float32)
+        return np.asarray(densify(X), dtype=np.float32)
     except TypeError as exc:
         raise TypeError(f"{name} must hold numbers; converting it failed: {exc}") from exc
     except ValueError as exc:

