@@ -49,8 +49,8 @@ from recipe import final_rows, session_seconds  # noqa: E402
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 NETWORKS = {
     # name: (module, epochs, learning rate)
-    "FastText": (FastText, 20, 5e-3),
-    "TextCNN": (TextCNN, 8, 1e-3),
+    "FastText": (FastText, 15, 5e-3),
+    "TextCNN": (TextCNN, 10, 3e-3),
 }
 METHODS = ["random", "full", {"method": "prunefuse", "name": "prunefuse-p0.5", "pruning_ratio": 0.5},
            {"method": "prunefuse", "name": "prunefuse-p0.7", "pruning_ratio": 0.7}]
@@ -63,8 +63,8 @@ def build_parser():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--initial", type=int, default=500)
     parser.add_argument("--batch", type=int, default=500, help="labels per round")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--max-length", type=int, default=200, help="tokens per document")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--max-length", type=int, default=100, help="tokens per document")
     parser.add_argument("--max-features", type=int, default=20000, help="vocabulary size")
     parser.add_argument("--sparse-memory", action="store_true", help="run part 2 (the 1M x 50k CSR pool) only")
     parser.add_argument("--sparse-rows", type=int, default=1_000_000)
