@@ -17,21 +17,30 @@ by a learner with the default MLP; the growth of the process's anonymous memory
 (``RssAnon``, sampled) during the query is compared with the dense pool's size and with
 the scoring batch's.
 
+Part 3, ``--embedding-share``: one Adam epoch of each network and its p = 0.5 proxy in a
+bare torch loop, with the embedding table trained or frozen: how much of the training
+time is the embedding's gradient and update, which pruning shrinks only by (1 - p)
+because the vocabulary rows stay.
+
 Nothing is hard-coded: every number is measured by the run.
 
 Usage::
 
     python benchmarks/bench_text.py                    # both networks, 2 seeds
     python benchmarks/bench_text.py --sparse-memory    # part 2 only
+    python benchmarks/bench_text.py --embedding-share  # part 3 only
     python benchmarks/bench_text.py --quick            # 1 seed, 1 round, 1 epoch: a smoke run
 """
 
 import argparse
+import ctypes
+import gc
 import json
 import os
 import platform
 import sys
 import time
+import tracemalloc
 
 import numpy as np
 import torch
@@ -48,9 +57,10 @@ from recipe import final_rows, session_seconds  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 NETWORKS = {
-    # name: (module, epochs, learning rate)
-    "FastText": (FastText, 15, 5e-3),
-    "TextCNN": (TextCNN, 10, 3e-3),
+    # name: (module, epochs, learning rate, module parameters)
+    "FastText": (FastText, 15, 5e-3, {}),
+    "TextCNN": (TextCNN, 10, 3e-3, {}),
+    "TextCNN-bn": (TextCNN, 10, 3e-3, {"batch_norm": True}),
 }
 METHODS = ["random", "full", {"method": "prunefuse", "name": "prunefuse-p0.5", "pruning_ratio": 0.5},
            {"method": "prunefuse", "name": "prunefuse-p0.7", "pruning_ratio": 0.7}]
@@ -59,7 +69,7 @@ TARGET_RATIO = 0.35
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--networks", nargs="+", choices=sorted(NETWORKS), default=list(NETWORKS))
+    parser.add_argument("--networks", nargs="+", choices=sorted(NETWORKS), default=["FastText", "TextCNN"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--initial", type=int, default=500)
     parser.add_argument("--batch", type=int, default=500, help="labels per round")
@@ -68,14 +78,17 @@ def build_parser():
     parser.add_argument("--max-features", type=int, default=20000, help="vocabulary size")
     parser.add_argument("--sparse-memory", action="store_true", help="run part 2 (the 1M x 50k CSR pool) only")
     parser.add_argument("--sparse-rows", type=int, default=1_000_000)
+    parser.add_argument("--embedding-share", action="store_true",
+                        help="run part 3 (where a text proxy's training time goes) only")
     parser.add_argument("--quick", action="store_true", help="1 seed, 1 round, 1 epoch (a smoke run, not a result)")
     parser.add_argument("--out", default=RESULTS)
     parser.add_argument("--tag", default=None)
     return parser
 
 
-def make_net(module, n_ids, n_classes, epochs, lr):
-    return NeuralNetClassifier(module, module__n_ids=n_ids, module__n_classes=n_classes,
+def make_net(module, n_ids, n_classes, epochs, lr, module_params=None):
+    extra = {f"module__{key}": value for key, value in (module_params or {}).items()}
+    return NeuralNetClassifier(module, module__n_ids=n_ids, module__n_classes=n_classes, **extra,
                                criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=lr,
                                max_epochs=epochs, batch_size=64, train_split=None, iterator_train__shuffle=True,
                                verbose=0)
@@ -147,22 +160,82 @@ def run_curves(args, header):
     print(header, flush=True)
     sections, summary = [header], {}
     for network in args.networks:
-        module, epochs, lr = NETWORKS[network]
+        module, epochs, lr, module_params = NETWORKS[network]
         epochs = 1 if args.quick else epochs
         start = time.perf_counter()
-        results = simulate(make_net(module, ids.n_ids_, n_classes, epochs, lr), X, y, X_test, y_test,
+        results = simulate(make_net(module, ids.n_ids_, n_classes, epochs, lr, module_params), X, y, X_test, y_test,
                            methods=METHODS, initial_size=args.initial, batch_sizes=args.batch, n_rounds=args.rounds,
                            seeds=args.seeds, query_strategy="least_confidence")
         seconds = time.perf_counter() - start
         names = [method_name(m) for m in METHODS]
         table, rows = selection_table(results.records, names, args.seeds)
-        text = "\n\n".join([f"== {network} (Adam lr {lr}, batch 64, {epochs} epochs per training; "
+        text = "\n\n".join([f"== {network} {module_params or ''} (Adam lr {lr}, batch 64, {epochs} epochs per training; "
                             f"{seconds / 60:.1f} min)", curve_table(results.records, names, args.seeds), table,
                             verdict(network, rows)])
         print("\n" + text, flush=True)
         sections.append(text)
         summary[network] = {"rows": rows, "minutes": seconds / 60, "records": results.records}
     return sections, summary
+
+
+def _train_epoch(module, X, y, freeze_embedding, batch_size=64):
+    """Seconds of one Adam epoch over (X, y) in a bare torch loop, the embedding frozen or trained."""
+    module.embedding.weight.requires_grad_(not freeze_embedding)
+    optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=3e-3)
+    start = time.perf_counter()
+    for first in range(0, len(X), batch_size):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(module(X[first:first + batch_size]), y[first:first + batch_size])
+        loss.backward()
+        optimizer.step()
+    module.embedding.weight.requires_grad_(True)
+    return time.perf_counter() - start
+
+
+def run_embedding_share(args, repeats=5):
+    """Where a text proxy's training time goes: the embedding table (never narrower in rows) vs the rest."""
+    import warnings
+
+    from prunefuse_sk.pruning import prune_at_init
+
+    texts, y, _, _ = load_text_dataset("20newsgroups")
+    ids = TokenIds(max_length=args.max_length, max_features=args.max_features).fit(texts)
+    rows = np.random.RandomState(0).choice(len(texts), size=2000, replace=False)
+    X = torch.as_tensor(ids.transform([texts[i] for i in rows]))
+    target = torch.as_tensor(y[rows])
+    lines = [f"one Adam epoch over 2,000 random documents ({args.max_length} tokens, {ids.n_ids_:,} ids), batch 64, "
+             f"bare torch loop, median of {repeats}; 'frozen' = the embedding table gets no gradient or update",
+             f"{'network':>10} {'full s':>8} {'frozen':>8} {'p0.5 s':>8} {'frozen':>8} {'p0.5/full':>10} "
+             f"{'(frozen)':>9} {'embedding share of full':>24}"]
+    rows_out = {}
+    for name in args.networks:
+        module_class, _, _, module_params = NETWORKS[name]
+        torch.manual_seed(0)
+        full = module_class(ids.n_ids_, 20, **module_params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            proxy = prune_at_init(full, X[:8], pruning_ratio=0.5, random_state=0).module
+        t = {(which, frozen): float(np.median([_train_epoch(m, X, target, frozen) for _ in range(repeats)]))
+             for which, m in (("full", full), ("p0.5", proxy)) for frozen in (False, True)}
+        row = {"full": t[("full", False)], "full_frozen": t[("full", True)], "proxy": t[("p0.5", False)],
+               "proxy_frozen": t[("p0.5", True)]}
+        row.update(ratio=row["proxy"] / row["full"], ratio_frozen=row["proxy_frozen"] / row["full_frozen"],
+                   embedding_share=1 - row["full_frozen"] / row["full"])
+        rows_out[name] = row
+        lines.append(f"{name:>10} {row['full']:>8.3f} {row['full_frozen']:>8.3f} {row['proxy']:>8.3f} "
+                     f"{row['proxy_frozen']:>8.3f} {row['ratio']:>10.3f} {row['ratio_frozen']:>9.3f} "
+                     f"{row['embedding_share']:>24.2f}")
+    text = "\n".join(lines)
+    print(text, flush=True)
+    return text, rows_out
+
+
+def _malloc_trim():
+    """glibc's ``malloc_trim(0)``: return freed heap pages to the system (no-op elsewhere)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def run_sparse_memory(args):
@@ -181,27 +254,38 @@ def run_sparse_memory(args):
     pool = scipy.sparse.vstack([X] * reps, format="csr")[:args.sparse_rows]
     csr_mb = (pool.data.nbytes + pool.indices.nbytes + pool.indptr.nbytes) / 2**20
     dense_mb = pool.shape[0] * pool.shape[1] * 4 / 2**20
-    learner = PruneFuseActiveLearner(random_state=0).fit(X[:500], y[:500])
+    labelled = np.random.RandomState(0).choice(X.shape[0], size=500, replace=False)  # the files are sorted by topic
+    learner = PruneFuseActiveLearner(random_state=0).fit(X[labelled], y[labelled])
     batch = scoring_batch_size(learner.proxy_, pool)
+    gc.collect()
+    _malloc_trim()  # hand the freed temporaries of building the pool back, so reused pages cannot hide growth
+    tracemalloc.start()
     start = time.perf_counter()
     with PeakSampler() as sampler:
         idx, _ = learner.query(pool, n=100)
     seconds = time.perf_counter() - start
+    traced_peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
     growth = sampler.growth_mb()
     batch_mb = batch * pool.shape[1] * 4 * 2 / 2**20  # the densified batch in the matrix's dtype + its float32 copy
     lines = [
         f"sparse pool: 20 Newsgroups TF-IDF (TfidfVectorizer(max_features=50000), {X.shape[1]:,} columns, "
         f"{X.nnz / X.shape[0]:.0f} non-zeros per row on average), {X.shape[0]:,} real rows tiled to {pool.shape[0]:,}",
         f"  CSR size {csr_mb:,.0f} MiB; a dense float32 copy would take {dense_mb:,.0f} MiB",
-        f"  learner: default MLP on 500 labelled rows (proxy p=0.5); query(n=100, least confidence) took {seconds:.1f} s",
+        f"  learner: default MLP on 500 random labelled rows, {len(learner.classes_)} classes (proxy p=0.5); "
+        f"query(n=100, least confidence) took {seconds:.1f} s",
         f"  scoring batch {batch:,} rows (about {batch_mb:,.0f} MiB densified, float32 + the matrix's dtype)",
-        "  growth during the query, MiB: " + ", ".join(f"{k} {v:,.1f}" for k, v in sorted(growth.items())),
+        "  growth during the query, MiB (sampled from /proc/self/status after malloc_trim): "
+        + ", ".join(f"{k} {v:,.1f}" for k, v in sorted(growth.items())),
+        f"  peak of numpy's allocations during the query (tracemalloc): {traced_peak_mb:,.1f} MiB "
+        f"(the {pool.shape[0]:,} x {len(learner.classes_)} probabilities alone are "
+        f"{pool.shape[0] * len(learner.classes_) * 4 / 2**20:,.0f} MiB)",
         f"  anonymous growth / dense pool: {growth['RssAnon'] / dense_mb:.5f}; / one densified batch: "
         f"{growth['RssAnon'] / batch_mb:.2f}",
     ]
     text = "\n".join(lines)
     print(text, flush=True)
-    return text, {"csr_mb": csr_mb, "dense_mb": dense_mb, "seconds": seconds, "growth_mb": growth,
+    return text, {"traced_peak_mb": traced_peak_mb, "csr_mb": csr_mb, "dense_mb": dense_mb, "seconds": seconds, "growth_mb": growth,
                   "batch_rows": batch, "batch_mb": batch_mb, "rows": pool.shape[0], "columns": pool.shape[1],
                   "nnz_per_row": X.nnz / X.shape[0], "selected": np.asarray(idx).tolist()}
 
@@ -215,7 +299,11 @@ def main(argv=None):
               f"torch {torch.__version__} ({torch.get_num_threads()} threads), prunefuse_sk {prunefuse_sk.__version__}, "
               f"device cpu; load average at start {os.getloadavg()[0]:.2f}")
     start = time.perf_counter()
-    if args.sparse_memory:
+    if args.embedding_share:
+        print(header, flush=True)
+        text, summary = run_embedding_share(args)
+        sections, tag = [header, text], args.tag or "bench_text_embedding_share_cpu"
+    elif args.sparse_memory:
         print(header, flush=True)
         text, summary = run_sparse_memory(args)
         sections, tag = [header, text], args.tag or f"bench_text_sparse{'_quick' if args.quick else ''}_cpu"

@@ -199,8 +199,10 @@ class FastText(nn.Module):
 class TextCNN(nn.Module):
     """Kim-style convolutional text classifier: embeddings, 1-D convolutions of widths 3/4/5, max-pool.
 
-    Each width has ``n_filters`` filters followed by BatchNorm and ReLU; the maximum over
-    positions of every filter is concatenated and mapped to logits. Takes int64 token ids
+    Each width has ``n_filters`` filters followed by ReLU (with ``batch_norm=True``,
+    BatchNorm before it; off by default: on 20 Newsgroups every selection method learned
+    better without it, see ``benchmarks/README.md``); the maximum over positions of every filter is concatenated and
+    mapped to logits. Takes int64 token ids
     of shape (n_samples, n_tokens) with ``n_tokens >= 5``, padded with id 0. Pruning removes
     embedding dimensions and filters.
 
@@ -215,6 +217,8 @@ class TextCNN(nn.Module):
         Filters per width.
     dropout : float, default=0.5
         Dropout before the output layer.
+    batch_norm : bool, default=False
+        ``nn.BatchNorm1d`` after each convolution.
 
     Examples
     --------
@@ -225,11 +229,11 @@ class TextCNN(nn.Module):
 
     widths = (3, 4, 5)
 
-    def __init__(self, n_ids, n_classes, embedding_dim=64, n_filters=64, dropout=0.5):
+    def __init__(self, n_ids, n_classes, embedding_dim=64, n_filters=64, dropout=0.5, batch_norm=False):
         super().__init__()
         self.embedding = nn.Embedding(n_ids, embedding_dim, padding_idx=0)
         self.convs = nn.ModuleList(nn.Conv1d(embedding_dim, n_filters, width) for width in self.widths)
-        self.norms = nn.ModuleList(nn.BatchNorm1d(n_filters) for _ in self.widths)
+        self.norms = nn.ModuleList(nn.BatchNorm1d(n_filters) if batch_norm else nn.Identity() for _ in self.widths)
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(n_filters * len(self.widths), n_classes)
 

@@ -42,6 +42,13 @@ class LSTMText(nn.Module):
         return self.output(torch.relu(self.hidden(self.lstm(self.embedding(X))[0][:, -1])))
 
 
+class TextCNNWithBatchNorm(TextCNN):
+    """TextCNN with BatchNorm1d after each convolution: Conv1d + BatchNorm1d pruned together."""
+
+    def __init__(self, n_ids, n_classes):
+        super().__init__(n_ids, n_classes, batch_norm=True)
+
+
 def text_net(module, ids, max_epochs=4, **kwargs):
     if module is SmallTransformer:
         kwargs = {"module__max_length": 40, "module__d_model": 32, "module__feedforward": 64, "lr": 1e-3, **kwargs}
@@ -83,7 +90,7 @@ def test_text_network_active_learning_round_trip(module, r8_ids):
     np.testing.assert_array_equal(learner.predict(X_test), clf.predict(X_test))
 
 
-@pytest.mark.parametrize("module", [FastText, TextCNN, SmallTransformer, LSTMText])
+@pytest.mark.parametrize("module", [FastText, TextCNN, TextCNNWithBatchNorm, SmallTransformer, LSTMText])
 def test_zero_fusion_reproduces_the_text_proxy_exactly(module, r8_ids):
     _, _, _, X_test, *_ = r8_ids
     learner = fitted(module, r8_ids, fusion_init="zero")
