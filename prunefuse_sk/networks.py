@@ -201,9 +201,9 @@ class TextCNN(nn.Module):
 
     Each width has ``n_filters`` filters followed by ReLU (with ``batch_norm=True``,
     BatchNorm before it; off by default: on 20 Newsgroups every selection method learned
-    better without it, see ``benchmarks/README.md``); the maximum over positions of every filter is concatenated and
-    mapped to logits. Takes int64 token ids
-    of shape (n_samples, n_tokens) with ``n_tokens >= 5``, padded with id 0. Pruning removes
+    better without it, see ``benchmarks/README.md``); the maximum over positions of every
+    filter is concatenated and mapped to logits. Takes int64 token ids of shape
+    (n_samples, n_tokens) with ``n_tokens >= 5``, padded with id 0. Pruning removes
     embedding dimensions and filters.
 
     Parameters

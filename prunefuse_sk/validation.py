@@ -367,7 +367,7 @@ def check_inputs(X, *, token_input=None, name="X", n_features_shape=None):
     """
     if scipy.sparse.issparse(X):  # labelled rows (teach, fuse): few enough to hold dense
         check_sample_shape(X, name=name, n_features_shape=n_features_shape, accept_sparse=True)
-        X = X.toarray()
+        X = densify(X)
     if token_input is None:
         return check_features(X, name=name, n_features_shape=n_features_shape)
     layer, n_ids = token_input
