@@ -20,15 +20,15 @@ from skorch import NeuralNetClassifier
 
 from . import persistence
 from ._random import as_random_state, draw_seed, random_state_as_data, random_state_from_data, torch_seed_scope
-from ._skorch import fit_seeded, initialized_module, load_weights, module_state, net_state, proxy_net
-from ._skorch import check_seed_for_processes, picklable, restore_net_state
+from ._skorch import check_seed_for_processes, fit_seeded, initialized_module, load_weights, net_state, picklable
+from ._skorch import restore_net_state
 from .exceptions import InvalidParameterError, LabelMappingError, NonFiniteInputError
 from .exceptions import StaleProxyWarning
-from .fusion import FUSION_INITS, fused_net, fused_start_module, fusion_seeds, sync_full_network
+from .fusion import FUSION_INITS
 from .labelled import LabelledSet, QueryRecord
 from .networks import default_estimator
-from .pruning import IMPORTANCES, count_parameters, embedding_layer, example_batch, kept_indices_as_tensors
-from .pruning import output_width, prune_again, prune_at_init, token_input
+from .pruned_pair import PrunedPair
+from .pruning import IMPORTANCES, example_batch, output_width, token_input
 from .retraining import PROXY_RETRAIN, run_retraining, schedule_retraining
 from .strategies import SelectorView, get_strategy, select_from_pool
 from .pools import as_dask_array, is_dask_pool
@@ -60,11 +60,16 @@ _PARAMETERS = {
 }
 _NO_BOOLS = ("scoring_memory", "pruning_ratio", "distillation_weight", "temperature", "sync_every", "verbose")
 # The state registry (see _get_state). Attributes kept as plain data, with their key in the state:
-_PLAIN_STATE = {"classes_": "classes", "embedding_layer_": "embedding_layer", "n_features_in_": "n_features_in",
-                "history_": "history", "proxy_stale_": "proxy_stale", "_prune_seed": "prune_seed",
+_PLAIN_STATE = {"classes_": "classes", "n_features_in_": "n_features_in", "history_": "history", "proxy_stale_": "proxy_stale", "_prune_seed": "prune_seed",
                 "_fuse_seed": "fuse_seed", "_proxy_n_labels": "proxy_n_labels", "_pending_retrain": "pending_retrain"}
-# ... and the private ones rebuilt from data: the random stream, the labelled set, the last query's rows
-_PRIVATE_STATE = ("_rng", "_labelled", "_last_query", "_sample_shape", *(a for a in _PLAIN_STATE if a[0] == "_"))
+# ... and the private ones rebuilt from data: the networks, the random stream, the labelled set, the last query's rows
+_FUSION_PARAMS = ("fusion_init", "fused_params", "distillation_weight", "temperature", "memory_format")
+_PRIVATE_STATE = ("_pair", "_rng", "_labelled", "_last_query", "_sample_shape", *(a for a in _PLAIN_STATE if a[0] == "_"))
+
+
+def _of_pair(name):
+    """A fitted attribute read from the learner's :class:`~prunefuse_sk.pruned_pair.PrunedPair`."""
+    return property(lambda self: getattr(self._pair, name), doc=f"See ``PrunedPair.{name}``.")
 
 
 class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -176,6 +181,11 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     """
 
     _parameter_constraints = {name: constraints for name, (constraints, _) in _PARAMETERS.items()}
+    # the fitted networks, read from the learner's PrunedPair
+    estimator_, full_init_module_ = _of_pair("template"), _of_pair("full_init")
+    proxy_init_module_, kept_indices_ = _of_pair("proxy_init"), _of_pair("kept_indices")
+    output_layers_, embedding_layer_ = _of_pair("output_layers"), _of_pair("embedding_layer")
+    n_params_full_, n_params_proxy_ = _of_pair("n_params_full"), _of_pair("n_params_proxy")
 
     def __init__(self, estimator=None, *, pruning_ratio=0.5, importance="random", ignored_layers=None,
                  query_strategy="least_confidence", proxy_params=None, proxy_retrain="reinit", fused_params=None,
@@ -287,8 +297,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         classes = resolve_classes(y, output_width(full, example), getattr(template, "classes", None))
         y_encoded = encode_labels(y, classes)
         prune_seed = draw_seed(rng)
-        pruned = prune_at_init(full, example, **self._pruning_params(prune_seed))
-        self._install_networks(template, full, pruned)
+        self._pair = PrunedPair.prune(template, full, example, **self._pruning_params(prune_seed))
         self.classes_ = classes
         self._rng, self._prune_seed, self._sample_shape = rng, prune_seed, tuple(X.shape[1:])
         if X.ndim == 2:
@@ -562,37 +571,14 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         return {"pruning_ratio": self.pruning_ratio, "importance": self.importance,
                 "ignored_layers": self.ignored_layers, "random_state": seed}
 
-    def _install_networks(self, template, full_module, pruned):
-        """Set the fitted attributes that describe the full network and its pruned proxy."""
-        self.estimator_ = template
-        self.full_init_module_ = copy.deepcopy(full_module).cpu()
-        self.proxy_init_module_ = copy.deepcopy(pruned.module).cpu()
-        self.kept_indices_ = pruned.kept_indices
-        self.output_layers_ = pruned.output_layers
-        self.embedding_layer_ = embedding_layer(full_module, pruned.output_layers)
-        self.n_params_full_ = count_parameters(full_module)
-        self.n_params_proxy_ = count_parameters(pruned.module)
-
     def _new_proxy(self):
-        return proxy_net(self.estimator_, copy.deepcopy(self.proxy_init_module_), self.proxy_params,
-                         memory_format=self.memory_format)
+        return self._pair.new_proxy(self.proxy_params, self.memory_format)
 
-    def _new_fused_net(self):
-        """An unfitted fused network (the proxy's tensors in place) and the seed to train it with."""
-        fresh_seed, train_seed, net_seed = fusion_seeds(self._fuse_seed, seeded=self.random_state is not None)
-        module = fused_start_module(
-            self.estimator_, self.full_init_module_, self.proxy_.module_, self.kept_indices_,
-            fusion_init=self.fusion_init, seed=fresh_seed, memory_format=self.memory_format,
-        )
-        return self._fused_net(module, net_seed), train_seed
-
-    def _fused_net(self, module, net_seed):
-        net = fused_net(
-            self.estimator_, module, classes=self.classes_, teacher_module=self.proxy_.module_,
-            distillation_weight=self.distillation_weight, temperature=self.temperature, random_state=net_seed,
-            memory_format=self.memory_format,
-        )
-        return net.set_params(**self.fused_params) if self.fused_params else net
+    def _new_fused_net(self, start=None):
+        """An unfitted fused network (the trained proxy's tensors in place) and the seed to train it with."""
+        return self._pair.new_fused_net(self.proxy_.module_, classes=self.classes_, fuse_seed=self._fuse_seed,
+                                        seeded=self.random_state is not None, start=start,
+                                        **{name: getattr(self, name) for name in _FUSION_PARAMS})
 
     def _selector_view(self, net=None):
         """What a query strategy sees: this learner, with ``estimator`` and predictions resolved to ``net``."""
@@ -612,19 +598,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         if pending.get("sync"):
             self._sync()  # the next proxy comes from the trained full network
         current = None if pending.get("synced") else self.__dict__.get("proxy_")
-        try:
-            net, entry = run_retraining(pending, current, self._new_proxy, labelled,
-                                        trained_until=self._proxy_n_labels, proxy_retrain=self.proxy_retrain)
-        except BaseException as exc:
-            if hasattr(exc, "add_note"):
-                exc.add_note(
-                    f"prunefuse_sk: all {len(labelled)} labels are kept, but the proxy was not retrained on "
-                    f"them (learner.proxy_stale_ is True). Fix the cause and call learner.refit() to retry."
-                )
-            raise
-        # skorch trains a module instance in place (net.module is net.module_); give `module` back its
-        # pruned initialization, on the CPU, so clones and pickles don't carry the trained weights twice
-        net.module = copy.deepcopy(self.proxy_init_module_)
+        net, entry = run_retraining(pending, current, self._new_proxy, labelled, trained_until=self._proxy_n_labels,
+                                    proxy_retrain=self.proxy_retrain, init_module=self.proxy_init_module_)
         self.proxy_, self._proxy_n_labels, self._pending_retrain, self.proxy_stale_ = net, len(labelled), None, False
         self.history_.append(entry)
         self._log(
@@ -635,12 +610,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     def _sync(self):
         """T_sync: fuse, train the full network, prune the trained network into the next proxy."""
         net, seed = self._new_fused_net()
-        trained, pruned, stats = sync_full_network(
-            net, self.X_training, self._labelled.y, seed=seed,
-            example_inputs=example_batch(self.X_training, self.estimator_.device),
-            **self._pruning_params(self._prune_seed),
-        )
-        self._install_networks(self.estimator_, trained, pruned)
+        self._pair, stats = self._pair.synced(net, self.X_training, self._labelled.y, seed=seed,
+                                              **self._pruning_params(self._prune_seed))
         self.__dict__.pop("fused_", None)
         # done: a retry after a failure further on only retrains the proxy, from the synced init
         self._pending_retrain.update(sync=False, synced=True, sync_stats=stats)
@@ -665,16 +636,11 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         state : dict
             A flat dict of ndarrays, state dicts and JSON data.
         """
-        kept, kept_shapes = kept_indices_as_tensors(self.kept_indices_)
         rng_position, rng_keys = random_state_as_data(self._rng)
         proxy, fused = self.__dict__.get("proxy_"), self.__dict__.get("fused_")
         state = {key: getattr(self, attr, None) for attr, key in _PLAIN_STATE.items()}
-        state.update(
-            self._labelled.as_arrays(), rng=rng_position, rng_keys=rng_keys, sample_shape=list(self._sample_shape),
-            full_init=module_state(self.full_init_module_), proxy_init=module_state(self.proxy_init_module_),
-            kept_indices=kept, kept_shapes=kept_shapes, output_layers=list(self.output_layers_),
-            has_proxy=proxy is not None, has_fused=fused is not None,
-        )
+        state.update(self._pair.as_state(), **self._labelled.as_arrays(), rng=rng_position, rng_keys=rng_keys,
+                     sample_shape=list(self._sample_shape), has_proxy=proxy is not None, has_fused=fused is not None)
         if self._last_query is not None:
             state["last_query_rows"], state["last_query_scores"] = self._last_query.rows, self._last_query.scores
         if proxy is not None:
@@ -695,11 +661,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         load = functools.partial(load_weights, source=source)
         labelled, sample_shape = LabelledSet.from_arrays(state), tuple(state["sample_shape"])
         template = self._template(sample_shape, len(state["classes"]))
-        full = load(initialized_module(template, seed=0), state["full_init"], "initial full-size network")
-        pruned = prune_again(full, example_batch(labelled.X, template.device), state["kept_indices"],
-                             state["kept_shapes"], **self._pruning_params(state["prune_seed"]))
-        load(pruned.module, state["proxy_init"], "initial proxy")
-        self._install_networks(template, full, pruned)
+        self._pair = PrunedPair.from_state(template, state, example_batch(labelled.X, template.device), load,
+                                           **self._pruning_params(state["prune_seed"]))
         for attr, key in _PLAIN_STATE.items():
             if state.get(key) is not None or attr[0] == "_":
                 setattr(self, attr, state.get(key))
@@ -712,10 +675,9 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             self.proxy_ = restore_net_state(self._new_proxy().initialize(), state, "proxy", load)
             self.proxy_.module = copy.deepcopy(self.proxy_init_module_)  # as after training: `module` is the init
         if state["has_fused"]:
-            fused_init = load(copy.deepcopy(self.full_init_module_), state["fused_init"], "fused network")
-            net_seed = fusion_seeds(self._fuse_seed, seeded=self.random_state is not None)[2]
+            start = load(copy.deepcopy(self.full_init_module_), state["fused_init"], "fused network")
             with torch_seed_scope(0, template.device):  # initialize() draws weights that are overwritten next
-                self.fused_ = restore_net_state(self._fused_net(fused_init, net_seed).initialize(), state, "fused", load)
+                self.fused_ = restore_net_state(self._new_fused_net(start)[0].initialize(), state, "fused", load)
 
     def __getstate__(self):
         state = {name: value for name, value in super().__getstate__().items() if name in self._get_param_names()

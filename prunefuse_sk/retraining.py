@@ -7,6 +7,8 @@ exception in a callback, CUDA out of memory, ``KeyboardInterrupt``) leaves the p
 and the same scheduled run can be retried with the same seed.
 """
 
+import copy
+
 from ._random import draw_seed
 from ._skorch import copy_net, fit_seeded
 
@@ -41,8 +43,11 @@ def schedule_retraining(rng, *, only_new=False, sync=False):
     return {"seed": draw_seed(rng), "only_new": bool(only_new), "sync": bool(sync)}
 
 
-def run_retraining(pending, current, new_net, labelled, *, trained_until, proxy_retrain="reinit"):
+def run_retraining(pending, current, new_net, labelled, *, trained_until, proxy_retrain="reinit", init_module=None):
     """Run a scheduled retraining on a new net or a copy of ``current``; ``current`` is never touched.
+
+    An exception (from a callback, CUDA out of memory, ``KeyboardInterrupt``) propagates with a
+    note that the labels are kept and ``learner.refit()`` retries.
 
     Parameters
     ----------
@@ -58,6 +63,10 @@ def run_retraining(pending, current, new_net, labelled, *, trained_until, proxy_
         How many of them ``current`` was trained on (``only_new`` continues from there).
     proxy_retrain : {"reinit", "warm"}, default="reinit"
         Retrain from the pruned initialization, or continue training a copy of ``current``.
+    init_module : torch.nn.Module, default=None
+        The pruned initialization: the trained net's ``module`` parameter gets a copy of it
+        (skorch trains a module instance in place, so ``module`` would otherwise hold the trained
+        weights twice in clones and pickles).
 
     Returns
     -------
@@ -69,11 +78,21 @@ def run_retraining(pending, current, new_net, labelled, *, trained_until, proxy_
     """
     warm = current is not None and (pending["only_new"] or proxy_retrain == "warm")
     start = trained_until if warm and pending["only_new"] else 0
-    net = copy_net(current) if warm else new_net()
-    epochs_before = len(net.history) if getattr(net, "initialized_", False) else 0
-    # transient: the accelerator of a net with skorch's AccelerateMixin forgets each proxy after its training
-    seconds = fit_seeded(net, labelled.X[start:], labelled.y_encoded[start:], seed=pending["seed"], partial=warm,
-                         transient=True)
+    try:
+        net = copy_net(current) if warm else new_net()
+        epochs_before = len(net.history) if getattr(net, "initialized_", False) else 0
+        # transient: the accelerator of a net with skorch's AccelerateMixin forgets each proxy after its training
+        seconds = fit_seeded(net, labelled.X[start:], labelled.y_encoded[start:], seed=pending["seed"],
+                             partial=warm, transient=True)
+    except BaseException as exc:
+        if hasattr(exc, "add_note"):
+            exc.add_note(
+                f"prunefuse_sk: all {len(labelled)} labels are kept, but the proxy was not retrained on "
+                f"them (learner.proxy_stale_ is True). Fix the cause and call learner.refit() to retry."
+            )
+        raise
+    if init_module is not None:
+        net.module = copy.deepcopy(init_module)
     entry = {"round": labelled.last_round, "n_labelled": len(labelled), "n_trained": len(labelled) - start,
              "fit_seconds": seconds, "epochs": len(net.history) - epochs_before}
     if pending.get("sync_stats") is not None:
