@@ -250,7 +250,9 @@ def unpruned_learner(template_learner, net, X_lab, y_lab, seed):
     torch.manual_seed(seed)
     full.fit(X_lab, y_lab)
     learner = copy.copy(template_learner)
-    learner.proxy_ = full
+    # the proxy in use lives in the learner's retraining state (proxy_ reads it): substitute it there
+    learner._retraining = copy.copy(template_learner._retraining)
+    learner._retraining.net = full
     return learner, full
 
 

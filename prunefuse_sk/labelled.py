@@ -118,6 +118,17 @@ class QueryRecord:
                 self._scores.setdefault(row.tobytes(), float(score))
         return self._scores
 
+    def as_arrays(self):
+        """dict: ``last_query_rows`` and ``last_query_scores`` (for checkpoints)."""
+        return {"last_query_rows": self.rows, "last_query_scores": self.scores}
+
+    @classmethod
+    def from_arrays(cls, arrays):
+        """The record :meth:`as_arrays` described, or None when ``arrays`` holds none."""
+        if "last_query_rows" not in arrays:
+            return None
+        return cls(arrays["last_query_rows"], arrays["last_query_scores"])
+
     def scores_of(self, X):
         """Scores of the rows of ``X`` (float32), NaN for rows not queried last.
 

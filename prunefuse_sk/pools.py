@@ -13,9 +13,10 @@ import scipy.sparse
 import torch
 
 from .exceptions import NonFiniteInputError
-from .validation import as_float32, check_token_id_values
+from .validation import as_float32, as_row_sliceable, check_sample_shape, check_token_id_values
 
-__all__ = ["n_rows", "take_rows", "iter_row_batches", "to_float_tensor", "to_input_tensor", "is_dask_pool", "as_dask_array"]
+__all__ = ["n_rows", "take_rows", "iter_row_batches", "to_float_tensor", "to_input_tensor", "is_dask_pool", "as_dask_array",
+           "check_pool", "selected_rows"]
 
 
 def n_rows(X):
@@ -234,3 +235,74 @@ def as_dask_array(X):
     if any(len(sizes) > 1 for sizes in X.chunks[1:]):
         X = X.rechunk({axis: -1 for axis in range(1, X.ndim)})
     return X
+
+
+def check_pool(X_pool, *, n_features_shape=None):
+    """A pool as a query hands it to a strategy: its layout checked, nothing converted or copied.
+
+    Parameters
+    ----------
+    X_pool : array-like, memmap, torch.Tensor, scipy.sparse matrix, dict of tensors or dask collection
+    n_features_shape : tuple, default=None
+        The sample shape seen at ``fit``.
+
+    Returns
+    -------
+    X_pool : same data
+        A dask collection as a dask array of whole-row blocks (:func:`as_dask_array`), a sparse
+        pool in CSR format, a dict of tensors (modAL's dropout strategies) as given, the rest as given.
+
+    Raises
+    ------
+    FeatureShapeError
+        If the sample shape differs from ``n_features_shape``.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse
+    >>> check_pool(scipy.sparse.coo_matrix(np.eye(3)), n_features_shape=(3,)).format
+    'csr'
+    """
+    if is_dask_pool(X_pool):  # scored where its blocks live (strategies.distributed)
+        return as_dask_array(X_pool)
+    if isinstance(X_pool, dict):
+        return X_pool
+    check_sample_shape(X_pool, name="X_pool", n_features_shape=n_features_shape, min_samples=0, accept_sparse=True)
+    return as_row_sliceable(X_pool)
+
+
+def selected_rows(selected, *, token_ids=False):
+    """The rows a query chose, as ``teach`` stores them, so their query scores can be matched there.
+
+    Parameters
+    ----------
+    selected : array-like, sparse matrix, torch.Tensor or dict of tensors
+        ``X_pool[indices]``.
+    token_ids : bool, default=False
+        The network takes integer token ids.
+
+    Returns
+    -------
+    rows : ndarray (float32, or int64 token ids) or None
+        None for a dict of tensors.
+
+    Raises
+    ------
+    NonFiniteInputError
+        If a selected row holds NaN or infinity.
+
+    Examples
+    --------
+    >>> selected_rows([[1, 2]]).dtype, selected_rows([[1, 2]], token_ids=True).dtype
+    (dtype('float32'), dtype('int64'))
+    """
+    if isinstance(selected, dict):
+        return None
+    if token_ids:
+        return np.asarray(selected, dtype=np.int64)
+    rows = as_float32(selected, name="X_pool")
+    if not np.isfinite(rows).all():
+        raise NonFiniteInputError(
+            "X_pool contains NaN or infinity in the selected rows; impute or drop those rows before querying."
+        )
+    return rows

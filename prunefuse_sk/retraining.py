@@ -5,14 +5,20 @@ new rows only, whether a T_sync step comes first. Running it trains a new net (`
 a copy of the proxy in use (``"warm"``, ``only_new``), never the proxy itself, so a failure (an
 exception in a callback, CUDA out of memory, ``KeyboardInterrupt``) leaves the proxy in place
 and the same scheduled run can be retried with the same seed.
+
+:class:`ProxyRetraining` is that state in one object: the proxy in use, how many labels it has
+seen, the run scheduled and not yet done, and the history of runs; the learner keeps one and
+saves it with :meth:`ProxyRetraining.as_state`.
 """
 
 import copy
+import warnings
 
 from ._random import draw_seed
-from ._skorch import copy_net, fit_seeded
+from ._skorch import copy_net, fit_seeded, net_state, restore_net_state
+from .exceptions import StaleProxyWarning
 
-__all__ = ["PROXY_RETRAIN", "schedule_retraining", "run_retraining"]
+__all__ = ["PROXY_RETRAIN", "ProxyRetraining", "schedule_retraining", "run_retraining"]
 
 PROXY_RETRAIN = ("reinit", "warm")
 
@@ -98,3 +104,110 @@ def run_retraining(pending, current, new_net, labelled, *, trained_until, proxy_
     if pending.get("sync_stats") is not None:
         entry["sync"] = pending["sync_stats"]
     return net, entry
+
+
+class ProxyRetraining:
+    """The proxy in use and its retraining: the net, the labels it has seen, the scheduled run, the history.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet, default=None
+        The trained proxy in use (None until the first run succeeds).
+    n_labels : int, default=0
+        How many of the labelled samples ``net`` was trained on.
+    pending : dict, default=None
+        The scheduled run (:func:`schedule_retraining`) until it has succeeded.
+    history : list of dict, default=None
+        One entry per successful run (see :func:`run_retraining`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> retraining = ProxyRetraining()
+    >>> retraining.schedule(np.random.RandomState(0))
+    >>> retraining.stale, sorted(retraining.pending)
+    (True, ['only_new', 'seed', 'sync'])
+    """
+
+    def __init__(self, net=None, n_labels=0, pending=None, history=None):
+        self.net, self.n_labels, self.pending, self.history = net, n_labels, pending, list(history or [])
+
+    @property
+    def stale(self):
+        """bool: a scheduled run has not succeeded yet (the proxy has not seen every label)."""
+        return self.pending is not None
+
+    def warn_if_stale(self, action, n_labels):
+        """Warn (:class:`~prunefuse_sk.exceptions.StaleProxyWarning`) that ``action`` uses a stale proxy.
+
+        Parameters
+        ----------
+        action : str
+            What the user called, e.g. ``"query"``.
+        n_labels : int
+            How many labels the learner holds.
+        """
+        if self.stale:
+            warnings.warn(f"{action} uses a proxy trained on {self.n_labels} of the {n_labels} labels: its last "
+                          "retraining failed. Call learner.refit() to retrain it on all of them.",
+                          StaleProxyWarning, stacklevel=3)
+
+    def schedule(self, rng, *, only_new=False, sync=False):
+        """Schedule the next run (see :func:`schedule_retraining`); it replaces one that has not run."""
+        self.pending = schedule_retraining(rng, only_new=only_new, sync=sync)
+
+    def run(self, new_net, labelled, *, proxy_retrain="reinit", init_module=None):
+        """Run the scheduled retraining (:func:`run_retraining`); the new proxy is swapped in only on success.
+
+        Parameters
+        ----------
+        new_net, labelled, proxy_retrain, init_module
+            As in :func:`run_retraining`. After a T_sync step (``pending["synced"]``) the run
+            starts from ``new_net()``, never from the proxy of the previous pair.
+
+        Returns
+        -------
+        entry : dict
+            The run's history entry.
+        """
+        current = None if self.pending.get("synced") else self.net
+        net, entry = run_retraining(self.pending, current, new_net, labelled, trained_until=self.n_labels,
+                                    proxy_retrain=proxy_retrain, init_module=init_module)
+        self.net, self.n_labels, self.pending = net, len(labelled), None
+        self.history.append(entry)
+        return entry
+
+    def as_state(self):
+        """The retraining state as plain data (the proxy as its state dicts and history).
+
+        Returns
+        -------
+        state : dict
+        """
+        state = {"proxy_n_labels": self.n_labels, "pending_retrain": self.pending, "history": self.history,
+                 "proxy_stale": self.stale, "has_proxy": self.net is not None}
+        return state if self.net is None else {**state, **net_state(self.net, "proxy")}
+
+    @classmethod
+    def from_state(cls, state, new_net, load, init_module):
+        """Rebuild from :meth:`as_state`'s data.
+
+        Parameters
+        ----------
+        state : dict
+        new_net : callable
+            Returns an unfitted proxy of the saved architecture.
+        load : callable
+            ``load(module, weights, what)``, as in :func:`~prunefuse_sk._skorch.restore_net_state`.
+        init_module : torch.nn.Module
+            The pruned initialization, for the net's ``module`` parameter.
+
+        Returns
+        -------
+        retraining : ProxyRetraining
+        """
+        net = None
+        if state["has_proxy"]:
+            net = restore_net_state(new_net().initialize(), state, "proxy", load)
+            net.module = copy.deepcopy(init_module)  # as after training: `module` is the initialization
+        return cls(net, state["proxy_n_labels"], state["pending_retrain"], state["history"])

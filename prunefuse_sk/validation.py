@@ -39,6 +39,9 @@ __all__ = [
     "check_n_instances",
     "validate_params",
     "check_flags",
+    "check_positive_int",
+    "check_skorch_overrides",
+    "check_two_classes",
 ]
 
 # check_array's NaN/inf switch: ``ensure_all_finite`` since scikit-learn 1.6, ``force_all_finite`` before.
@@ -745,3 +748,98 @@ def check_flags(caller, **flags):
     except _SklearnInvalidParameterError:
         bad = next(name for name, value in flags.items() if not isinstance(value, (bool, np.bool_)))
         raise InvalidParameterError(f"{bad} must be True or False; got {flags[bad]!r} instead.") from None
+
+
+def check_positive_int(x, name, *, allow_none=False):
+    """``x`` as a positive integer (or None), with :func:`sklearn.utils.check_scalar`.
+
+    Parameters
+    ----------
+    x : object
+    name : str
+        Used in the error message.
+    allow_none : bool, default=False
+
+    Returns
+    -------
+    x : int or None
+
+    Raises
+    ------
+    InvalidParameterError
+        "<name> must be a positive integer; got <x>."
+
+    Examples
+    --------
+    >>> check_positive_int(3, "max_epochs")
+    3
+    >>> check_positive_int(0, "max_epochs", allow_none=True)
+    Traceback (most recent call last):
+    ...
+    prunefuse_sk.exceptions.InvalidParameterError: max_epochs must be a positive integer or None; got 0.
+    """
+    if x is None and allow_none:
+        return None
+    message = f"{name} must be a positive integer{' or None' if allow_none else ''}; got {x!r}."
+    return int(_check_scalar(x, name, numbers.Integral, type_message=message, min_val=1))
+
+
+def check_skorch_overrides(name, overrides, what):
+    """Refuse ``module`` and ``module__*`` in a dict of skorch parameter overrides.
+
+    Parameters
+    ----------
+    name : str
+        The parameter holding the overrides, e.g. ``"proxy_params"``.
+    overrides : dict or None
+    what : str
+        Where that net's module comes from, for the message.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``overrides`` sets the module or its arguments; the message says to change the estimator.
+
+    Examples
+    --------
+    >>> check_skorch_overrides("proxy_params", {"max_epochs": 3}, "the pruned full network")
+    >>> check_skorch_overrides("proxy_params", {"module__hidden": 3}, "the pruned full network")
+    Traceback (most recent call last):
+    ...
+    prunefuse_sk.exceptions.InvalidParameterError: proxy_params cannot set ['module__hidden']: the pruned full \
+network. Change the architecture on the estimator (e.g. estimator__module__hidden) instead.
+    """
+    module_keys = [key for key in (overrides or {}) if key == "module" or key.startswith("module__")]
+    if module_keys:
+        raise InvalidParameterError(
+            f"{name} cannot set {module_keys}: {what}. "
+            "Change the architecture on the estimator (e.g. estimator__module__hidden) instead."
+        )
+
+
+def check_two_classes(y, why):
+    """Refuse labels of a single class, saying ``why`` two are needed.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+    why : str
+        Completes "...; <why>. Label samples of another class first."
+
+    Raises
+    ------
+    LabelMappingError
+        If ``y`` holds one class only.
+
+    Examples
+    --------
+    >>> check_two_classes([3, 3], "the default network sizes its output layer from them")
+    Traceback (most recent call last):
+    ...
+    prunefuse_sk.exceptions.LabelMappingError: The seed set has 1 class only ([3], n_samples = 2); the default \
+network sizes its output layer from them. Label samples of another class first.
+    """
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise LabelMappingError(f"The seed set has 1 class only ({classes.tolist()}, n_samples = {len(y)}); {why}. "
+                                "Label samples of another class first.")

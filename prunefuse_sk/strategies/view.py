@@ -264,7 +264,7 @@ def draw_candidates(n_pool, max_candidates, rng):
 
 
 def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candidates=None, rng=None,
-                     return_rows=False, **strategy_kwargs):
+                     return_rows=False, require_scores=False, **strategy_kwargs):
     """One selection: draw the candidates, call the strategy on them, map its picks back to the pool.
 
     Parameters
@@ -289,6 +289,8 @@ def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candi
     return_rows : bool, default=False
         Also return the chosen rows (for a dask pool computed to numpy: ranked on the
         workers, they come back with their scores, so the pool is read once).
+    require_scores : bool, default=False
+        Refuse a strategy that returns indices only (the caller asked for scores).
     **strategy_kwargs
         Passed to the strategy.
 
@@ -306,6 +308,8 @@ def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candi
         If the pool has no rows.
     InvalidQuerySizeError
         If ``n`` is not an integer in ``[1, candidates]``.
+    InvalidParameterError
+        With ``require_scores``, if the strategy returns indices only.
     """
     total = n_rows(X_pool)
     if total == 0:
@@ -330,6 +334,11 @@ def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candi
         indices, scores, rows = _rank_on_workers(strategy, measure, view, X_candidates, n, rng, strategy_kwargs)
     else:
         indices, scores = call_strategy(strategy, view, X_candidates, n, rng=rng, **strategy_kwargs)
+    if require_scores and scores is None:
+        raise InvalidParameterError(
+            f"The strategy {getattr(strategy, '__name__', strategy)!r} returns indices only; "
+            "return_scores=True needs one that returns (indices, scores)."
+        )
     indices = indices if candidates is None else candidates[indices]
     if not return_rows:
         return indices, scores
