@@ -9,7 +9,6 @@ import time
 import numpy as np
 import torch
 from sklearn.base import clone
-from sklearn.metrics import accuracy_score
 from skorch import NeuralNetClassifier
 from tqdm.auto import tqdm
 
@@ -138,10 +137,6 @@ def _demo_net(epochs, device, dropout=0.0):
     )
 
 
-def _test_accuracy(clf, X_test, y_test):
-    return float(accuracy_score(y_test, clf.predict(X_test)))
-
-
 def run_demo(seed_size=50, rounds=6, query_size=50, pruning_ratio=0.5, strategy="least_confidence",
              epochs=20, random_state=0, device="cpu", out=None):
     """Run the demo and return its results.
@@ -214,7 +209,7 @@ def run_demo(seed_size=50, rounds=6, query_size=50, pruning_ratio=0.5, strategy=
     table = []
     with tqdm(total=rounds + 1, desc="active learning", unit="round", file=out, leave=False) as bar:
         learner.fit(X_pool[seed], y_pool[seed])
-        table.append((0, len(learner.X_training), _test_accuracy(learner, X_test, y_test)))
+        table.append((0, len(learner.X_training), float(learner.score(X_test, y_test))))
         bar.update()
         for round_no in range(1, rounds + 1):
             remaining = np.flatnonzero(unlabelled)
@@ -222,7 +217,7 @@ def run_demo(seed_size=50, rounds=6, query_size=50, pruning_ratio=0.5, strategy=
             chosen = remaining[idx]
             unlabelled[chosen] = False
             learner.teach(X_new, y_pool[chosen])
-            table.append((round_no, len(learner.X_training), _test_accuracy(learner, X_test, y_test)))
+            table.append((round_no, len(learner.X_training), float(learner.score(X_test, y_test))))
             bar.update()
     print("\nRounds (proxy accuracy on the held-out split)", file=out)
     print(format_table([{"round": r, "labels": n, "proxy acc": a} for r, n, a in table]), file=out)
@@ -236,9 +231,9 @@ def run_demo(seed_size=50, rounds=6, query_size=50, pruning_ratio=0.5, strategy=
         random_net = clone(net).fit(X_pool[random_idx], y_pool[random_idx])
     results = {
         "rounds": [(n, a) for _, n, a in table],
-        "fused": _test_accuracy(fused, X_test, y_test),
-        "scratch": _test_accuracy(scratch, X_test, y_test),
-        "random": _test_accuracy(random_net, X_test, y_test),
+        "fused": float(fused.score(X_test, y_test)),
+        "scratch": float(scratch.score(X_test, y_test)),
+        "random": float(random_net.score(X_test, y_test)),
         "n_params_proxy": learner.n_params_proxy_,
         "n_params_full": learner.n_params_full_,
     }

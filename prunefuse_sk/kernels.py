@@ -163,7 +163,7 @@ def apply_memory_format(module, memory_format):
     Raises
     ------
     InvalidParameterError
-        If ``memory_format`` is not one of the accepted values.
+        As :func:`resolve_memory_format` does, for a format it does not know.
 
     Examples
     --------

@@ -34,7 +34,7 @@ _PRIVATE_STATE = ("_pair", "_retraining", "_labelled", "_last_query", "_rng", "_
 _FUSION_PARAMS = ("fusion_init", "fused_params", "distillation_weight", "temperature", "memory_format")
 
 
-def _read_from(owner, name, doc, *, none_before_fit=False):
+def _read_from(owner, name, doc=None, *, none_before_fit=False):
     """A fitted attribute read from one of the learner's state objects (``_pair``, ``_retraining``, ``_labelled``)."""
     def get(self):
         if not none_before_fit:
@@ -102,17 +102,19 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         The fitted full-size classifier, once :meth:`fuse` has run.
     n_features_in_ : int
         Number of features when the samples are 1-D.
+    estimator_ : skorch.NeuralNetClassifier
+        The unfitted full-size net actually used (a clone, or the default).
+    full_init_module_, proxy_init_module_ : torch.nn.Module
+        The full network and the proxy at their initialization (CPU).
+    kept_indices_ : dict of str to KeptIndices
+        Where every proxy tensor sits inside the full-size tensor.
+    output_layers_, embedding_layer_ : tuple of str, str
+        Layers whose output units were protected; the one whose input is the embedding (k-center, BADGE).
+    n_params_full_, n_params_proxy_ : int
+        Parameter counts.
     proxy_
     proxy_stale_
     history_
-    estimator_
-    full_init_module_
-    proxy_init_module_
-    kept_indices_
-    output_layers_
-    embedding_layer_
-    n_params_full_
-    n_params_proxy_
     X_training
     y_training
     labelling_round_
@@ -132,14 +134,10 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
 
     _parameter_constraints = CONSTRAINTS
     # fitted attributes, read from the objects that hold the state
-    estimator_ = _read_from("_pair", "template", "skorch.NeuralNetClassifier: the unfitted full-size net used.")
-    full_init_module_ = _read_from("_pair", "full_init", "torch.nn.Module: the full network at init (CPU).")
-    proxy_init_module_ = _read_from("_pair", "proxy_init", "torch.nn.Module: the proxy at init (CPU).")
-    kept_indices_ = _read_from("_pair", "kept_indices", "dict of str to KeptIndices: where proxy tensors sit.")
-    output_layers_ = _read_from("_pair", "output_layers", "tuple of str: the layers whose outputs were kept.")
-    embedding_layer_ = _read_from("_pair", "embedding_layer", "str: the layer whose input k-center/BADGE embed.")
-    n_params_full_ = _read_from("_pair", "n_params_full", "int: parameters of the full network.")
-    n_params_proxy_ = _read_from("_pair", "n_params_proxy", "int: parameters of the proxy.")
+    (estimator_, full_init_module_, proxy_init_module_, kept_indices_, output_layers_, embedding_layer_, n_params_full_,
+     n_params_proxy_) = (_read_from("_pair", name) for name in ("template", "full_init", "proxy_init", "kept_indices",
+                                                                 "output_layers", "embedding_layer", "n_params_full",
+                                                                 "n_params_proxy"))  # documented above
     proxy_ = _read_from("_retraining", "net", "skorch.NeuralNetClassifier: the fitted proxy.")
     proxy_stale_ = _read_from("_retraining", "stale", "bool: the last retraining failed; refit() retries.")
     history_ = _read_from("_retraining", "history", "list of dict: per proxy training, round, labels, time.")

@@ -39,18 +39,7 @@ class MLP(nn.Module):
         self.output = nn.Linear(width, n_classes)
 
     def forward(self, X):
-        """Compute the logits of a batch.
-
-        Parameters
-        ----------
-        X : torch.Tensor of shape (n_samples, ...)
-            Input batch; flattened to (n_samples, n_features) first.
-
-        Returns
-        -------
-        logits : torch.Tensor of shape (n_samples, n_classes)
-            Unnormalized class scores.
-        """
+        """Logits of shape (n_samples, n_classes) for a batch ``X`` of shape (n_samples, ...), flattened first."""
         return self.output(self.hidden(X))
 
 
@@ -96,18 +85,7 @@ class SmallCNN(nn.Module):
         self.head = nn.Sequential(*head, nn.Linear(hidden, n_classes))
 
     def forward(self, X):
-        """Compute the logits of a batch of images.
-
-        Parameters
-        ----------
-        X : torch.Tensor of shape (n_samples, in_channels, image_size, image_size)
-            Input images.
-
-        Returns
-        -------
-        logits : torch.Tensor of shape (n_samples, n_classes)
-            Unnormalized class scores.
-        """
+        """Logits of shape (n_samples, n_classes) for images of shape (n_samples, in_channels, image_size, image_size)."""
         return self.head(self.features(X))
 
 
@@ -132,10 +110,8 @@ class SmallResNet(nn.Module):
 
     Parameters
     ----------
-    n_classes : int, default=10
-        Number of output units (logits).
-    in_channels : int, default=1
-        Channels of the input images.
+    n_classes, in_channels : int, default=10, 1
+        Output units and input channels, as in :class:`SmallCNN`.
     width : int, default=16
         Channels of the stem and of both residual blocks.
     stem_stride : int, default=1
@@ -155,10 +131,7 @@ class SmallResNet(nn.Module):
         self.fc = nn.Linear(width, n_classes)
 
     def forward(self, X):
-        """Compute the logits of a batch of images of shape (n_samples, in_channels, height, width).
-
-        See :meth:`SmallCNN.forward`.
-        """
+        """Logits of shape (n_samples, n_classes) for images of shape (n_samples, in_channels, height, width)."""
         return self.fc(self.pool(self.blocks(self.stem(X))).flatten(1))
 
 
@@ -208,10 +181,8 @@ class TextCNN(nn.Module):
 
     Parameters
     ----------
-    n_ids : int
-        Vocabulary size including padding and unknown (``TokenIds.n_ids_``).
-    n_classes : int
-        Number of output units.
+    n_ids, n_classes : int
+        Vocabulary size and output units, as in :class:`FastText`.
     embedding_dim : int, default=64
     n_filters : int, default=64
         Filters per width.
@@ -255,10 +226,8 @@ class SmallTransformer(nn.Module):
 
     Parameters
     ----------
-    n_ids : int
-        Vocabulary size including padding and unknown (``TokenIds.n_ids_``).
-    n_classes : int
-        Number of output units.
+    n_ids, n_classes : int
+        Vocabulary size and output units, as in :class:`FastText`.
     max_length : int, default=256
         Longest sequence (positions embedded).
     d_model : int, default=64

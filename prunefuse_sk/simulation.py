@@ -263,8 +263,8 @@ class SimulationResults:
         path : str or os.PathLike
         """
         payload = {
-            "config": _jsonable(self.config),
-            "records": [_jsonable(r) for r in self.records],
+            "config": json_value(self.config, lenient=True),
+            "records": [json_value(r, lenient=True) for r in self.records],
             "selections": {
                 method: {str(seed): [np.asarray(b).tolist() for b in batches] for seed, batches in runs.items()}
                 for method, runs in self.selections.items()
@@ -308,11 +308,6 @@ class SimulationResults:
             writer.writeheader()
             for record in self.records:
                 writer.writerow({k: ("" if record.get(k) is None else record.get(k)) for k in RECORD_FIELDS})
-
-
-def _jsonable(value):
-    """``value`` for export: non-finite floats become None, objects JSON lacks their repr."""
-    return json_value(value, lenient=True)
 
 
 # ------------------------------------------------------------------ helpers
@@ -520,7 +515,7 @@ def simulate(
         "initial_size": initial_size,
         "batch_sizes": sizes,
         "seeds": seeds,
-        "methods": [{"name": s.name, "kind": s.kind, "params": _jsonable(s.params)} for s in specs],
+        "methods": [{"name": s.name, "kind": s.kind, "params": json_value(s.params, lenient=True)} for s in specs],
         "query_strategy": query_strategy if isinstance(query_strategy, str) else repr(query_strategy),
         "n_pool": len(X),
         "n_test": len(X_test),

@@ -15,7 +15,6 @@ import io
 import warnings
 
 import numpy as np
-from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import InvalidParameterError, StaleProxyWarning
@@ -464,13 +463,10 @@ class LabellingWidget:
             return
         self._after_teach()
 
-    def _test_accuracy(self, clf):
-        return float(accuracy_score(self.y_test, clf.predict(self.X_test)))
-
     def _record_score(self):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", StaleProxyWarning)
-            accuracy = self._test_accuracy(self.learner)
+            accuracy = float(self.learner.score(self.X_test, self.y_test))
         self.curve_.append((len(self.learner.X_training), accuracy))
         self._draw_curve()
 
@@ -517,7 +513,7 @@ class LabellingWidget:
             raise
         message = f"Fused network trained on {len(self.learner.X_training)} labels."
         if self.X_test is not None:
-            message += f" Test accuracy: {self._test_accuracy(self.fused_):.3f}."
+            message += f" Test accuracy: {float(self.fused_.score(self.X_test, self.y_test)):.3f}."
         self._set_status(message, "done")
         return self.fused_
 

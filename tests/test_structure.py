@@ -193,3 +193,24 @@ def test_every_kind_of_pool_is_scored_alike_one_batch_at_a_time(digits_flat):
     batches = list(iter_row_batches(kinds["csr"], 256))
     assert [b.shape[0] for b in batches] == [256, 256, 188] and all(scipy.sparse.issparse(b) for b in batches)
     assert to_float_tensor(batches[-1], "cpu").dtype == torch.float32
+
+
+def test_the_learner_module_stays_the_estimator_only():
+    # the estimator's parameters, methods and state registry; the work lives in the modules below it
+    lines = (PACKAGE / "learner.py").read_text().splitlines()
+    assert len(lines) < 500, f"learner.py has {len(lines)} lines; move a concern out (see CONTRIBUTING.md)"
+    classes = [node.name for node in ast.parse("\n".join(lines)).body if isinstance(node, ast.ClassDef)]
+    assert classes == ["PruneFuseActiveLearner"]
+
+
+def test_fitted_attributes_are_read_from_the_state_objects_not_copied(fused_learner):
+    # one copy of each piece of state: the learner's attributes are views of its PrunedPair, ProxyRetraining
+    # and LabelledSet, so the registry cannot drift from what the learner shows
+    assert fused_learner.full_init_module_ is fused_learner._pair.full_init
+    assert fused_learner.kept_indices_ is fused_learner._pair.kept_indices
+    assert fused_learner.proxy_ is fused_learner._retraining.net
+    assert fused_learner.history_ is fused_learner._retraining.history
+    assert fused_learner.X_training is fused_learner._labelled.X
+    assert not {"proxy_", "history_", "estimator_", "kept_indices_"} & set(fused_learner.__dict__)
+    unfitted = clone(fused_learner)
+    assert unfitted.X_training is None and not hasattr(unfitted, "proxy_") and not hasattr(unfitted, "estimator_")
