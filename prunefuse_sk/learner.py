@@ -140,7 +140,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
                                                                  "n_params_proxy"))  # documented above
     proxy_ = _read_from("_retraining", "net", "skorch.NeuralNetClassifier: the fitted proxy.")
     proxy_stale_ = _read_from("_retraining", "stale", "bool: the last retraining failed; refit() retries.")
-    history_ = _read_from("_retraining", "history", "list of dict: per proxy training, round, labels, time.")
+    history_ = _read_from("_retraining", "history", "list of dict: per proxy training (round, labels, seconds).")
     labelling_round_ = _read_from("_labelled", "rounds", "ndarray of int: each label's round (0 = seed set).")
     query_scores_ = _read_from("_labelled", "scores", "ndarray: each label's query score (NaN when unknown).")
     X_training = _read_from("_labelled", "X", "ndarray: the labelled samples (modAL's name).", none_before_fit=True)
