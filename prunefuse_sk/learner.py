@@ -21,7 +21,7 @@ from .pruned_pair import PrunedPair
 from .pruning import example_batch, output_width, token_input
 from .retraining import ProxyRetraining
 from .strategies import SelectorView, get_strategy, select_from_pool
-from .validation import as_samples, check_flags, check_inputs, check_labels, check_positive_int, check_two_classes
+from .validation import as_samples, check_flags, check_inputs, check_int, check_labels, check_two_classes
 from .validation import encode_labels, resolve_classes
 
 __all__ = ["PruneFuseActiveLearner"]
@@ -313,7 +313,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         check_is_fitted(self, "proxy_")
         check_flags("fuse", train=train)
         self._validate_params()
-        max_epochs = check_positive_int(max_epochs, "max_epochs", allow_none=True)
+        max_epochs = check_int(max_epochs, "max_epochs", allow_none=True, what="a positive integer")
         self._retraining.warn_if_stale("fuse", len(self._labelled))
         if X is None and y is None:
             X, y = self.X_training, self.y_training

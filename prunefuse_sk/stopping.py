@@ -14,15 +14,13 @@ skorch net. :class:`LabelBudget` also reads the size of the labelled set from
 criterion accepts. :class:`AnyOf` combines criteria.
 """
 
-import numbers
-
 import numpy as np
 from sklearn.metrics import cohen_kappa_score
 from sklearn.utils import check_random_state
 
 from .exceptions import EmptyPoolError, InvalidParameterError
 from .strategies.measures import entropy, least_confidence, margin_uncertainty
-from .validation import _check_scalar
+from .validation import check_int, check_real
 
 __all__ = ["StoppingCriterion", "LabelBudget", "StablePredictions", "LowUncertainty", "AnyOf"]
 
@@ -32,26 +30,6 @@ _MEASURES = {
     "margin_uncertainty": margin_uncertainty,
     "entropy": entropy,
 }
-
-
-def _check_int(value, name, *, minimum):
-    """``value`` as an int ``>= minimum`` (not a bool), checked by :func:`sklearn.utils.check_scalar`."""
-    message = f"{name} must be an int >= {minimum}; got {value!r}."
-    return int(_check_scalar(value, name, numbers.Integral, min_val=minimum, type_message=message))
-
-
-def _check_real(value, name, *, low=-np.inf, high=np.inf):
-    """``value`` as a finite float in ``[low, high]`` (not a bool), checked by :func:`sklearn.utils.check_scalar`."""
-    value = _check_scalar(
-        value,
-        name,
-        numbers.Real,
-        min_val=low,
-        max_val=high,
-        type_message=f"{name} must be a finite real number; got {value!r}.",
-        range_message=f"{name} must be in [{low}, {high}]; got {value!r}.",
-    )
-    return float(value)
 
 
 def _predict_proba(learner, X, who):
@@ -157,7 +135,7 @@ class LabelBudget(StoppingCriterion):
     """
 
     def __init__(self, max_labels):
-        self.max_labels = _check_int(max_labels, "max_labels", minimum=1)
+        self.max_labels = check_int(max_labels, "max_labels", minimum=1)
         self.reason = None
 
     def _repr_params(self):
@@ -196,7 +174,7 @@ class LabelBudget(StoppingCriterion):
                 )
             labelled = learner.X_training
             n_labels = 0 if labelled is None else len(labelled)
-        n_labels = _check_int(n_labels, "n_labels", minimum=0)
+        n_labels = check_int(n_labels, "n_labels", minimum=0)
         self.reason = None
         if n_labels >= self.max_labels:
             self.reason = f"label budget reached: {n_labels} labels >= max_labels={self.max_labels}"
@@ -273,8 +251,8 @@ class StablePredictions(StoppingCriterion):
                 "stop_set is empty; pass at least one unlabelled sample (a few hundred work well)."
             )
         self.stop_set = stop_set
-        self.threshold = _check_real(threshold, "threshold", low=-1.0, high=1.0)
-        self.window = _check_int(window, "window", minimum=1)
+        self.threshold = check_real(threshold, "threshold", low=-1.0, high=1.0)
+        self.window = check_int(window, "window", minimum=1)
         self.reset()
 
     def _repr_params(self):
@@ -394,7 +372,7 @@ class LowUncertainty(StoppingCriterion):
     """
 
     def __init__(self, threshold, *, measure="least_confidence", sample=None, random_state=None):
-        self.threshold = _check_real(threshold, "threshold", low=0.0)
+        self.threshold = check_real(threshold, "threshold", low=0.0)
         if isinstance(measure, str):
             if measure not in _MEASURES:
                 raise InvalidParameterError(
@@ -408,7 +386,7 @@ class LowUncertainty(StoppingCriterion):
                 f"measure must be one of {sorted(_MEASURES)} or a callable proba -> scores; got {measure!r}."
             )
         self.measure = measure
-        self.sample = None if sample is None else _check_int(sample, "sample", minimum=1)
+        self.sample = None if sample is None else check_int(sample, "sample", minimum=1)
         self.random_state = random_state
         self.reset()
 

@@ -39,7 +39,8 @@ __all__ = [
     "check_n_instances",
     "validate_params",
     "check_flags",
-    "check_positive_int",
+    "check_int",
+    "check_real",
     "check_skorch_overrides",
     "check_two_classes",
 ]
@@ -750,15 +751,18 @@ def check_flags(caller, **flags):
         raise InvalidParameterError(f"{bad} must be True or False; got {flags[bad]!r} instead.") from None
 
 
-def check_positive_int(x, name, *, allow_none=False):
-    """``x`` as a positive integer (or None), with :func:`sklearn.utils.check_scalar`.
+def check_int(x, name, *, minimum=1, allow_none=False, what=None):
+    """``x`` as an int ``>= minimum`` (not a bool), or None when allowed, with :func:`sklearn.utils.check_scalar`.
 
     Parameters
     ----------
     x : object
     name : str
         Used in the error message.
+    minimum : int, default=1
     allow_none : bool, default=False
+    what : str, default=None
+        What ``x`` must be, in the error's words; "an int >= <minimum>" when None.
 
     Returns
     -------
@@ -767,21 +771,55 @@ def check_positive_int(x, name, *, allow_none=False):
     Raises
     ------
     InvalidParameterError
-        "<name> must be a positive integer; got <x>."
+        "<name> must be <what> [or None]; got <x>."
 
     Examples
     --------
-    >>> check_positive_int(3, "max_epochs")
+    >>> check_int(3, "max_epochs")
     3
-    >>> check_positive_int(0, "max_epochs", allow_none=True)
+    >>> check_int(0, "max_epochs", allow_none=True)
     Traceback (most recent call last):
     ...
-    prunefuse_sk.exceptions.InvalidParameterError: max_epochs must be a positive integer or None; got 0.
+    prunefuse_sk.exceptions.InvalidParameterError: max_epochs must be an int >= 1 or None; got 0.
     """
     if x is None and allow_none:
         return None
-    message = f"{name} must be a positive integer{' or None' if allow_none else ''}; got {x!r}."
-    return int(_check_scalar(x, name, numbers.Integral, type_message=message, min_val=1))
+    message = f"{name} must be {what or f'an int >= {minimum}'}{' or None' if allow_none else ''}; got {x!r}."
+    return int(_check_scalar(x, name, numbers.Integral, type_message=message, min_val=minimum))
+
+
+def check_real(x, name, *, low=-np.inf, high=np.inf):
+    """``x`` as a finite float in ``[low, high]`` (not a bool), with :func:`sklearn.utils.check_scalar`.
+
+    Parameters
+    ----------
+    x : object
+    name : str
+        Used in the error message.
+    low, high : float, default=-inf, inf
+        The inclusive bounds.
+
+    Returns
+    -------
+    x : float
+
+    Raises
+    ------
+    InvalidParameterError
+        "<name> must be a finite real number" or "<name> must be in [low, high]".
+
+    Examples
+    --------
+    >>> check_real(0.5, "threshold", low=-1.0, high=1.0)
+    0.5
+    >>> check_real(float("nan"), "threshold")
+    Traceback (most recent call last):
+    ...
+    prunefuse_sk.exceptions.InvalidParameterError: threshold must be a finite real number; got nan.
+    """
+    return float(_check_scalar(x, name, numbers.Real, min_val=low, max_val=high,
+                               type_message=f"{name} must be a finite real number; got {x!r}.",
+                               range_message=f"{name} must be in [{low}, {high}]; got {x!r}."))
 
 
 def check_skorch_overrides(name, overrides, what):
