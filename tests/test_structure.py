@@ -214,3 +214,12 @@ def test_fitted_attributes_are_read_from_the_state_objects_not_copied(fused_lear
     assert not {"proxy_", "history_", "estimator_", "kept_indices_"} & set(fused_learner.__dict__)
     unfitted = clone(fused_learner)
     assert unfitted.X_training is None and not hasattr(unfitted, "proxy_") and not hasattr(unfitted, "estimator_")
+
+
+def test_every_constructor_parameter_has_a_constraint_and_an_error_wording():
+    from prunefuse_sk.learner_params import PARAMETERS
+
+    names = set(PruneFuseActiveLearner._get_param_names())
+    assert set(PARAMETERS) == names == set(PruneFuseActiveLearner._parameter_constraints)
+    # each validated parameter says what it must be (query_strategy is checked by get_strategy)
+    assert all(rule for name, (constraints, rule) in PARAMETERS.items() if constraints != "no_validation")
