@@ -360,10 +360,8 @@ def check_inputs(X, *, token_input=None, name="X", n_features_shape=None):
     token_input : tuple (layer name, num_embeddings) or None, default=None
         The network's embedding input layer (:func:`prunefuse_sk.pruning.token_input`);
         ``None`` for networks that take floating-point features.
-    name : str, default="X"
-        Used in error messages.
-    n_features_shape : tuple, default=None
-        When given, ``X.shape[1:]`` must equal it (the shape seen at ``fit``).
+    name, n_features_shape
+        As in :func:`check_features`.
 
     Returns
     -------
