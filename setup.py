@@ -19,6 +19,10 @@ EXTRAS = {
         "ipykernel>=6",
         # tests/test_accelerate.py: skorch's AccelerateMixin nets on Accelerate's CPU backend
         "accelerate>=1.0",
+        # tests/test_code_style.py validates every public docstring as scikit-learn's test_docstrings.py does
+        "numpydoc>=1.5",
+        # .ci/run lints and checks the format (configured in pyproject.toml)
+        "ruff>=0.5",
     ],
     # dask pools in query (arrays and DataFrames of features) and cells of simulate on a cluster
     "dask": ["dask[distributed,dataframe]>=2023.1"],

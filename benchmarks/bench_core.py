@@ -36,9 +36,10 @@ from skorch import NeuralNetClassifier
 import prunefuse_sk
 from prunefuse_sk import PruneFuseActiveLearner
 from prunefuse_sk.flops import forward_flops
-from prunefuse_sk._skorch import net_like
 from prunefuse_sk.networks import MLP, SmallCNN
-from prunefuse_sk.pruning import count_parameters, prune_at_init
+from prunefuse_sk.architecture import count_parameters
+from prunefuse_sk.pruning import prune_at_init
+from prunefuse_sk.skorch_nets import net_like
 from prunefuse_sk.strategies.scoring import predict_proba_batched
 
 RATIOS = (0.5, 0.7)

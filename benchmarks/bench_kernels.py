@@ -57,7 +57,8 @@ from bench_core import CONTENDED_CORES, machine_info, system_busy_seconds  # noq
 
 from prunefuse_sk.datasets import load_fashion_mnist  # noqa: E402
 from prunefuse_sk.networks import SmallCNN, SmallResNet  # noqa: E402
-from prunefuse_sk.pruning import count_parameters, prune_at_init  # noqa: E402
+from prunefuse_sk.architecture import count_parameters  # noqa: E402
+from prunefuse_sk.pruning import prune_at_init  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RATIOS = (None, 0.5, 0.7)

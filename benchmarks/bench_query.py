@@ -49,7 +49,7 @@ from skorch import NeuralNetClassifier
 from prunefuse_sk import PruneFuseActiveLearner
 from prunefuse_sk.datasets import load_fashion_mnist
 from prunefuse_sk.networks import SmallCNN
-from prunefuse_sk.pruning import count_parameters
+from prunefuse_sk.architecture import count_parameters
 from prunefuse_sk.strategies.measures import least_confidence
 from prunefuse_sk.strategies.scoring import DEFAULT_SCORING_MEMORY, score_pool, scoring_row_bytes, take_rows
 from prunefuse_sk.strategies.scoring import scoring_batch_size as library_batch_size

@@ -7,11 +7,14 @@ from ._version import __version__
 
 from . import exceptions
 from .exceptions import *  # noqa: F401,F403 - every named error, listed in exceptions.__all__
-from .fusion import DistillationTeacher, FusedNeuralNetClassifier, build_fused_module, distillation_loss
+from .architecture import count_parameters, find_output_layers
+from .distillation import DistillationTeacher, distillation_loss
+from .fused_classifier import FusedNeuralNetClassifier
+from .fusion import build_fused_module
 from .learner import PruneFuseActiveLearner
 from .networks import default_estimator
 from .pipeline import pipeline_query, pipeline_teach
-from .pruning import KeptIndices, PrunedNetwork, count_parameters, find_output_layers, prune_at_init
+from .pruning import KeptIndices, PrunedNetwork, prune_at_init
 
 __all__ = [
     "PruneFuseActiveLearner",

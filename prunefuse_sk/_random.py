@@ -5,7 +5,7 @@ import contextlib
 import numpy as np
 import torch
 
-_MAX_SEED = 2**31 - 1
+MAX_SEED = 2**31 - 1
 
 
 def draw_seed(rng):
@@ -20,7 +20,7 @@ def draw_seed(rng):
     -------
     seed : int
     """
-    return int(rng.randint(0, _MAX_SEED))
+    return int(rng.randint(0, MAX_SEED))
 
 
 def _cuda_devices(device):

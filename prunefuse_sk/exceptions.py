@@ -28,6 +28,7 @@ __all__ = [
     "LabelMappingError",
     "OutputWidthError",
     "EmptyPoolError",
+    "PoolTypeError",
     "StrategyResultError",
     "PruningError",
     "UnsupportedArchitectureError",
@@ -70,6 +71,10 @@ class NonFiniteInputError(ValueError):
 
 class TokenIdError(ValueError):
     """Input for a network whose input layer is an embedding is not integer token ids in its vocabulary."""
+
+
+class PoolTypeError(TypeError):
+    """A pool of a kind this use cannot take (a dict of tensors for built-in scoring, a pandas Series)."""
 
 
 class NonFiniteOutputError(ValueError):

@@ -40,20 +40,51 @@ class LabelledSet:
 
     @classmethod
     def start(cls, X, y, y_encoded):
-        """The seed set: round 0, no query scores."""
+        """The seed set: round 0, no query scores.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_labelled, ...)
+            The samples (copied: the caller's array may change later).
+        y : ndarray of shape (n_labelled,)
+            Their labels.
+        y_encoded : ndarray of shape (n_labelled,), int64
+            The output unit of every label.
+
+        Returns
+        -------
+        labelled : LabelledSet
+        """
         n = len(X)
-        return cls(X, y, y_encoded, np.zeros(n, dtype=np.int64), np.full(n, np.nan))
+        # copies: the caller's arrays may change later; the labels must not
+        return cls(np.array(X), np.array(y), np.array(y_encoded), np.zeros(n, dtype=np.int64), np.full(n, np.nan))
 
     def __len__(self):
         return len(self.X)
 
     def as_arrays(self):
-        """dict of str to ndarray: ``X``, ``y``, ``y_encoded``, ``rounds`` and ``scores`` (for checkpoints)."""
+        """The set as named arrays, for checkpoints.
+
+        Returns
+        -------
+        arrays : dict of str to ndarray
+            ``X``, ``y``, ``y_encoded``, ``rounds`` and ``scores``.
+        """
         return {"X": self.X, "y": self.y, "y_encoded": self.y_encoded, "rounds": self.rounds, "scores": self.scores}
 
     @classmethod
     def from_arrays(cls, arrays):
-        """The set :meth:`as_arrays` described (extra keys are ignored)."""
+        """The set :meth:`as_arrays` described (extra keys are ignored).
+
+        Parameters
+        ----------
+        arrays : dict of str to ndarray
+            What :meth:`as_arrays` returned (a checkpoint's arrays).
+
+        Returns
+        -------
+        labelled : LabelledSet
+        """
         return cls(arrays["X"], arrays["y"], arrays["y_encoded"], arrays["rounds"], arrays["scores"])
 
     @property
@@ -119,12 +150,28 @@ class QueryRecord:
         return self._scores
 
     def as_arrays(self):
-        """dict: ``last_query_rows`` and ``last_query_scores`` (for checkpoints)."""
+        """The record as named arrays, for checkpoints.
+
+        Returns
+        -------
+        arrays : dict of str to ndarray
+            ``last_query_rows`` and ``last_query_scores``.
+        """
         return {"last_query_rows": self.rows, "last_query_scores": self.scores}
 
     @classmethod
     def from_arrays(cls, arrays):
-        """The record :meth:`as_arrays` described, or None when ``arrays`` holds none."""
+        """The record :meth:`as_arrays` described, or None when ``arrays`` holds none.
+
+        Parameters
+        ----------
+        arrays : dict of str to ndarray
+            A checkpoint's arrays.
+
+        Returns
+        -------
+        record : QueryRecord or None
+        """
         if "last_query_rows" not in arrays:
             return None
         return cls(arrays["last_query_rows"], arrays["last_query_scores"])

@@ -1,6 +1,11 @@
 """``PruneFuseActiveLearner``: prune at init, select with the proxy, fuse back.
 
-The estimator checks its input and keeps the state; the work is delegated (see CONTRIBUTING.md's module map).
+The estimator checks its input and keeps the state; the work is delegated (see
+CONTRIBUTING.md's module map): :mod:`~prunefuse_sk.pruned_pair` holds the full-size
+network and the proxy pruned from it (pruning, fusion, T_sync), :mod:`~prunefuse_sk.retraining`
+trains the proxy, :mod:`~prunefuse_sk.strategies` scores the pool behind one strategy
+contract, :mod:`~prunefuse_sk.pools` reads every kind of pool, :mod:`~prunefuse_sk.labelled`
+keeps the labelled set and :mod:`~prunefuse_sk.persistence` writes the checkpoint file.
 """
 
 import copy
@@ -11,39 +16,86 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.utils.validation import check_is_fitted
 
 from . import persistence
-from ._random import as_random_state, draw_seed, random_state_as_data, random_state_from_data, torch_seed_scope
-from ._skorch import fit_seeded, initialized_module, load_weights, net_state, picklable, restore_net_state
+from ._random import (
+    as_random_state,
+    draw_seed,
+    random_state_as_data,
+    random_state_from_data,
+    torch_seed_scope,
+)
+from .architecture import example_batch, output_width, token_input
+from .inputs import as_samples, check_inputs
 from .labelled import LabelledSet, QueryRecord
+from .labels import check_labels, check_two_classes, encode_labels, resolve_classes
 from .learner_params import CONSTRAINTS, check_learner_params
+from .net_snapshots import load_weights, net_state, picklable, restore_net_state
 from .networks import default_estimator
-from .pools import check_pool, selected_rows
+from .parameter_checks import check_flags, check_int
+from .pools import as_pool, selected_rows
 from .pruned_pair import PrunedPair
-from .pruning import example_batch, output_width, token_input
 from .retraining import ProxyRetraining
+from .skorch_nets import fit_seeded, initialized_module
 from .strategies import SelectorView, get_strategy, select_from_pool
-from .validation import as_samples, check_flags, check_inputs, check_int, check_labels, check_two_classes
-from .validation import encode_labels, resolve_classes
 
 __all__ = ["PruneFuseActiveLearner"]
 
-# The state registry (see _get_state): attributes kept as plain data, with their key in the state ...
-_PLAIN_STATE = {"classes_": "classes", "n_features_in_": "n_features_in", "_prune_seed": "prune_seed",
-                "_fuse_seed": "fuse_seed"}
-# ... and the objects that turn themselves into data: the networks, the proxy's retraining, the labelled set
-_PRIVATE_STATE = ("_pair", "_retraining", "_labelled", "_last_query", "_rng", "_sample_shape", *_PLAIN_STATE)
-_FUSION_PARAMS = ("fusion_init", "fused_params", "distillation_weight", "temperature", "memory_format")
+# The state registry (see _get_state): attributes kept as plain data, with their key in the
+# state ...
+_PLAIN_STATE = {
+    "classes_": "classes",
+    "n_features_in_": "n_features_in",
+    "_prune_seed": "prune_seed",
+    "_fuse_seed": "fuse_seed",
+}
+# ... and the objects that turn themselves into data: the networks, the proxy's retraining,
+# the labelled set
+_PRIVATE_STATE = (
+    "_pair",
+    "_retraining",
+    "_labelled",
+    "_last_query",
+    "_rng",
+    "_sample_shape",
+    *_PLAIN_STATE,
+)
+_FUSION_PARAMS = (
+    "fusion_init",
+    "fused_params",
+    "distillation_weight",
+    "temperature",
+    "memory_format",
+)
 
 
-def _read_from(owner, name, doc=None, *, none_before_fit=False):
-    """A fitted attribute read from one of the learner's state objects (``_pair``, ``_retraining``, ``_labelled``)."""
+def _read_only(value):
+    """An array as a read-only view (the state's own array stays writable for training)."""
+    if isinstance(value, np.ndarray):
+        value = value.view()
+        value.flags.writeable = False
+    return value
+
+
+def _read_from(owner, name, *, none_before_fit=False):
+    """A fitted attribute read from one of the learner's state objects.
+
+    The owner is ``_pair``, ``_retraining`` or ``_labelled``; arrays come back as read-only
+    views, so the state cannot be changed by accident. The property has no docstring of its
+    own: each attribute is documented once, in the class docstring's Attributes section
+    (numpydoc would replace that description by a property's docstring, and autodoc would
+    list the property a second time).
+    """
+
     def get(self):
         if not none_before_fit:
             check_is_fitted(self, "classes_")
         value = getattr(self.__dict__.get(owner), name, None)
         if value is None and not none_before_fit:
-            raise AttributeError("The learner has no trained proxy: its first retraining failed; call refit().")
-        return value
-    return property(get, doc=doc)
+            raise AttributeError(
+                "The learner has no trained proxy: its first retraining failed; call refit()."
+            )
+        return _read_only(value)
+
+    return property(get)
 
 
 class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -57,68 +109,126 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     Parameters
     ----------
     estimator : skorch.NeuralNetClassifier, default=None
-        Unfitted full-size net, cloned (never modified). ``None``: :func:`~prunefuse_sk.networks.default_estimator`.
+        Unfitted net for the full-size network; never modified (it is cloned).
+        ``None``: :func:`~prunefuse_sk.networks.default_estimator`, a small MLP sized from
+        the data.
     pruning_ratio : float, default=0.5
-        Fraction of channels removed from every prunable layer, in (0, 1): the proxy costs ~``(1 - p)²`` the FLOPs.
+        Fraction of channels/neurons removed from every prunable layer, in (0, 1); the proxy
+        costs about ``(1 - pruning_ratio) ** 2`` of the full network's FLOPs.
     importance : {"random", "l2", "l1"}, default="random"
-        How channels are ranked when pruning (at init and at each T_sync). ``"random"`` measured best
-        on Fashion-MNIST and Animal-MNIST (+0.94, +0.35 points over the paper's ``"l2"``, 3 seeds).
+        How channels are ranked when the network is pruned (at initialization, and again at
+        each T_sync). ``"random"`` was the best measured setting on Fashion-MNIST and
+        Animal-MNIST (+0.94 and +0.35 points over ``"l2"``, 3 seeds each, see
+        :doc:`/method`); ``"l2"`` (the paper's choice) ranks by the L2 norm of each
+        channel's weights.
     ignored_layers : list of str, default=None
-        Module names never pruned; the layers producing the outputs are protected automatically.
+        Module names never pruned; the layers producing the outputs are protected
+        automatically.
     query_strategy : str or callable, default="least_confidence"
-        A name in :data:`~prunefuse_sk.strategies.STRATEGIES`, or any modAL-style
-        ``strategy(learner, X_pool, n_instances=1, **kw)`` returning indices or ``(indices, scores)``.
+        A name in :data:`~prunefuse_sk.strategies.STRATEGIES` (``"least_confidence"``,
+        ``"margin"``, ``"entropy"``, ``"random"``, ``"kcenter"``, ``"badge"``, ``"bald"``
+        (MC dropout)), or any modAL-style ``strategy(learner, X_pool, n_instances=1, **kw)``
+        returning indices or ``(indices, scores)`` (see :doc:`/strategies_custom`).
     proxy_params : dict, default=None
         skorch parameter overrides for the proxy, e.g. ``{"max_epochs": 10}``.
     proxy_retrain : {"reinit", "warm"}, default="reinit"
-        Each ``teach`` retrains the proxy from its pruned init, or continues training it (with fewer epochs).
+        Each ``teach`` retrains the proxy from its pruned initialization, or continues
+        training it (pair ``"warm"`` with fewer epochs in ``proxy_params``: each round then
+        trains only a few).
     fused_params : dict, default=None
-        skorch parameter overrides for the fused network, e.g. ``{"max_epochs": 8}`` (fewer: it starts trained).
+        skorch parameter overrides for the fused network that :meth:`fuse` trains, e.g.
+        ``{"max_epochs": 8}`` (the fused network starts from the trained proxy, so it needs
+        fewer epochs than training from scratch; see :doc:`/method`) or early stopping on a
+        held-out split,
+        ``{"callbacks": [EarlyStopping(patience=3)], "train_split": ValidSplit(0.1)}``.
     fusion_init : {"reinit", "keep", "zero"}, default="reinit"
         What the fused network holds outside the proxy's positions: a fresh initialization,
-        the initial values, or zeros (which keeps only the proxy's capacity; for exactness checks).
+        the initial values, or zeros (``"zero"`` keeps only the proxy's capacity, since zero
+        units of a ReLU net stay dead: it exists to check exactness).
     distillation_weight : float, default=0.0
-        α in ``(1 - α) CE + α T² KL(teacher_T || student_T)`` when training the fused net (teacher: the proxy).
+        α in ``(1 - α) CE + α T² KL(teacher_T || student_T)`` when training the fused
+        network; the teacher is the trained proxy. 0 turns distillation off.
     temperature : float, default=4.0
         T in the distillation loss.
     sync_every : int, default=0
-        T_sync: every ``sync_every`` rounds, fuse, train the full network and prune the *trained*
-        network into the next proxy (pair with ``fusion_init="keep"``). 0 never syncs.
+        T_sync: every ``sync_every`` rounds, fuse, train the full network and prune the
+        *trained* network into the next proxy (the base :meth:`fuse` then writes into; pair
+        with ``fusion_init="keep"``). 0 never syncs.
     scoring_memory : float, default=None
-        MiB of activations per pool-scoring batch
-        (None: :data:`~prunefuse_sk.strategies.scoring.DEFAULT_SCORING_MEMORY`).
+        MiB of activations one pool-scoring batch may use; the batch's rows follow from a
+        probe (None: :data:`~prunefuse_sk.scoring.DEFAULT_SCORING_MEMORY`).
     memory_format : {"auto", "channels_last", "contiguous"}, default="auto"
-        Memory format of convolution weights; ``"auto"``: :func:`~prunefuse_sk.kernels.resolve_memory_format`.
+        Memory format of the proxy's and the fused network's convolution weights; ``"auto"``
+        follows :func:`~prunefuse_sk.memory_format.resolve_memory_format` (a measured rule,
+        never timings).
     random_state : int, RandomState instance or None, default=None
-        Seeds every random choice: initialization, pruning ties, training shuffles, strategies.
+        Seeds every random choice: initialization, pruning ties, training shuffles,
+        strategies.
     verbose : int, default=0
         0 silent; 1 a line per round and progress bars on pool scoring.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        The label of each output unit.
+        The label of each output unit, in the order of the network's outputs (the columns
+        of :meth:`predict_proba`).
     fused_ : FusedNeuralNetClassifier
-        The fitted full-size classifier, once :meth:`fuse` has run.
+        The fitted full-size classifier, once :meth:`fuse` has run; dropped by ``teach``,
+        ``refit`` and a T_sync step, since it no longer matches the proxy.
     n_features_in_ : int
-        Number of features when the samples are 1-D.
+        Number of features, set only when the samples are 1-D (``X`` of shape
+        (n_samples, n_features)).
     estimator_ : skorch.NeuralNetClassifier
-        The unfitted full-size net actually used (a clone, or the default).
-    full_init_module_, proxy_init_module_ : torch.nn.Module
-        The full network and the proxy at their initialization (CPU).
+        The unfitted full-size net actually used (a clone of ``estimator``, or the default
+        MLP).
+    full_init_module_ : torch.nn.Module
+        The full-size network at its initialization (on the CPU): what the proxy was pruned
+        from and what :meth:`fuse` writes the trained proxy into.
+    proxy_init_module_ : torch.nn.Module
+        The proxy at its initialization (on the CPU): the pruned ``full_init_module_``, the
+        start of every ``"reinit"`` retraining.
     kept_indices_ : dict of str to KeptIndices
-        Where every proxy tensor sits inside the full-size tensor.
-    output_layers_, embedding_layer_ : tuple of str, str
-        Layers whose output units were protected; the one whose input is the embedding (k-center, BADGE).
-    n_params_full_, n_params_proxy_ : int
-        Parameter counts.
-    proxy_
-    proxy_stale_
-    history_
-    X_training
-    y_training
-    labelling_round_
-    query_scores_
+        For every proxy tensor, the positions it occupies inside the full-size tensor (see
+        :class:`~prunefuse_sk.pruning.KeptIndices`).
+    output_layers_ : tuple of str
+        Layers whose output units were protected from pruning.
+    embedding_layer_ : str
+        The output layer whose input ``"kcenter"`` and ``"badge"`` use as the embedding.
+    n_params_full_ : int
+        Parameter count of the full-size network.
+    n_params_proxy_ : int
+        Parameter count of the proxy.
+    proxy_ : skorch.NeuralNetClassifier
+        The fitted proxy that scores pools in :meth:`query` and predicts before
+        :meth:`fuse`. Raises ``AttributeError`` when the first retraining failed (call
+        :meth:`refit`).
+    proxy_stale_ : bool
+        ``True`` when the proxy's last retraining failed, so it has not seen every label;
+        :meth:`refit` (or ``teach()`` with no data) retries (see :doc:`/reliability`).
+    history_ : tuple of dict
+        One entry per proxy training: ``round``, ``n_labelled``, ``n_trained``,
+        ``fit_seconds``, ``epochs`` (and ``sync``, the full network's ``seconds`` and
+        ``epochs``, after a T_sync step). Read-only: a tuple of copies, so neither appending
+        nor editing an entry changes the learner's record.
+    X_training : ndarray of shape (n_labelled, ...)
+        The labelled samples so far, float32 (int64 token ids for a text network); modAL's
+        name. ``None`` before ``fit``. A read-only view: writing to it raises
+        ``ValueError``.
+    y_training : ndarray of shape (n_labelled,)
+        The labels of ``X_training``, as given; modAL's name. ``None`` before ``fit``. A
+        read-only view: writing to it raises ``ValueError``.
+    labelling_round_ : ndarray of shape (n_labelled,), int64
+        The round that added each labelled sample (0 = the seed set of ``fit``, 1 = the
+        first ``teach``, ...). A read-only view: writing to it raises ``ValueError``.
+    query_scores_ : ndarray of shape (n_labelled,), float64
+        Each labelled sample's score in the :meth:`query` that chose it (NaN when unknown:
+        the seed set, or taught rows that the preceding query did not return). A read-only
+        view: writing to it raises ``ValueError``.
+
+    See Also
+    --------
+    prunefuse_sk.prune_at_init : Prune a network at initialization, without active learning.
+    prunefuse_sk.FusedNeuralNetClassifier : The classifier :meth:`fuse` returns.
 
     Examples
     --------
@@ -133,23 +243,44 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     """
 
     _parameter_constraints = CONSTRAINTS
-    # fitted attributes, read from the objects that hold the state
-    (estimator_, full_init_module_, proxy_init_module_, kept_indices_, output_layers_, embedding_layer_, n_params_full_,
-     n_params_proxy_) = (_read_from("_pair", name) for name in ("template", "full_init", "proxy_init", "kept_indices",
-                                                                 "output_layers", "embedding_layer", "n_params_full",
-                                                                 "n_params_proxy"))  # documented above
-    proxy_ = _read_from("_retraining", "net", "skorch.NeuralNetClassifier: the fitted proxy.")
-    proxy_stale_ = _read_from("_retraining", "stale", "bool: the last retraining failed; refit() retries.")
-    history_ = _read_from("_retraining", "history", "list of dict: per proxy training (round, labels, seconds).")
-    labelling_round_ = _read_from("_labelled", "rounds", "ndarray of int: each label's round (0 = seed set).")
-    query_scores_ = _read_from("_labelled", "scores", "ndarray: each label's query score (NaN when unknown).")
-    X_training = _read_from("_labelled", "X", "ndarray: the labelled samples (modAL's name).", none_before_fit=True)
-    y_training = _read_from("_labelled", "y", "ndarray: their labels (modAL's name).", none_before_fit=True)
+    # fitted attributes, read from the objects that hold the state (documented in the
+    # class docstring's Attributes section only, see _read_from)
+    estimator_ = _read_from("_pair", "template")
+    full_init_module_ = _read_from("_pair", "full_init")
+    proxy_init_module_ = _read_from("_pair", "proxy_init")
+    kept_indices_ = _read_from("_pair", "kept_indices")
+    output_layers_ = _read_from("_pair", "output_layers")
+    embedding_layer_ = _read_from("_pair", "embedding_layer")
+    n_params_full_ = _read_from("_pair", "n_params_full")
+    n_params_proxy_ = _read_from("_pair", "n_params_proxy")
+    proxy_ = _read_from("_retraining", "net")
+    proxy_stale_ = _read_from("_retraining", "stale")
+    history_ = _read_from("_retraining", "history_entries")
+    labelling_round_ = _read_from("_labelled", "rounds")
+    query_scores_ = _read_from("_labelled", "scores")
+    X_training = _read_from("_labelled", "X", none_before_fit=True)
+    y_training = _read_from("_labelled", "y", none_before_fit=True)
 
-    def __init__(self, estimator=None, *, pruning_ratio=0.5, importance="random", ignored_layers=None,
-                 query_strategy="least_confidence", proxy_params=None, proxy_retrain="reinit", fused_params=None,
-                 fusion_init="reinit", distillation_weight=0.0, temperature=4.0, sync_every=0, scoring_memory=None,
-                 memory_format="auto", random_state=None, verbose=0):
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        pruning_ratio=0.5,
+        importance="random",
+        ignored_layers=None,
+        query_strategy="least_confidence",
+        proxy_params=None,
+        proxy_retrain="reinit",
+        fused_params=None,
+        fusion_init="reinit",
+        distillation_weight=0.0,
+        temperature=4.0,
+        sync_every=0,
+        scoring_memory=None,
+        memory_format="auto",
+        random_state=None,
+        verbose=0,
+    ):
         self.estimator = estimator
         self.pruning_ratio = pruning_ratio
         self.importance = importance
@@ -168,7 +299,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self.verbose = verbose
 
     def _validate_params(self):
-        check_learner_params(self)  # each parameter against its constraints, then the checks across them
+        # each parameter against its constraints, then the checks across them
+        check_learner_params(self)
 
     def _log(self, message):
         if self.verbose:
@@ -178,65 +310,152 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     def fit(self, X, y):
         """Start over with ``(X, y)`` as the labelled set: prune a fresh init and train the proxy.
 
+        The constructor parameters are checked here, as in scikit-learn. Once ``X`` and ``y``
+        pass their checks, every fitted attribute of an earlier fit is dropped, so a fit that
+        fails after that leaves an unfitted learner, not a half-fitted one.
+
         Parameters
         ----------
-        X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
-            Seed samples: features (float32), or token ids (int64) for an embedding input (:doc:`/text`).
+        X : array-like, memmap, torch.Tensor, sparse matrix or pandas.DataFrame of shape \
+(n_samples, ...)
+            Seed samples: features (converted to float32), or integer token ids (int64) when
+            the network's input layer is an ``nn.Embedding``/``nn.EmbeddingBag`` (see
+            :doc:`/text`). Held dense: a sparse matrix is densified, a DataFrame read by
+            position.
         y : array-like of shape (n_samples,)
+            Their labels. Without an ``estimator``, at least 2 classes (the default network
+            is sized from them).
 
         Returns
         -------
         self : PruneFuseActiveLearner
+            The fitted learner, with a trained proxy.
+
+        Raises
+        ------
+        InvalidParameterError
+            If a constructor parameter has a wrong type or value (``UnknownStrategyError``
+            for a ``query_strategy`` that is neither a built-in name nor callable).
+        FeatureShapeError
+            If ``X`` is not an array of samples (fewer than 2 dimensions, no rows or
+            features), or the network fails on samples of its shape.
+        NonFiniteInputError
+            If ``X`` or ``y`` contains NaN or infinity.
+        TokenIdError
+            If the network takes token ids and ``X`` holds anything else.
+        LengthMismatchError
+            If ``X`` and ``y`` have different numbers of rows.
+        LabelMappingError
+            If the default network would be sized from a seed set of one class
+            (``OutputWidthError`` if the network's outputs cannot be matched with the
+            classes).
+        PruningError
+            If pruning cannot produce a valid proxy (``UnsupportedArchitectureError``,
+            ``HardCodedShapeError``: see :doc:`/errors`).
         """
         self._validate_params()
-        X = as_samples(X)  # layout only: float32 or int64 is decided by the network's input layer below
+        # layout only: float32 or int64 is decided by the network's input layer below
+        X = as_samples(X)
         y = check_labels(y, len(X))
         if self.estimator is None:
-            check_two_classes(y, "the default network needs at least 2 classes to size its output layer")
-        self._forget_fit()  # a fit that fails below leaves an unfitted learner, not a half-fitted one
+            check_two_classes(
+                y, "the default network needs at least 2 classes to size its output layer"
+            )
+        # a fit that fails below leaves an unfitted learner, not a half-fitted one
+        self._forget_fit()
         rng = as_random_state(self.random_state)
         template = self._template(X.shape[1:], len(np.unique(y)))
         full = initialized_module(template, seed=draw_seed(rng))
         X = check_inputs(X, token_input=token_input(full))
         example = example_batch(X, template.device)
-        classes = resolve_classes(y, output_width(full, example), getattr(template, "classes", None))
-        y_encoded, prune_seed = encode_labels(y, classes), draw_seed(rng)
+        classes = resolve_classes(
+            y, output_width(full, example), getattr(template, "classes", None)
+        )
+        y_encoded = encode_labels(y, classes)
+        prune_seed = draw_seed(rng)
         self._pair = PrunedPair.prune(template, full, example, **self._pruning_params(prune_seed))
-        self.classes_, self._rng, self._prune_seed, self._sample_shape = classes, rng, prune_seed, tuple(X.shape[1:])
+        self.classes_ = classes
+        self._rng = rng
+        self._prune_seed = prune_seed
+        self._sample_shape = tuple(X.shape[1:])
         if X.ndim == 2:
             self.n_features_in_ = X.shape[1]
-        self._labelled, self._last_query, self._retraining = LabelledSet.start(X, y, y_encoded), None, ProxyRetraining()
-        self._fuse_seed = draw_seed(rng)  # fuse() draws from its own fixed stream: fusing twice gives the same net
+        self._labelled = LabelledSet.start(X, y, y_encoded)
+        self._last_query = None
+        self._retraining = ProxyRetraining()
+        # fuse() draws from its own fixed stream: fusing twice gives the same net
+        self._fuse_seed = draw_seed(rng)
         self._retraining.schedule(rng)
         self._retrain_proxy()
         return self
 
     def teach(self, X=None, y=None, *, only_new=False):
-        """Add labelled samples and retrain the proxy (an earlier fused network is dropped).
+        """Add labelled samples and retrain the proxy.
 
-        The labels are stored first: if retraining fails, none is lost, the previous proxy stays,
-        ``proxy_stale_`` becomes True and :meth:`refit` retries (:doc:`/reliability`).
+        The labels are stored before the proxy is retrained, so a failed retraining (a
+        callback error, CUDA out of memory, ``KeyboardInterrupt``) loses none: the exception
+        propagates, the previous proxy stays, ``proxy_stale_`` becomes ``True`` and
+        :meth:`refit` (or ``teach()`` with no data) retries (see :doc:`/reliability`). A
+        fused network from an earlier :meth:`fuse` is dropped.
 
         Parameters
         ----------
-        X, y : array-like of shape (n_new, ...) and (n_new,), default=None
-            The newly labelled samples and their labels; both ``None`` retries like :meth:`refit`.
+        X : array-like, memmap, torch.Tensor, sparse matrix or pandas.DataFrame of shape \
+(n_new, ...), default=None
+            The newly labelled samples, shaped like those of ``fit`` (e.g. the ``X_selected``
+            that :meth:`query` returned); ``None`` with ``y=None`` retries like
+            :meth:`refit`.
+        y : array-like of shape (n_new,), default=None
+            Their labels; each must map to an output unit (see ``classes_``).
         only_new : bool, default=False
-            As in modAL: continue training on the new rows only; otherwise retrain per ``proxy_retrain``.
+            As in modAL: continue training the proxy on the new rows only (the labelled set
+            still grows); otherwise retrain per ``proxy_retrain``.
 
         Returns
         -------
         self : PruneFuseActiveLearner
+            The learner, with a proxy retrained on the grown labelled set.
+
+        Raises
+        ------
+        NotFittedError
+            If the learner is not fitted.
+        InvalidParameterError
+            If ``only_new`` is not a bool, or a constructor parameter changed (``set_params``)
+            to a wrong value.
+        ValueError
+            If only one of ``X`` and ``y`` is given.
+        FeatureShapeError
+            If the samples have another shape than at ``fit``.
+        NonFiniteInputError
+            If ``X`` or ``y`` contains NaN or infinity.
+        TokenIdError
+            If the network takes token ids and ``X`` holds anything else.
+        LengthMismatchError
+            If ``X`` and ``y`` have different numbers of rows.
+        LabelMappingError
+            If a label is not in ``classes_`` or cannot be compared with them.
+
+        See Also
+        --------
+        query : Choose the samples to label.
+        refit : Retry a failed retraining.
         """
         check_is_fitted(self, "classes_")
         check_flags("teach", only_new=only_new)
         if X is None and y is None:
             return self.refit()
         self._validate_params()
-        X, y, y_encoded = self._check_labelled(X, y, "to teach new labels, or neither to retry the proxy's retraining")
-        scores = np.full(len(X), np.nan) if self._last_query is None else self._last_query.scores_of(X)
+        X, y, y_encoded = self._check_labelled(
+            X, y, "to teach new labels, or neither to retry the proxy's retraining"
+        )
+        if self._last_query is None:
+            scores = np.full(len(X), np.nan)
+        else:
+            scores = self._last_query.scores_of(X)
         # one assignment: the labelled set is either the old one or the old one plus all new rows
-        self._labelled, self._last_query = self._labelled.extend(X, y, y_encoded, scores), None
+        self._labelled = self._labelled.extend(X, y, y_encoded, scores)
+        self._last_query = None
         self.__dict__.pop("fused_", None)
         sync = bool(self.sync_every) and self._labelled.last_round % self.sync_every == 0
         self._retraining.schedule(self._rng, only_new=only_new, sync=sync)
@@ -246,9 +465,21 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     def refit(self):
         """Retrain the proxy on the labelled set, or rerun a failed retraining with the same seed.
 
+        When the last retraining failed (``proxy_stale_`` is ``True``), the same scheduled
+        run is retried, with the same seed, so the result equals an uninterrupted run's;
+        otherwise a new retraining is scheduled and a fused network is dropped.
+
         Returns
         -------
         self : PruneFuseActiveLearner
+            The learner, with a proxy trained on every label.
+
+        Raises
+        ------
+        NotFittedError
+            If the learner is not fitted.
+        InvalidParameterError
+            If a constructor parameter changed (``set_params``) to a wrong value.
         """
         check_is_fitted(self, "classes_")
         self._validate_params()
@@ -258,57 +489,175 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self._retrain_proxy()
         return self
 
-    def query(self, X_pool, n=1, *, n_instances=None, return_scores=False, max_candidates=None, **strategy_kwargs):
+    def query(
+        self,
+        X_pool,
+        n=1,
+        *,
+        n_instances=None,
+        return_scores=False,
+        max_candidates=None,
+        **strategy_kwargs,
+    ):
         """Choose the pool samples to label next, scored by the proxy.
 
         Parameters
         ----------
-        X_pool : array-like, memmap, torch.Tensor, sparse matrix or dask collection of shape (n_pool, ...)
-            Unlabelled samples; a dask pool is scored where its blocks live (:doc:`/scaling_out`).
-        n, n_instances : int, default=1
-            How many samples to choose (``n_instances`` is modAL's name).
+        X_pool : array-like, memmap, torch.Tensor, sparse matrix, pandas.DataFrame, dask \
+array or DataFrame, or dict of tensors, of shape (n_pool, ...)
+            Unlabelled samples, handed to a custom strategy as given (a sparse matrix as CSR,
+            still sparse) and read one scoring batch at a time. A DataFrame's rows are taken by
+            position, never by index label. A dask pool is scored where its blocks live (see
+            Notes). A dict of tensors only for a custom strategy that reads it: the built-in
+            strategies raise ``PoolTypeError``.
+        n : int, default=1
+            How many samples to choose.
+        n_instances : int, default=None
+            The modAL name for ``n``; if both are given, they must agree.
         return_scores : bool, default=False
             Also return the strategy's scores of the chosen samples.
         max_candidates : int, default=None
-            Score only a random subset of this many pool rows; indices still refer to ``X_pool``.
+            Score only a random subset of this many pool rows; indices still refer to
+            ``X_pool``.
         **strategy_kwargs
-            Passed to the strategy.
+            Passed to the strategy (e.g. ``batch_size``, ``autocast``).
 
         Returns
         -------
         indices : ndarray of shape (n,)
-            Unique row indices into ``X_pool``, best first for the built-in strategies.
-        X_selected : same type as X_pool (numpy for a dask pool)
-            ``X_pool[indices]``.
-        scores : ndarray of shape (n,), only with ``return_scores=True``
+            Unique row positions in ``X_pool``, best first for the built-in strategies.
+        X_selected : same type as X_pool
+            ``X_pool[indices]``: a DataFrame for a DataFrame pool (rows by position), a
+            tensor for a tensor, a sparse matrix for a sparse pool; for a dask pool, those
+            rows computed to a numpy array.
+        scores : ndarray of shape (n,)
+            The strategy's scores of the chosen samples; only with ``return_scores=True``.
+
+        Raises
+        ------
+        NotFittedError
+            If the learner is not fitted.
+        InvalidParameterError
+            If ``max_candidates`` is not a positive integer, or ``return_scores=True`` with a
+            strategy that returns indices only (``UnknownStrategyError`` for an unknown
+            ``query_strategy``).
+        InvalidQuerySizeError
+            If ``n`` (or ``n_instances``) is not an integer between 1 and the number of
+            candidate rows, or ``n`` and ``n_instances`` differ.
+        EmptyPoolError
+            If the pool has no rows.
+        FeatureShapeError
+            If the pool's samples have another shape than at ``fit``.
+        PoolTypeError
+            If a built-in strategy gets a dict of tensors, or the pool is a pandas Series.
+        NonFiniteInputError
+            If the rows scored (when the outputs are not finite) or selected contain NaN or
+            infinity.
+        NonFiniteOutputError
+            If the proxy produces NaN or infinity on finite rows.
+        TokenIdError
+            If the network takes token ids and a pool batch holds anything else.
+        StrategyResultError
+            If a custom strategy returns invalid indices.
+
+        Warns
+        -----
+        StaleProxyWarning
+            If the proxy's last retraining failed, so it is not trained on every label.
+
+        See Also
+        --------
+        teach : Add the chosen samples once labelled.
+
+        Notes
+        -----
+        A dask array or DataFrame pool is scored where its blocks live and never collected:
+        only the chosen rows come back to the client (see :doc:`/scaling_out`). The ranking
+        strategies (``"least_confidence"``, ``"margin"``, ``"entropy"``, ``"random"``) rank
+        on the workers and give exactly the answer the same pool gives in memory with the
+        same random state; the others run on a random candidate sample of
+        ``max_candidates`` rows (10,000 when not given).
         """
         check_is_fitted(self, "proxy_")
         self._validate_params()  # parameters may have changed with set_params since fit
         self._retraining.warn_if_stale("query", len(self._labelled))
-        pool = check_pool(X_pool, n_features_shape=self._sample_shape)
+        pool = as_pool(X_pool).check_shape(self._sample_shape)  # one pool object from here on
         indices, scores, selected = select_from_pool(
-            get_strategy(self.query_strategy), self._selector_view(), pool, n, n_instances=n_instances, rng=self._rng,
-            max_candidates=max_candidates, return_rows=True, require_scores=return_scores, **strategy_kwargs)
+            get_strategy(self.query_strategy),
+            self._selector_view(),
+            pool,
+            n,
+            n_instances=n_instances,
+            rng=self._rng,
+            max_candidates=max_candidates,
+            return_rows=True,
+            require_scores=return_scores,
+            **strategy_kwargs,
+        )
         rows = selected_rows(selected, token_ids=token_input(self.full_init_module_) is not None)
-        self._last_query = QueryRecord(rows, scores) if scores is not None and rows is not None else None
+        if scores is not None and rows is not None:
+            self._last_query = QueryRecord(rows, scores)
+        else:
+            self._last_query = None
         return (indices, selected, scores) if return_scores else (indices, selected)
 
     def fuse(self, X=None, y=None, *, train=True, max_epochs=None):
-        """Write every trained proxy tensor into the positions it was pruned from, and train the result.
+        """Fuse the trained proxy into the full-size network and (by default) train it.
+
+        Every tensor of the trained proxy (weights, biases, BatchNorm statistics) is written
+        into exactly the positions it was pruned from; the rest per ``fusion_init``.
 
         Parameters
         ----------
-        X, y : array-like, default=None
-            Train on these instead of the labelled set.
+        X : array-like, memmap, torch.Tensor, sparse matrix or pandas.DataFrame of shape \
+(n_samples, ...), default=None
+            Train on these samples instead of the labelled set (``X_training``); shaped like
+            those of ``fit``.
+        y : array-like of shape (n_samples,), default=None
+            Their labels; each must map to an output unit (see ``classes_``).
         train : bool, default=True
             ``False`` returns the fused network initialized but untrained.
         max_epochs : int, default=None
-            Train for this many epochs instead of the estimator's (or ``fused_params``').
+            Train for this many epochs instead of the estimator's (or ``fused_params``')
+            ``max_epochs`` (see Notes).
 
         Returns
         -------
         clf : FusedNeuralNetClassifier
-            Fitted, also ``fused_``; ``clone(clf)`` (``GridSearchCV``) starts from the fused weights.
+            Fitted, also stored as ``fused_``. Its ``module`` parameter holds the fused,
+            untrained weights, so ``clone(clf)`` (``GridSearchCV``) starts from them.
+
+        Raises
+        ------
+        NotFittedError
+            If the learner is not fitted.
+        InvalidParameterError
+            If ``train`` is not a bool or ``max_epochs`` not a positive integer.
+        ValueError
+            If only one of ``X`` and ``y`` is given.
+        FeatureShapeError
+            If the samples have another shape than at ``fit``.
+        NonFiniteInputError
+            If ``X`` or ``y`` contains NaN or infinity.
+        TokenIdError
+            If the network takes token ids and ``X`` holds anything else.
+        LengthMismatchError
+            If ``X`` and ``y`` have different numbers of rows.
+        LabelMappingError
+            If a label is not in ``classes_``.
+
+        Warns
+        -----
+        StaleProxyWarning
+            If the proxy's last retraining failed, so it is not trained on every label.
+
+        Notes
+        -----
+        The fused network starts from the trained proxy's weights, not from scratch: this
+        head start lets it reach a scratch-trained network's accuracy in fewer epochs, so a
+        smaller ``max_epochs`` than the full network's usual one is enough (see
+        :doc:`/method`). Fusing twice gives the same network: training draws from a fixed
+        seed of its own.
         """
         check_is_fitted(self, "proxy_")
         check_flags("fuse", train=train)
@@ -316,9 +665,11 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         max_epochs = check_int(max_epochs, "max_epochs", allow_none=True, what="a positive integer")
         self._retraining.warn_if_stale("fuse", len(self._labelled))
         if X is None and y is None:
-            X, y = self.X_training, self.y_training
+            X, y = self._labelled.X, self._labelled.y  # the state's own (writable) arrays
         else:  # fail before building anything
-            X, y, _ = self._check_labelled(X, y, "to fuse on other data, or neither to use the labelled set")
+            X, y, _ = self._check_labelled(
+                X, y, "to fuse on other data, or neither to use the labelled set"
+            )
         net, seed = self._new_fused_net()
         net = net if max_epochs is None else net.set_params(max_epochs=max_epochs)
         if train:
@@ -330,54 +681,149 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         return net
 
     def predict_proba(self, X):
-        """Class probabilities (n_samples, n_classes) from the fused network, or the proxy before ``fuse``."""
+        """Class probabilities from the fused network, or from the proxy before :meth:`fuse`.
+
+        Parameters
+        ----------
+        X : array-like, memmap, torch.Tensor, sparse matrix, pandas.DataFrame, dask array \
+or DataFrame of shape (n_samples, ...)
+            The samples, shaped like those of ``fit``; read one scoring batch at a time (a
+            DataFrame by position). A dict of tensors raises ``PoolTypeError``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            The probabilities; columns follow ``classes_``.
+
+        Raises
+        ------
+        NotFittedError
+            If the learner is not fitted.
+        FeatureShapeError
+            If the samples have another shape than at ``fit``.
+        PoolTypeError
+            If ``X`` is a dict of tensors or a pandas Series.
+        NonFiniteInputError
+            If ``X`` contains NaN or infinity.
+        NonFiniteOutputError
+            If the network produces NaN or infinity on finite samples.
+        TokenIdError
+            If the network takes token ids and ``X`` holds anything else.
+        """
         check_is_fitted(self, "proxy_")
         return self._selector_view(self.__dict__.get("fused_", self.proxy_)).predict_proba(X)
 
     def predict(self, X):
-        """Predicted labels: ``classes_[argmax(predict_proba(X))]`` of shape (n_samples,)."""
+        """Predicted labels, from the fused network or from the proxy before :meth:`fuse`.
+
+        Parameters
+        ----------
+        X : array-like, memmap, torch.Tensor, sparse matrix, pandas.DataFrame, dask array \
+or DataFrame of shape (n_samples, ...)
+            The samples, as in :meth:`predict_proba`.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            ``classes_[argmax(predict_proba(X))]``.
+
+        Raises
+        ------
+        NotFittedError
+            If the learner is not fitted.
+        FeatureShapeError
+            If the samples have another shape than at ``fit``.
+        PoolTypeError
+            If ``X`` is a dict of tensors or a pandas Series.
+        NonFiniteInputError
+            If ``X`` contains NaN or infinity.
+        NonFiniteOutputError
+            If the network produces NaN or infinity on finite samples.
+        TokenIdError
+            If the network takes token ids and ``X`` holds anything else.
+        """
         proba = self.predict_proba(X)  # first: NotFittedError before fit
         return self.classes_[proba.argmax(axis=1)]
 
     # ------------------------------------------------------------ persistence
     def save(self, path):
-        """Write the parameters and :meth:`_get_state` atomically to a checkpoint that loads without running code.
+        """Write the learner to a checkpoint that loads without executing code (atomically).
+
+        The checkpoint holds the parameters and :meth:`_get_state` in the format of
+        :mod:`~prunefuse_sk.persistence` (JSON, ``.npy`` without pickle, tensors read with
+        ``weights_only=True``); a crash while saving leaves the previous file intact.
 
         Parameters
         ----------
         path : str or os.PathLike
-            Conventionally ``*.pfsk``.
+            The checkpoint file to write (conventionally ``*.pfsk``).
 
         Returns
         -------
         path : str
+            The path written.
+
+        Raises
+        ------
+        NotFittedError
+            If the learner is not fitted.
+        CheckpointError
+            If the labels are of dtype object.
+
+        See Also
+        --------
+        load : Rebuild the learner from the checkpoint.
         """
         check_is_fitted(self, "classes_")
         return persistence.save_checkpoint(path, self.get_params(deep=False), self._get_state())
 
     @classmethod
     def load(cls, path, estimator=None, **params):
-        """Rebuild a learner saved by :meth:`save`; its next queries equal an uninterrupted run's (on CPU).
+        """Rebuild a learner saved by :meth:`save`, ready to query, teach and fuse.
+
+        As with skorch's ``load_params``, the network's code is not in the file: pass the
+        unfitted ``estimator`` used at ``fit`` (``None`` for the default MLP), and any
+        parameter that is not JSON (a custom strategy function); the error says which.
 
         Parameters
         ----------
         path : str or os.PathLike
+            A checkpoint written by :meth:`save`.
         estimator : skorch.NeuralNetClassifier, default=None
-            The unfitted net given to the saved learner: as with skorch's ``load_params``, code is not saved.
+            The unfitted full-size net, as given to the saved learner.
         **params
-            Parameters that replace the saved ones (those that are not JSON, e.g. a strategy function).
+            Constructor parameters that replace the saved ones (required for those that
+            are not JSON, e.g. a strategy function).
 
         Returns
         -------
         learner : PruneFuseActiveLearner
+            Its next queries and fused network equal an uninterrupted run's (on CPU).
 
         Raises
         ------
-        CheckpointError, CheckpointVersionError, UnsafeCheckpointError, CheckpointMismatchError
-            See :func:`~prunefuse_sk.persistence.load_checkpoint`; a mismatch when ``estimator`` differs.
+        CheckpointError
+            If the file is missing, truncated or not a prunefuse_sk checkpoint, or a
+            parameter that is not JSON was not passed again.
+        CheckpointVersionError
+            If the checkpoint was written in a format version this release cannot read.
+        UnsafeCheckpointError
+            If the checkpoint holds Python objects where only tensors, arrays or JSON
+            belong (raised before anything in it is executed).
+        CheckpointMismatchError
+            If ``estimator`` (or the pruning parameters) build another network than the
+            saved one.
+
+        See Also
+        --------
+        save : Write the checkpoint.
+        prunefuse_sk.persistence.load_checkpoint : Read the file.
         """
-        saved, state = persistence.load_checkpoint(path, cls._get_param_names(), estimator=estimator, **params)
-        stream = saved.get("random_state") == persistence.RANDOM_STATE_INSTANCE  # the parameter was the stream
+        saved, state = persistence.load_checkpoint(
+            path, cls._get_param_names(), estimator=estimator, **params
+        )
+        # the random_state parameter was the random stream itself
+        stream = saved.get("random_state") == persistence.RANDOM_STATE_INSTANCE
         learner = cls(estimator=estimator, **{**saved, "random_state": None} if stream else saved)
         learner._validate_params()
         learner._set_state(state, source=repr(str(path)))
@@ -386,54 +832,94 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
 
     def _template(self, sample_shape, n_classes):
         estimator = self.estimator
-        return clone(estimator) if estimator is not None else default_estimator(int(np.prod(sample_shape)), n_classes)
+        if estimator is not None:
+            return clone(estimator)
+        return default_estimator(int(np.prod(sample_shape)), n_classes)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True  # labelled rows are densified, pools one scoring batch at a time
+        # labelled rows are densified, pools one scoring batch at a time
+        tags.input_tags.sparse = True
         return tags
 
     def _check_labelled(self, X, y, pass_both):
-        """New samples as the network takes them (float32 or int64 token ids), their labels and output units."""
+        """New samples as the network takes them (float32 or int64 token ids), their labels
+        and their output units."""
         if X is None or y is None:
             raise ValueError(f"Pass both X and y {pass_both}.")
-        X = check_inputs(X, token_input=token_input(self.full_init_module_), n_features_shape=self._sample_shape)
+        X = check_inputs(
+            X, token_input=token_input(self.full_init_module_), n_features_shape=self._sample_shape
+        )
         y = check_labels(y, len(X))
         return X, y, encode_labels(y, self.classes_)
 
     def _pruning_params(self, seed):
-        return {"pruning_ratio": self.pruning_ratio, "importance": self.importance,
-                "ignored_layers": self.ignored_layers, "random_state": seed}
+        return {
+            "pruning_ratio": self.pruning_ratio,
+            "importance": self.importance,
+            "ignored_layers": self.ignored_layers,
+            "random_state": seed,
+        }
 
     def _new_proxy(self):
         return self._pair.new_proxy(self.proxy_params, self.memory_format)
 
     def _new_fused_net(self, start=None):
-        """An unfitted fused network (the trained proxy's tensors in place) and the seed to train it with."""
-        return self._pair.new_fused_net(self.proxy_.module_, classes=self.classes_, fuse_seed=self._fuse_seed,
-                                        seeded=self.random_state is not None, start=start,
-                                        **{name: getattr(self, name) for name in _FUSION_PARAMS})
+        """An unfitted fused network (the trained proxy's tensors in place) and the seed to
+        train it with."""
+        return self._pair.new_fused_net(
+            self.proxy_.module_,
+            classes=self.classes_,
+            fuse_seed=self._fuse_seed,
+            seeded=self.random_state is not None,
+            start=start,
+            **{name: getattr(self, name) for name in _FUSION_PARAMS},
+        )
 
     def _selector_view(self, net=None):
-        """What a query strategy sees: this learner, with ``estimator`` and predictions resolved to ``net``."""
-        return SelectorView(self.proxy_ if net is None else net, self.X_training, self.y_training, owner=self,
-                            classes=self.classes_, embedding_layer=self.embedding_layer_, progress=bool(self.verbose),
-                            sample_shape=self._sample_shape, scoring_memory=self.scoring_memory)
+        """What a query strategy sees: this learner, with ``estimator`` and predictions
+        resolved to ``net``."""
+        return SelectorView(
+            self.proxy_ if net is None else net,
+            self.X_training,
+            self.y_training,
+            owner=self,
+            classes=self.classes_,
+            embedding_layer=self.embedding_layer_,
+            progress=bool(self.verbose),
+            sample_shape=self._sample_shape,
+            scoring_memory=self.scoring_memory,
+        )
 
     def _retrain_proxy(self):
-        """Run the scheduled retraining (:class:`~prunefuse_sk.retraining.ProxyRetraining`), after T_sync if due."""
+        """Run the scheduled retraining (:class:`~prunefuse_sk.retraining.ProxyRetraining`),
+        after a T_sync step if one is due."""
         pending = self._retraining.pending
-        if pending.get("sync"):  # T_sync: fuse, train the full network, prune the *trained* one into the next pair
+        if pending.get("sync"):
+            # T_sync: fuse, train the full network, prune the *trained* one into the next pair
             net, seed = self._new_fused_net()
-            self._pair, stats = self._pair.synced(net, self.X_training, self._labelled.y, seed=seed,
-                                                  **self._pruning_params(self._prune_seed))
+            self._pair, stats = self._pair.synced(
+                net,
+                self._labelled.X,
+                self._labelled.y,
+                seed=seed,
+                **self._pruning_params(self._prune_seed),
+            )
             self.__dict__.pop("fused_", None)
-            pending.update(sync=False, synced=True, sync_stats=stats)  # a retry only retrains the proxy
-        entry = self._retraining.run(self._new_proxy, self._labelled, proxy_retrain=self.proxy_retrain,
-                                     init_module=self.proxy_init_module_)
+            # done: a retry after a failure further on only retrains the proxy
+            pending.update(sync=False, synced=True, sync_stats=stats)
+        entry = self._retraining.run(
+            self._new_proxy,
+            self._labelled,
+            proxy_retrain=self.proxy_retrain,
+            init_module=self.proxy_init_module_,
+        )
         synced = " after a T_sync step" if "sync" in entry else ""
-        self._log(f"round {entry['round']}: proxy trained on {entry['n_labelled']} labels in {entry['fit_seconds']:.2f}s"
-                  f"{synced}, {entry['epochs']} epochs ({self.n_params_proxy_:,} of {self.n_params_full_:,} parameters)")
+        self._log(
+            f"round {entry['round']}: proxy trained on {entry['n_labelled']} labels "
+            f"in {entry['fit_seconds']:.2f}s{synced}, {entry['epochs']} epochs "
+            f"({self.n_params_proxy_:,} of {self.n_params_full_:,} parameters)"
+        )
 
     # ------------------------------------------------------ the state registry
     def _forget_fit(self):
@@ -443,13 +929,30 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
                 del self.__dict__[name]
 
     def _get_state(self):
-        """The single registry of fitted state: a flat dict of arrays, state dicts and JSON (saves, pickles)."""
+        """Everything ``fit``/``teach``/``fuse`` produced, as plain data: the single registry
+        of fitted state.
+
+        Networks appear as CPU state dicts (with optimizer state and skorch history), the
+        rest as arrays and JSON data. Checkpoints (:meth:`save`), pickles and
+        :meth:`_set_state` all go through this one description.
+
+        Returns
+        -------
+        state : dict
+            A flat dict of ndarrays, state dicts and JSON data.
+        """
         rng_position, rng_keys = random_state_as_data(self._rng)
         fused = self.__dict__.get("fused_")
         state = {key: getattr(self, attr, None) for attr, key in _PLAIN_STATE.items()}
-        state.update(self._pair.as_state(), **self._retraining.as_state(), **self._labelled.as_arrays(),
-                     rng=rng_position, rng_keys=rng_keys, sample_shape=list(self._sample_shape),
-                     has_fused=fused is not None)
+        state.update(
+            self._pair.as_state(),
+            **self._retraining.as_state(),
+            **self._labelled.as_arrays(),
+            rng=rng_position,
+            rng_keys=rng_keys,
+            sample_shape=list(self._sample_shape),
+            has_fused=fused is not None,
+        )
         if self._last_query is not None:
             state.update(self._last_query.as_arrays())
         if fused is not None:
@@ -457,31 +960,62 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         return state
 
     def _set_state(self, state, *, source="the saved state"):
-        """Rebuild every fitted attribute from :meth:`_get_state`'s output; the networks are re-created.
+        """Rebuild every fitted attribute from :meth:`_get_state`'s output; the networks are
+        re-created.
 
-        Raises CheckpointMismatchError if the estimator or pruning parameters build another network.
+        Parameters
+        ----------
+        state : dict
+            The output of :meth:`_get_state` (read back from a checkpoint or a pickle).
+        source : str, default="the saved state"
+            Where the state comes from, for error messages.
+
+        Raises
+        ------
+        CheckpointMismatchError
+            If this learner's estimator or pruning parameters build another network than the
+            saved one.
         """
         self._forget_fit()
         load = functools.partial(load_weights, source=source)
-        labelled, sample_shape = LabelledSet.from_arrays(state), tuple(state["sample_shape"])
+        labelled = LabelledSet.from_arrays(state)
+        sample_shape = tuple(state["sample_shape"])
         template = self._template(sample_shape, len(state["classes"]))
-        self._pair = PrunedPair.from_state(template, state, example_batch(labelled.X, template.device), load,
-                                           **self._pruning_params(state["prune_seed"]))
+        self._pair = PrunedPair.from_state(
+            template,
+            state,
+            example_batch(labelled.X, template.device),
+            load,
+            **self._pruning_params(state["prune_seed"]),
+        )
         for attr, key in _PLAIN_STATE.items():
             if state.get(key) is not None or attr[0] == "_":
                 setattr(self, attr, state.get(key))
-        self._labelled, self._sample_shape, self._last_query = labelled, sample_shape, QueryRecord.from_arrays(state)
+        self._labelled = labelled
+        self._sample_shape = sample_shape
+        self._last_query = QueryRecord.from_arrays(state)
         self._rng = random_state_from_data(state["rng"], state["rng_keys"])
-        self._retraining = ProxyRetraining.from_state(state, self._new_proxy, load, self.proxy_init_module_)
+        self._retraining = ProxyRetraining.from_state(
+            state, self._new_proxy, load, self.proxy_init_module_
+        )
         if state["has_fused"]:
-            start = load(copy.deepcopy(self.full_init_module_), state["fused_init"], "fused network")
-            with torch_seed_scope(0, template.device):  # initialize() draws weights that are overwritten next
-                self.fused_ = restore_net_state(self._new_fused_net(start)[0].initialize(), state, "fused", load)
+            start = load(
+                copy.deepcopy(self.full_init_module_), state["fused_init"], "fused network"
+            )
+            # initialize() draws weights that are overwritten next
+            with torch_seed_scope(0, template.device):
+                self.fused_ = restore_net_state(
+                    self._new_fused_net(start)[0].initialize(), state, "fused", load
+                )
 
     def __getstate__(self):
-        state = {name: value for name, value in super().__getstate__().items() if name in self._get_param_names()
-                 or name == "_sklearn_version"}
-        # a net with device=None (skorch's AccelerateMixin) unpickles with device=None, not skorch's "cpu"
+        state = {
+            name: value
+            for name, value in super().__getstate__().items()
+            if name in self._get_param_names() or name == "_sklearn_version"
+        }
+        # a net with device=None (skorch's AccelerateMixin) unpickles with device=None,
+        # not skorch's "cpu"
         state["estimator"] = picklable(state.get("estimator"))
         if "classes_" in self.__dict__:
             state["_fitted_state"] = self._get_state()
@@ -493,5 +1027,3 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         super().__setstate__(state)
         if fitted is not None:
             self._set_state(fitted)
-
-

@@ -12,14 +12,14 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch import NeuralNetClassifier
 
-from ._skorch import check_seed_for_processes
+from .accelerate_support import check_seed_for_processes
 from .exceptions import InvalidParameterError
 from .fusion import FUSION_INITS
-from .kernels import MEMORY_FORMATS
+from .memory_format import MEMORY_FORMATS
 from .pruning import IMPORTANCES
 from .retraining import PROXY_RETRAIN
 from .strategies import get_strategy
-from .validation import check_skorch_overrides, validate_params
+from .parameter_checks import check_skorch_overrides, validate_params
 
 __all__ = ["PARAMETERS", "CONSTRAINTS", "check_learner_params"]
 

@@ -119,8 +119,32 @@ def aubc(n_labels, accuracy, *, normalize=True):
 
 
 # ------------------------------------------------------------------ records
-def _check_records(records, keys):
-    """Validate records and return them as a list of mappings holding ``keys``."""
+def check_records(records, keys):
+    """Validate records and return them as a list of mappings holding ``keys``.
+
+    Parameters
+    ----------
+    records : iterable of dict or pandas.DataFrame
+        One record per ``(method, seed, round)``; a DataFrame is read row by row.
+    keys : sequence of str
+        The keys every record must hold; ``"method"`` must be among them.
+
+    Returns
+    -------
+    records : list of dict
+
+    Raises
+    ------
+    TypeError
+        If ``records`` is not a list of dicts, or a record's ``method`` is not a str.
+    ValueError
+        If ``records`` is empty or a record lacks one of ``keys``.
+
+    Examples
+    --------
+    >>> check_records([{"method": "random", "seed": 0}], ("method", "seed"))
+    [{'method': 'random', 'seed': 0}]
+    """
     if hasattr(records, "to_dict") and hasattr(records, "columns"):  # a pandas DataFrame, duck-typed
         records = records.to_dict("records")
     if isinstance(records, (str, bytes, Mapping)) or not isinstance(records, Iterable):
@@ -158,7 +182,25 @@ def _real(record, key, i, *, allow_nan=True):
     return value
 
 
-def _check_key(value, name):
+def check_key(value, name):
+    """Check that a parameter naming a record key (``metric``, ``cost``) is a str.
+
+    Parameters
+    ----------
+    value : object
+        The parameter's value.
+    name : str
+        The parameter's name, in the error's words.
+
+    Returns
+    -------
+    value : str
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``value`` is not a str.
+    """
     if not isinstance(value, str):
         raise InvalidParameterError(f"{name} must be a str naming a record key; got {value!r}.")
     return value
@@ -169,17 +211,53 @@ def _py(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _mean_std(values):
-    """Mean, population std (ddof=0) and count of the non-NaN values; NaN, NaN, 0 when none."""
+def mean_std(values):
+    """Mean, population std (ddof=0) and count of the non-NaN values; NaN, NaN, 0 when none.
+
+    Parameters
+    ----------
+    values : iterable of float
+
+    Returns
+    -------
+    mean : float
+    std : float
+    count : int
+
+    Examples
+    --------
+    >>> mean_std([1.0, 3.0, float("nan")])
+    (2.0, 1.0, 2)
+    """
     values = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
     if values.size == 0:
         return math.nan, math.nan, 0
     return float(values.mean()), float(values.std(ddof=0)), int(values.size)
 
 
-def _curves(records, metric, *, x_key="n_labels"):
-    """``{method: {seed: sorted [(x, value), ...]}}``, rejecting two records at the same x."""
-    records = _check_records(records, ("method", "seed", x_key, metric))
+def curves_by_seed(records, metric, *, x_key="n_labels"):
+    """``{method: {seed: sorted [(x, value), ...]}}``, rejecting two records at the same x.
+
+    Parameters
+    ----------
+    records : iterable of dict or pandas.DataFrame
+        As for :func:`check_records`.
+    metric : str
+        The record key of the values (``None`` counts as NaN).
+    x_key : str, default="n_labels"
+        The record key of the x-values; finite.
+
+    Returns
+    -------
+    curves : dict
+        One curve per method and seed: ``(x, value)`` pairs sorted by ``x``.
+
+    Raises
+    ------
+    ValueError
+        If two records of one method and seed share an x-value.
+    """
+    records = check_records(records, ("method", "seed", x_key, metric))
     curves = defaultdict(lambda: defaultdict(dict))
     for i, record in enumerate(records):
         x = _real(record, x_key, i, allow_nan=False)
@@ -243,8 +321,8 @@ def learning_curve_table(records, metric="accuracy"):
     >>> row["method"], row["n_labels"], round(row["mean"], 3), round(row["std"], 3), row["n_seeds"]
     ('random', 100, 0.7, 0.1, 2)
     """
-    _check_key(metric, "metric")
-    curves = _curves(records, metric)
+    check_key(metric, "metric")
+    curves = curves_by_seed(records, metric)
     by_point = defaultdict(list)
     for method, seeds in curves.items():
         for points in seeds.values():
@@ -252,7 +330,7 @@ def learning_curve_table(records, metric="accuracy"):
                 by_point[method, x].append(value)
     rows = []
     for (method, x), values in sorted(by_point.items(), key=lambda item: item[0]):
-        mean, std, count = _mean_std(values)
+        mean, std, count = mean_std(values)
         rows.append({"method": method, "n_labels": x, "mean": mean, "std": std, "n_seeds": count})
     return rows
 
@@ -297,10 +375,10 @@ def aubc_table(records, metric="accuracy", *, normalize=True):
     >>> aubc_table(records)[0]["aubc_mean"]
     0.7
     """
-    _check_key(metric, "metric")
+    check_key(metric, "metric")
     if not isinstance(normalize, (bool, np.bool_)):
         raise InvalidParameterError(f"normalize must be True or False; got {normalize!r}.")
-    curves = _curves(records, metric)
+    curves = curves_by_seed(records, metric)
     rows = []
     for method in sorted(curves):
         per_seed = {}
@@ -311,7 +389,7 @@ def aubc_table(records, metric="accuracy", *, normalize=True):
                 per_seed[seed] = aubc(xs, ys, normalize=normalize)
             else:
                 per_seed[seed] = math.nan
-        mean, std, count = _mean_std(per_seed.values())
+        mean, std, count = mean_std(per_seed.values())
         rows.append({"method": method, "aubc_mean": mean, "aubc_std": std, "n_seeds": count, "per_seed": per_seed})
     return rows
 
@@ -369,10 +447,12 @@ def cost_table(records, baseline="full"):
     """
     if baseline is not None and not isinstance(baseline, str):
         raise InvalidParameterError(f"baseline must be a method name (str) or None; got {baseline!r}.")
-    records = _check_records(records, ("method", "seed", "round", "selection_flops", "selection_seconds"))
+    records = check_records(
+        records, ("method", "seed", "round", "selection_flops", "selection_seconds")
+    )
     totals = {}
     for cost in ("selection_flops", "selection_seconds"):
-        curves = _curves(records, cost, x_key="round")
+        curves = curves_by_seed(records, cost, x_key="round")
         for method, seeds in curves.items():
             per_seed = [sum(value for _, value in points) for points in seeds.values()]
             totals.setdefault(method, {"n_seeds": len(per_seed)})[cost] = float(np.mean(per_seed))

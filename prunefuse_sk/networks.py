@@ -11,6 +11,27 @@ from torch import nn
 __all__ = ["MLP", "SmallCNN", "SmallResNet", "FastText", "TextCNN", "SmallTransformer", "default_estimator"]
 
 
+
+def _forward_doc(inputs):
+    """Give a reference network's ``forward`` its numpydoc docstring, for inputs described by ``inputs``."""
+
+    def document(forward):
+        forward.__doc__ = f"""Logits for a batch of samples.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape {inputs}
+            The batch.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (n_samples, n_classes)
+            One row of class scores per sample (no softmax: train with ``CrossEntropyLoss``).
+        """
+        return forward
+
+    return document
+
 class MLP(nn.Module):
     """A multilayer perceptron returning logits.
 
@@ -38,8 +59,8 @@ class MLP(nn.Module):
         self.hidden = nn.Sequential(nn.Flatten(), *layers)
         self.output = nn.Linear(width, n_classes)
 
+    @_forward_doc("(n_samples, ...), flattened first")
     def forward(self, X):
-        """Logits of shape (n_samples, n_classes) for a batch ``X`` of shape (n_samples, ...), flattened first."""
         return self.output(self.hidden(X))
 
 
@@ -84,8 +105,8 @@ class SmallCNN(nn.Module):
             head.append(nn.Dropout(dropout))
         self.head = nn.Sequential(*head, nn.Linear(hidden, n_classes))
 
+    @_forward_doc("(n_samples, in_channels, image_size, image_size): images")
     def forward(self, X):
-        """Logits of shape (n_samples, n_classes) for images of shape (n_samples, in_channels, image_size, image_size)."""
         return self.head(self.features(X))
 
 
@@ -130,8 +151,8 @@ class SmallResNet(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(width, n_classes)
 
+    @_forward_doc("(n_samples, in_channels, height, width): images")
     def forward(self, X):
-        """Logits of shape (n_samples, n_classes) for images of shape (n_samples, in_channels, height, width)."""
         return self.fc(self.pool(self.blocks(self.stem(X))).flatten(1))
 
 
@@ -164,8 +185,8 @@ class FastText(nn.Module):
         self.hidden = nn.Linear(embedding_dim, hidden)
         self.output = nn.Linear(hidden, n_classes)
 
+    @_forward_doc("(n_samples, n_tokens), int64: token ids")
     def forward(self, X):
-        """Logits of shape (n_samples, n_classes) for token ids ``X`` of shape (n_samples, n_tokens)."""
         return self.output(torch.relu(self.hidden(self.embedding(X))))
 
 
@@ -208,8 +229,8 @@ class TextCNN(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(n_filters * len(self.widths), n_classes)
 
+    @_forward_doc("(n_samples, n_tokens), int64: token ids")
     def forward(self, X):
-        """Logits of shape (n_samples, n_classes) for token ids ``X`` of shape (n_samples, n_tokens)."""
         embedded = self.embedding(X).transpose(1, 2)  # (n, embedding_dim, n_tokens)
         pooled = [torch.relu(norm(conv(embedded))).amax(dim=2) for conv, norm in zip(self.convs, self.norms)]
         return self.output(self.dropout(torch.cat(pooled, dim=1)))
@@ -253,8 +274,8 @@ class SmallTransformer(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.output = nn.Linear(d_model, n_classes)
 
+    @_forward_doc("(n_samples, n_tokens), int64: token ids")
     def forward(self, X):
-        """Logits of shape (n_samples, n_classes) for token ids ``X`` of shape (n_samples, n_tokens)."""
         padding = X == 0
         padding = padding & ~padding.all(dim=1, keepdim=True)  # an all-padding row attends to itself
         positions = torch.arange(X.shape[1], device=X.device)

@@ -12,7 +12,7 @@ from collections import defaultdict
 import numpy as np
 
 from .exceptions import InvalidParameterError
-from .metrics import _check_key, _check_records, _curves, _mean_std, learning_curve_table
+from .metrics import check_key, check_records, curves_by_seed, learning_curve_table, mean_std
 
 __all__ = ["plot_learning_curves", "plot_cost_curves", "plot_results", "cumulative_cost_curves"]
 
@@ -115,7 +115,7 @@ def plot_learning_curves(records, *, metric="accuracy", ax=None, title=None):
     >>> [line.get_label() for line in ax.get_lines()]
     ['random']
     """
-    _check_key(metric, "metric")
+    check_key(metric, "metric")
     if title is not None and not isinstance(title, str):
         raise InvalidParameterError(f"title must be a str or None; got {title!r}.")
     rows = learning_curve_table(records, metric=metric)
@@ -175,11 +175,11 @@ def cumulative_cost_curves(records, *, cost="selection_flops", metric="accuracy"
     TypeError
         If the records are malformed.
     """
-    _check_key(cost, "cost")
-    _check_key(metric, "metric")
-    records = _check_records(records, ("method", "seed", "round", cost, metric))
-    costs = _curves(records, cost, x_key="round")
-    values = _curves(records, metric, x_key="round")
+    check_key(cost, "cost")
+    check_key(metric, "metric")
+    records = check_records(records, ("method", "seed", "round", cost, metric))
+    costs = curves_by_seed(records, cost, x_key="round")
+    values = curves_by_seed(records, metric, x_key="round")
     curves = {}
     for method in sorted(costs):
         at_round = defaultdict(lambda: ([], []))
@@ -191,7 +191,7 @@ def cumulative_cost_curves(records, *, cost="selection_flops", metric="accuracy"
                 at_round[r][0].append(float(c))
                 at_round[r][1].append(metric_at[r])
         rounds = sorted(at_round)
-        stats = [_mean_std(at_round[r][1]) for r in rounds]
+        stats = [mean_std(at_round[r][1]) for r in rounds]
         curves[method] = {
             "round": np.asarray(rounds),
             "cost": np.asarray([np.mean(at_round[r][0]) for r in rounds], dtype=np.float64),
@@ -300,8 +300,8 @@ def plot_results(records, path=None, *, metric="accuracy"):
     --------
     plot_learning_curves, plot_cost_curves : The three panels.
     """
-    _check_key(metric, "metric")
-    records = _check_records(
+    check_key(metric, "metric")
+    records = check_records(
         records, ("method", "seed", "round", "n_labels", metric, "selection_flops", "selection_seconds")
     )
     plt = _pyplot()

@@ -12,10 +12,13 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ._skorch import initialized_module, module_state, proxy_net
-from .fusion import fused_net, fused_start_module, fusion_seeds, sync_full_network
-from .pruning import count_parameters, embedding_layer, example_batch, kept_indices_as_tensors, prune_again
-from .pruning import prune_at_init
+from .architecture import count_parameters, embedding_layer, example_batch
+from .fused_classifier import fused_net
+from .fusion import fused_start_module, fusion_seeds
+from .net_snapshots import module_state
+from .pruning import kept_indices_as_tensors, prune_again, prune_at_init
+from .skorch_nets import initialized_module, proxy_net
+from .sync import sync_full_network
 
 __all__ = ["PrunedPair"]
 
@@ -42,9 +45,9 @@ class PrunedPair:
     Examples
     --------
     >>> import numpy as np
-    >>> from prunefuse_sk._skorch import initialized_module
+    >>> from prunefuse_sk.skorch_nets import initialized_module
     >>> from prunefuse_sk.networks import default_estimator
-    >>> from prunefuse_sk.pruning import example_batch
+    >>> from prunefuse_sk.architecture import example_batch
     >>> template = default_estimator(64, 10)
     >>> full = initialized_module(template, seed=0)
     >>> X = np.zeros((4, 64), dtype=np.float32)
@@ -100,7 +103,7 @@ class PrunedPair:
         example_inputs : torch.Tensor
         load : callable
             ``load(module, weights, what)`` loads a state dict and says what did not match
-            (:func:`~prunefuse_sk._skorch.load_weights`).
+            (:func:`~prunefuse_sk.net_snapshots.load_weights`).
         **pruning
             As in :meth:`prune`, with the saved seed.
 

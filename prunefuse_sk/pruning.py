@@ -6,8 +6,10 @@ of their initial weights. The result is a physically smaller dense network of th
 same topology. :func:`prune_at_init` does that with torch-pruning's dependency graph
 (which keeps coupled channels -- residual adds, BatchNorm, conv -> flatten -> linear --
 consistent) and records, for every parameter and buffer of the small network, the
-exact positions of the full-size tensor it came from, so that :mod:`prunefuse_sk.fusion`
-can write trained values back exactly.
+exact positions of the full-size tensor it came from (:class:`KeptIndices`), so that
+:mod:`prunefuse_sk.fusion` can write trained values back exactly; :func:`prune_again`
+prunes once more and checks that it reproduces a saved record. What the network looks
+like (its output layers, its input kind) is probed by :mod:`prunefuse_sk.architecture`.
 
 How the positions are recorded: before each pruning group runs, every floating tensor
 of the network is swapped for a float64 "tag" tensor holding its own flat positions;
@@ -26,13 +28,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._random import draw_seed, as_random_state, torch_seed_scope
+from ._random import as_random_state, draw_seed, torch_seed_scope
+from .architecture import eval_forward, find_output_layers, output_tensors, unwrap_module
 from .exceptions import (
     CheckpointMismatchError,
-    FeatureShapeError,
     HardCodedShapeError,
     InvalidParameterError,
-    OutputWidthError,
     PruningError,
     UnprunedLayerWarning,
     UnsupportedArchitectureError,
@@ -42,16 +43,9 @@ __all__ = [
     "KeptIndices",
     "PrunedNetwork",
     "prune_at_init",
-    "find_output_layers",
-    "count_parameters",
-    "example_batch",
-    "output_width",
-    "embedding_layer",
-    "token_input",
     "kept_indices_as_tensors",
     "kept_indices_mismatch",
     "prune_again",
-    "unwrap_module",
     "IMPORTANCES",
 ]
 
@@ -183,23 +177,6 @@ class PrunedNetwork:
     pruned_layers: tuple
 
 
-def count_parameters(module):
-    """Return the number of scalar parameters of ``module``.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-        The network; all its parameters, recursively, are counted (buffers
-        are not).
-
-    Returns
-    -------
-    n : int
-        Sum of ``numel()`` over ``module.parameters()``.
-    """
-    return int(sum(p.numel() for p in module.parameters()))
-
-
 def _named_tensors(module):
     """Yield ``(name, tensor, owner, attr, is_param)`` for every parameter and buffer."""
     for owner_name, owner in module.named_modules():
@@ -217,98 +194,6 @@ def _set_tensor(owner, attr, is_param, value):
         owner._parameters[attr].data = value
     else:
         owner._buffers[attr] = value
-
-
-def _as_output_list(output):
-    if isinstance(output, torch.Tensor):
-        return [output]
-    if isinstance(output, dict):
-        output = list(output.values())
-    if isinstance(output, (list, tuple)):
-        tensors = []
-        for item in output:
-            tensors.extend(_as_output_list(item))
-        return tensors
-    return []
-
-
-def _forward(module, example_inputs):
-    if isinstance(example_inputs, dict):
-        return module(**example_inputs)
-    if isinstance(example_inputs, (list, tuple)):
-        return module(*example_inputs)
-    return module(example_inputs)
-
-
-def _mixes_channels(module):
-    """A layer whose weights map input channels to output channels (Linear, Conv, ...)."""
-    return any(p.dim() >= 2 for p in module.parameters(recurse=False))
-
-
-def find_output_layers(module, example_inputs):
-    """Return the names of the layers that produce the network's outputs.
-
-    Walks autograd's graph back from the outputs to the first channel-mixing
-    layer (Linear, Conv, Embedding, ...) on every path, collecting per-channel
-    layers met on the way (e.g. a final BatchNorm). Pruning those would change
-    the number of outputs, so they are protected.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-        The network to probe; run once in eval mode with gradients enabled,
-        and restored to its training mode afterwards.
-    example_inputs : torch.Tensor or tuple or dict
-        A small batch the module accepts: a tensor is passed as is, a tuple
-        or list unpacked as positional arguments, a dict as keyword
-        arguments.
-
-    Returns
-    -------
-    names : tuple of str
-        Module names (as in ``named_modules()``) of the output layers, in
-        the order found.
-    """
-    grad_fn_owner = {}
-    handles = []
-
-    def record(name):
-        def hook(_module, _inputs, output):
-            for tensor in _as_output_list(output):
-                if tensor.grad_fn is not None:
-                    grad_fn_owner[tensor.grad_fn] = name
-
-        return hook
-
-    for name, sub in module.named_modules():
-        if any(True for _ in sub.parameters(recurse=False)):
-            handles.append(sub.register_forward_hook(record(name)))
-    was_training = module.training
-    module.eval()  # no running-statistics updates during the probe
-    try:
-        with torch.enable_grad():
-            outputs = _as_output_list(_forward(module, example_inputs))
-    finally:
-        for handle in handles:
-            handle.remove()
-        module.train(was_training)
-
-    names = dict(module.named_modules())
-    found, seen = [], set()
-    stack = [t.grad_fn for t in outputs if t.grad_fn is not None]
-    while stack:
-        fn = stack.pop()
-        if fn is None or fn in seen:
-            continue
-        seen.add(fn)
-        owner = grad_fn_owner.get(fn)
-        if owner is not None:
-            if owner not in found:
-                found.append(owner)
-            if _mixes_channels(names[owner]):
-                continue
-        stack.extend(next_fn for next_fn, _ in fn.next_functions)
-    return tuple(found)
 
 
 def _text_pruning_options(tp):
@@ -509,6 +394,27 @@ def _kept_indices_from_origins(name, origin, full_shape):
     return record
 
 
+def _kept_indices_of(model, origins, full_shapes, pruning_ratio):
+    """The kept indices of every tensor of the pruned ``model``, and the layers that lost channels.
+
+    ``origins`` holds, per tensor, the flat full-size positions its entries came from
+    (tracked by :func:`_prune_group_tracking`); ``full_shapes`` the full-size shapes.
+    """
+    kept, pruned_layers = {}, []
+    for name, tensor, *_ in _named_tensors(model):
+        if 0 in tensor.shape and 0 not in full_shapes[name]:
+            raise PruningError(
+                f"pruning_ratio={pruning_ratio} leaves '{name}' with no channels "
+                f"(shape {tuple(tensor.shape)} from {full_shapes[name]}). Use a smaller "
+                "pruning_ratio or add the layer to `ignored_layers`."
+            )
+        kept[name] = _kept_indices_from_origins(name, origins[name], full_shapes[name])
+        layer = name.rsplit(".", 1)[0] if "." in name else ""
+        if kept[name].is_pruned and layer not in pruned_layers:
+            pruned_layers.append(layer)
+    return kept, pruned_layers
+
+
 def _resolve_ignored(model, ignored_layers):
     names = dict(model.named_modules())
     modules = []
@@ -521,38 +427,6 @@ def _resolve_ignored(model, ignored_layers):
             )
         modules.append(names[name])
     return modules
-
-
-def unwrap_module(module):
-    """The network inside its parallel and compile wrappers.
-
-    ``DistributedDataParallel`` and ``DataParallel`` (what Hugging Face Accelerate's
-    ``prepare`` wraps a module in for multi-GPU training) and ``torch.compile`` keep
-    the network in an attribute; their state dict keys and module names carry a
-    ``module.`` or ``_orig_mod.`` prefix. Pruning and fusion work on the bare network.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-
-    Returns
-    -------
-    module : torch.nn.Module
-        The innermost wrapped module (shared, not a copy); ``module`` itself when unwrapped.
-
-    Examples
-    --------
-    >>> layer = torch.nn.Linear(2, 3)
-    >>> unwrap_module(torch.nn.DataParallel(layer)) is layer
-    True
-    """
-    while True:
-        if isinstance(module, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
-            module = module.module
-        elif isinstance(getattr(module, "_orig_mod", None), nn.Module):  # torch.compile's OptimizedModule
-            module = module._orig_mod
-        else:
-            return module
 
 
 def prune_at_init(
@@ -575,7 +449,8 @@ def prune_at_init(
     ----------
     module : torch.nn.Module
         The full-size network, typically at its random initialization; a parallel or
-        compile wrapper around it is looked through (:func:`unwrap_module`).
+        compile wrapper around it is looked through
+        (:func:`~prunefuse_sk.architecture.unwrap_module`).
     example_inputs : torch.Tensor or tuple or dict
         A small batch the module accepts, on the module's device; used to trace
         the dependency graph.
@@ -611,7 +486,9 @@ def prune_at_init(
     import torch_pruning as tp
 
     if not isinstance(pruning_ratio, (float, int)) or not 0 < float(pruning_ratio) < 1:
-        raise InvalidParameterError(f"pruning_ratio must be a float in (0, 1); got {pruning_ratio!r} instead.")
+        raise InvalidParameterError(
+            f"pruning_ratio must be a float in (0, 1); got {pruning_ratio!r} instead."
+        )
     _make_importance(importance)  # check the name before any work
     model = copy.deepcopy(unwrap_module(module))
     was_training = model.training
@@ -627,7 +504,8 @@ def prune_at_init(
     seed = draw_seed(as_random_state(random_state))
     importance_obj = _make_importance(importance, seed)
     with torch_seed_scope(seed, device), warnings.catch_warnings():
-        # torch-pruning's notice about the recurrent layers' own parameters: they are kept whole (warned above)
+        # torch-pruning's notice about the recurrent layers' own parameters: they are kept
+        # whole (warned above)
         warnings.filterwarnings("ignore", message="Unwrapped parameters detected")
         try:
             pruner = tp.pruner.MetaPruner(
@@ -638,7 +516,8 @@ def prune_at_init(
                 ignored_layers=ignored_modules,
                 global_pruning=False,
                 # recurrent layers are kept whole, and so are the embeddings that feed them
-                **({} if any(isinstance(m, nn.RNNBase) for m in model.modules()) else _text_pruning_options(tp)),
+                **({} if any(isinstance(m, nn.RNNBase) for m in model.modules())
+                   else _text_pruning_options(tp)),
             )
         except Exception as exc:  # tracing errors come in many types; say what failed
             raise UnsupportedArchitectureError(
@@ -656,23 +535,13 @@ def prune_at_init(
                 raise
             except Exception as exc:  # raised while torch-pruning ranks a group's channels
                 raise UnsupportedArchitectureError(
-                    f"torch-pruning failed while ranking the channels of layer(s) {', '.join(ranking.layers)}: "
-                    f"{type(exc).__name__}: {exc}. Add the layer to `ignored_layers` to leave it unpruned."
+                    "torch-pruning failed while ranking the channels of layer(s) "
+                    f"{', '.join(ranking.layers)}: {type(exc).__name__}: {exc}. Add the layer to "
+                    "`ignored_layers` to leave it unpruned."
                 ) from exc
     model.train(was_training)
 
-    kept, pruned_layers = {}, []
-    for name, tensor, *_ in _named_tensors(model):
-        if 0 in tensor.shape and 0 not in full_shapes[name]:
-            raise PruningError(
-                f"pruning_ratio={pruning_ratio} leaves '{name}' with no channels "
-                f"(shape {tuple(tensor.shape)} from {full_shapes[name]}). Use a smaller "
-                "pruning_ratio or add the layer to `ignored_layers`."
-            )
-        kept[name] = _kept_indices_from_origins(name, origins[name], full_shapes[name])
-        layer = name.rsplit(".", 1)[0] if "." in name else ""
-        if kept[name].is_pruned and layer not in pruned_layers:
-            pruned_layers.append(layer)
+    kept, pruned_layers = _kept_indices_of(model, origins, full_shapes, pruning_ratio)
     if not pruned_layers:
         warnings.warn(
             "Pruning removed nothing: torch-pruning found no prunable channel outside the protected "
@@ -691,25 +560,14 @@ def prune_at_init(
 
 
 def _batch_size(example_inputs):
-    tensors = _as_output_list(example_inputs)
+    tensors = output_tensors(example_inputs)
     return tensors[0].shape[0] if tensors and tensors[0].dim() > 0 else None
-
-
-def _eval_forward(module, example_inputs):
-    """The module's outputs on ``example_inputs`` in eval mode without gradients; its mode is restored."""
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            return _forward(module, example_inputs)
-    finally:
-        module.train(was_training)
 
 
 def _check_forward(pruned, example_inputs):
     """Fail early, with the fix, when the pruned network cannot run."""
     try:
-        outputs = _as_output_list(_eval_forward(pruned, example_inputs))
+        outputs = output_tensors(eval_forward(pruned, example_inputs))
     except RuntimeError as exc:
         raise HardCodedShapeError(
             f"The pruned network fails on a forward pass ({exc}). Its forward() probably "
@@ -723,122 +581,6 @@ def _check_forward(pruned, example_inputs):
             "forward() hard-codes a layer width that pruning changed, e.g. "
             "x.view(-1, 12*12*64). Use x.flatten(1) or an nn.Flatten() layer instead."
         )
-
-
-# ------------------------------------------------------------ architecture probes
-EXAMPLE_ROWS = 3  # odd, so a forward that hard-codes a width cannot silently fold rows
-
-
-def example_batch(X, device):
-    """A few rows of ``X`` as a tensor on ``device``, to trace and probe a network with.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, ...)
-        Samples the network accepts (at least one row; rows repeat when fewer than 3).
-    device : str or torch.device
-
-    Returns
-    -------
-    batch : torch.Tensor of shape (3, ...)
-    """
-    rows = np.resize(np.arange(len(X)), EXAMPLE_ROWS)
-    return torch.as_tensor(X[rows], device=device)
-
-
-def output_width(module, example_inputs):
-    """The number of class scores the network returns per sample.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-        Run once in eval mode without gradients; its mode is restored.
-    example_inputs : torch.Tensor
-        A small batch, e.g. from :func:`example_batch`.
-
-    Returns
-    -------
-    n_outputs : int
-
-    Raises
-    ------
-    FeatureShapeError
-        If the network fails on the batch (its input layer does not match the data).
-    OutputWidthError
-        If it does not return one row of scores per sample, shape (n_samples, n_classes).
-
-    Examples
-    --------
-    >>> import torch
-    >>> output_width(torch.nn.Linear(4, 3), torch.zeros(2, 4))
-    3
-    """
-    try:
-        outputs = _eval_forward(module, example_inputs)
-    except RuntimeError as exc:
-        raise FeatureShapeError(
-            f"The network fails on samples of shape {tuple(example_inputs.shape[1:])}: {exc}. Check that the "
-            "network's input layer matches the data."
-        ) from exc
-    if not isinstance(outputs, torch.Tensor) or outputs.dim() != 2:
-        raise OutputWidthError(
-            "The network must return one row of class scores per sample, shape (n_samples, n_classes); "
-            f"got {getattr(outputs, 'shape', type(outputs).__name__)}."
-        )
-    return int(outputs.shape[1])
-
-
-def token_input(module):
-    """The network's input layer when it is an embedding: ``(name, num_embeddings)``, else ``None``.
-
-    The input layer is the first layer with parameters in the order the network
-    registers them (its ``__init__`` order), which is how text networks are written:
-    ``nn.Embedding`` or ``nn.EmbeddingBag`` first. A network with such an input layer
-    takes int64 token ids; every other network takes float32 features.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-
-    Returns
-    -------
-    token_input : tuple (str, int) or None
-
-    Examples
-    --------
-    >>> token_input(nn.Sequential(nn.EmbeddingBag(100, 8), nn.Linear(8, 2)))
-    ('0', 100)
-    >>> token_input(nn.Sequential(nn.Linear(4, 2))) is None
-    True
-    """
-    for name, layer in unwrap_module(module).named_modules():
-        if next(layer.children(), None) is None and next(layer.parameters(recurse=False), None) is not None:
-            if isinstance(layer, (nn.Embedding, nn.EmbeddingBag)):
-                return name, int(layer.num_embeddings)
-            return None
-    return None
-
-
-def embedding_layer(module, output_layers):
-    """The output layer whose input is the penultimate embedding (the channel-mixing one).
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-    output_layers : sequence of str
-        From :func:`find_output_layers`.
-
-    Returns
-    -------
-    name : str or None
-        The first channel-mixing output layer (e.g. the final ``Linear``), else the
-        first output layer; ``None`` when there is none.
-    """
-    layers = dict(unwrap_module(module).named_modules())
-    for name in output_layers:
-        if _mixes_channels(layers[name]):
-            return name
-    return output_layers[0] if output_layers else None
 
 
 # ------------------------------------------------------------- kept-index records

@@ -15,8 +15,9 @@ import copy
 import warnings
 
 from ._random import draw_seed
-from ._skorch import copy_net, fit_seeded, net_state, restore_net_state
 from .exceptions import StaleProxyWarning
+from .net_snapshots import copy_net, net_state, restore_net_state
+from .skorch_nets import fit_seeded
 
 __all__ = ["PROXY_RETRAIN", "ProxyRetraining", "schedule_retraining", "run_retraining"]
 
@@ -153,8 +154,24 @@ class ProxyRetraining:
                           StaleProxyWarning, stacklevel=3)
 
     def schedule(self, rng, *, only_new=False, sync=False):
-        """Schedule the next run (see :func:`schedule_retraining`); it replaces one that has not run."""
+        """Schedule the next run (see :func:`schedule_retraining`); it replaces one that has not run.
+
+        Parameters
+        ----------
+        rng : numpy.random.RandomState
+            Draws the run's seed.
+        only_new : bool, default=False
+            Continue training on the rows added since the last run only.
+        sync : bool, default=False
+            A T_sync step (fuse, train, prune again) comes first.
+        """
         self.pending = schedule_retraining(rng, only_new=only_new, sync=sync)
+
+    @property
+    def history_entries(self):
+        """tuple of dict: copies of the history's entries (the learner's ``history_``), so that
+        neither appending nor editing an entry can change the record."""
+        return tuple(copy.deepcopy(self.history))
 
     def run(self, new_net, labelled, *, proxy_retrain="reinit", init_module=None):
         """Run the scheduled retraining (:func:`run_retraining`); the new proxy is swapped in only on success.
@@ -198,7 +215,7 @@ class ProxyRetraining:
         new_net : callable
             Returns an unfitted proxy of the saved architecture.
         load : callable
-            ``load(module, weights, what)``, as in :func:`~prunefuse_sk._skorch.restore_net_state`.
+            ``load(module, weights, what)``, as in :func:`~prunefuse_sk.net_snapshots.restore_net_state`.
         init_module : torch.nn.Module
             The pruned initialization, for the net's ``module`` parameter.
 

@@ -23,298 +23,50 @@ samples and epochs.
 
 With ``n_jobs``, the (seed, method) cells of the grid run as independent joblib
 tasks, on local processes or on any joblib backend (e.g. a dask cluster).
+
+This module holds the entry point, its argument checks and the round loop of one
+method on one seed; the records and methods as data live in
+:mod:`prunefuse_sk.simulation_results` (re-exported here), and running cells as joblib
+tasks in :mod:`prunefuse_sk.simulation_cells`.
 """
 
-import contextlib
 import copy
-import csv
-import inspect
-import json
 import math
-import numbers
-import os
-import threading
 import time
-import uuid
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
-import joblib
 import numpy as np
 import torch
 from sklearn.base import clone
+from sklearn.metrics import accuracy_score
 from skorch import NeuralNetClassifier
 from tqdm.auto import tqdm
 
-from sklearn.metrics import accuracy_score
-
-from ._random import _MAX_SEED, torch_seed_scope
-from ._skorch import fit_seeded, initialized_module
+from ._random import MAX_SEED, torch_seed_scope
+from .architecture import embedding_layer, example_batch, find_output_layers, token_input
 from .exceptions import InvalidParameterError
 from .flops import per_sample_flops
+from .inputs import as_samples, check_inputs
+from .labels import check_labels
 from .learner import PruneFuseActiveLearner
 from .persistence import json_value
-from .pruning import embedding_layer, example_batch, find_output_layers, token_input
+from .scoring import score_pool
+from .simulation_cells import check_n_jobs, run_cells_in_parallel
+from .simulation_results import METHOD_KINDS, RECORD_FIELDS, MethodSpec, SimulationResults
+from .skorch_nets import fit_seeded, initialized_module
 from .strategies import SelectorView, call_strategy, get_strategy
-from .strategies.scoring import score_pool
-from .validation import as_samples, check_inputs, check_labels
 
 __all__ = ["simulate", "SimulationResults", "MethodSpec", "METHOD_KINDS", "RECORD_FIELDS"]
 
-METHOD_KINDS = ("random", "full", "proxy", "prunefuse")
 EVALUATE = ("every_round", "last_round")
-RECORD_FIELDS = (
-    "method",
-    "kind",
-    "seed",
-    "round",
-    "n_labels",
-    "accuracy",
-    "selector_accuracy",
-    "selection_seconds",
-    "selector_train_seconds",
-    "scoring_seconds",
-    "training_seconds",
-    "selection_flops",
-    "training_flops",
-    "selector_epochs",
-    "final_epochs",
-    "stop_reason",
-)
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """One selection method of a simulation.
-
-    Parameters
-    ----------
-    name : str
-        Label in the results (e.g. ``"prunefuse-p0.7"``).
-    kind : {"random", "full", "proxy", "prunefuse"}
-        What the method does.
-    params : dict
-        For ``"prunefuse"``: :class:`~prunefuse_sk.PruneFuseActiveLearner`
-        parameters (``pruning_ratio``, ``fusion_init``, ``distillation_weight``,
-        ``sync_every``, ``proxy_params``, ...); for ``"proxy"``: ``estimator``,
-        the small selector net (overrides ``simulate(proxy_estimator=...)``).
-        Any kind may also set ``query_strategy`` and ``max_candidates`` (they
-        override :func:`simulate`'s).
-    """
-
-    name: str
-    kind: str
-    params: dict = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, method):
-        """A spec from a name (``"full"``, ``"prunefuse"``, ``"prunefuse-p0.7"``) or a dict.
-
-        Parameters
-        ----------
-        method : str, dict or MethodSpec
-            A dict needs ``"method"`` (the kind) and may have ``"name"``; the
-            rest are the method's parameters.
-
-        Returns
-        -------
-        spec : MethodSpec
-        """
-        if isinstance(method, MethodSpec):
-            return method
-        if isinstance(method, str):
-            if method.startswith("prunefuse-p"):
-                try:
-                    ratio = float(method[len("prunefuse-p") :])
-                except ValueError:
-                    ratio = None
-                if ratio is not None:
-                    return cls(method, "prunefuse", {"pruning_ratio": ratio})
-            if method not in METHOD_KINDS:
-                raise InvalidParameterError(
-                    f"Unknown method {method!r}: use one of {METHOD_KINDS}, 'prunefuse-p<ratio>' "
-                    "(e.g. 'prunefuse-p0.7'), or a dict such as {'method': 'prunefuse', 'pruning_ratio': 0.7}."
-                )
-            return cls(method, method, {})
-        if isinstance(method, dict):
-            params = dict(method)
-            kind = params.pop("method", None)
-            if kind not in METHOD_KINDS:
-                raise InvalidParameterError(f"A method dict needs 'method' in {METHOD_KINDS}; got {method!r}.")
-            name = params.pop("name", None)
-            if name is None:
-                name = f"prunefuse-p{params['pruning_ratio']}" if kind == "prunefuse" and "pruning_ratio" in params else kind
-            return cls(str(name), kind, params)
-        raise InvalidParameterError(f"A method is a name, a dict or a MethodSpec; got {type(method).__name__}.")
-
-
-class SimulationResults:
-    """The records of a simulation: one dict per method, seed and round.
-
-    Every record has the keys in ``RECORD_FIELDS``: ``method``, ``kind``,
-    ``seed``, ``round``, ``n_labels``, ``accuracy`` (final full-size model on the
-    test set), ``selector_accuracy`` (NaN without a selector),
-    ``selection_seconds`` (= ``selector_train_seconds`` + ``scoring_seconds``),
-    ``training_seconds`` (the final model), ``selection_flops``,
-    ``training_flops``, ``selector_epochs``, ``final_epochs`` and
-    ``stop_reason`` (the stopping criterion that ended the run at this round,
-    else None).
-
-    Parameters
-    ----------
-    records : list of dict
-    config : dict, default=None
-        How the simulation was run (sizes, seeds, methods, data set).
-    selections : dict, default=None
-        ``selections[method][seed]`` is the list of index arrays into ``X``
-        labelled by that run: the initial set first, then one batch per round.
-
-    Attributes
-    ----------
-    records, config, selections
-    """
-
-    def __init__(self, records, config=None, selections=None):
-        self.records = list(records)
-        self.config = dict(config or {})
-        self.selections = selections or {}
-
-    def __len__(self):
-        return len(self.records)
-
-    def __iter__(self):
-        return iter(self.records)
-
-    def __getitem__(self, index):
-        return self.records[index]
-
-    def __repr__(self):
-        methods = sorted({r["method"] for r in self.records})
-        return f"SimulationResults({len(self.records)} records, methods={methods})"
-
-    @property
-    def methods(self):
-        """list of str: the method names, in first-seen order."""
-        return list(dict.fromkeys(r["method"] for r in self.records))
-
-    def report(self, baseline="full"):
-        """Plain-text tables: accuracy per budget (mean +- std over seeds), AUBC and selection cost.
-
-        Parameters
-        ----------
-        baseline : str, default="full"
-            The method the cost ratios are relative to (NaN if absent).
-
-        Returns
-        -------
-        text : str
-        """
-        from .metrics import aubc_table, cost_table, format_table, learning_curve_table
-
-        curve = learning_curve_table(self.records)
-        budgets = sorted({entry["n_labels"] for entry in curve})
-        rows = []
-        for method in self.methods:
-            row = {"method": method}
-            for entry in curve:
-                if entry["method"] == method:
-                    row[str(entry["n_labels"])] = f"{entry['mean']:.4f} +- {entry['std']:.4f}"
-            rows.append(row)
-        lines = [
-            "Test accuracy of the final full-size model (mean +- std over seeds) by number of labels",
-            format_table(rows, ["method"] + [str(n) for n in budgets]),
-            "",
-            f"Area under the budget curve, and selection cost summed over rounds (mean over seeds) relative to {baseline!r}",
-        ]
-        aubc = {row["method"]: row for row in aubc_table(self.records)}
-        cost = {row["method"]: row for row in cost_table(self.records, baseline=baseline)}
-        rows = [
-            {
-                "method": method,
-                "AUBC": f"{aubc[method]['aubc_mean']:.4f} +- {aubc[method]['aubc_std']:.4f}",
-                "selection FLOPs": f"{cost[method]['selection_flops']:.3e}",
-                "FLOPs ratio": f"{cost[method]['selection_flops_ratio']:.3f}",
-                "selection s": f"{cost[method]['selection_seconds']:.1f}",
-                "time ratio": f"{cost[method]['selection_seconds_ratio']:.3f}",
-            }
-            for method in self.methods
-        ]
-        lines.append(format_table(rows, ["method", "AUBC", "selection FLOPs", "FLOPs ratio", "selection s", "time ratio"]))
-        return "\n".join(lines)
-
-    def to_frame(self):
-        """The records as a pandas DataFrame (needs pandas).
-
-        Returns
-        -------
-        frame : pandas.DataFrame
-        """
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("to_frame() needs pandas: pip install pandas (or use .records / to_csv).") from exc
-        return pd.DataFrame.from_records(self.records, columns=list(RECORD_FIELDS))
-
-    def to_json(self, path):
-        """Write ``{"config": ..., "records": [...]}`` as JSON (NaN written as null).
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-        """
-        payload = {
-            "config": json_value(self.config, lenient=True),
-            "records": [json_value(r, lenient=True) for r in self.records],
-            "selections": {
-                method: {str(seed): [np.asarray(b).tolist() for b in batches] for seed, batches in runs.items()}
-                for method, runs in self.selections.items()
-            },
-        }
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=1)
-
-    @classmethod
-    def from_json(cls, path):
-        """Read results written by :meth:`to_json`.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-
-        Returns
-        -------
-        results : SimulationResults
-        """
-        with open(path, encoding="utf-8") as handle:
-            payload = json.load(handle)
-        records = [
-            {k: (math.nan if v is None and k != "stop_reason" else v) for k, v in r.items()} for r in payload["records"]
-        ]
-        selections = {
-            method: {int(seed): [np.asarray(b, dtype=np.int64) for b in batches] for seed, batches in runs.items()}
-            for method, runs in payload.get("selections", {}).items()
-        }
-        return cls(records, payload.get("config"), selections)
-
-    def to_csv(self, path):
-        """Write the records as CSV, one row per record, columns ``RECORD_FIELDS``.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-        """
-        with open(path, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(RECORD_FIELDS), extrasaction="ignore")
-            writer.writeheader()
-            for record in self.records:
-                writer.writerow({k: ("" if record.get(k) is None else record.get(k)) for k in RECORD_FIELDS})
 
 
 # ------------------------------------------------------------------ helpers
 def _derive_seed(*parts):
     """A 31-bit seed from ints and strings, stable across runs and platforms."""
     words = [p if isinstance(p, int) else zlib.crc32(str(p).encode()) for p in parts]
-    return int(np.random.SeedSequence(words).generate_state(1)[0] % _MAX_SEED)
+    return int(np.random.SeedSequence(words).generate_state(1)[0] % MAX_SEED)
 
 
 def _fit_net(net, X, y, seed):
@@ -458,42 +210,14 @@ def simulate(
     results : SimulationResults
         ``config["n_jobs"]`` records ``n_jobs``; ``config["evaluate"]`` records ``evaluate``.
     """
-    if not isinstance(estimator, NeuralNetClassifier):
-        raise InvalidParameterError(f"estimator must be an unfitted skorch NeuralNetClassifier; got {type(estimator).__name__}.")
-    # float32 features, or int64 token ids when the network's input layer is an embedding
-    tokens = token_input(initialized_module(estimator, seed=0, on_cpu=True))
-    X = check_inputs(as_samples(X), token_input=tokens)
-    y = check_labels(y, len(X))
-    X_test = check_inputs(as_samples(X_test, name="X_test"), token_input=tokens, name="X_test",
-                          n_features_shape=X.shape[1:])
-    y_test = check_labels(y_test, len(X_test), name="y_test")
-    classes, y_enc = np.unique(y, return_inverse=True)
-    unknown = np.setdiff1d(np.unique(y_test), classes)
-    if len(unknown):
-        raise InvalidParameterError(f"y_test has labels {unknown.tolist()[:10]} that never occur in y.")
-    y_test_enc = np.searchsorted(classes, y_test)
-
-    specs = [MethodSpec.parse(m) for m in methods]
-    names = [s.name for s in specs]
-    if len(set(names)) != len(names):
-        raise InvalidParameterError(f"Method names must be unique; got {names}. Give dict methods a 'name'.")
-    for spec in specs:
-        if spec.kind == "proxy" and proxy_estimator is None and "estimator" not in spec.params:
-            raise InvalidParameterError(
-                "The 'proxy' method (Selection via Proxy) needs a small selector network: pass "
-                "proxy_estimator=NeuralNetClassifier(...) or {'method': 'proxy', 'estimator': net}."
-            )
+    X, y_enc, X_test, y_test_enc = _check_data(estimator, X, y, X_test, y_test)
+    specs = _method_specs(methods, proxy_estimator)
     sizes = _batch_sizes(batch_sizes, n_rounds)
-    initial_size = int(initial_size)
-    if initial_size < 1 or initial_size + sum(sizes) > len(X):
-        raise InvalidParameterError(
-            f"initial_size ({initial_size}) + batch sizes ({sum(sizes)}) must be between 1 and the pool size "
-            f"({len(X)}); label fewer samples or pass a larger X."
-        )
+    initial_size = _check_initial_size(initial_size, sizes, len(X))
     seeds = [int(s) for s in (seeds if np.iterable(seeds) else [seeds])]
-    criteria = [] if stopping is None else (list(stopping) if isinstance(stopping, (list, tuple)) else [stopping])
+    criteria = _criteria(stopping)
     get_strategy(query_strategy)
-    _check_n_jobs(n_jobs)
+    check_n_jobs(n_jobs)
     if evaluate not in EVALUATE:
         raise InvalidParameterError(f"evaluate must be one of {EVALUATE}; got {evaluate!r}.")
 
@@ -511,158 +235,98 @@ def simulate(
         sizes=sizes,
         evaluate=evaluate,
     )
-    config = {
-        "initial_size": initial_size,
-        "batch_sizes": sizes,
-        "seeds": seeds,
-        "methods": [{"name": s.name, "kind": s.kind, "params": json_value(s.params, lenient=True)} for s in specs],
-        "query_strategy": query_strategy if isinstance(query_strategy, str) else repr(query_strategy),
-        "n_pool": len(X),
-        "n_test": len(X_test),
-        "max_candidates": max_candidates,
-        "probe_size": int(probe_size),
-        "torch": torch.__version__,
-        "device": str(estimator.device),
-        "n_jobs": None if n_jobs is None else int(n_jobs),
-        "evaluate": evaluate,
-    }
-    records = []
-    selections = {spec.name: {} for spec in specs}
+    config = _config(context, specs, seeds, initial_size, probe_size, n_jobs)
     initial_sets = {
-        seed: np.random.RandomState(_derive_seed(seed, "initial")).choice(len(X), initial_size, replace=False)
+        seed: np.random.RandomState(_derive_seed(seed, "initial")).choice(
+            len(X), initial_size, replace=False
+        )
         for seed in seeds
     }
     cells = [(seed, spec, initial_sets[seed]) for seed in seeds for spec in specs]
     total = len(cells) * (len(sizes) + 1)
     bar = tqdm(total=total, desc="simulating", unit="round", disable=not progress)
+    collected = _Collected(specs, len(sizes) + 1, callback, bar)
     try:
         if n_jobs is None or n_jobs == 1:
-            for seed, spec, initial in cells:
-                bar.set_postfix_str(f"seed={seed} {spec.name}")
-                run = _Run(context, spec, seed, initial, [copy.deepcopy(c) for c in criteria])
-                for record in run:
-                    records.append(record)
-                    if callback is not None:
-                        callback(record)
-                    bar.update(1)
-                bar.update(len(sizes) + 1 - run.rounds_done)  # stopped early
-                selections[spec.name][seed] = run.selections
+            _run_serially(context, cells, criteria, collected)
         else:
-            # the parent's identity and the number of cells running at once, for the torch thread limit
-            workers = (_process_identity(), max(1, min(joblib.effective_n_jobs(n_jobs), len(cells))))
-            # the data as arguments of their own: joblib memmaps them for loky workers and scatters them
-            # once to a dask cluster (it does not look inside the context), instead of once per cell
-            data = (context.X, context.y, context.X_test, context.y_test)
-            settings = replace(context, X=None, y=None, X_test=None, y_test=None)
-            # return_as="generator" (results in submission order, as they arrive) needs joblib >= 1.3
-            outputs = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
-                joblib.delayed(_run_cell)(settings, *data, spec, seed, initial, criteria, workers)
-                for seed, spec, initial in cells
-            )
-            try:
-                for (seed, spec, _), (cell_records, cell_selections, _) in zip(cells, outputs):
-                    for record in cell_records:
-                        records.append(record)
-                        if callback is not None:
-                            callback(record)
-                    bar.set_postfix_str(f"seed={seed} {spec.name} done")
-                    bar.update(len(sizes) + 1)
-                    selections[spec.name][seed] = cell_selections
-            finally:
-                outputs.close()  # on an error, cancel the cells not started yet
+            run_cells_in_parallel(_Run, context, cells, criteria, n_jobs, collected.add_cell)
     finally:
         bar.close()
-    return SimulationResults(records, config, selections)
+    return SimulationResults(collected.records, config, collected.selections)
 
 
-def _check_n_jobs(n_jobs):
-    if n_jobs is None:
-        return
-    if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+def _config(context, specs, seeds, initial_size, probe_size, n_jobs):
+    """How the simulation was run, as JSON data: ``SimulationResults.config``."""
+    strategy = context.query_strategy
+    return {
+        "initial_size": initial_size,
+        "batch_sizes": context.sizes,
+        "seeds": seeds,
+        "methods": [
+            {"name": s.name, "kind": s.kind, "params": json_value(s.params, lenient=True)}
+            for s in specs
+        ],
+        "query_strategy": strategy if isinstance(strategy, str) else repr(strategy),
+        "n_pool": len(context.X),
+        "n_test": len(context.X_test),
+        "max_candidates": context.max_candidates,
+        "probe_size": int(probe_size),
+        "torch": torch.__version__,
+        "device": str(context.estimator.device),
+        "n_jobs": None if n_jobs is None else int(n_jobs),
+        "evaluate": context.evaluate,
+    }
+
+
+# ------------------------------------------------------------- argument checks
+def _check_data(estimator, X, y, X_test, y_test):
+    """The pool and test set validated, with labels encoded as indices into the pool's classes."""
+    if not isinstance(estimator, NeuralNetClassifier):
         raise InvalidParameterError(
-            f"n_jobs must be None, a positive int (the number of cells run at once) or a negative int (-1: all "
-            f"cores); got {n_jobs!r}. Pass n_jobs=None or 1 to run serially, n_jobs=-1 to use every core."
+            "estimator must be an unfitted skorch NeuralNetClassifier; "
+            f"got {type(estimator).__name__}."
         )
-    if n_jobs != 1 and "return_as" not in inspect.signature(joblib.Parallel).parameters:  # joblib < 1.3
-        raise ImportError(
-            f"simulate(n_jobs={n_jobs}) needs joblib >= 1.3 (Parallel(return_as=...)); joblib {joblib.__version__} "
-            "is installed: pip install 'joblib>=1.3', or pass n_jobs=None."
+    # float32 features, or int64 token ids when the network's input layer is an embedding
+    tokens = token_input(initialized_module(estimator, seed=0, on_cpu=True))
+    X = check_inputs(as_samples(X), token_input=tokens)
+    y = check_labels(y, len(X))
+    X_test = check_inputs(as_samples(X_test, name="X_test"), token_input=tokens, name="X_test",
+                          n_features_shape=X.shape[1:])
+    y_test = check_labels(y_test, len(X_test), name="y_test")
+    classes, y_enc = np.unique(y, return_inverse=True)
+    unknown = np.setdiff1d(np.unique(y_test), classes)
+    if len(unknown):
+        raise InvalidParameterError(
+            f"y_test has labels {unknown.tolist()[:10]} that never occur in y."
         )
+    return X, y_enc, X_test, np.searchsorted(classes, y_test)
 
 
-# A token per imported copy of this module: with the pid it tells a worker process (even a forked
-# one, or one on another machine that happens to have the same pid) from the caller's.
-_MODULE_TOKEN = uuid.uuid4().hex
-# Cells that share a process (the threading backend, a dask worker with several threads) take turns:
-# torch's random generators are process-wide, and every training run seeds them, so concurrent
-# cells would draw each other's numbers and lose reproducibility.
-_CELL_LOCK = threading.Lock()
-
-
-def _process_identity():
-    return os.getpid(), _MODULE_TOKEN
-
-
-@contextlib.contextmanager
-def _torch_threads_for_worker(parent, n_workers):
-    """Limit torch's intra-op threads to ``max(1, cpu_count // n_workers)`` in a worker process.
-
-    joblib's loky backend limits OpenMP/BLAS thread pools through environment
-    variables and threadpoolctl, which torch honours only if it reads them
-    before its first parallel operation; set it explicitly for the cell, never
-    raise it, and restore it after. In the caller's process (serial, or the
-    threading backend, whose threads share torch's process-wide setting) it
-    is left alone.
-    """
-    if parent == _process_identity():
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(min(before, max(1, joblib.cpu_count() // n_workers)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _run_cell(settings, X, y, X_test, y_test, spec, seed, initial, criteria, workers):
-    """Run one method on one seed, all its rounds: the task of ``simulate(n_jobs=...)``.
-
-    Parameters
-    ----------
-    settings : _Context
-        The simulation's context without its data.
-    X, y, X_test, y_test : ndarray
-        The data (validated, labels encoded).
-    spec : MethodSpec
-    seed : int
-    initial : ndarray
-        The seed's initial labelled indices.
-    criteria : list
-        Stopping criteria; copied, so that each cell has its own.
-    workers : tuple
-        ``(caller's process identity, number of cells running at once)``.
-
-    Returns
-    -------
-    records : list of dict
-        One per round run.
-    selections : list of ndarray
-        The initial set, then each round's batch.
-    rounds_done : int
-    """
-    context = replace(settings, X=X, y=y, X_test=X_test, y_test=y_test)
-    with _CELL_LOCK, _torch_threads_for_worker(*workers):
-        run = _Run(context, spec, seed, initial, [copy.deepcopy(c) for c in criteria])
-        records = list(run)
-    return records, run.selections, run.rounds_done
+def _method_specs(methods, proxy_estimator):
+    """The methods parsed, with unique names and a selector net for every ``proxy`` method."""
+    specs = [MethodSpec.parse(m) for m in methods]
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise InvalidParameterError(
+            f"Method names must be unique; got {names}. Give dict methods a 'name'."
+        )
+    for spec in specs:
+        if spec.kind == "proxy" and proxy_estimator is None and "estimator" not in spec.params:
+            raise InvalidParameterError(
+                "The 'proxy' method (Selection via Proxy) needs a small selector network: pass "
+                "proxy_estimator=NeuralNetClassifier(...) or {'method': 'proxy', 'estimator': net}."
+            )
+    return specs
 
 
 def _batch_sizes(batch_sizes, n_rounds):
     if np.iterable(batch_sizes):
         sizes = [int(b) for b in batch_sizes]
         if n_rounds is not None and n_rounds != len(sizes):
-            raise InvalidParameterError(f"n_rounds={n_rounds} but {len(sizes)} batch sizes were given.")
+            raise InvalidParameterError(
+                f"n_rounds={n_rounds} but {len(sizes)} batch sizes were given."
+            )
     else:
         sizes = [int(batch_sizes)] * (5 if n_rounds is None else int(n_rounds))
     if not sizes or min(sizes) < 1:
@@ -670,6 +334,25 @@ def _batch_sizes(batch_sizes, n_rounds):
     return sizes
 
 
+def _check_initial_size(initial_size, sizes, n_pool):
+    """``initial_size`` as an int, if it and the batches fit in a pool of ``n_pool`` rows."""
+    initial_size = int(initial_size)
+    if initial_size < 1 or initial_size + sum(sizes) > n_pool:
+        raise InvalidParameterError(
+            f"initial_size ({initial_size}) + batch sizes ({sum(sizes)}) must be between 1 and the "
+            f"pool size ({n_pool}); label fewer samples or pass a larger X."
+        )
+    return initial_size
+
+
+def _criteria(stopping):
+    """``stopping`` as a list of criteria (empty for None)."""
+    if stopping is None:
+        return []
+    return list(stopping) if isinstance(stopping, (list, tuple)) else [stopping]
+
+
+# ------------------------------------------------------------------ the runs
 @dataclass
 class _Context:
     estimator: object
@@ -686,6 +369,42 @@ class _Context:
     evaluate: str = "every_round"
 
 
+class _Collected:
+    """The runs' records and selections as they come, passed on to the callback and the bar."""
+
+    def __init__(self, specs, rounds_per_run, callback, bar):
+        self.records = []
+        self.selections = {spec.name: {} for spec in specs}
+        self.rounds_per_run = rounds_per_run
+        self.callback = callback
+        self.bar = bar
+
+    def add_record(self, record):
+        self.records.append(record)
+        if self.callback is not None:
+            self.callback(record)
+
+    def add_cell(self, seed, spec, records, selections):
+        """A cell run in a joblib task: its records, its progress and its selections at once."""
+        for record in records:
+            self.add_record(record)
+        self.bar.set_postfix_str(f"seed={seed} {spec.name} done")
+        self.bar.update(self.rounds_per_run)
+        self.selections[spec.name][seed] = selections
+
+
+def _run_serially(context, cells, criteria, collected):
+    """Run the cells one after the other in this process, a record at a time."""
+    for seed, spec, initial in cells:
+        collected.bar.set_postfix_str(f"seed={seed} {spec.name}")
+        run = _Run(context, spec, seed, initial, [copy.deepcopy(c) for c in criteria])
+        for record in run:
+            collected.add_record(record)
+            collected.bar.update(1)
+        collected.bar.update(collected.rounds_per_run - run.rounds_done)  # stopped early
+        collected.selections[spec.name][seed] = run.selections
+
+
 class _Run:
     """One method on one seed: yields a record per round."""
 
@@ -698,6 +417,9 @@ class _Run:
         self.criteria = criteria
         self.rounds_done = 0
         self._full_flops = None
+        self.learner = None  # the prunefuse methods' learner, fitted in the first round
+        self.pending = None  # the batch chosen last round, taught at the start of this one
+        self.selector_flops = None  # the FLOP model of the net that scores the pool
         params = dict(spec.params)
         self.strategy = params.pop("query_strategy", context.query_strategy)
         self.max_candidates = params.pop("max_candidates", context.max_candidates)
@@ -724,130 +446,183 @@ class _Run:
 
     def _train_final(self, round_):
         net = clone(self.c.estimator)
-        seconds, epochs = _fit_net(net, self.c.X[self.labelled], self.c.y[self.labelled], self._seed(round_, "final"))
+        seed = self._seed(round_, "final")
+        seconds, epochs = _fit_net(net, self.c.X[self.labelled], self.c.y[self.labelled], seed)
         flops = self._full_flop_model().training(len(self.labelled), epochs)
         return net, seconds, epochs, flops
 
     def _select_with(self, selector, flop_model, n):
         pool = self._pool()
         start = time.perf_counter()
-        indices, _ = call_strategy(get_strategy(self.strategy), selector, self.c.X[pool], n, rng=self.rng)
+        strategy = get_strategy(self.strategy)
+        indices, _ = call_strategy(strategy, selector, self.c.X[pool], n, rng=self.rng)
         seconds = time.perf_counter() - start
         return pool[indices], seconds, flop_model.scoring(len(pool))
 
     # -------------------------------------------------------------- the loop
     def __iter__(self):
-        kind = self.spec.kind
-        learner = None
-        pending = None  # the batch chosen last round, taught at the start of this one
         for round_ in range(len(self.c.sizes) + 1):
-            record = {field_: None for field_ in RECORD_FIELDS}
-            record.update(method=self.spec.name, kind=kind, seed=self.seed, round=round_)
-            sel_seconds = sel_flops = train_seconds = train_flops = 0.0
-            selector_acc, sel_epochs, final_epochs = math.nan, 0, 0
-            X_lab, y_lab = self.c.X[self.labelled], self.c.y[self.labelled]
-            final = selector = None
-            accuracy = math.nan
-            if kind == "full":
-                final = clone(self.c.estimator)
-                sel_seconds, sel_epochs = _fit_net(final, X_lab, y_lab, self._seed(round_, "selector"))
-                sel_flops = self._full_flop_model().training(len(X_lab), sel_epochs)
-                selector = self._view(final, X_lab, y_lab)
-                selector_flops = self._full_flop_model()
-            elif kind == "proxy":
-                small = clone(self.params.get("estimator", self.c.proxy_estimator))
-                sel_seconds, sel_epochs = _fit_net(small, X_lab, y_lab, self._seed(round_, "selector"))
-                selector_flops = _FlopModel(small.module_, self.c.probe)
-                sel_flops = selector_flops.training(len(X_lab), sel_epochs)
-                selector = self._view(small, X_lab, y_lab)
-            elif kind == "prunefuse":
-                if learner is None:
-                    params = {**self.c.learner_params, **self.params}
-                    learner = PruneFuseActiveLearner(
-                        self.c.estimator, query_strategy=self.strategy, random_state=self._seed("learner"), **params
-                    )
-                    learner.fit(X_lab, y_lab)
-                    selector_flops = _FlopModel(learner.proxy_init_module_, self.c.probe)
-                else:
-                    learner.teach(self.c.X[pending], self.c.y[pending])
-                entry = learner.history_[-1]
-                sel_seconds, sel_epochs = entry["fit_seconds"], entry["epochs"]
-                trained_on = entry["n_trained"]
-                sel_flops = selector_flops.training(trained_on, sel_epochs)
-                sync = entry.get("sync")
-                if sync:  # T_sync: the learner fused, trained and re-pruned inside teach
-                    sel_seconds += sync["seconds"]
-                    sel_flops += self._full_flop_model().training(entry["n_labelled"], sync["epochs"])
-                    selector_flops = _FlopModel(learner.proxy_init_module_, self.c.probe)
-                selector = learner
-
-            # the round's final model: built and scored every round, or (evaluate="last_round") in the
-            # round the run ends; random learners have no selector, so their stopping check needs it
-            stop_reason = None if kind == "random" else self._stop_reason(selector)
-            last = round_ == len(self.c.sizes) or stop_reason is not None
-            if self.c.evaluate == "every_round" or last or (kind == "random" and self.criteria):
-                if kind in ("random", "proxy"):
-                    final, train_seconds, final_epochs, train_flops = self._train_final(round_)
-                elif kind == "prunefuse":
-                    start = time.perf_counter()
-                    final = learner.fuse()
-                    train_seconds = time.perf_counter() - start
-                    final_epochs = len(final.history)
-                    train_flops = self._full_flop_model().training(len(X_lab), final_epochs)
-                accuracy = _accuracy(final, self.c.X_test, self.c.y_test)
-                if kind == "full":
-                    selector_acc = accuracy
-                elif kind == "proxy":
-                    selector_acc = _accuracy(selector.estimator, self.c.X_test, self.c.y_test)
-                elif kind == "prunefuse":
-                    selector_acc = _accuracy(learner.proxy_, self.c.X_test, self.c.y_test)
-            if kind == "random":
-                stop_reason = self._stop_reason(SelectorView(final, X_lab, y_lab)) if self.criteria else None
-
-            scoring_seconds = scoring_flops = 0.0
-            if round_ < len(self.c.sizes) and stop_reason is None:
-                n = self.c.sizes[round_]
-                if kind == "random":
-                    pool = self._pool()
-                    start = time.perf_counter()
-                    chosen = np.sort(self.rng.choice(pool, n, replace=False))
-                    scoring_seconds = time.perf_counter() - start
-                elif kind == "prunefuse":
-                    pool = self._pool()
-                    start = time.perf_counter()
-                    idx, _ = learner.query(self.c.X[pool], n=n)
-                    scoring_seconds = time.perf_counter() - start
-                    chosen = pool[idx]
-                    scoring_flops = selector_flops.scoring(len(pool))
-                else:
-                    chosen, scoring_seconds, scoring_flops = self._select_with(selector, selector_flops, n)
-                pending = chosen
-                self.labelled = np.concatenate([self.labelled, chosen])
-                self.selections.append(np.asarray(chosen, dtype=np.int64))
-
-            record.update(
-                n_labels=len(X_lab),
-                accuracy=accuracy,
-                selector_accuracy=selector_acc,
-                selector_train_seconds=sel_seconds,
-                scoring_seconds=scoring_seconds,
-                selection_seconds=sel_seconds + scoring_seconds,
-                training_seconds=train_seconds,
-                selection_flops=float(sel_flops + scoring_flops),
-                training_flops=float(train_flops),
-                selector_epochs=int(sel_epochs),
-                final_epochs=int(final_epochs),
-                stop_reason=stop_reason,
-            )
+            record = self._round(round_)
             self.rounds_done += 1
             yield record
-            if stop_reason is not None:
+            if record["stop_reason"] is not None:
                 return
+
+    def _round(self, round_):
+        """Train the selector, build and score the final model, check for a stop, select a batch."""
+        kind = self.spec.kind
+        X_lab, y_lab = self.c.X[self.labelled], self.c.y[self.labelled]
+        selector, final, sel_seconds, sel_epochs, sel_flops = self._train_selector(
+            round_, X_lab, y_lab
+        )
+        accuracy = selector_acc = math.nan
+        train_seconds = train_flops = 0.0
+        final_epochs = 0
+        # the round's final model: built and scored every round, or (evaluate="last_round") in the
+        # round the run ends; random learners have no selector, so their stopping check needs it
+        stop_reason = None if kind == "random" else self._stop_reason(selector)
+        last = round_ == len(self.c.sizes) or stop_reason is not None
+        if self.c.evaluate == "every_round" or last or (kind == "random" and self.criteria):
+            final, train_seconds, final_epochs, train_flops = self._final_model(
+                round_, final, len(X_lab)
+            )
+            accuracy, selector_acc = self._accuracies(final, selector)
+        if kind == "random":
+            stop_reason = None
+            if self.criteria:
+                stop_reason = self._stop_reason(SelectorView(final, X_lab, y_lab))
+
+        scoring_seconds = scoring_flops = 0.0
+        if round_ < len(self.c.sizes) and stop_reason is None:
+            scoring_seconds, scoring_flops = self._select_next(self.c.sizes[round_], selector)
+
+        record = {field_: None for field_ in RECORD_FIELDS}
+        record.update(
+            method=self.spec.name,
+            kind=kind,
+            seed=self.seed,
+            round=round_,
+            n_labels=len(X_lab),
+            accuracy=accuracy,
+            selector_accuracy=selector_acc,
+            selector_train_seconds=sel_seconds,
+            scoring_seconds=scoring_seconds,
+            selection_seconds=sel_seconds + scoring_seconds,
+            training_seconds=train_seconds,
+            selection_flops=float(sel_flops + scoring_flops),
+            training_flops=float(train_flops),
+            selector_epochs=int(sel_epochs),
+            final_epochs=int(final_epochs),
+            stop_reason=stop_reason,
+        )
+        return record
+
+    # ------------------------------------------------------ the round's steps
+    def _train_selector(self, round_, X_lab, y_lab):
+        """This round's selector: ``(selector, final model or None, seconds, epochs, FLOPs)``."""
+        kind = self.spec.kind
+        if kind == "full":
+            return self._train_full(round_, X_lab, y_lab)
+        if kind == "proxy":
+            return self._train_proxy(round_, X_lab, y_lab)
+        if kind == "prunefuse":
+            return self._teach_learner(X_lab, y_lab)
+        return None, None, 0.0, 0, 0.0  # random: no selector
+
+    def _train_full(self, round_, X_lab, y_lab):
+        """Classic active learning: the full net, trained anew, selects and is the final model."""
+        final = clone(self.c.estimator)
+        seconds, epochs = _fit_net(final, X_lab, y_lab, self._seed(round_, "selector"))
+        flops = self._full_flop_model().training(len(X_lab), epochs)
+        selector = self._view(final, X_lab, y_lab)
+        self.selector_flops = self._full_flop_model()
+        return selector, final, seconds, epochs, flops
+
+    def _train_proxy(self, round_, X_lab, y_lab):
+        """Selection via Proxy: a small net, trained anew, selects."""
+        small = clone(self.params.get("estimator", self.c.proxy_estimator))
+        seconds, epochs = _fit_net(small, X_lab, y_lab, self._seed(round_, "selector"))
+        self.selector_flops = _FlopModel(small.module_, self.c.probe)
+        flops = self.selector_flops.training(len(X_lab), epochs)
+        return self._view(small, X_lab, y_lab), None, seconds, epochs, flops
+
+    def _teach_learner(self, X_lab, y_lab):
+        """PruneFuse: the learner fitted in the first round, then taught last round's batch."""
+        if self.learner is None:
+            params = {**self.c.learner_params, **self.params}
+            self.learner = PruneFuseActiveLearner(
+                self.c.estimator, query_strategy=self.strategy, random_state=self._seed("learner"),
+                **params
+            )
+            self.learner.fit(X_lab, y_lab)
+            self.selector_flops = _FlopModel(self.learner.proxy_init_module_, self.c.probe)
+        else:
+            self.learner.teach(self.c.X[self.pending], self.c.y[self.pending])
+        entry = self.learner.history_[-1]
+        seconds, epochs = entry["fit_seconds"], entry["epochs"]
+        flops = self.selector_flops.training(entry["n_trained"], epochs)
+        sync = entry.get("sync")
+        if sync:  # T_sync: the learner fused, trained and re-pruned inside teach
+            seconds += sync["seconds"]
+            flops += self._full_flop_model().training(entry["n_labelled"], sync["epochs"])
+            self.selector_flops = _FlopModel(self.learner.proxy_init_module_, self.c.probe)
+        return self.learner, None, seconds, epochs, flops
+
+    def _final_model(self, round_, final, n_labelled):
+        """The round's final full-size model: ``(model, seconds, epochs, FLOPs)`` of building it."""
+        kind = self.spec.kind
+        if kind in ("random", "proxy"):
+            return self._train_final(round_)
+        if kind == "prunefuse":
+            start = time.perf_counter()
+            final = self.learner.fuse()
+            seconds = time.perf_counter() - start
+            epochs = len(final.history)
+            return final, seconds, epochs, self._full_flop_model().training(n_labelled, epochs)
+        return final, 0.0, 0, 0.0  # full: the selector, already trained, is the final model
+
+    def _accuracies(self, final, selector):
+        """Test accuracy of the final model and of the selector (NaN without one)."""
+        accuracy = _accuracy(final, self.c.X_test, self.c.y_test)
+        kind = self.spec.kind
+        if kind == "full":
+            return accuracy, accuracy
+        if kind == "proxy":
+            return accuracy, _accuracy(selector.estimator, self.c.X_test, self.c.y_test)
+        if kind == "prunefuse":
+            return accuracy, _accuracy(self.learner.proxy_, self.c.X_test, self.c.y_test)
+        return accuracy, math.nan
+
+    def _select_next(self, n, selector):
+        """Pick the next ``n`` samples, label them; ``(scoring seconds, scoring FLOPs)``."""
+        kind = self.spec.kind
+        scoring_flops = 0.0
+        if kind == "random":
+            pool = self._pool()
+            start = time.perf_counter()
+            chosen = np.sort(self.rng.choice(pool, n, replace=False))
+            scoring_seconds = time.perf_counter() - start
+        elif kind == "prunefuse":
+            pool = self._pool()
+            start = time.perf_counter()
+            idx, _ = self.learner.query(self.c.X[pool], n=n)
+            scoring_seconds = time.perf_counter() - start
+            chosen = pool[idx]
+            scoring_flops = self.selector_flops.scoring(len(pool))
+        else:
+            chosen, scoring_seconds, scoring_flops = self._select_with(
+                selector, self.selector_flops, n
+            )
+        self.pending = chosen
+        self.labelled = np.concatenate([self.labelled, chosen])
+        self.selections.append(np.asarray(chosen, dtype=np.int64))
+        return scoring_seconds, scoring_flops
 
     def _view(self, net, X_lab, y_lab):
         """A baseline's fitted selector net as the learner a query strategy sees."""
         output_layers = find_output_layers(net.module_, example_batch(self.c.X, net.device))
-        return SelectorView(net, X_lab, y_lab, embedding_layer=embedding_layer(net.module_, output_layers))
+        embedding = embedding_layer(net.module_, output_layers)
+        return SelectorView(net, X_lab, y_lab, embedding_layer=embedding)
 
     def _stop_reason(self, model):
         if not self.criteria:

@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 
 from .exceptions import EmptyPoolError, InvalidParameterError
 from .strategies.measures import entropy, least_confidence, margin_uncertainty
-from .validation import check_int, check_real
+from .parameter_checks import check_int, check_real
 
 __all__ = ["StoppingCriterion", "LabelBudget", "StablePredictions", "LowUncertainty", "AnyOf"]
 

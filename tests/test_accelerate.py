@@ -30,7 +30,7 @@ from skorch.hf import AccelerateMixin  # noqa: E402
 import prunefuse_sk  # noqa: E402
 from prunefuse_sk import FusedNeuralNetClassifier, PruneFuseActiveLearner  # noqa: E402
 from prunefuse_sk.networks import MLP, SmallCNN  # noqa: E402
-from prunefuse_sk.pruning import count_parameters  # noqa: E402
+from prunefuse_sk.architecture import count_parameters  # noqa: E402
 
 from conftest import make_net, state_equal  # noqa: E402
 

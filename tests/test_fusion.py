@@ -8,7 +8,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from prunefuse_sk import FusedNeuralNetClassifier, PruneFuseActiveLearner, distillation_loss
-from prunefuse_sk.fusion import DistillationTeacher, build_fused_module
+from prunefuse_sk.distillation import DistillationTeacher
+from prunefuse_sk.fusion import build_fused_module
 
 from conftest import make_net, state_equal
 

@@ -332,13 +332,13 @@ def test_cells_on_a_dask_cluster_give_the_serial_records(data, serial_grid, dask
 
 
 def test_a_worker_process_limits_torch_threads_for_the_cell_only():
-    from prunefuse_sk.simulation import _process_identity, _torch_threads_for_worker
+    from prunefuse_sk.simulation_cells import process_identity, torch_threads_for_worker
 
     before = torch.get_num_threads()
-    with _torch_threads_for_worker((-1, "another process"), 10_000):
+    with torch_threads_for_worker((-1, "another process"), 10_000):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
-    with _torch_threads_for_worker(_process_identity(), 10_000):  # the caller's process: left alone
+    with torch_threads_for_worker(process_identity(), 10_000):  # the caller's process: left alone
         assert torch.get_num_threads() == before
 
 

@@ -9,8 +9,8 @@ from ..exceptions import UnknownStrategyError
 from .bayesian import bald_sampling
 from .diversity import badge_factors, badge_sampling, kcenter_sampling, pool_embeddings
 from .measures import entropy, least_confidence, margin_uncertainty
-from .scoring import DEFAULT_SCORING_MEMORY, EmbeddingRecorder, PoolScores, predict_proba_batched, score_pool
-from .scoring import DEFAULT_SCORING_MEMORY_GPU, default_scoring_memory, scoring_batch_size, scoring_row_bytes
+from ..scoring import DEFAULT_SCORING_MEMORY, EmbeddingRecorder, PoolScores, predict_proba_batched, score_pool
+from ..scoring import DEFAULT_SCORING_MEMORY_GPU, default_scoring_memory, scoring_batch_size, scoring_row_bytes
 from .selectors import greedy_k_centers, kmeans_plus_plus_seeding, top_n
 from .uncertainty import entropy_sampling, least_confidence_sampling, margin_sampling, random_sampling
 from .view import SelectorView, call_strategy, draw_candidates, select_from_pool

@@ -1,9 +1,10 @@
 """Bayesian strategies: BALD with Monte Carlo dropout."""
 
 from .._random import as_random_state, draw_seed, torch_seed_scope
-from .._skorch import net_device
-from .measures import _fill_doc, entropy
-from .uncertainty import _rank_by, _strategy_doc
+from ..accelerate_support import net_device
+from .docstrings import fill_doc, strategy_doc
+from .measures import entropy
+from .uncertainty import rank_by
 
 __all__ = ["bald_sampling"]
 
@@ -13,8 +14,8 @@ def _mutual_information(scores):
     return entropy(scores.proba) - scores.expected_entropy
 
 
-@_fill_doc(
-    **_strategy_doc(
+@fill_doc(
+    **strategy_doc(
         learner="object\n"
         "    A learner with ``score_pool(X, n_passes=...)``; a\n"
         "    :class:`~prunefuse_sk.PruneFuseActiveLearner` passes its proxy's view.\n"
@@ -52,4 +53,4 @@ def bald_sampling(learner, X_pool, n_instances=1, *, n_passes=20, random_state=N
     device = net_device(estimator) if hasattr(estimator, "module_") else getattr(estimator, "device", None)
     with torch_seed_scope(draw_seed(rng), device):
         scores = learner.score_pool(X_pool, n_passes=n_passes, batch_size=batch_size, autocast=autocast)
-    return _rank_by(_mutual_information, scores, n_instances, rng)
+    return rank_by(_mutual_information, scores, n_instances, rng)

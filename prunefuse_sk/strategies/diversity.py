@@ -7,9 +7,8 @@ recorded in the same forward pass that produces the probabilities.
 import numpy as np
 
 from ..pools import n_rows
-from .measures import _fill_doc
+from .docstrings import fill_doc, strategy_doc
 from .selectors import greedy_k_centers, kmeans_plus_plus_seeding
-from .uncertainty import _strategy_doc
 
 __all__ = ["pool_embeddings", "kcenter_sampling", "badge_sampling", "badge_factors"]
 
@@ -50,8 +49,11 @@ def pool_embeddings(learner, X, **score_kwargs):
     return scores.proba, scores.embeddings
 
 
-@_fill_doc(**_strategy_doc("object\n    A learner with ``score_pool`` and ``X_training``" + _PROXY_VIEW,
-                           "Draws the first centre when nothing is labelled yet.", order="in the order picked"))
+@fill_doc(**strategy_doc(
+    "object\n    A learner with ``score_pool`` and ``X_training``" + _PROXY_VIEW,
+    "Draws the first centre when nothing is labelled yet.",
+    order="in the order picked",
+))
 def kcenter_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
     """Greedy k-centers (core-set) on the proxy's embeddings, labelled samples as initial centres.
 
@@ -107,8 +109,11 @@ def badge_factors(proba, embeddings):
     return residuals, np.asarray(embeddings, dtype=np.float64)
 
 
-@_fill_doc(**_strategy_doc("object\n    A learner with ``score_pool``" + _PROXY_VIEW, "Draws the k-means++ seeds.",
-                           order="in the order drawn"))
+@fill_doc(**strategy_doc(
+    "object\n    A learner with ``score_pool``" + _PROXY_VIEW,
+    "Draws the k-means++ seeds.",
+    order="in the order drawn",
+))
 def badge_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
     """BADGE: k-means++ seeding on the gradient embeddings of the proxy's last layer.
 

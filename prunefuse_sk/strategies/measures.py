@@ -4,19 +4,14 @@ Higher always means "more worth labelling", so every measure pairs with the same
 selector (:func:`~prunefuse_sk.strategies.selectors.top_n`).
 """
 
-import inspect
-
 import numpy as np
 import torch
 
+from .docstrings import SETTLES_2009, fill_doc
+
 __all__ = ["least_confidence", "margin_uncertainty", "entropy"]
 
-_SETTLES_2009 = (
-    'B. Settles, "Active Learning Literature Survey", Computer Sciences\n'
-    "Technical Report 1648, University of Wisconsin-Madison, 2009."
-)
-
-# Sections every measure's docstring shares, filled in by ``_fill_doc``.
+# Sections every measure's docstring shares, filled in by ``fill_doc``.
 _MEASURE_PARAMS = """\
 Parameters
 ----------
@@ -32,23 +27,7 @@ ValueError
 
 References
 ----------
-{_SETTLES_2009}"""
-
-
-def _fill_doc(**parts):
-    """Decorator: fill the ``{name}`` fields of a docstring with shared text.
-
-    The docstring is dedented first (:func:`inspect.cleandoc`), so shared
-    sections are written without indentation and line up with it. Literal
-    braces in a decorated docstring must be doubled.
-    """
-
-    def fill(func):
-        if func.__doc__ is not None:  # None under python -OO
-            func.__doc__ = inspect.cleandoc(func.__doc__).format(**parts)
-        return func
-
-    return fill
+{SETTLES_2009}"""
 
 
 def _check_proba(proba, *, keep_float=False):
@@ -78,7 +57,7 @@ def _row_max(proba):
     return proba.max(axis=1)
 
 
-@_fill_doc(params=_MEASURE_PARAMS, raises=_MEASURE_RAISES)
+@fill_doc(params=_MEASURE_PARAMS, raises=_MEASURE_RAISES)
 def least_confidence(proba):
     """Least-confidence score ``1 - max_k p_k`` of every sample.
 
@@ -103,7 +82,7 @@ def least_confidence(proba):
     return 1.0 - _row_max(_check_proba(proba, keep_float=True)).astype(np.float64)
 
 
-@_fill_doc(params=_MEASURE_PARAMS, raises=_MEASURE_RAISES)
+@fill_doc(params=_MEASURE_PARAMS, raises=_MEASURE_RAISES)
 def margin_uncertainty(proba):
     """Margin score ``1 - (p_(1) - p_(2))`` of every sample.
 
@@ -134,7 +113,7 @@ def margin_uncertainty(proba):
     return 1.0 - (top2[:, 1] - top2[:, 0])
 
 
-@_fill_doc(params=_MEASURE_PARAMS, raises=_MEASURE_RAISES)
+@fill_doc(params=_MEASURE_PARAMS, raises=_MEASURE_RAISES)
 def entropy(proba):
     """Shannon entropy ``-sum_k p_k log p_k`` of every sample (natural log).
 

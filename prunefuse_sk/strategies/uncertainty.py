@@ -22,53 +22,20 @@ import numpy as np
 
 from .._random import as_random_state
 from ..pools import n_rows
-from .measures import _SETTLES_2009, _fill_doc, entropy, least_confidence, margin_uncertainty
+from .docstrings import SETTLES_2009, fill_doc, strategy_doc, strategy_returns
+from .measures import entropy, least_confidence, margin_uncertainty
 from .selectors import row_uniforms, tie_seed, top_n
 
-__all__ = ["least_confidence_sampling", "margin_sampling", "entropy_sampling", "random_sampling"]
-
-# The Parameters and Returns sections every strategy shares (here and in ``diversity``/``bayesian``).
-_STRATEGY_PARAMS = """\
-Parameters
-----------
-learner : {learner}
-X_pool : array-like, memmap or torch.Tensor of shape (n_samples, ...)
-    The unlabelled pool to choose from.
-n_instances : int, default=1
-    Number of samples to pick, ``1 <= n_instances <= n_samples``.
-{extra}random_state : int, RandomState instance or None, default=None
-    {random_state}
-batch_size : int, default=None
-    Rows per forward pass when the learner scores with ``score_pool``.
-autocast : bool, default=False
-    Score in float16 on CUDA when the learner scores with ``score_pool``."""
-
-# Ends at the type line of ``scores``: each strategy writes its description below ``{returns}``.
-_STRATEGY_RETURNS = """\
-Returns
--------
-indices : ndarray of shape (n_instances,), dtype int64
-    Positions into ``X_pool`` of the chosen samples,
-    {order}.
-scores : ndarray of shape (n_instances,)"""
-
-
-def _strategy_doc(learner, random_state, order, extra=""):
-    """The ``params`` and ``returns`` fields of a strategy's docstring, for :func:`_fill_doc`.
-
-    ``learner`` is the type line and description of the ``learner`` parameter,
-    ``random_state`` the description of ``random_state``, ``order`` the order of
-    the returned indices and ``extra`` whole parameter entries that go before
-    ``random_state``; continuation lines are indented by four spaces.
-    """
-    return {
-        "params": _STRATEGY_PARAMS.format(learner=learner, random_state=random_state, extra=extra),
-        "returns": _STRATEGY_RETURNS.format(order=order),
-    }
-
+__all__ = [
+    "least_confidence_sampling",
+    "margin_sampling",
+    "entropy_sampling",
+    "random_sampling",
+    "rank_by",
+]
 
 _UNCERTAINTY_DOC = dict(
-    _strategy_doc(
+    strategy_doc(
         learner="object with ``predict_proba``\n"
         "    A fitted estimator; ``learner.predict_proba(X_pool)`` must return an\n"
         "    array of shape (n_samples, n_classes). A learner with ``score_pool``\n"
@@ -77,7 +44,7 @@ _UNCERTAINTY_DOC = dict(
         random_state="Breaks ties between equal scores at random; ``None`` favours the\n    lower index.",
         order="best first",
     ),
-    references="References\n----------\n" + _SETTLES_2009,
+    references="References\n----------\n" + SETTLES_2009,
 )
 
 
@@ -88,21 +55,43 @@ def _pool_proba(learner, X_pool, batch_size=None, autocast=False):
     return learner.predict_proba(X_pool)
 
 
-def _rank_by(measure, outputs, n_instances, random_state=None):
+def rank_by(measure, outputs, n_instances, random_state=None):
     """The logic every ranking strategy shares: a measure scores, :func:`top_n` selects.
 
-    ``measure(outputs)`` returns one score per pool row, higher meaning more
-    worth labelling; ``outputs`` is whatever the measure reads (predicted
-    probabilities, or a :class:`~prunefuse_sk.strategies.PoolScores`).
-    Returns ``(indices, scores)``: the ``n_instances`` best rows, best first,
-    and their scores.
+    Parameters
+    ----------
+    measure : callable
+        ``measure(outputs)`` returns one score per pool row, higher meaning more worth
+        labelling.
+    outputs : object
+        Whatever the measure reads: predicted probabilities, or a
+        :class:`~prunefuse_sk.strategies.PoolScores`.
+    n_instances : int
+        Number of rows to pick.
+    random_state : int, RandomState instance or None, default=None
+        Breaks ties between equal scores at random; ``None`` favours the lower index.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,), dtype int64
+        The ``n_instances`` best rows, best first.
+    scores : ndarray of shape (n_instances,)
+        Their scores.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from prunefuse_sk.strategies.measures import least_confidence
+    >>> indices, scores = rank_by(least_confidence, np.array([[0.9, 0.1], [0.6, 0.4]]), 1)
+    >>> indices.tolist(), scores.round(2).tolist()
+    ([1], [0.4])
     """
     scores = measure(outputs)
     indices = top_n(scores, n_instances, random_state=random_state)
     return indices, scores[indices]
 
 
-@_fill_doc(**_UNCERTAINTY_DOC)
+@fill_doc(**_UNCERTAINTY_DOC)
 def least_confidence_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
     """Pick the samples whose most likely class has the lowest probability.
 
@@ -116,10 +105,11 @@ def least_confidence_sampling(learner, X_pool, n_instances=1, *, random_state=No
 
     {references}
     """
-    return _rank_by(least_confidence, _pool_proba(learner, X_pool, batch_size, autocast), n_instances, random_state)
+    proba = _pool_proba(learner, X_pool, batch_size, autocast)
+    return rank_by(least_confidence, proba, n_instances, random_state)
 
 
-@_fill_doc(**_UNCERTAINTY_DOC)
+@fill_doc(**_UNCERTAINTY_DOC)
 def margin_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
     """Pick the samples with the smallest gap between their two most likely classes.
 
@@ -135,10 +125,11 @@ def margin_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_
 
     {references}
     """
-    return _rank_by(margin_uncertainty, _pool_proba(learner, X_pool, batch_size, autocast), n_instances, random_state)
+    proba = _pool_proba(learner, X_pool, batch_size, autocast)
+    return rank_by(margin_uncertainty, proba, n_instances, random_state)
 
 
-@_fill_doc(**_UNCERTAINTY_DOC)
+@fill_doc(**_UNCERTAINTY_DOC)
 def entropy_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
     """Pick the samples with the highest predictive entropy.
 
@@ -153,10 +144,11 @@ def entropy_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch
 
     {references}
     """
-    return _rank_by(entropy, _pool_proba(learner, X_pool, batch_size, autocast), n_instances, random_state)
+    proba = _pool_proba(learner, X_pool, batch_size, autocast)
+    return rank_by(entropy, proba, n_instances, random_state)
 
 
-@_fill_doc(returns=_STRATEGY_RETURNS.format(order="in decreasing order of their draws"))
+@fill_doc(returns=strategy_returns("in decreasing order of their draws"))
 def random_sampling(learner, X_pool, n_instances=1, *, random_state=None, **ignored):
     """Pick samples uniformly at random, without replacement (the usual baseline).
 
@@ -186,3 +178,10 @@ def random_sampling(learner, X_pool, n_instances=1, *, random_state=None, **igno
     draws = row_uniforms(tie_seed(as_random_state(random_state)), np.arange(n_rows(X_pool)))
     indices = top_n(draws, n_instances)
     return indices, draws[indices]
+
+# Each ranking strategy declares its measure, so that a dask pool ranks it on the workers as a
+# distributed top-n with the in-memory answer (prunefuse_sk.dask_scoring.rank_dask_pool).
+least_confidence_sampling.rank_measure = least_confidence
+margin_sampling.rank_measure = margin_uncertainty
+entropy_sampling.rank_measure = entropy
+random_sampling.rank_measure = "uniform"  # draws from the row keys; the proxy is not consulted

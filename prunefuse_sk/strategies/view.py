@@ -11,15 +11,14 @@ import inspect
 from numbers import Integral
 
 import numpy as np
-import scipy.sparse
 import torch
 
 from .._random import draw_seed
+from ..dask_scoring import DASK_CANDIDATES, rank_dask_pool, score_dask_pool
 from ..exceptions import EmptyPoolError, InvalidParameterError, StrategyResultError
-from ..pools import as_dask_array, is_dask_pool, n_rows, take_rows
-from ..validation import as_row_sliceable, check_n_instances, check_sample_shape
-from .distributed import DASK_CANDIDATES, rank_dask_pool, score_dask_pool
-from .scoring import score_pool
+from ..parameter_checks import check_n_instances
+from ..pools import as_pool, dense_array
+from ..scoring import score_pool
 
 __all__ = ["SelectorView", "call_strategy", "draw_candidates", "select_from_pool"]
 
@@ -89,29 +88,30 @@ class SelectorView:
 
         Parameters
         ----------
-        X : array-like, memmap or torch.Tensor of shape (n_samples, ...)
+        X : array-like, memmap, torch.Tensor, sparse matrix, DataFrame, dask collection or Pool of shape (n_samples, ...)
+            The rows to score (any kind :func:`~prunefuse_sk.pools.as_pool` takes).
         embeddings : bool, default=False
             Also record the inputs of ``embedding_layer``.
-        n_passes, batch_size, autocast
-            As in :func:`~prunefuse_sk.strategies.scoring.score_pool`; without
-            ``batch_size``, batches are sized to ``scoring_memory``.
+        n_passes : int, default=1
+            Monte Carlo dropout passes (as in :func:`~prunefuse_sk.scoring.score_pool`).
+        batch_size : int, default=None
+            Rows per forward pass; without it, batches are sized to ``scoring_memory``.
+        autocast : bool, default=False
+            Float16 forward passes on CUDA.
 
         Returns
         -------
         scores : PoolScores
+            Probabilities, and embeddings or expected entropies when asked for.
         """
-        if not isinstance(X, torch.Tensor) and not hasattr(X, "shape") and not scipy.sparse.issparse(X):
-            X = np.asarray(X)
-        if self.sample_shape is not None:
-            check_sample_shape(X, n_features_shape=self.sample_shape, accept_sparse=True)
-        X = as_row_sliceable(X)  # any sparse format: CSR slices one batch at a time
-        if is_dask_pool(X):  # scored on the workers; only the scores come back
-            return score_dask_pool(self.estimator, X, embedding_layer=self.embedding_layer if embeddings else None,
+        pool = as_pool(X).check_shape(self.sample_shape, min_samples=1)
+        if pool.on_cluster:  # scored on the workers; only the scores come back
+            return score_dask_pool(self.estimator, pool, embedding_layer=self.embedding_layer if embeddings else None,
                                    n_passes=n_passes, batch_size=batch_size, autocast=autocast,
                                    progress=self.progress, working_memory=self.scoring_memory)
         return score_pool(
             self.estimator,
-            X,
+            pool,
             batch_size=batch_size,
             embedding_layer=self.embedding_layer if embeddings else None,
             n_passes=n_passes,
@@ -121,15 +121,52 @@ class SelectorView:
         )
 
     def predict_proba(self, X, **kwargs):
-        """Class probabilities of ``X``, batch by batch; columns follow ``classes_``."""
-        return self.score_pool(X).proba
+        """Class probabilities of ``X``, batch by batch; columns follow ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like, memmap, torch.Tensor, sparse matrix, DataFrame or dask collection
+            The samples, of shape (n_samples, ...).
+        **kwargs
+            Ignored (modAL passes its own keyword arguments to ``predict_proba``).
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes), float32
+            The net's probabilities.
+        """
+        return self.score_pool(as_pool(X, name="X")).proba
 
     def predict(self, X, **kwargs):
-        """The label of the most probable output unit of each row of ``X``."""
+        """The label of the most probable output unit of each row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like, memmap, torch.Tensor, sparse matrix, DataFrame or dask collection
+            The samples, of shape (n_samples, ...).
+        **kwargs
+            Ignored, as in :meth:`predict_proba`.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            ``classes_[argmax(proba)]``.
+        """
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     def transform_without_estimating(self, X):
-        """``X`` unchanged: the view has no preprocessing (modAL's hook)."""
+        """``X`` unchanged: the view has no preprocessing (modAL's hook).
+
+        Parameters
+        ----------
+        X : object
+            The samples.
+
+        Returns
+        -------
+        X : object
+            The same object.
+        """
         return X
 
     def __getattr__(self, name):
@@ -181,7 +218,7 @@ def call_strategy(strategy, view, X, n, *, rng=None, **strategy_kwargs):
         If the strategy did not return ``n`` unique integer indices into ``X``.
     """
     strategy_kwargs = _with_seed(strategy, rng, strategy_kwargs)
-    return _unpack_result(strategy(view, X, n_instances=n, **strategy_kwargs), n, n_rows(X), strategy)
+    return _unpack_result(strategy(view, X, n_instances=n, **strategy_kwargs), n, len(as_pool(X)), strategy)
 
 
 def _with_seed(strategy, rng, strategy_kwargs):
@@ -201,9 +238,7 @@ def _unpack_result(result, n, n_candidates, strategy):
             scores = second
     else:
         indices = result
-    if isinstance(indices, torch.Tensor):
-        indices = indices.cpu().numpy()
-    indices = np.asarray(indices).ravel()
+    indices = dense_array(indices).ravel()
     fix = "Fix the strategy so that it returns n_instances unique row indices into X_pool."
     if len(indices) != n:
         raise StrategyResultError(f"Strategy {name!r} returned {len(indices)} indices; expected {n}. {fix}")
@@ -273,12 +308,12 @@ def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candi
         A modAL-style query strategy.
     view : SelectorView or modAL-style learner
         What the strategy sees as its ``learner``.
-    X_pool : array-like, memmap, torch.Tensor, dict of tensors, dask array or dask DataFrame
+    X_pool : array-like, memmap, torch.Tensor, sparse matrix, DataFrame, dict of tensors, dask array or DataFrame, or Pool
         The pool; the candidates are handed to the strategy as they are (a subset of rows with
-        ``max_candidates``). A dask pool is scored on its workers: a strategy with a
+        ``max_candidates``; a DataFrame's rows by position). A dask pool is scored on its workers: a strategy with a
         ``rank_measure`` (least confidence, margin, entropy, random) is ranked there with a
         distributed top-n; any other strategy runs on a random sample of at most
-        ``max_candidates`` rows (:data:`~prunefuse_sk.strategies.distributed.DASK_CANDIDATES`
+        ``max_candidates`` rows (:data:`~prunefuse_sk.dask_scoring.DASK_CANDIDATES`
         when None), whose scores alone come back.
     n, n_instances : int
         How many to pick (``n_instances`` is modAL's name).
@@ -311,29 +346,24 @@ def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candi
     InvalidParameterError
         With ``require_scores``, if the strategy returns indices only.
     """
-    total = n_rows(X_pool)
+    pool = as_pool(X_pool)
+    total = len(pool)
     if total == 0:
         raise EmptyPoolError(
             "The pool is empty: there is nothing left to query. Every sample is labelled; call fuse() "
             "to get the final classifier, or add unlabelled samples to the pool."
         )
-    on_dask = is_dask_pool(X_pool)
     measure = getattr(strategy, "rank_measure", None)
-    if on_dask:  # see strategies.distributed: rank on the workers, or choose from a bounded sample
-        X_pool = as_dask_array(X_pool)
-        if measure is None and max_candidates is None:
-            max_candidates = DASK_CANDIDATES
+    if pool.on_cluster and measure is None and max_candidates is None:
+        max_candidates = DASK_CANDIDATES  # see dask_scoring: rank on the workers, or a bounded sample
     candidates = draw_candidates(total, max_candidates, rng)
-    if candidates is None:
-        X_candidates = X_pool
-    else:
-        X_candidates = X_pool[candidates] if on_dask else take_rows(X_pool, candidates)
-    n = check_n_instances(n, n_instances, n_rows(X_candidates))
+    candidate_pool = pool if candidates is None else pool.subset(candidates)
+    n = check_n_instances(n, n_instances, len(candidate_pool))
     rows = None
-    if on_dask and measure is not None and isinstance(view, SelectorView):
-        indices, scores, rows = _rank_on_workers(strategy, measure, view, X_candidates, n, rng, strategy_kwargs)
-    else:
-        indices, scores = call_strategy(strategy, view, X_candidates, n, rng=rng, **strategy_kwargs)
+    if pool.on_cluster and measure is not None and isinstance(view, SelectorView):
+        indices, scores, rows = _rank_on_workers(strategy, measure, view, candidate_pool, n, rng, strategy_kwargs)
+    else:  # the strategy gets the candidates as the caller passed them (a tensor stays a tensor)
+        indices, scores = call_strategy(strategy, view, candidate_pool.data, n, rng=rng, **strategy_kwargs)
     if require_scores and scores is None:
         raise InvalidParameterError(
             f"The strategy {getattr(strategy, '__name__', strategy)!r} returns indices only; "
@@ -342,7 +372,7 @@ def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candi
     indices = indices if candidates is None else candidates[indices]
     if not return_rows:
         return indices, scores
-    return indices, scores, (take_rows(X_pool, indices) if rows is None else rows)
+    return indices, scores, (pool.take(indices) if rows is None else rows)
 
 
 def _rank_on_workers(strategy, measure, view, X, n, rng, strategy_kwargs):

@@ -1,9 +1,11 @@
 """Pool scoring: run a fitted skorch net over a pool in batches, without gradients.
 
-Kept apart from the strategies so it can be swapped (block-wise on dask, on GPU with
-autocast) without touching selection code. What a pool is (rows, batches, one batch as a
-tensor) lives in :mod:`prunefuse_sk.pools`; each batch is converted on its own, so a
-memmap is never loaded whole.
+Inference, not selection: the strategies (and ``predict``) ask for probabilities,
+embeddings or Monte Carlo dropout entropies, and this module computes them, batch by batch
+(block by block on a dask cluster: :mod:`prunefuse_sk.dask_scoring`). What a pool is
+(rows, batches, one batch as a tensor) is the pool's own business
+(:mod:`prunefuse_sk.pools`); each batch is converted on its own, so a memmap is never
+loaded whole.
 """
 
 import contextlib
@@ -14,20 +16,16 @@ from numbers import Integral, Real
 from typing import Optional
 
 import numpy as np
-import scipy.sparse
 import torch
 from tqdm.auto import tqdm
 
-from .._skorch import net_device, predict_nonlinearity, trained_module
-from ..exceptions import InvalidParameterError, NonFiniteInputError, NonFiniteOutputError
-from ..pools import iter_row_batches, n_rows, take_rows, to_float_tensor, to_input_tensor
-from ..pruning import token_input, unwrap_module
+from .accelerate_support import net_device, trained_module
+from .architecture import token_input, unwrap_module
+from .exceptions import InvalidParameterError, NonFiniteInputError, NonFiniteOutputError
+from .pools import as_pool
+from .skorch_nets import predict_nonlinearity
 
 __all__ = [
-    "n_rows",
-    "take_rows",
-    "iter_row_batches",
-    "to_float_tensor",
     "PoolScores",
     "EmbeddingRecorder",
     "DEFAULT_SCORING_MEMORY",
@@ -289,14 +287,11 @@ def _tensor_bytes(value):
     return 0
 
 
-def _input_row_bytes(X, token_ids=False):
-    """Bytes per row of the input batch (float32, or int64 token ids), plus the densified batch of a sparse pool."""
-    shape = tuple(X.shape)
+def _input_row_bytes(pool, token_ids=False):
+    """Bytes per row of the input batch (float32, or int64 token ids), plus a densified batch's."""
+    shape = pool.shape
     values = int(np.prod(shape[1:])) if len(shape) > 1 else 1
-    row_bytes = (8 if token_ids else 4) * values
-    if scipy.sparse.issparse(X):  # toarray() in the matrix's dtype, then the float32 copy
-        row_bytes += values * np.dtype(X.dtype).itemsize
-    return row_bytes
+    return (8 if token_ids else 4) * values + pool.densified_row_bytes
 
 
 def scoring_row_bytes(net, X, *, embedding_layer=None, autocast=False):
@@ -345,10 +340,11 @@ def scoring_row_bytes(net, X, *, embedding_layer=None, autocast=False):
     >>> scoring_row_bytes(net, X)   # 64*4 + 3 * 128*4 + 2 * 10*4
     1872
     """
-    total = n_rows(X)
+    pool = as_pool(X)
+    total = len(pool)
     if total == 0:
         return 0
-    batch = next(iter_row_batches(X, min(total, PROBE_ROWS)))
+    probe = pool.head(min(total, PROBE_ROWS))
     device = net_device(net)
     module = net.module_
     network = unwrap_module(module)  # run eagerly: hooks on a torch.compile'd module would recompile it
@@ -365,7 +361,8 @@ def scoring_row_bytes(net, X, *, embedding_layer=None, autocast=False):
     module.eval()  # activations are the same size; dropout draws nothing
     try:
         with torch.inference_mode(), recorder, torch.autocast("cuda", enabled=bool(autocast) and device.type == "cuda"):
-            inputs = to_input_tensor(batch, device, check_finite=False, token_input=token_input(network))
+            inputs = probe.to_tensor(next(probe.batches(PROBE_ROWS)), device, check_finite=False,
+                                     token_input=token_input(network))
             outputs = network(inputs)
             kept = 4 * outputs[0].numel() if isinstance(outputs, torch.Tensor) and outputs.ndim else 4
             if embedding_layer is not None and recorder.embedding is not None:
@@ -376,7 +373,8 @@ def scoring_row_bytes(net, X, *, embedding_layer=None, autocast=False):
             handle.remove()
         module.train(was_training)
     per_row = -(-largest // rows)  # ceil
-    return int(_input_row_bytes(X, token_input(network) is not None) + ACTIVATION_FACTOR * per_row + 2 * kept)
+    input_bytes = _input_row_bytes(pool, token_input(network) is not None)
+    return int(input_bytes + ACTIVATION_FACTOR * per_row + 2 * kept)
 
 
 def scoring_batch_size(net, X, *, working_memory=None, embedding_layer=None, autocast=False):
@@ -430,10 +428,11 @@ def scoring_batch_size(net, X, *, working_memory=None, embedding_layer=None, aut
     (556, 1000)
     """
     budget = _check_working_memory(working_memory, net_device(net)) * 2**20
-    total = n_rows(X)
+    pool = as_pool(X)
+    total = len(pool)
     if total <= PROBE_ROWS:
         return total
-    row_bytes = scoring_row_bytes(net, X, embedding_layer=embedding_layer, autocast=autocast)
+    row_bytes = scoring_row_bytes(net, pool, embedding_layer=embedding_layer, autocast=autocast)
     rows = int(budget // row_bytes)
     if rows < 1:
         warnings.warn(
@@ -448,10 +447,16 @@ def scoring_batch_size(net, X, *, working_memory=None, embedding_layer=None, aut
     return -(-total // n_batches)  # as many batches as needed, of (nearly) equal size
 
 
-def _raise_non_finite(inputs):
+def _raise_non_finite(inputs, start, name):
     """A batch scored to NaN or infinity: blame the input when it is not finite, else the network."""
-    if not bool(torch.isfinite(inputs).all()):
-        raise NonFiniteInputError("X contains NaN or infinity; impute or drop those rows before scoring them.")
+    finite = torch.isfinite(inputs.reshape(len(inputs), -1)).all(dim=1).cpu().numpy()
+    if not finite.all():
+        rows = (start + np.flatnonzero(~finite)).tolist()
+        shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
+        raise NonFiniteInputError(
+            f"{name} contains NaN or infinity in row(s) {shown}; impute or drop those rows before "
+            "scoring them."
+        )
     raise NonFiniteOutputError(
         "The network produced NaN or infinity on finite input rows. Its weights may have diverged in training "
         "(lower the learning rate, clip gradients, check the labelled data), or float16 overflowed under "
@@ -463,6 +468,33 @@ def _all_finite(block):
     """``np.isfinite(block).all()``, with a cheap sum first (a sum that overflows is checked exactly)."""
     with np.errstate(over="ignore", invalid="ignore"):
         return bool(np.isfinite(block.sum())) or bool(np.isfinite(block).all())
+
+
+def _set_scoring_mode(module, n_passes):
+    """Eval mode for one pass; for Monte Carlo dropout, eval with the dropout layers training.
+
+    Returns the module's training flag before, for the caller to restore.
+    """
+    was_training = module.training
+    if n_passes == 1:
+        module.eval()
+    elif _set_dropout_train(module) == 0:
+        module.train(was_training)
+        raise ValueError(
+            "Monte Carlo dropout (n_passes > 1) needs dropout layers in the network; this one has none. "
+            "Add nn.Dropout layers or use another strategy."
+        )
+    return was_training
+
+
+def _monte_carlo_passes(infer, nonlinearity, inputs, n_passes):
+    """Mean probabilities and mean per-pass entropy of ``n_passes`` dropout forward passes of a batch."""
+    mean_proba, mean_entropy = 0.0, 0.0
+    for _ in range(n_passes):
+        batch_proba = nonlinearity(infer(inputs)).float()
+        mean_proba = mean_proba + batch_proba / n_passes
+        mean_entropy = mean_entropy + _entropy_rows(batch_proba) / n_passes
+    return mean_proba, mean_entropy
 
 
 def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, autocast=False, progress=None,
@@ -541,8 +573,11 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
     >>> bool(np.allclose(score_pool(net, X, working_memory=1).proba, score_pool(net, X, batch_size=556).proba))
     True
     """
+    X = as_pool(X)
+    if not X.scorable:
+        X.to_tensor(None, "cpu")  # raises PoolTypeError, naming what to pass instead
     if progress is True:
-        with _progress_bar(n_rows(X)) as update:
+        with _progress_bar(len(X)) as update:
             return score_pool(net, X, batch_size=batch_size, embedding_layer=embedding_layer, n_passes=n_passes,
                               autocast=autocast, progress=update, working_memory=working_memory)
     if isinstance(n_passes, bool) or not isinstance(n_passes, (int, np.integer)) or n_passes < 1:
@@ -555,16 +590,7 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
     nonlinearity = _scoring_nonlinearity(net)
     softmax_in_place = n_passes == 1 and _is_default_softmax(predict_nonlinearity(net))
     module = net.module_
-    was_training = module.training
-    if n_passes > 1:
-        if _set_dropout_train(module) == 0:
-            module.train(was_training)
-            raise ValueError(
-                "Monte Carlo dropout (n_passes > 1) needs dropout layers in the network; this one has none. "
-                "Add nn.Dropout layers or use another strategy."
-            )
-    else:
-        module.eval()
+    was_training = _set_scoring_mode(module, n_passes)
     device = net_device(net)  # net.device is None with skorch's AccelerateMixin
     use_autocast = bool(autocast) and device.type == "cuda"
     recorder = (EmbeddingRecorder(trained_module(net), embedding_layer) if embedding_layer is not None
@@ -572,15 +598,15 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
     infer = net.infer
     if embedding_layer is not None and unwrap_module(net.module_) is not trained_module(net):
         infer = unwrap_module(net.module_)  # torch.compile'd: a compiled graph skips the recorder's hook
-    total = n_rows(X)
+    total = len(X)
     tokens = token_input(module)  # an embedding input layer takes int64 ids, checked batch by batch
     proba = embeddings = expected_entropy = None
     start = 0
     try:
         with torch.inference_mode(), recorder, torch.autocast("cuda", enabled=use_autocast):
-            for batch in iter_row_batches(X, max(batch_size, 1)):
+            for batch in X.batches(max(batch_size, 1)):
                 # float input: the outputs are checked instead of every value
-                inputs = to_input_tensor(batch, device, check_finite=False, token_input=tokens)
+                inputs = X.to_tensor(batch, device, check_finite=False, token_input=tokens)
                 if n_passes == 1:
                     outputs = infer(inputs)
                     if softmax_in_place and _narrow_logits(outputs):  # straight into a Fortran-ordered proba
@@ -590,18 +616,14 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
                     else:
                         mean_proba = nonlinearity(outputs).float()
                 else:
-                    mean_proba, mean_entropy = 0.0, 0.0
-                    for _ in range(n_passes):
-                        batch_proba = nonlinearity(infer(inputs)).float()
-                        mean_proba = mean_proba + batch_proba / n_passes
-                        mean_entropy = mean_entropy + _entropy_rows(batch_proba) / n_passes
+                    mean_proba, mean_entropy = _monte_carlo_passes(infer, nonlinearity, inputs, n_passes)
                 stop = start + len(inputs)
                 if proba is None:
                     proba = np.empty((total, mean_proba.shape[1]), dtype=np.float32)
                 if isinstance(mean_proba, torch.Tensor):
                     proba[start:stop] = mean_proba.cpu().numpy()
                 if not _all_finite(proba[start:stop]):
-                    _raise_non_finite(inputs)
+                    _raise_non_finite(inputs, start, X.name)
                 if embedding_layer is not None:
                     if embeddings is None:
                         embeddings = np.empty((total, recorder.embedding.shape[1]), dtype=np.float32)

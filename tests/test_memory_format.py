@@ -10,9 +10,10 @@ import torch
 from sklearn.base import clone
 
 from prunefuse_sk import InvalidParameterError, PruneFuseActiveLearner
-from prunefuse_sk._skorch import load_weights, module_state, net_device, proxy_net
-from prunefuse_sk.fusion import build_fused_module, fused_net, fused_start_module, sync_full_network
-from prunefuse_sk.kernels import (
+from prunefuse_sk.accelerate_support import net_device
+from prunefuse_sk.fused_classifier import fused_net
+from prunefuse_sk.fusion import build_fused_module, fused_start_module
+from prunefuse_sk.memory_format import (
     CHANNELS_LAST_MIN_WIDTH,
     MEMORY_FORMATS,
     apply_memory_format,
@@ -20,8 +21,11 @@ from prunefuse_sk.kernels import (
     module_memory_format,
     resolve_memory_format,
 )
+from prunefuse_sk.net_snapshots import load_weights, module_state
 from prunefuse_sk.networks import MLP, SmallCNN, SmallResNet
 from prunefuse_sk.pruning import prune_at_init
+from prunefuse_sk.skorch_nets import proxy_net
+from prunefuse_sk.sync import sync_full_network
 
 from conftest import make_net, state_equal
 

@@ -10,8 +10,10 @@ local schedulers it is simply shared). Then:
   proxy and keeps its own ``n`` best, and the blocks' bests are merged in a tree of
   ``split_every`` at a time. Only ``n`` (score, row) pairs reach the client. The order is a
   total one (score, then a key of the row's global position, see
-  :func:`~prunefuse_sk.strategies.selectors.row_keys`), so the result is the in-memory one,
-  ties included;
+  :func:`~prunefuse_sk.strategies.selectors.row_keys`), and every block is scored in the
+  batches an in-memory scan of the whole pool would use (:func:`aligned_pool`), so the
+  scores are the in-memory scores bit for bit and the result is the in-memory one, near-ties
+  and exact ties included;
 * **any other strategy** (``kcenter``, ``badge``, ``bald``, a custom one) is run on a random
   candidate sample of at most ``max_candidates`` rows (``DASK_CANDIDATES`` = 10,000 when not
   given): the sample stays on the cluster, and :func:`score_dask_pool` brings back only its
@@ -30,24 +32,17 @@ import weakref
 import numpy as np
 import torch
 
-from .._random import _MAX_SEED, as_random_state, torch_seed_scope
-from .._skorch import copy_net, net_device, picklable
-from ..pools import as_dask_array
-from .measures import entropy, least_confidence, margin_uncertainty
-from .scoring import PoolScores, score_pool
-from .selectors import row_uniforms, tie_seed, top_by_key
-from .uncertainty import entropy_sampling, least_confidence_sampling, margin_sampling, random_sampling
+from ._random import MAX_SEED, as_random_state, torch_seed_scope
+from .accelerate_support import net_device
+from .net_snapshots import copy_net, picklable
+from .pools import as_pool
+from .scoring import PoolScores, score_pool, scoring_batch_size
+from .strategies.selectors import row_uniforms, tie_seed, top_by_key
 
 __all__ = ["DASK_CANDIDATES", "rank_dask_pool", "score_dask_pool", "shipped"]
 
 DASK_CANDIDATES = 10_000
 """Candidate sample for non-ranking strategies on a dask pool when ``max_candidates`` is not given."""
-
-least_confidence_sampling.rank_measure = least_confidence
-margin_sampling.rank_measure = margin_uncertainty
-entropy_sampling.rank_measure = entropy
-random_sampling.rank_measure = "uniform"  # draws from the row keys; the proxy is not consulted
-
 
 def shipped(obj):
     """``obj`` scattered once to every worker of the default distributed client, else ``obj`` itself.
@@ -125,11 +120,40 @@ def _own_copy(net):
     return own
 
 
-def _blocks(X):
-    """The pool's blocks as delayed objects, with the global position of each block's first row."""
-    blocks = X.to_delayed().ravel()
-    offsets = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(np.int64)
-    return list(zip(blocks, offsets.tolist()))
+def aligned_pool(net, X, *, batch_size=None, working_memory=None, embedding_layer=None, autocast=False):
+    """A dask pool and the batch size its blocks are scored with, as an in-memory scan would.
+
+    The batch size is the one :func:`~prunefuse_sk.scoring.score_pool` would choose for the
+    whole pool in memory (:func:`~prunefuse_sk.scoring.scoring_batch_size` probes the first
+    rows, computed here: a handful of rows), and the blocks are re-cut, when needed, so that
+    each starts on a multiple of it
+    (:meth:`~prunefuse_sk.pools.DaskPool.aligned_to_batches`). Every row is then computed in
+    the same batch, with the same rows, as in memory: the scores are the in-memory scores,
+    bit for bit, whatever the pool's chunks were.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNetClassifier
+        The fitted net that scores the pool.
+    X : dask.array.Array, dask DataFrame or DaskPool
+        The pool.
+    batch_size : int, default=None
+        Rows per forward pass; None to size it to ``working_memory``.
+    working_memory, embedding_layer, autocast
+        As in :func:`~prunefuse_sk.scoring.score_pool`.
+
+    Returns
+    -------
+    pool : DaskPool
+        Its blocks start on multiples of ``batch_size``.
+    batch_size : int
+    """
+    pool = as_pool(X)
+    if batch_size is None:
+        batch_size = scoring_batch_size(net, pool, working_memory=working_memory,
+                                        embedding_layer=embedding_layer, autocast=autocast)
+    batch_size = max(int(batch_size), 1)
+    return pool.aligned_to_batches(batch_size), batch_size
 
 
 def _block_best(block, net, offset, n, measure, score_seed, key_seed, batch_size, autocast, working_memory):
@@ -209,15 +233,18 @@ def rank_dask_pool(net, X, n, measure, *, random_state=None, batch_size=None, au
     """
     import dask
 
-    X = as_dask_array(X)
+    pool = as_pool(X)
     if measure == "uniform":  # as random_sampling: draws seeded by random_state, ties by position
         score_seed, key_seed, net_ref = tie_seed(as_random_state(random_state)), None, None
     else:
-        score_seed, key_seed, net_ref = None, tie_seed(random_state), shipped(net)
+        score_seed, key_seed = None, tie_seed(random_state)
+        pool, batch_size = aligned_pool(net, pool, batch_size=batch_size, working_memory=working_memory,
+                                        autocast=autocast)
+        net_ref = shipped(net)
     block_best = dask.delayed(_block_best, pure=True)
     parts = [block_best(block, net_ref, offset, n, measure, score_seed, key_seed, batch_size, autocast,
                         working_memory)
-             for block, offset in _blocks(X)]
+             for block, offset in pool.blocks()]
     scores, positions, rows = _compute(_tree_reduce(parts, _merge_best, split_every, n=n, key_seed=key_seed), progress)
     return positions.astype(np.int64), scores, rows
 
@@ -263,13 +290,14 @@ def score_dask_pool(net, X, *, embedding_layer=None, n_passes=1, batch_size=None
     """
     import dask
 
-    X = as_dask_array(X)
-    seed = int(torch.randint(0, _MAX_SEED, (1,)).item()) if n_passes > 1 else 0
+    pool, batch_size = aligned_pool(net, X, batch_size=batch_size, working_memory=working_memory,
+                                    embedding_layer=embedding_layer, autocast=autocast)
+    seed = int(torch.randint(0, MAX_SEED, (1,)).item()) if n_passes > 1 else 0
     net_ref = shipped(net)
     score_block = dask.delayed(_score_block, pure=True)
     parts = _compute([score_block(block, net_ref, embedding_layer, n_passes, batch_size, autocast, seed + i,
                                   working_memory)
-                      for i, (block, _) in enumerate(_blocks(X))], progress)
+                      for i, (block, _) in enumerate(pool.blocks())], progress)
     parts = [part for part in parts if part.proba.size] or list(parts[:1])
     return PoolScores(
         proba=_concatenate([part.proba for part in parts]),
