@@ -6,7 +6,9 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
-VERSION = re.search(r'^__version__ = "([^"]+)"', (HERE / "prunefuse_sk" / "_version.py").read_text(), re.M).group(1)
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"', (HERE / "prunefuse_sk" / "_version.py").read_text(), re.M
+).group(1)
 
 EXTRAS = {
     "test": [
@@ -19,7 +21,8 @@ EXTRAS = {
         "ipykernel>=6",
         # tests/test_accelerate.py: skorch's AccelerateMixin nets on Accelerate's CPU backend
         "accelerate>=1.0",
-        # tests/test_code_style.py validates every public docstring as scikit-learn's test_docstrings.py does
+        # tests/test_code_style.py validates every public docstring as scikit-learn's
+        # test_docstrings.py does
         "numpydoc>=1.5",
         # .ci/run lints and checks the format (configured in pyproject.toml)
         "ruff>=0.5",
@@ -31,14 +34,21 @@ EXTRAS = {
     "jupyter": ["ipywidgets>=8", "matplotlib>=3.5"],
     "plot": ["matplotlib>=3.5"],
     # the docs build runs every examples/plot_*.py; plot_dask.py needs dask.distributed
-    "docs": ["sphinx>=6", "numpydoc>=1.5", "sphinx-gallery>=0.14", "matplotlib>=3.5", "dask[distributed]>=2023.1"],
+    "docs": [
+        "sphinx>=6",
+        "numpydoc>=1.5",
+        "sphinx-gallery>=0.14",
+        "matplotlib>=3.5",
+        "dask[distributed]>=2023.1",
+    ],
 }
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
 
 setup(
     name="prunefuse-sk",
     version=VERSION,
-    description="Cheap deep active learning for scikit-learn/skorch: prune at init, select with the proxy, fuse back.",
+    description="Cheap deep active learning for scikit-learn/skorch: prune at init, select with "
+    "the proxy, fuse back.",
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",
     license="MIT",
@@ -50,15 +60,16 @@ setup(
         "scikit-learn>=1.3",
         "numpy>=1.23",
         "scipy>=1.9",
-        # simulate(n_jobs=...) runs its (seed, method) cells as joblib tasks (Parallel(return_as="generator"),
-        # joblib >= 1.3), so `joblib.parallel_backend("dask")` runs a benchmark grid on a cluster.
+        # simulate(n_jobs=...) runs its (seed, method) cells as joblib tasks
+        # (Parallel(return_as="generator"), joblib >= 1.3), so `joblib.parallel_backend("dask")`
+        # runs a benchmark grid on a cluster.
         "joblib>=1.3",
         "torch-pruning>=1.6,<1.7",
-        # prunefuse_sk itself never imports modAL either. It stays because the query-strategy contract
-        # is modAL's (strategy(learner, X_pool, n_instances=1, **kw) -> indices or (indices, scores)),
-        # users mix modAL's strategies in (docs/strategies_custom.rst, examples/plot_modal_strategy.py),
-        # and the tests run modAL's strategies against the learner (tests/test_strategies.py,
-        # tests/test_learner.py).
+        # prunefuse_sk itself never imports modAL either. It stays because the query-strategy
+        # contract is modAL's (strategy(learner, X_pool, n_instances=1, **kw) -> indices or
+        # (indices, scores)), users mix modAL's strategies in (docs/strategies_custom.rst,
+        # examples/plot_modal_strategy.py), and the tests run modAL's strategies against the
+        # learner (tests/test_strategies.py, tests/test_learner.py).
         "modAL-python>=0.4.1",
         "tqdm>=4.60",
     ],

@@ -31,9 +31,9 @@ by the run.
 
 Usage::
 
-    python benchmarks/ablation.py                          # Animal-MNIST, 3 seeds, 500 + 3 x 500 labels
+    python benchmarks/ablation.py          # Animal-MNIST, 3 seeds, 500 + 3 x 500 labels
     python benchmarks/ablation.py --dataset fashion-mnist
-    python benchmarks/ablation.py --quick                  # 1 seed, 1 round, 2 epochs: a smoke run
+    python benchmarks/ablation.py --quick  # 1 seed, 1 round, 2 epochs: a smoke run
 """
 
 import argparse
@@ -87,8 +87,12 @@ def build_parser():
     parser.add_argument("--initial", type=int, default=500)
     parser.add_argument("--batch", type=int, default=500, help="labels per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--only", nargs="+", default=None, help="run only these variants (names as printed)")
-    parser.add_argument("--quick", action="store_true", help="1 seed, 1 round, 2 epochs (a smoke run, not a result)")
+    parser.add_argument(
+        "--only", nargs="+", default=None, help="run only these variants (names as printed)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="1 seed, 1 round, 2 epochs (a smoke run, not a result)"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default=RESULTS)
     parser.add_argument("--tag", default=None)
@@ -96,16 +100,19 @@ def build_parser():
 
 
 def ablation_table(records, names, seeds):
-    """The table and its rows: accuracy, difference to the defaults (per seed), times and ratios to full AL."""
+    """The table and its rows: accuracy, difference to the defaults (per seed), times and ratios to
+    full AL."""
     last = final_rows(records)
     times = session_seconds(records)
     base = [last[(DEFAULTS, s)]["accuracy"] for s in seeds] if DEFAULTS in names else None
     lines = [
-        f"final test accuracy at {last[(names[0], seeds[0])]['n_labels']:,} labels, mean +- std over seeds {seeds};"
-        " diff = variant - defaults, mean [min, max] of the per-seed differences;",
-        "session = all selection rounds + the final network trained once; seconds median over seeds;"
-        " ratio = median of per-seed ratios to full-model AL",
-        f"{'setting':>20} {'accuracy':>17} {'diff (pt)':>22} {'session s':>10} {'ratio':>6} {'selection s':>11} {'ratio':>6}",
+        f"final test accuracy at {last[(names[0], seeds[0])]['n_labels']:,} labels, mean +- std "
+        f"over seeds {seeds}; diff = variant - defaults, mean [min, max] of the per-seed "
+        "differences;",
+        "session = all selection rounds + the final network trained once; seconds median over "
+        "seeds; ratio = median of per-seed ratios to full-model AL",
+        f"{'setting':>20} {'accuracy':>17} {'diff (pt)':>22} {'session s':>10} {'ratio':>6} "
+        f"{'selection s':>11} {'ratio':>6}",
     ]
     rows = {}
     for name in names:
@@ -116,21 +123,31 @@ def ablation_table(records, names, seeds):
         full_sess = np.array([times[("full", s)][1] for s in seeds]) if "full" in names else None
         diff = 100 * (accs - np.array(base)) if base is not None else None
         row = {
-            "accuracy_mean": float(accs.mean()), "accuracy_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
+            "accuracy_mean": float(accs.mean()),
+            "accuracy_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
             "diff_pt_mean": float(diff.mean()) if diff is not None else None,
             "diff_pt_min": float(diff.min()) if diff is not None else None,
             "diff_pt_max": float(diff.max()) if diff is not None else None,
-            "session_median": float(np.median(sess)), "selection_median": float(np.median(sel)),
+            "session_median": float(np.median(sess)),
+            "selection_median": float(np.median(sel)),
             "session_ratio": float(np.median(sess / full_sess)) if full_sess is not None else None,
-            "selection_ratio": float(np.median(sel / full_sel)) if full_sel is not None and name != "random" else None,
+            "selection_ratio": float(np.median(sel / full_sel))
+            if full_sel is not None and name != "random"
+            else None,
         }
         rows[name] = row
-        diff_text = (f"{row['diff_pt_mean']:+.2f} [{row['diff_pt_min']:+.2f}, {row['diff_pt_max']:+.2f}]"
-                     if diff is not None else "-")
+        diff_text = (
+            f"{row['diff_pt_mean']:+.2f} [{row['diff_pt_min']:+.2f}, {row['diff_pt_max']:+.2f}]"
+            if diff is not None
+            else "-"
+        )
         ratio = f"{row['session_ratio']:.3f}" if row["session_ratio"] is not None else "-"
         sel_ratio = f"{row['selection_ratio']:.3f}" if row["selection_ratio"] is not None else "-"
-        lines.append(f"{name:>20} {row['accuracy_mean']:>8.4f} +- {row['accuracy_std']:.4f} {diff_text:>22}"
-                     f" {row['session_median']:>10.1f} {ratio:>6} {row['selection_median']:>11.1f} {sel_ratio:>6}")
+        lines.append(
+            f"{name:>20} {row['accuracy_mean']:>8.4f} +- {row['accuracy_std']:.4f} "
+            f"{diff_text:>22} {row['session_median']:>10.1f} {ratio:>6} "
+            f"{row['selection_median']:>11.1f} {sel_ratio:>6}"
+        )
     return "\n".join(lines), rows
 
 
@@ -143,32 +160,66 @@ def main(argv=None):
     if args.only:
         unknown = set(args.only) - set(VARIANTS) - set(REFERENCES)
         if unknown:
-            raise SystemExit(f"--only: unknown settings {sorted(unknown)}; use names from {list(REFERENCES) + list(VARIANTS)}")
-        method_list = [m for m in method_list if (m if isinstance(m, str) else m["name"]) in args.only]
+            raise SystemExit(
+                f"--only: unknown settings {sorted(unknown)}; use names from "
+                f"{list(REFERENCES) + list(VARIANTS)}"
+            )
+        method_list = [
+            m for m in method_list if (m if isinstance(m, str) else m["name"]) in args.only
+        ]
     names = [m if isinstance(m, str) else m["name"] for m in method_list]
-    tag = args.tag or f"ablation_{args.dataset.replace('-', '_')}{'_quick' if args.quick else ''}_{args.device.split(':')[0]}"
+    tag = (
+        args.tag
+        or f"ablation_{args.dataset.replace('-', '_')}{'_quick' if args.quick else ''}_"
+        f"{args.device.split(':')[0]}"
+    )
     os.makedirs(args.out, exist_ok=True)
-    header = (f"prunefuse_sk ablation (issue 13): {args.dataset}, pool {len(X):,}, test {len(X_test):,}; {args.initial} initial "
-              f"labels + {args.rounds} rounds of {args.batch}; least confidence; seeds {args.seeds}; recipe: SmallCNN 32/64 ch, "
-              f"128 hidden, Adam 1e-3, batch 64, {args.epochs} epochs; one final network per run (evaluate='last_round')\n"
-              f"machine: {platform.platform()}, {os.cpu_count()} CPU cores, torch {torch.__version__} "
-              f"({torch.get_num_threads()} threads), prunefuse_sk {prunefuse_sk.__version__}, device {args.device}; "
-              f"load average at start {os.getloadavg()[0]:.2f}")
+    header = (
+        f"prunefuse_sk ablation (issue 13): {args.dataset}, pool {len(X):,}, test "
+        f"{len(X_test):,}; {args.initial} initial labels + {args.rounds} rounds of {args.batch}; "
+        f"least confidence; seeds {args.seeds}; recipe: SmallCNN 32/64 ch, 128 hidden, Adam 1e-3, "
+        f"batch 64, {args.epochs} epochs; one final network per run "
+        f"(evaluate='last_round')\nmachine: {platform.platform()}, {os.cpu_count()} CPU cores, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), prunefuse_sk "
+        f"{prunefuse_sk.__version__}, device {args.device}; load average at start "
+        f"{os.getloadavg()[0]:.2f}"
+    )
     print(header, flush=True)
     start = time.perf_counter()
     results = simulate(
-        recipe_net(args.epochs, args.device), X, y, X_test, y_test, methods=method_list, initial_size=args.initial,
-        batch_sizes=args.batch, n_rounds=args.rounds, seeds=args.seeds, query_strategy="least_confidence",
+        recipe_net(args.epochs, args.device),
+        X,
+        y,
+        X_test,
+        y_test,
+        methods=method_list,
+        initial_size=args.initial,
+        batch_sizes=args.batch,
+        n_rounds=args.rounds,
+        seeds=args.seeds,
+        query_strategy="least_confidence",
         evaluate="last_round",
     )
     seconds = time.perf_counter() - start
     table, rows = ablation_table(results.records, names, args.seeds)
-    text = "\n\n".join([header, table, f"total wall time: {seconds / 60:.1f} min; load average at end {os.getloadavg()[0]:.2f}"])
+    text = "\n\n".join(
+        [
+            header,
+            table,
+            f"total wall time: {seconds / 60:.1f} min; load average at end "
+            f"{os.getloadavg()[0]:.2f}",
+        ]
+    )
     print("\n" + text)
     with open(os.path.join(args.out, f"{tag}.txt"), "w", encoding="utf-8") as handle:
         handle.write(text + "\n")
-    results.config.update(dataset=args.dataset, epochs=args.epochs, wall_seconds=seconds, rows=rows,
-                          command=" ".join(["python", "benchmarks/ablation.py", *(argv or sys.argv[1:])]))
+    results.config.update(
+        dataset=args.dataset,
+        epochs=args.epochs,
+        wall_seconds=seconds,
+        rows=rows,
+        command=" ".join(["python", "benchmarks/ablation.py", *(argv or sys.argv[1:])]),
+    )
     results.to_json(os.path.join(args.out, f"{tag}.json"))
     return 0
 

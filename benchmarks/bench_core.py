@@ -7,7 +7,7 @@ For pruning ratios p in {0.5, 0.7} and two networks on scikit-learn's
 2. proxy forward FLOPs / full forward FLOPs (``torch.utils.flop_counter``),
 3. proxy train+score wall time / full-network train+score wall time, where
    "train" is a skorch ``fit`` on the labelled set from the network's initial
-   weights and "score" is :func:`prunefuse_sk.strategies.scoring.predict_proba_batched`
+   weights and "score" is :func:`prunefuse_sk.scoring.predict_proba_batched`
    over the unlabelled pool (what every active-learning round costs).
 
 Every number in the printed table is measured on the current machine; nothing
@@ -35,12 +35,12 @@ from skorch import NeuralNetClassifier
 
 import prunefuse_sk
 from prunefuse_sk import PruneFuseActiveLearner
+from prunefuse_sk.architecture import count_parameters
 from prunefuse_sk.flops import forward_flops
 from prunefuse_sk.networks import MLP, SmallCNN
-from prunefuse_sk.architecture import count_parameters
 from prunefuse_sk.pruning import prune_at_init
+from prunefuse_sk.scoring import predict_proba_batched
 from prunefuse_sk.skorch_nets import net_like
-from prunefuse_sk.strategies.scoring import predict_proba_batched
 
 RATIOS = (0.5, 0.7)
 N_LABELLED = 500
@@ -197,7 +197,8 @@ def interior_parameters(module, output_layers):
     n : int
     """
     mixing = [
-        name for name, sub in module.named_modules()
+        name
+        for name, sub in module.named_modules()
         if any(p.dim() >= 2 for p in sub.parameters(recurse=False))
     ]
     excluded = set(output_layers) | set(mixing[:1])
@@ -324,7 +325,9 @@ def time_query(learner, X_pool, device):
     _sync(device)
     seconds = time.perf_counter() - start
     if len(np.unique(indices)) != N_QUERY:
-        raise RuntimeError(f"learner.query returned {len(indices)} indices, not {N_QUERY} unique ones.")
+        raise RuntimeError(
+            f"learner.query returned {len(indices)} indices, not {N_QUERY} unique ones."
+        )
     return seconds
 
 
@@ -389,9 +392,13 @@ def benchmark_network(spec, data, args):
             arms.reverse()
         for arm in arms:
             if arm == "full":
-                full_times.append(time_train_and_score(full_net(), X_lab, y_lab, X_pool, seed, device))
+                full_times.append(
+                    time_train_and_score(full_net(), X_lab, y_lab, X_pool, seed, device)
+                )
             else:
-                proxy_times[arm].append(time_train_and_score(proxy_net(arm), X_lab, y_lab, X_pool, seed, device))
+                proxy_times[arm].append(
+                    time_train_and_score(proxy_net(arm), X_lab, y_lab, X_pool, seed, device)
+                )
                 query_times[arm].append(time_query(learners[arm], X_pool, device))
 
     rows = []
@@ -401,41 +408,45 @@ def benchmark_network(spec, data, args):
         paired = [p / f for p, f in zip(proxy_total, full_total)]
         paired_cpu = [p[2] / f[2] for p, f in zip(proxy_times[ratio], full_times)]
         contended = sum(
-            1 for p, f in zip(proxy_times[ratio], full_times)
+            1
+            for p, f in zip(proxy_times[ratio], full_times)
             if any(t[3] is not None and t[3] > CONTENDED_CORES for t in (p, f))
         )
         size = sizes[ratio]
-        rows.append({
-            "network": spec["name"],
-            "pruning_ratio": ratio,
-            **size,
-            "params_ratio": size["params_proxy"] / size["params_full"],
-            "interior_params_ratio": size["interior_params_proxy"] / size["interior_params_full"],
-            "flops_ratio": size["flops_proxy"] / size["flops_full"],
-            "expected_ratio": (1 - ratio) ** 2,
-            "full_train_s": [t[0] for t in full_times],
-            "full_score_s": [t[1] for t in full_times],
-            "full_cpu_s": [t[2] for t in full_times],
-            "proxy_train_s": [t[0] for t in proxy_times[ratio]],
-            "proxy_score_s": [t[1] for t in proxy_times[ratio]],
-            "proxy_cpu_s": [t[2] for t in proxy_times[ratio]],
-            "full_other_cores": [t[3] for t in full_times],
-            "proxy_other_cores": [t[3] for t in proxy_times[ratio]],
-            "contended_repeats": contended if full_times[0][3] is not None else None,
-            "learner_query_s": query_times[ratio],
-            "learner_fit_proxy_s": learners[ratio].history_[0]["fit_seconds"],
-            "median_full_s": statistics.median(full_total),
-            "median_proxy_s": statistics.median(proxy_total),
-            "median_full_train_s": statistics.median(t[0] for t in full_times),
-            "median_proxy_train_s": statistics.median(t[0] for t in proxy_times[ratio]),
-            "median_full_score_s": statistics.median(t[1] for t in full_times),
-            "median_proxy_score_s": statistics.median(t[1] for t in proxy_times[ratio]),
-            "median_query_s": statistics.median(query_times[ratio]),
-            "time_ratio": statistics.median(paired),
-            "time_ratio_min": min(paired),
-            "time_ratio_max": max(paired),
-            "cpu_time_ratio": statistics.median(paired_cpu),
-        })
+        rows.append(
+            {
+                "network": spec["name"],
+                "pruning_ratio": ratio,
+                **size,
+                "params_ratio": size["params_proxy"] / size["params_full"],
+                "interior_params_ratio": size["interior_params_proxy"]
+                / size["interior_params_full"],
+                "flops_ratio": size["flops_proxy"] / size["flops_full"],
+                "expected_ratio": (1 - ratio) ** 2,
+                "full_train_s": [t[0] for t in full_times],
+                "full_score_s": [t[1] for t in full_times],
+                "full_cpu_s": [t[2] for t in full_times],
+                "proxy_train_s": [t[0] for t in proxy_times[ratio]],
+                "proxy_score_s": [t[1] for t in proxy_times[ratio]],
+                "proxy_cpu_s": [t[2] for t in proxy_times[ratio]],
+                "full_other_cores": [t[3] for t in full_times],
+                "proxy_other_cores": [t[3] for t in proxy_times[ratio]],
+                "contended_repeats": contended if full_times[0][3] is not None else None,
+                "learner_query_s": query_times[ratio],
+                "learner_fit_proxy_s": learners[ratio].history_[0]["fit_seconds"],
+                "median_full_s": statistics.median(full_total),
+                "median_proxy_s": statistics.median(proxy_total),
+                "median_full_train_s": statistics.median(t[0] for t in full_times),
+                "median_proxy_train_s": statistics.median(t[0] for t in proxy_times[ratio]),
+                "median_full_score_s": statistics.median(t[1] for t in full_times),
+                "median_proxy_score_s": statistics.median(t[1] for t in proxy_times[ratio]),
+                "median_query_s": statistics.median(query_times[ratio]),
+                "time_ratio": statistics.median(paired),
+                "time_ratio_min": min(paired),
+                "time_ratio_max": max(paired),
+                "cpu_time_ratio": statistics.median(paired_cpu),
+            }
+        )
     return rows
 
 
@@ -460,7 +471,8 @@ def format_report(info, config, rows):
         f"software: python {info['python']}, torch {info['torch']}, skorch {info['skorch']}, "
         f"torch-pruning {info['torch_pruning']}, scikit-learn {info['scikit-learn']}, "
         f"prunefuse_sk {info['prunefuse_sk']}",
-        f"device  : {info['device']} ({info['device_name']}), torch.get_num_threads() = {info['torch_threads']}",
+        f"device  : {info['device']} ({info['device_name']}), torch.get_num_threads() = "
+        f"{info['torch_threads']}",
         f"setup   : {config['n_labelled']} labelled rows, pool {config['n_pool']} rows, "
         f"{config['epochs']} epochs, batch 64, Adam lr 1e-3, {config['repeats']} repetitions "
         f"(median), seed {config['seed']}",
@@ -476,8 +488,9 @@ def format_report(info, config, rows):
     for row in rows:
         lines.append(
             f"{row['network']:<22} {row['pruning_ratio']:>4.1f} {row['params_full']:>11,} "
-            f"{row['params_proxy']:>8,} {row['params_ratio']:>6.3f} {row['interior_params_ratio']:>8.3f} "
-            f"{row['flops_full'] / 1e6:>11.2f} {row['flops_proxy'] / 1e6:>8.2f} {row['flops_ratio']:>6.3f} "
+            f"{row['params_proxy']:>8,} {row['params_ratio']:>6.3f} "
+            f"{row['interior_params_ratio']:>8.3f} {row['flops_full'] / 1e6:>11.2f} "
+            f"{row['flops_proxy'] / 1e6:>8.2f} {row['flops_ratio']:>6.3f} "
             f"{row['expected_ratio']:>7.3f}"
         )
     lines += [
@@ -486,30 +499,36 @@ def format_report(info, config, rows):
         "score = predict_proba_batched on the pool;",
         "      ratio = median of the per-repetition proxy/full wall-time ratios [min-max];",
         "      query = learner.query(pool, n=100), proxy scoring + selection;",
-        f"      busy = repetitions during which other processes kept > {CONTENDED_CORES} cores busy (noisy))",
+        f"      busy = repetitions during which other processes kept > {CONTENDED_CORES} cores "
+        "busy (noisy))",
     ]
     header = (
         f"{'network':<22} {'p':>4} {'full train':>10} {'score':>6} {'total':>6} "
-        f"{'proxy train':>11} {'score':>6} {'total':>6} {'time ratio':>10} {'[min-max]':>13} {'query':>6} "
-        f"{'busy':>5}"
+        f"{'proxy train':>11} {'score':>6} {'total':>6} {'time ratio':>10} {'[min-max]':>13} "
+        f"{'query':>6} {'busy':>5}"
     )
     lines += [header, "-" * len(header)]
     for row in rows:
         spread = f"[{row['time_ratio_min']:.2f}-{row['time_ratio_max']:.2f}]"
-        busy = "n/a" if row["contended_repeats"] is None else f"{row['contended_repeats']}/{len(row['full_train_s'])}"
+        busy = (
+            "n/a"
+            if row["contended_repeats"] is None
+            else f"{row['contended_repeats']}/{len(row['full_train_s'])}"
+        )
         lines.append(
-            f"{row['network']:<22} {row['pruning_ratio']:>4.1f} {row['median_full_train_s']:>10.3f} "
-            f"{row['median_full_score_s']:>6.3f} {row['median_full_s']:>6.3f} "
-            f"{row['median_proxy_train_s']:>11.3f} {row['median_proxy_score_s']:>6.3f} "
-            f"{row['median_proxy_s']:>6.3f} {row['time_ratio']:>10.3f} {spread:>13} "
-            f"{row['median_query_s']:>6.3f} {busy:>5}"
+            f"{row['network']:<22} {row['pruning_ratio']:>4.1f} "
+            f"{row['median_full_train_s']:>10.3f} {row['median_full_score_s']:>6.3f} "
+            f"{row['median_full_s']:>6.3f} {row['median_proxy_train_s']:>11.3f} "
+            f"{row['median_proxy_score_s']:>6.3f} {row['median_proxy_s']:>6.3f} "
+            f"{row['time_ratio']:>10.3f} {spread:>13} {row['median_query_s']:>6.3f} {busy:>5}"
         )
     lines.append("")
     lines.append(f"total benchmark wall time: {config['wall_s']:.1f} s")
     if config.get("loadavg_start") is not None:
         lines.append(
-            f"1-min load average: {config['loadavg_start']:.2f} at start, {config['loadavg_end']:.2f} at end "
-            f"({info['cpu_cores']} cores; a lagging hint of other work on the machine, see the busy column)"
+            f"1-min load average: {config['loadavg_start']:.2f} at start, "
+            f"{config['loadavg_end']:.2f} at end ({info['cpu_cores']} cores; a lagging hint of "
+            "other work on the machine, see the busy column)"
         )
     return "\n".join(lines)
 
@@ -527,14 +546,28 @@ def parse_args(argv=None):
     args : argparse.Namespace
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed repetitions (median reported); default 5")
-    parser.add_argument("--epochs", type=int, default=10, help="training epochs of both networks; default 10")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="torch device; default cpu")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed repetitions (median reported); default 5"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=10, help="training epochs of both networks; default 10"
+    )
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu", help="torch device; default cpu"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 repetitions, 3 epochs")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the split, initializations and shuffles")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch.set_num_threads; default: the CPU cores available to this process")
-    parser.add_argument("--json", metavar="PATH", default=None, help="also write all results as JSON to PATH")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seeds the split, initializations and shuffles"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads; default: the CPU cores available to this process",
+    )
+    parser.add_argument(
+        "--json", metavar="PATH", default=None, help="also write all results as JSON to PATH"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats, args.epochs = 2, 3

@@ -24,9 +24,9 @@ ours / min of full). Nothing is hard-coded; every figure is measured by the run.
 
 Usage::
 
-    python benchmarks/bench_end_to_end.py                          # Fashion-MNIST, 3 seeds (about 1 h on 2 cores)
+    python benchmarks/bench_end_to_end.py          # Fashion-MNIST, 3 seeds (about 1 h on 2 cores)
     python benchmarks/bench_end_to_end.py --dataset animal-mnist
-    python benchmarks/bench_end_to_end.py --quick                  # 1 seed, 2 rounds, 3 epochs: a smoke run
+    python benchmarks/bench_end_to_end.py --quick  # 1 seed, 2 rounds, 3 epochs: a smoke run
 """
 
 import argparse
@@ -49,10 +49,22 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from recipe import DATASETS, EPOCHS, final_rows, load, recipe_net, session_seconds  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-FAST = {"method": "prunefuse", "name": "prunefuse-fast", "pruning_ratio": 0.5, "proxy_retrain": "warm",
-        "proxy_params": {"max_epochs": 5}, "fused_params": {"max_epochs": 10}, "max_candidates": 20_000}
+FAST = {
+    "method": "prunefuse",
+    "name": "prunefuse-fast",
+    "pruning_ratio": 0.5,
+    "proxy_retrain": "warm",
+    "proxy_params": {"max_epochs": 5},
+    "fused_params": {"max_epochs": 10},
+    "max_candidates": 20_000,
+}
 METHODS = ["random", "full", "prunefuse-p0.5", "prunefuse-p0.7", FAST]
-TARGETS = {"end_to_end_p05": 0.30, "selection_p07": 0.15, "accuracy_p07_pt": 0.3, "epochs_ratio": 0.7}
+TARGETS = {
+    "end_to_end_p05": 0.30,
+    "selection_p07": 0.15,
+    "accuracy_p07_pt": 0.3,
+    "epochs_ratio": 0.7,
+}
 
 
 class TestAccuracy(Callback):
@@ -74,10 +86,18 @@ def build_parser():
     parser.add_argument("--initial", type=int, default=500)
     parser.add_argument("--batch", type=int, default=500, help="labels per round")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="1 seed, 2 rounds, 3 epochs (a smoke run, not a result)")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 seed, 2 rounds, 3 epochs (a smoke run, not a result)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads (0: torch's default)"
+    )
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--skip-curve", action="store_true", help="skip the fused-vs-scratch epoch curve")
+    parser.add_argument(
+        "--skip-curve", action="store_true", help="skip the fused-vs-scratch epoch curve"
+    )
     parser.add_argument("--out", default=RESULTS)
     parser.add_argument("--tag", default=None)
     return parser
@@ -89,23 +109,38 @@ def _mean_std(values):
 
 
 def sessions(records):
-    """Per method and seed: session seconds, selection seconds, final training seconds, final accuracy."""
+    """Per method and seed: session seconds, selection seconds, final training seconds, final
+    accuracy."""
     last = final_rows(records)
     out = {}
     for key, (selection, session) in session_seconds(records).items():
-        out[key] = {"selection": selection, "session": session, "final_training": last[key]["training_seconds"],
-                    "accuracy": last[key]["accuracy"], "n_labels": last[key]["n_labels"]}
+        out[key] = {
+            "selection": selection,
+            "session": session,
+            "final_training": last[key]["training_seconds"],
+            "accuracy": last[key]["accuracy"],
+            "n_labels": last[key]["n_labels"],
+        }
     return out
 
 
 def accuracy_table(records, methods, seeds):
     budgets = sorted({r["n_labels"] for r in records})
-    lines = ["test accuracy, mean +- std over seeds " + str(seeds), f"{'labels':>8} " + " ".join(f"{m:>17}" for m in methods)]
+    lines = [
+        "test accuracy, mean +- std over seeds " + str(seeds),
+        f"{'labels':>8} " + " ".join(f"{m:>17}" for m in methods),
+    ]
     for n in budgets:
         cells = []
         for m in methods:
-            accs = [r["accuracy"] for r in records if r["method"] == m and r["n_labels"] == n and r["accuracy"] == r["accuracy"]]
-            cells.append(f"{_mean_std(accs)[0]:.4f} +- {_mean_std(accs)[1]:.4f}" if accs else f"{'-':>17}")
+            accs = [
+                r["accuracy"]
+                for r in records
+                if r["method"] == m and r["n_labels"] == n and r["accuracy"] == r["accuracy"]
+            ]
+            cells.append(
+                f"{_mean_std(accs)[0]:.4f} +- {_mean_std(accs)[1]:.4f}" if accs else f"{'-':>17}"
+            )
         lines.append(f"{n:>8} " + " ".join(f"{c:>17}" for c in cells))
     return "\n".join(lines)
 
@@ -113,10 +148,12 @@ def accuracy_table(records, methods, seeds):
 def session_table(per, methods, seeds):
     """The end-to-end table and the data behind the verdicts."""
     lines = [
-        "whole session (all selection rounds + the final network trained once), seconds: median [min-max] over seeds;",
-        "ratio = ours / full-model AL of the same seed (median of per-seed ratios); fastest = min(ours) / min(full)",
-        f"{'method':>16} {'session s':>22} {'ratio':>6} {'fastest':>7} {'selection s':>22} {'ratio':>6} {'fastest':>7}"
-        f" {'final train s':>13} {'final acc':>17}",
+        "whole session (all selection rounds + the final network trained once), seconds: median "
+        "[min-max] over seeds;",
+        "ratio = ours / full-model AL of the same seed (median of per-seed ratios); fastest = "
+        "min(ours) / min(full)",
+        f"{'method':>16} {'session s':>22} {'ratio':>6} {'fastest':>7} {'selection s':>22} "
+        f"{'ratio':>6} {'fastest':>7} {'final train s':>13} {'final acc':>17}",
     ]
     summary = {}
     for m in methods:
@@ -126,46 +163,76 @@ def session_table(per, methods, seeds):
         full_sel = [per[("full", s)]["selection"] for s in seeds]
         accs = [per[(m, s)]["accuracy"] for s in seeds]
         row = {
-            "session_median": float(np.median(sess)), "session_min": min(sess), "session_max": max(sess),
-            "session_ratio": float(np.median(np.divide(sess, full_sess))), "session_ratio_fastest": min(sess) / min(full_sess),
-            "selection_median": float(np.median(sel)), "selection_min": min(sel), "selection_max": max(sel),
-            "selection_ratio": float(np.median(np.divide(sel, full_sel))) if m != "random" else float("nan"),
+            "session_median": float(np.median(sess)),
+            "session_min": min(sess),
+            "session_max": max(sess),
+            "session_ratio": float(np.median(np.divide(sess, full_sess))),
+            "session_ratio_fastest": min(sess) / min(full_sess),
+            "selection_median": float(np.median(sel)),
+            "selection_min": min(sel),
+            "selection_max": max(sel),
+            "selection_ratio": float(np.median(np.divide(sel, full_sel)))
+            if m != "random"
+            else float("nan"),
             "selection_ratio_fastest": min(sel) / min(full_sel) if m != "random" else float("nan"),
-            "final_training_median": float(np.median([per[(m, s)]["final_training"] for s in seeds])),
-            "accuracy_mean": _mean_std(accs)[0], "accuracy_std": _mean_std(accs)[1],
+            "final_training_median": float(
+                np.median([per[(m, s)]["final_training"] for s in seeds])
+            ),
+            "accuracy_mean": _mean_std(accs)[0],
+            "accuracy_std": _mean_std(accs)[1],
         }
         summary[m] = row
         lines.append(
-            f"{m:>16} {row['session_median']:>8.1f} [{row['session_min']:>6.1f}-{row['session_max']:>6.1f}]"
-            f" {row['session_ratio']:>6.3f} {row['session_ratio_fastest']:>7.3f}"
-            f" {row['selection_median']:>8.1f} [{row['selection_min']:>6.1f}-{row['selection_max']:>6.1f}]"
-            f" {row['selection_ratio']:>6.3f} {row['selection_ratio_fastest']:>7.3f}"
-            f" {row['final_training_median']:>13.1f} {row['accuracy_mean']:>8.4f} +- {row['accuracy_std']:.4f}"
+            f"{m:>16} {row['session_median']:>8.1f} "
+            f"[{row['session_min']:>6.1f}-{row['session_max']:>6.1f}] "
+            f"{row['session_ratio']:>6.3f} {row['session_ratio_fastest']:>7.3f} "
+            f"{row['selection_median']:>8.1f} "
+            f"[{row['selection_min']:>6.1f}-{row['selection_max']:>6.1f}] "
+            f"{row['selection_ratio']:>6.3f} {row['selection_ratio_fastest']:>7.3f} "
+            f"{row['final_training_median']:>13.1f} {row['accuracy_mean']:>8.4f} +- "
+            f"{row['accuracy_std']:.4f}"
         )
     return "\n".join(lines), summary
 
 
 def epoch_curves(results, X, y, X_test, y_test, args):
-    """Per seed: test accuracy per epoch of the fused network and of scratch, on prunefuse-p0.5's final labels."""
+    """Per seed: test accuracy per epoch of the fused network and of scratch, on prunefuse-p0.5's
+    final labels."""
     curves = []
     for seed in results.config["seeds"]:
         labels = np.concatenate(results.selections["prunefuse-p0.5"][seed])
         net = recipe_net(args.epochs, args.device)
         net.set_params(callbacks=[("test_acc", TestAccuracy(X_test, y_test))])
-        learner = PruneFuseActiveLearner(net, pruning_ratio=0.5, random_state=1000 + seed).fit(X[labels], y[labels])
+        learner = PruneFuseActiveLearner(net, pruning_ratio=0.5, random_state=1000 + seed).fit(
+            X[labels], y[labels]
+        )
         start = time.perf_counter()
         fused = learner.fuse()
         fused_seconds = time.perf_counter() - start
-        scratch = clone(net).set_params(random_state=None) if "random_state" in net.get_params() else clone(net)
+        scratch = (
+            clone(net).set_params(random_state=None)
+            if "random_state" in net.get_params()
+            else clone(net)
+        )
         torch.manual_seed(2000 + seed)
         start = time.perf_counter()
         scratch.fit(X[labels], y[labels])
         scratch_seconds = time.perf_counter() - start
-        curves.append({"seed": seed, "n_labels": int(len(labels)),
-                       "fused": [float(a) for a in fused.history[:, "test_acc"]],
-                       "scratch": [float(a) for a in scratch.history[:, "test_acc"]],
-                       "fused_seconds": fused_seconds, "scratch_seconds": scratch_seconds})
-        print(f"  curve seed {seed}: fused {curves[-1]['fused'][-1]:.4f}, scratch {curves[-1]['scratch'][-1]:.4f}", flush=True)
+        curves.append(
+            {
+                "seed": seed,
+                "n_labels": int(len(labels)),
+                "fused": [float(a) for a in fused.history[:, "test_acc"]],
+                "scratch": [float(a) for a in scratch.history[:, "test_acc"]],
+                "fused_seconds": fused_seconds,
+                "scratch_seconds": scratch_seconds,
+            }
+        )
+        print(
+            f"  curve seed {seed}: fused {curves[-1]['fused'][-1]:.4f}, scratch "
+            f"{curves[-1]['scratch'][-1]:.4f}",
+            flush=True,
+        )
     return curves
 
 
@@ -180,18 +247,30 @@ def epochs_to(curve, target):
 def curve_table(curves, target):
     fused = np.mean([c["fused"] for c in curves], axis=0)
     scratch = np.mean([c["scratch"] for c in curves], axis=0)
-    lines = [f"test accuracy per epoch on prunefuse-p0.5's final labels (mean over seeds {[c['seed'] for c in curves]}),"
-             f" fused network vs the same network from scratch; target = full-model AL's final accuracy {target:.4f}",
-             f"{'epoch':>5} {'fused':>7} {'scratch':>7}"]
+    lines = [
+        "test accuracy per epoch on prunefuse-p0.5's final labels (mean over seeds "
+        f"{[c['seed'] for c in curves]}), fused network vs the same network from scratch; target "
+        f"= full-model AL's final accuracy {target:.4f}",
+        f"{'epoch':>5} {'fused':>7} {'scratch':>7}",
+    ]
     for e, (a, b) in enumerate(zip(fused, scratch), 1):
         lines.append(f"{e:>5} {a:>7.4f} {b:>7.4f}")
     ef, es = epochs_to(fused, target), epochs_to(scratch, target)
-    lines.append(f"epochs to reach the target (mean curve): fused {ef}, scratch {es}"
-                 + (f"; ratio {ef / es:.2f}" if ef and es else ""))
-    per_seed = [(c["seed"], epochs_to(c["fused"], target), epochs_to(c["scratch"], target)) for c in curves]
+    lines.append(
+        f"epochs to reach the target (mean curve): fused {ef}, scratch {es}"
+        + (f"; ratio {ef / es:.2f}" if ef and es else "")
+    )
+    per_seed = [
+        (c["seed"], epochs_to(c["fused"], target), epochs_to(c["scratch"], target)) for c in curves
+    ]
     lines.append("per seed (seed, fused, scratch): " + ", ".join(str(p) for p in per_seed))
-    return "\n".join(lines), {"fused_mean": fused.tolist(), "scratch_mean": scratch.tolist(), "epochs_fused": ef,
-                              "epochs_scratch": es, "per_seed": per_seed}
+    return "\n".join(lines), {
+        "fused_mean": fused.tolist(),
+        "scratch_mean": scratch.tolist(),
+        "epochs_fused": ef,
+        "epochs_scratch": es,
+        "per_seed": per_seed,
+    }
 
 
 def verdicts(summary, curve_summary):
@@ -201,27 +280,43 @@ def verdicts(summary, curve_summary):
     for name, row in (("prunefuse-p0.5", pf5), ("prunefuse-fast", summary.get("prunefuse-fast"))):
         if row is None:
             continue
-        ok = row["session_ratio"] <= TARGETS["end_to_end_p05"] and row["session_ratio_fastest"] <= TARGETS["end_to_end_p05"]
+        ok = (
+            row["session_ratio"] <= TARGETS["end_to_end_p05"]
+            and row["session_ratio_fastest"] <= TARGETS["end_to_end_p05"]
+        )
         acc_ok = row["accuracy_mean"] >= full["accuracy_mean"]
-        lines.append(f"{name} (p=0.5) end-to-end <= {TARGETS['end_to_end_p05']} of full AL with accuracy >= full AL's: "
-                     f"{'MET' if ok and acc_ok else 'MISSED'} (ratio {row['session_ratio']:.3f} median, "
-                     f"{row['session_ratio_fastest']:.3f} fastest; accuracy {row['accuracy_mean']:.4f} vs "
-                     f"{full['accuracy_mean']:.4f})")
+        lines.append(
+            f"{name} (p=0.5) end-to-end <= {TARGETS['end_to_end_p05']} of full AL with accuracy "
+            f">= full AL's: {'MET' if ok and acc_ok else 'MISSED'} (ratio "
+            f"{row['session_ratio']:.3f} median, {row['session_ratio_fastest']:.3f} fastest; "
+            f"accuracy {row['accuracy_mean']:.4f} vs {full['accuracy_mean']:.4f})"
+        )
     if pf7 is not None:
-        ok = pf7["selection_ratio"] <= TARGETS["selection_p07"] and pf7["selection_ratio_fastest"] <= TARGETS["selection_p07"]
+        ok = (
+            pf7["selection_ratio"] <= TARGETS["selection_p07"]
+            and pf7["selection_ratio_fastest"] <= TARGETS["selection_p07"]
+        )
         acc_ok = pf7["accuracy_mean"] >= full["accuracy_mean"] - TARGETS["accuracy_p07_pt"] / 100
-        lines.append(f"prunefuse-p0.7 selection <= {TARGETS['selection_p07']} of full AL with accuracy >= full AL - 0.3 pt: "
-                     f"{'MET' if ok and acc_ok else 'MISSED'} (ratio {pf7['selection_ratio']:.3f} median, "
-                     f"{pf7['selection_ratio_fastest']:.3f} fastest; accuracy {pf7['accuracy_mean']:.4f} vs "
-                     f"{full['accuracy_mean']:.4f})")
+        lines.append(
+            f"prunefuse-p0.7 selection <= {TARGETS['selection_p07']} of full AL with accuracy >= "
+            f"full AL - 0.3 pt: {'MET' if ok and acc_ok else 'MISSED'} (ratio "
+            f"{pf7['selection_ratio']:.3f} median, {pf7['selection_ratio_fastest']:.3f} fastest; "
+            f"accuracy {pf7['accuracy_mean']:.4f} vs {full['accuracy_mean']:.4f})"
+        )
     if curve_summary is not None:
         ef, es = curve_summary["epochs_fused"], curve_summary["epochs_scratch"]
         if ef and es:
-            lines.append(f"fused network reaches full AL's final accuracy in <= {TARGETS['epochs_ratio']} of scratch's epochs: "
-                         f"{'MET' if ef / es <= TARGETS['epochs_ratio'] else 'MISSED'} ({ef} vs {es} epochs, {ef / es:.2f})")
+            lines.append(
+                f"fused network reaches full AL's final accuracy in <= {TARGETS['epochs_ratio']} "
+                "of scratch's epochs: "
+                f"{'MET' if ef / es <= TARGETS['epochs_ratio'] else 'MISSED'} ({ef} vs {es} "
+                f"epochs, {ef / es:.2f})"
+            )
         else:
-            lines.append(f"fused network vs scratch epochs to full AL's final accuracy: not reached within the epochs "
-                         f"(fused {ef}, scratch {es})")
+            lines.append(
+                "fused network vs scratch epochs to full AL's final accuracy: not reached within "
+                f"the epochs (fused {ef}, scratch {es})"
+            )
     return "\n".join(lines)
 
 
@@ -250,21 +345,37 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     if args.quick:
         args.seeds, args.rounds, args.epochs = args.seeds[:1], 2, 3
-    tag = args.tag or f"bench_end_to_end_{args.dataset.replace('-', '_')}{'_quick' if args.quick else ''}_{args.device.split(':')[0]}"
+    tag = (
+        args.tag
+        or f"bench_end_to_end_{args.dataset.replace('-', '_')}{'_quick' if args.quick else ''}_"
+        f"{args.device.split(':')[0]}"
+    )
     os.makedirs(args.out, exist_ok=True)
     X, X_test, y, y_test = load(args.dataset)
     methods = [m if isinstance(m, str) else m["name"] for m in METHODS]
-    header = (f"prunefuse_sk end-to-end benchmark (issue 13): {args.dataset}, pool {len(X):,}, test {len(X_test):,}; "
-              f"{args.initial} initial labels + {args.rounds} rounds of {args.batch}; seeds {args.seeds}; recipe: SmallCNN "
-              f"32/64 ch, 128 hidden, Adam 1e-3, batch 64, {args.epochs} epochs\n"
-              f"machine: {platform.platform()}, {os.cpu_count()} CPU cores, torch {torch.__version__} "
-              f"({torch.get_num_threads()} threads), prunefuse_sk {prunefuse_sk.__version__}, device {args.device}; "
-              f"load average at start {os.getloadavg()[0]:.2f}")
+    header = (
+        f"prunefuse_sk end-to-end benchmark (issue 13): {args.dataset}, pool {len(X):,}, test "
+        f"{len(X_test):,}; {args.initial} initial labels + {args.rounds} rounds of {args.batch}; "
+        f"seeds {args.seeds}; recipe: SmallCNN 32/64 ch, 128 hidden, Adam 1e-3, batch 64, "
+        f"{args.epochs} epochs\nmachine: {platform.platform()}, {os.cpu_count()} CPU cores, torch "
+        f"{torch.__version__} ({torch.get_num_threads()} threads), prunefuse_sk "
+        f"{prunefuse_sk.__version__}, device {args.device}; load average at start "
+        f"{os.getloadavg()[0]:.2f}"
+    )
     print(header, flush=True)
     start = time.perf_counter()
     results = simulate(
-        recipe_net(args.epochs, args.device), X, y, X_test, y_test, methods=METHODS, initial_size=args.initial,
-        batch_sizes=args.batch, n_rounds=args.rounds, seeds=args.seeds, query_strategy="least_confidence",
+        recipe_net(args.epochs, args.device),
+        X,
+        y,
+        X_test,
+        y_test,
+        methods=METHODS,
+        initial_size=args.initial,
+        batch_sizes=args.batch,
+        n_rounds=args.rounds,
+        seeds=args.seeds,
+        query_strategy="least_confidence",
     )
     per = sessions(results.records)
     text_sessions, summary = session_table(per, methods, args.seeds)
@@ -273,20 +384,45 @@ def main(argv=None):
     if not args.skip_curve:
         curves = epoch_curves(results, X, y, X_test, y_test, args)
         text_curve, curve_summary = curve_table(curves, summary["full"]["accuracy_mean"])
-        plot_curves(curve_summary, summary["full"]["accuracy_mean"], os.path.join(args.out, f"{tag}_epochs.png"))
+        plot_curves(
+            curve_summary,
+            summary["full"]["accuracy_mean"],
+            os.path.join(args.out, f"{tag}_epochs.png"),
+        )
     seconds = time.perf_counter() - start
-    text = "\n\n".join([header, accuracy_table(results.records, methods, args.seeds), text_sessions, text_curve,
-                        verdicts(summary, curve_summary),
-                        f"total benchmark wall time: {seconds / 60:.1f} min; load average at end {os.getloadavg()[0]:.2f}"])
+    text = "\n\n".join(
+        [
+            header,
+            accuracy_table(results.records, methods, args.seeds),
+            text_sessions,
+            text_curve,
+            verdicts(summary, curve_summary),
+            f"total benchmark wall time: {seconds / 60:.1f} min; load average at end "
+            f"{os.getloadavg()[0]:.2f}",
+        ]
+    )
     print("\n" + text)
     with open(os.path.join(args.out, f"{tag}.txt"), "w", encoding="utf-8") as handle:
         handle.write(text + "\n")
-    results.config.update(dataset=args.dataset, epochs=args.epochs, wall_seconds=seconds,
-                          command=" ".join(["python", "benchmarks/bench_end_to_end.py", *(argv or sys.argv[1:])]))
+    results.config.update(
+        dataset=args.dataset,
+        epochs=args.epochs,
+        wall_seconds=seconds,
+        command=" ".join(["python", "benchmarks/bench_end_to_end.py", *(argv or sys.argv[1:])]),
+    )
     results.to_json(os.path.join(args.out, f"{tag}.json"))
     with open(os.path.join(args.out, f"{tag}_summary.json"), "w", encoding="utf-8") as handle:
-        json.dump({"sessions": summary, "curves": curves, "curve_summary": curve_summary, "targets": TARGETS}, handle,
-                  indent=1, default=float)
+        json.dump(
+            {
+                "sessions": summary,
+                "curves": curves,
+                "curve_summary": curve_summary,
+                "targets": TARGETS,
+            },
+            handle,
+            indent=1,
+            default=float,
+        )
     return 0
 
 

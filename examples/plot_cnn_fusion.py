@@ -65,8 +65,10 @@ net = NeuralNetClassifier(
 learner = PruneFuseActiveLearner(net, pruning_ratio=0.5, fusion_init="zero", random_state=0)
 learner.fit(X_train[:300], y_train[:300])
 print(f"full network: {learner.n_params_full_:,} parameters")
-print(f"proxy:        {learner.n_params_proxy_:,} parameters "
-      f"({learner.n_params_proxy_ / learner.n_params_full_:.0%} of the full network)")
+print(
+    f"proxy:        {learner.n_params_proxy_:,} parameters "
+    f"({learner.n_params_proxy_ / learner.n_params_full_:.0%} of the full network)"
+)
 print(f"proxy test accuracy: {learner.score(X_test, y_test):.3f}")
 
 # %%
@@ -89,8 +91,10 @@ fused_untrained = learner.fuse(train=False)
 proxy_proba = learner.proxy_.predict_proba(X_test)
 fused_proba = fused_untrained.predict_proba(X_test)
 print(f"largest probability difference: {np.abs(proxy_proba - fused_proba).max():.2e}")
-print(f"same predictions on all {len(X_test)} test images: "
-      f"{bool((proxy_proba.argmax(1) == fused_proba.argmax(1)).all())}")
+print(
+    f"same predictions on all {len(X_test)} test images: "
+    f"{bool((proxy_proba.argmax(1) == fused_proba.argmax(1)).all())}"
+)
 
 # %%
 # A normal fusion, trained with distillation from the proxy

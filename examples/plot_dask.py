@@ -48,8 +48,12 @@ if __name__ == "__main__":
     start = time.perf_counter()
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
-    X_lab, X_val, y_lab, y_val = train_test_split(X_train, y_train, train_size=200, test_size=300, random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, stratify=y, random_state=0
+    )
+    X_lab, X_val, y_lab, y_val = train_test_split(
+        X_train, y_train, train_size=200, test_size=300, random_state=0
+    )
 
     learner = PruneFuseActiveLearner(pruning_ratio=0.5, random_state=0).fit(X_lab, y_lab)
     clf = learner.fuse()
@@ -79,9 +83,14 @@ if __name__ == "__main__":
     from dask.distributed import Client, LocalCluster
 
     t = time.perf_counter()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
         with Client(cluster) as client:
-            print(f"cluster up in {time.perf_counter() - t:.1f} s: {len(client.scheduler_info()['workers'])} workers")
+            print(
+                f"cluster up in {time.perf_counter() - t:.1f} s: "
+                f"{len(client.scheduler_info()['workers'])} workers"
+            )
             t = time.perf_counter()
             with joblib.parallel_backend("dask"):
                 on_dask = GridSearchCV(clf, grid, cv=split, n_jobs=2).fit(X_all, y_all)
@@ -96,11 +105,18 @@ if __name__ == "__main__":
 # score.
 if __name__ == "__main__":
     for params, a, b in zip(
-        local.cv_results_["params"], local.cv_results_["mean_test_score"], on_dask.cv_results_["mean_test_score"]
+        local.cv_results_["params"],
+        local.cv_results_["mean_test_score"],
+        on_dask.cv_results_["mean_test_score"],
     ):
-        print(f"lr={params['lr']:<6} max_epochs={params['max_epochs']:<3} loky {a:.3f}  dask {b:.3f}")
+        print(
+            f"lr={params['lr']:<6} max_epochs={params['max_epochs']:<3} loky {a:.3f}  dask {b:.3f}"
+        )
     print(f"same best_params_: {local.best_params_ == on_dask.best_params_}")
-    print(f"refit best model, test accuracy: loky {local.score(X_test, y_test):.3f}, dask {on_dask.score(X_test, y_test):.3f}")
+    print(
+        f"refit best model, test accuracy: loky {local.score(X_test, y_test):.3f}, "
+        f"dask {on_dask.score(X_test, y_test):.3f}"
+    )
     print(f"total time: {time.perf_counter() - start:.1f} s")
 
 # %%

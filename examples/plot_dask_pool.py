@@ -59,17 +59,29 @@ if __name__ == "__main__":
     X = (X / 16).astype(np.float32)
     learner = PruneFuseActiveLearner(pruning_ratio=0.5, random_state=0).fit(X[:200], y[:200])
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster):
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster),
+    ):
         pool = da.map_blocks(
             lambda block_info=None: noisy_digits(block_info[None]["chunk-location"][0]),
-            chunks=((ROWS,) * BLOCKS, (64,)), dtype=np.float32, meta=np.empty((0, 0), np.float32),
+            chunks=((ROWS,) * BLOCKS, (64,)),
+            dtype=np.float32,
+            meta=np.empty((0, 0), np.float32),
         )
-        print(f"pool: {pool.shape[0]:,} rows in {pool.numblocks[0]} blocks, {pool.nbytes / 2**20:.0f} MiB on the workers")
-        twin = PruneFuseActiveLearner(pruning_ratio=0.5, random_state=0).fit(X[:200], y[:200])  # same state
+        print(
+            f"pool: {pool.shape[0]:,} rows in {pool.numblocks[0]} blocks, "
+            f"{pool.nbytes / 2**20:.0f} MiB on the workers"
+        )
+        twin = PruneFuseActiveLearner(pruning_ratio=0.5, random_state=0).fit(
+            X[:200], y[:200]
+        )  # same state
         t = time.perf_counter()
         indices, rows, scores = learner.query(pool, n=10, return_scores=True)
-        print(f"least confidence on the cluster: {time.perf_counter() - t:.1f} s; "
-              f"{rows.nbytes / 1024:.1f} KiB of rows came back")
+        print(
+            f"least confidence on the cluster: {time.perf_counter() - t:.1f} s; "
+            f"{rows.nbytes / 1024:.1f} KiB of rows came back"
+        )
 
         # %%
         # The same pool in memory gives the same rows
@@ -89,4 +101,7 @@ if __name__ == "__main__":
         learner.set_params(query_strategy="kcenter")
         t = time.perf_counter()
         indices, rows = learner.query(pool, n=10, max_candidates=5_000)
-        print(f"k-center on a 5,000-row sample: {time.perf_counter() - t:.1f} s, rows {sorted(indices.tolist())[:5]} ...")
+        print(
+            f"k-center on a 5,000-row sample: {time.perf_counter() - t:.1f} s, "
+            f"rows {sorted(indices.tolist())[:5]} ..."
+        )

@@ -41,7 +41,9 @@ start = time.perf_counter()
 X, y = load_digits(return_X_y=True)
 X = (X / 16.0).astype(np.float32)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
-X_train, X_val, y_train, y_val = train_test_split(X_train, y_train, test_size=300, stratify=y_train, random_state=0)
+X_train, X_val, y_train, y_val = train_test_split(
+    X_train, y_train, test_size=300, stratify=y_train, random_state=0
+)
 seed = np.random.RandomState(0).choice(len(X_train), size=60, replace=False)
 pool = np.setdiff1d(np.arange(len(X_train)), seed)
 X_pool, y_pool = X_train[pool], y_train[pool]
@@ -70,9 +72,14 @@ search = GridSearchCV(
 )
 search.fit(X_lab, y_lab)
 for params, mean, rank in zip(
-    search.cv_results_["params"], search.cv_results_["mean_test_score"], search.cv_results_["rank_test_score"]
+    search.cv_results_["params"],
+    search.cv_results_["mean_test_score"],
+    search.cv_results_["rank_test_score"],
 ):
-    print(f"pruning_ratio={params['pruning_ratio']}  {params['query_strategy']:<16}  CV accuracy {mean:.3f}  rank {rank}")
+    print(
+        f"pruning_ratio={params['pruning_ratio']}  {params['query_strategy']:<16}  "
+        f"CV accuracy {mean:.3f}  rank {rank}"
+    )
 print(f"best: {search.best_params_}")
 
 # %%
@@ -89,8 +96,12 @@ print(f"best: {search.best_params_}")
 # ``best_estimator_`` is a fitted learner (refit on all the labels), so the loop
 # can go on from it with ``query``/``teach``. ``cross_val_score`` works the same
 # way:
-scores = cross_val_score(PruneFuseActiveLearner(pruning_ratio=0.7, random_state=0), X_lab, y_lab, cv=3)
-print(f"cross_val_score, pruning_ratio=0.7: {np.round(scores, 3).tolist()} (mean {scores.mean():.3f})")
+scores = cross_val_score(
+    PruneFuseActiveLearner(pruning_ratio=0.7, random_state=0), X_lab, y_lab, cv=3
+)
+print(
+    f"cross_val_score, pruning_ratio=0.7: {np.round(scores, 3).tolist()} (mean {scores.mean():.3f})"
+)
 
 # %%
 # The fused classifier: clones start from the fused weights
@@ -98,12 +109,17 @@ print(f"cross_val_score, pruning_ratio=0.7: {np.round(scores, 3).tolist()} (mean
 # ``clf.module`` is the fused starting point, ``clf.module_`` the trained
 # network; they are different objects, and a clone initializes from the former.
 clf = learner.fuse()
-print(f"fused network: validation accuracy {clf.score(X_val, y_val):.3f}, test accuracy {clf.score(X_test, y_test):.3f}")
+print(
+    f"fused network: validation accuracy {clf.score(X_val, y_val):.3f}, "
+    f"test accuracy {clf.score(X_test, y_test):.3f}"
+)
 first = next(clf.module.parameters())
 restarted = next(clone(clf).initialize().module_.parameters())
 print(f"module is module_: {clf.module is clf.module_}")
 print(f"a clone starts from the fused weights: {torch.equal(restarted, first)}")
-print(f"... not from the trained ones: {not torch.equal(restarted, next(clf.module_.parameters()))}")
+print(
+    f"... not from the trained ones: {not torch.equal(restarted, next(clf.module_.parameters()))}"
+)
 
 # %%
 # Why the validation set: the fused weights come from a proxy trained on *every*
@@ -114,7 +130,10 @@ print(f"... not from the trained ones: {not torch.equal(restarted, next(clf.modu
 # found hardest.) Use such scores to compare settings at most, never as an
 # estimate of accuracy on new data.
 scores = cross_val_score(clf, X_lab, y_lab, cv=3)
-print(f"cross_val_score on the labelled set: {np.round(scores, 3).tolist()} (mean {scores.mean():.3f})")
+print(
+    f"cross_val_score on the labelled set: {np.round(scores, 3).tolist()} "
+    f"(mean {scores.mean():.3f})"
+)
 
 # %%
 # Tuning the fused classifier
@@ -127,8 +146,14 @@ split = PredefinedSplit(np.r_[np.full(len(X_lab), -1), np.zeros(len(X_val), dtyp
 search = GridSearchCV(clf, {"lr": [0.001, 0.01], "max_epochs": [0, 10, 30]}, cv=split, n_jobs=2)
 search.fit(X_all, y_all)
 for params, mean in zip(search.cv_results_["params"], search.cv_results_["mean_test_score"]):
-    print(f"lr={params['lr']:<6} max_epochs={params['max_epochs']:<3} validation accuracy {mean:.3f}")
-print(f"best: {search.best_params_}; refit on labelled + validation sets, test accuracy {search.score(X_test, y_test):.3f}")
+    print(
+        f"lr={params['lr']:<6} max_epochs={params['max_epochs']:<3} validation accuracy {mean:.3f}"
+    )
+print(
+    f"best: {search.best_params_}; "
+    "refit on labelled + validation sets, "
+    f"test accuracy {search.score(X_test, y_test):.3f}"
+)
 
 # %%
 # Both ``max_epochs=0`` candidates score what the untrained fused network
@@ -140,7 +165,16 @@ print(f"best: {search.best_params_}; refit on labelled + validation sets, test a
 untrained = learner.fuse(train=False)
 zero = clone(clf).set_params(max_epochs=0).fit(X_lab, y_lab)
 print(f"fuse(train=False) validation accuracy: {untrained.score(X_val, y_val):.3f}")
-print(f"max_epochs=0 candidate == fuse(train=False): {np.array_equal(zero.predict(X_test), untrained.predict(X_test))}")
-print(f"largest probability difference: {np.abs(zero.predict_proba(X_test) - untrained.predict_proba(X_test)).max():.1e}")
-print(f"cross_val_score with the same split: {cross_val_score(clf, X_all, y_all, cv=split).round(3).tolist()}")
+print(
+    "max_epochs=0 candidate == fuse(train=False): "
+    f"{np.array_equal(zero.predict(X_test), untrained.predict(X_test))}"
+)
+print(
+    "largest probability difference: "
+    f"{np.abs(zero.predict_proba(X_test) - untrained.predict_proba(X_test)).max():.1e}"
+)
+print(
+    "cross_val_score with the same split: "
+    f"{cross_val_score(clf, X_all, y_all, cv=split).round(3).tolist()}"
+)
 print(f"total time: {time.perf_counter() - start:.1f} s")

@@ -6,7 +6,8 @@ Learning curves: PruneFuse against random, full-model AL and SVP
 that reveals the known labels of scikit-learn's digits, for five selection
 methods that start from the same random labels per seed. It records test
 accuracy and the cost of selection (wall time measured; FLOPs counted by
-torch on a probe batch and scaled by samples and epochs) round by round; :mod:`prunefuse_sk.plotting` draws them.
+torch on a probe batch and scaled by samples and epochs) round by round;
+:mod:`prunefuse_sk.plotting` draws them.
 
 Digits is small and easy, so the curves are close; the benchmark
 ``benchmarks/paper_table.py`` runs the same comparison on Fashion-MNIST.
@@ -80,8 +81,16 @@ fig.tight_layout()
 # ----------
 # Stopping criteria end a run before its schedule: here a label budget.
 stopped = simulate(
-    cnn(20, 80), X, y, X_test, y_test, methods=["prunefuse"], initial_size=40, batch_sizes=[40] * 4,
-    stopping=LabelBudget(100), progress=False,
+    cnn(20, 80),
+    X,
+    y,
+    X_test,
+    y_test,
+    methods=["prunefuse"],
+    initial_size=40,
+    batch_sizes=[40] * 4,
+    stopping=LabelBudget(100),
+    progress=False,
 )
 print([(r["n_labels"], r["stop_reason"]) for r in stopped])
 print(f"example ran in {time.perf_counter() - start:.1f} s")

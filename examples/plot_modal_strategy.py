@@ -38,8 +38,11 @@ pool = np.setdiff1d(np.arange(len(X_train)), seed)
 
 
 def run_rounds(query_strategy, n_rounds=3, n_per_round=40):
-    """Seed, a few query/teach rounds, fuse; return the learner, the fused test accuracy and the pool left."""
-    learner = PruneFuseActiveLearner(query_strategy=query_strategy, proxy_params={"max_epochs": 20}, random_state=0)
+    """Seed, a few query/teach rounds, fuse; return the learner, the fused test accuracy and the
+    pool left."""
+    learner = PruneFuseActiveLearner(
+        query_strategy=query_strategy, proxy_params={"max_epochs": 20}, random_state=0
+    )
     learner.fit(X_train[seed], y_train[seed])
     X_pool, y_pool = X_train[pool], y_train[pool]
     for _ in range(n_rounds):

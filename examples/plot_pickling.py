@@ -83,7 +83,9 @@ def same(a, b):
 # the original: with an integer ``random_state`` everything is seeded.
 learner = PruneFuseActiveLearner(net, pruning_ratio=0.6, random_state=0)
 restored = pickle_roundtrip(learner)
-print(f"parameters kept: pruning_ratio={restored.pruning_ratio}, random_state={restored.random_state}")
+print(
+    f"parameters kept: pruning_ratio={restored.pruning_ratio}, random_state={restored.random_state}"
+)
 learner.fit(X_seed, y_seed)
 restored.fit(X_seed, y_seed)
 print(f"fitted after the round trip, same predictions: {same(learner, restored)}")
@@ -95,7 +97,10 @@ print(f"fitted after the round trip, same predictions: {same(learner, restored)}
 # learner carries on exactly like the original: the next query picks the same
 # samples, even one that draws a random subset of the pool to score
 # (``max_candidates``).
-for how, roundtrip in [("pickle", pickle_roundtrip), ("joblib", lambda obj: joblib_roundtrip(obj, "learner"))]:
+for how, roundtrip in [
+    ("pickle", pickle_roundtrip),
+    ("joblib", lambda obj: joblib_roundtrip(obj, "learner")),
+]:
     copy = roundtrip(learner)
     idx_original, _ = learner.query(X_pool, n=20, max_candidates=500)
     idx_copy, _ = copy.query(X_pool, n=20, max_candidates=500)
@@ -114,7 +119,10 @@ print(f"taught: {len(learner.X_training)} labels")
 # returned classifier round-trip with identical predictions.
 clf = learner.fuse()
 print(f"fused network test accuracy: {clf.score(X_test, y_test):.3f}")
-for how, roundtrip in [("pickle", pickle_roundtrip), ("joblib", lambda obj: joblib_roundtrip(obj, "fused"))]:
+for how, roundtrip in [
+    ("pickle", pickle_roundtrip),
+    ("joblib", lambda obj: joblib_roundtrip(obj, "fused")),
+]:
     print(
         f"{how}: fused learner same predictions {same(learner, roundtrip(learner))}, "
         f"fused classifier same predictions {same(clf, roundtrip(clf))}"
@@ -126,7 +134,10 @@ for how, roundtrip in [("pickle", pickle_roundtrip), ("joblib", lambda obj: jobl
 # from them exactly as clones of the original do.
 restored_clf = joblib_roundtrip(clf, "fused")
 start_weights = next(clone(restored_clf).initialize().module_.parameters())
-print(f"a clone of the restored classifier starts from the fused weights: {torch.equal(start_weights, next(clf.module.parameters()))}")
+print(
+    "a clone of the restored classifier starts from the fused weights: "
+    f"{torch.equal(start_weights, next(clf.module.parameters()))}"
+)
 
 # %%
 # Moving a fitted classifier to another device
@@ -153,10 +164,16 @@ target = "cuda" if torch.cuda.is_available() else "cpu"
 buffer = io.BytesIO()  # or a file name: clf.save_params(f_params="fused.pt")
 clf.save_params(f_params=buffer)
 moved = clone(clf).set_params(device=target).initialize()
-print(f"on {target}, initialized only: same predictions as clf? {np.array_equal(moved.predict(X_test), clf.predict(X_test))}")
+print(
+    f"on {target}, initialized only: same predictions as clf? "
+    f"{np.array_equal(moved.predict(X_test), clf.predict(X_test))}"
+)
 buffer.seek(0)
 moved.load_params(f_params=buffer)
-print(f"on {target}, after load_params: {next(moved.module_.parameters()).device}, same predictions {same(moved, clf)}")
+print(
+    f"on {target}, after load_params: {next(moved.module_.parameters()).device}, "
+    f"same predictions {same(moved, clf)}"
+)
 
 # %%
 # A learner keeps the device of its ``estimator``: its proxy trains and scores

@@ -42,7 +42,10 @@ seed = np.random.RandomState(0).choice(len(X_train), size=60, replace=False)
 pool = np.setdiff1d(np.arange(len(X_train)), seed)
 X_seed, y_seed = X_train[seed], y_train[seed]
 X_pool, y_pool = X_train[pool], y_train[pool]
-print(f"seed: {len(X_seed)}, pool: {len(X_pool)}, test: {len(X_test)}; pixel range {X.min():.0f}..{X.max():.0f}")
+print(
+    f"seed: {len(X_seed)}, pool: {len(X_pool)}, test: {len(X_test)}; "
+    f"pixel range {X.min():.0f}..{X.max():.0f}"
+)
 
 # %%
 # Fit, predict and score the pipeline on the seed set
@@ -78,7 +81,8 @@ for round_ in range(1, 4):
     y_labelled = np.concatenate([y_labelled, y_pool[idx]])
     X_pool, y_pool = np.delete(X_pool, idx, axis=0), np.delete(y_pool, idx)
     print(
-        f"round {round_}: top score {scores[0]:.3f}, raw rows in {X_new.min():.0f}..{X_new.max():.0f}; "
+        f"round {round_}: top score {scores[0]:.3f}, "
+        f"raw rows in {X_new.min():.0f}..{X_new.max():.0f}; "
         f"{len(pipe['al'].X_training)} labels, proxy test accuracy {pipe.score(X_test, y_test):.3f}"
     )
 
@@ -87,7 +91,9 @@ for round_ in range(1, 4):
 # ---------------------------------------------------
 # ``pipeline_teach`` only *transforms* the new rows. The learner's labelled set
 # is therefore the raw labelled rows scaled with the seed set's statistics.
-print(f"scaler statistics unchanged since pipe.fit: {np.array_equal(pipe['scale'].mean_, seed_mean)}")
+print(
+    f"scaler statistics unchanged since pipe.fit: {np.array_equal(pipe['scale'].mean_, seed_mean)}"
+)
 print(
     "learner's X_training == scaler.transform(raw labelled rows): "
     f"{np.allclose(pipe['al'].X_training, pipe['scale'].transform(X_labelled), atol=1e-5)}"

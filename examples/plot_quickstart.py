@@ -41,7 +41,9 @@ print(f"seed set: {len(seed)} labels, pool: {len(X_pool)} unlabelled, test: {len
 # %%
 # Fit: prune at initialization and train the proxy on the seed set
 # ----------------------------------------------------------------
-learner = PruneFuseActiveLearner(pruning_ratio=0.5, query_strategy="least_confidence", random_state=0)
+learner = PruneFuseActiveLearner(
+    pruning_ratio=0.5, query_strategy="least_confidence", random_state=0
+)
 learner.fit(X_train[seed], y_train[seed])
 print(f"proxy: {learner.n_params_proxy_:,} parameters, full network: {learner.n_params_full_:,}")
 print(f"proxy accuracy on the test set: {learner.score(X_test, y_test):.3f}")

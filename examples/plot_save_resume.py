@@ -66,7 +66,9 @@ learner = PruneFuseActiveLearner(make_net(), pruning_ratio=0.5, random_state=0)
 seed = np.arange(60)
 learner.fit(X_train[seed], y_train[seed])
 labelled = label_rounds(learner, seed, 2)
-print(f"{len(learner.X_training)} labels so far; proxy accuracy {learner.score(X_test, y_test):.3f}")
+print(
+    f"{len(learner.X_training)} labels so far; proxy accuracy {learner.score(X_test, y_test):.3f}"
+)
 
 # %%
 # Save a checkpoint
@@ -91,7 +93,10 @@ labelled_original = label_rounds(learner, labelled, 2)
 labelled_resumed = label_rounds(resumed, labelled, 2)
 print("same samples chosen:", np.array_equal(labelled_original, labelled_resumed))
 clf_original, clf_resumed = learner.fuse(), resumed.fuse()
-print("same fused predictions:", np.array_equal(clf_original.predict(X_test), clf_resumed.predict(X_test)))
+print(
+    "same fused predictions:",
+    np.array_equal(clf_original.predict(X_test), clf_resumed.predict(X_test)),
+)
 print(f"fused accuracy: {clf_resumed.score(X_test, y_test):.3f}")
 
 # %%
@@ -135,7 +140,10 @@ except torch.OutOfMemoryError as exc:
     print("teach failed:", exc)
 print(f"labels kept: {len(resumed.X_training)}; proxy stale: {resumed.proxy_stale_}")
 resumed.refit()
-print(f"after refit(): proxy stale: {resumed.proxy_stale_}, trained on {resumed.history_[-1]['n_labelled']} labels")
+print(
+    f"after refit(): proxy stale: {resumed.proxy_stale_}, "
+    f"trained on {resumed.history_[-1]['n_labelled']} labels"
+)
 
 # %%
 # A tampered checkpoint is refused

@@ -44,7 +44,8 @@ STRATEGY_KWARGS = {"bald": {"n_passes": 10}}
 
 
 def run_rounds(strategy, n_rounds=3, n_per_round=40):
-    """Seed set, ``n_rounds`` query/teach rounds; (labels, proxy test accuracy) after each training."""
+    """Seed set, ``n_rounds`` query/teach rounds; (labels, proxy test accuracy) after each
+    training."""
     learner = PruneFuseActiveLearner(net, query_strategy=strategy, random_state=0)
     learner.fit(X_train[seed], y_train[seed])
     X_pool, y_pool = X_train[pool], y_train[pool]

@@ -23,9 +23,9 @@ import time
 
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import make_pipeline
+from skorch import NeuralNetClassifier
 
 from prunefuse_sk import PruneFuseActiveLearner, pipeline_query, pipeline_teach
 from prunefuse_sk.datasets import load_text_dataset
@@ -35,7 +35,10 @@ from prunefuse_sk.text import TokenIds
 torch.set_num_threads(1)  # tiny networks train fastest on one CPU thread
 start = time.perf_counter()
 texts, y, texts_test, y_test = load_text_dataset("r8")
-print(f"R8: {len(texts):,} training and {len(texts_test):,} test documents, {len(np.unique(y))} topics")
+print(
+    f"R8: {len(texts):,} training and {len(texts_test):,} test documents, "
+    f"{len(np.unique(y))} topics"
+)
 
 ids = TokenIds(max_length=100, max_features=10000).fit(texts)
 X, X_test = ids.transform(texts), ids.transform(texts_test)
@@ -50,27 +53,55 @@ print("first document, decoded:", ids.inverse_transform(X[:1])[0][:90], "...")
 rng = np.random.RandomState(0)
 seed = rng.choice(len(X), size=100, replace=False)
 pool = np.setdiff1d(np.arange(len(X)), seed)
-net = NeuralNetClassifier(FastText, module__n_ids=ids.n_ids_, module__n_classes=8,
-                          criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=5e-3,
-                          max_epochs=10, batch_size=32, train_split=None, verbose=0)
+net = NeuralNetClassifier(
+    FastText,
+    module__n_ids=ids.n_ids_,
+    module__n_classes=8,
+    criterion=torch.nn.CrossEntropyLoss,
+    optimizer=torch.optim.Adam,
+    lr=5e-3,
+    max_epochs=10,
+    batch_size=32,
+    train_split=None,
+    verbose=0,
+)
 learner = PruneFuseActiveLearner(net, pruning_ratio=0.5, random_state=0).fit(X[seed], y[seed])
-print(f"proxy {learner.n_params_proxy_:,} of {learner.n_params_full_:,} parameters; "
-      f"embedding {tuple(learner.proxy_.module_.embedding.weight.shape)}")
+print(
+    f"proxy {learner.n_params_proxy_:,} of {learner.n_params_full_:,} parameters; "
+    f"embedding {tuple(learner.proxy_.module_.embedding.weight.shape)}"
+)
 for round_ in range(4):
     idx, rows = learner.query(X[pool], n=50)
     learner.teach(rows, y[pool][idx])
     pool = np.delete(pool, idx)
-    print(f"round {round_ + 1}: {len(learner.y_training)} labels, proxy accuracy {learner.score(X_test, y_test):.3f}")
+    print(
+        f"round {round_ + 1}: {len(learner.y_training)} labels, "
+        f"proxy accuracy {learner.score(X_test, y_test):.3f}"
+    )
 fused = learner.fuse()
-print(f"fused FastText on {len(learner.y_training)} labels: test accuracy {fused.score(X_test, y_test):.3f}")
+print(
+    f"fused FastText on {len(learner.y_training)} labels: "
+    f"test accuracy {fused.score(X_test, y_test):.3f}"
+)
 
 # %%
 # The same budget chosen at random, for comparison
 # ------------------------------------------------
-random_rows = np.concatenate([seed, rng.choice(np.setdiff1d(np.arange(len(X)), seed), size=200, replace=False)])
-scratch = NeuralNetClassifier(FastText, module__n_ids=ids.n_ids_, module__n_classes=8,
-                              criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=5e-3,
-                              max_epochs=10, batch_size=32, train_split=None, verbose=0)
+random_rows = np.concatenate(
+    [seed, rng.choice(np.setdiff1d(np.arange(len(X)), seed), size=200, replace=False)]
+)
+scratch = NeuralNetClassifier(
+    FastText,
+    module__n_ids=ids.n_ids_,
+    module__n_classes=8,
+    criterion=torch.nn.CrossEntropyLoss,
+    optimizer=torch.optim.Adam,
+    lr=5e-3,
+    max_epochs=10,
+    batch_size=32,
+    train_split=None,
+    verbose=0,
+)
 torch.manual_seed(0)
 scratch.fit(X[random_rows], y[random_rows])
 print(f"FastText on 300 random labels: test accuracy {scratch.score(X_test, y_test):.3f}")
@@ -89,6 +120,9 @@ for _ in range(2):
     pipeline_teach(pipe, docs, y_raw_pool[idx])
     keep = np.setdiff1d(np.arange(len(raw_pool)), idx)
     raw_pool, y_raw_pool = [raw_pool[i] for i in keep], y_raw_pool[keep]
-print(f"TF-IDF + MLP, {len(pipe[-1].y_training)} labels: test accuracy {pipe.score(texts_test, y_test):.3f}")
+print(
+    f"TF-IDF + MLP, {len(pipe[-1].y_training)} labels: "
+    f"test accuracy {pipe.score(texts_test, y_test):.3f}"
+)
 print(f"first chosen document: {docs[0][:100]!r}")
 print(f"done in {time.perf_counter() - start:.1f}s")

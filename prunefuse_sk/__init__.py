@@ -3,12 +3,11 @@
 The public names are re-exported here; see :class:`PruneFuseActiveLearner`.
 """
 
-from ._version import __version__
-
 from . import exceptions
-from .exceptions import *  # noqa: F401,F403 - every named error, listed in exceptions.__all__
+from ._version import __version__
 from .architecture import count_parameters, find_output_layers
 from .distillation import DistillationTeacher, distillation_loss
+from .exceptions import *  # noqa: F401,F403 - every named error, listed in exceptions.__all__
 from .fused_classifier import FusedNeuralNetClassifier
 from .fusion import build_fused_module
 from .learner import PruneFuseActiveLearner

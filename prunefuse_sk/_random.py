@@ -95,5 +95,7 @@ def random_state_from_data(position, keys):
     True
     """
     rng = np.random.RandomState()
-    rng.set_state((position["name"], keys, position["pos"], position["has_gauss"], position["gauss"]))
+    rng.set_state(
+        (position["name"], keys, position["pos"], position["has_gauss"], position["gauss"])
+    )
     return rng

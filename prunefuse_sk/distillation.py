@@ -49,8 +49,9 @@ def outputs_to_logits(outputs, outputs_are_probabilities):
     return outputs
 
 
-def distillation_loss(student_outputs, teacher_outputs, temperature=4.0, *,
-                      outputs_are_probabilities=False):
+def distillation_loss(
+    student_outputs, teacher_outputs, temperature=4.0, *, outputs_are_probabilities=False
+):
     r"""Knowledge-distillation term :math:`T^2 \, \mathrm{KL}(p^T_{teacher} \,\|\, p^T_{student})`.
 
     :math:`p^T = \mathrm{softmax}(z / T)`; the KL divergence is averaged over the batch.
@@ -71,8 +72,12 @@ def distillation_loss(student_outputs, teacher_outputs, temperature=4.0, *,
     """
     student = outputs_to_logits(student_outputs, outputs_are_probabilities) / temperature
     teacher = outputs_to_logits(teacher_outputs, outputs_are_probabilities) / temperature
-    kl = F.kl_div(F.log_softmax(student, dim=1), F.log_softmax(teacher, dim=1),
-                  reduction="batchmean", log_target=True)
+    kl = F.kl_div(
+        F.log_softmax(student, dim=1),
+        F.log_softmax(teacher, dim=1),
+        reduction="batchmean",
+        log_target=True,
+    )
     return temperature**2 * kl
 
 
@@ -149,7 +154,8 @@ def check_distillation_params(distillation_weight, temperature):
     ValueError: temperature == nan, must be > 0.0.
     """
     check_scalar(distillation_weight, "distillation_weight", numbers.Real, min_val=0.0, max_val=1.0)
-    check_scalar(temperature, "temperature", numbers.Real, min_val=0.0,
-                 include_boundaries="neither")
+    check_scalar(
+        temperature, "temperature", numbers.Real, min_val=0.0, include_boundaries="neither"
+    )
     if not np.isfinite(temperature):
         raise ValueError(f"temperature == {temperature}, must be > 0.0.")

@@ -7,7 +7,9 @@ what to do about it; ``docs/errors.rst`` lists them all.
 """
 
 try:  # scikit-learn's own class (ValueError and TypeError), so sklearn-style handlers catch ours
-    from sklearn.utils._param_validation import InvalidParameterError as _SklearnInvalidParameterError
+    from sklearn.utils._param_validation import (
+        InvalidParameterError as _SklearnInvalidParameterError,
+    )
 except ImportError:  # pragma: no cover - private module moved in a future scikit-learn
 
     class _SklearnInvalidParameterError(ValueError, TypeError):
@@ -70,11 +72,13 @@ class NonFiniteInputError(ValueError):
 
 
 class TokenIdError(ValueError):
-    """Input for a network whose input layer is an embedding is not integer token ids in its vocabulary."""
+    """Input for a network whose input layer is an embedding is not integer token ids in its
+    vocabulary."""
 
 
 class PoolTypeError(TypeError):
-    """A pool of a kind this use cannot take (a dict of tensors for built-in scoring, a pandas Series)."""
+    """A pool of a kind this use cannot take (a dict of tensors for built-in scoring, a pandas
+    Series)."""
 
 
 class NonFiniteOutputError(ValueError):
@@ -98,7 +102,8 @@ class EmptyPoolError(ValueError):
 
 
 class StrategyResultError(ValueError):
-    """A query strategy returned indices that are out of range, duplicated, non-integer or too few."""
+    """A query strategy returned indices that are out of range, duplicated, non-integer or too
+    few."""
 
 
 # ------------------------------------------------------------------- pruning
@@ -152,7 +157,8 @@ class StaleProxyWarning(UserWarning):
 
 
 class UnprunedLayerWarning(UserWarning):
-    """A layer the pruning cannot handle exactly (e.g. ``nn.LSTM``/``nn.GRU``) is kept whole in the proxy.
+    """A layer the pruning cannot handle exactly (e.g. ``nn.LSTM``/``nn.GRU``) is kept whole in the
+    proxy.
 
     The warning names the layers. The proxy still works and fuses exactly; it is only
     larger than ``pruning_ratio`` suggests. Add the layers to ``ignored_layers`` to say

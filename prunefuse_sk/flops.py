@@ -1,4 +1,5 @@
-"""FLOP counts of a network on a probe batch, with :class:`torch.utils.flop_counter.FlopCounterMode`.
+"""FLOP counts of a network on a probe batch, with
+:class:`torch.utils.flop_counter.FlopCounterMode`.
 
 One probe batch goes through the network and torch counts the FLOPs of its matrix
 multiplications and convolutions (elementwise work is not counted). Selection cost in
@@ -15,7 +16,8 @@ __all__ = ["forward_flops", "training_flops", "per_sample_flops"]
 
 
 def _count_flops(run):
-    """FLOPs (matrix multiplications and convolutions) that torch counts while ``run()`` executes."""
+    """FLOPs (matrix multiplications and convolutions) that torch counts while ``run()``
+    executes."""
     counter = FlopCounterMode(display=False)
     with counter:
         run()
@@ -42,7 +44,8 @@ def forward_flops(module, X):
     --------
     >>> import torch
     >>> from prunefuse_sk.flops import forward_flops
-    >>> forward_flops(torch.nn.Linear(4, 3), torch.zeros(2, 4))  # 2 samples x 4 x 3 multiply-adds x 2
+    >>> # 2 samples x 4 x 3 multiply-adds x 2
+    >>> forward_flops(torch.nn.Linear(4, 3), torch.zeros(2, 4))
     48
     """
     was_training = module.training

@@ -22,6 +22,7 @@ from .distillation import DistillationTeacher, check_distillation_params, distil
 from .labels import encode_labels
 from .memory_format import apply_memory_format, check_memory_format, resolve_memory_format
 from .net_snapshots import net_reduce
+from .pools import dense_array, writable
 from .skorch_nets import net_like
 
 __all__ = [
@@ -70,8 +71,16 @@ class FusedNeuralNetClassifier(ClonesWhilePrepared, NeuralNetClassifier):
         Passed to ``NeuralNetClassifier`` (``lr``, ``max_epochs``, ``device``, ...).
     """
 
-    def __init__(self, module, *args, teacher=None, distillation_weight=0.0, temperature=4.0,
-                 random_state=None, **kwargs):
+    def __init__(
+        self,
+        module,
+        *args,
+        teacher=None,
+        distillation_weight=0.0,
+        temperature=4.0,
+        random_state=None,
+        **kwargs,
+    ):
         super().__init__(module, *args, **kwargs)
         self.teacher = teacher
         self.distillation_weight = distillation_weight
@@ -96,7 +105,8 @@ class FusedNeuralNetClassifier(ClonesWhilePrepared, NeuralNetClassifier):
         """
         seed = None if self.random_state is None else draw_seed(as_random_state(self.random_state))
         with torch_seed_scope(seed, net_device(self)):
-            return super().fit(X, y, **fit_params)
+            # a read-only array (e.g. a learner's X_training) is copied: torch warns on those
+            return super().fit(writable(X), y, **fit_params)
 
     def infer(self, x, **fit_params):
         """Run the module on a batch, cast to the module's floating dtype first.
@@ -138,8 +148,7 @@ class FusedNeuralNetClassifier(ClonesWhilePrepared, NeuralNetClassifier):
     def _encode_targets(self, y):
         if y is None or self.classes is None or isinstance(y, torch.utils.data.Dataset):
             return y
-        labels = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
-        return encode_labels(labels, np.asarray(self.classes))
+        return encode_labels(dense_array(y), np.asarray(self.classes))
 
     def fit_loop(self, X, y=None, epochs=None, **kwargs):
         """Run skorch's fit loop, with labels mapped to output units through ``classes`` when set.
@@ -293,8 +302,17 @@ def fused_class(net_class):
     return type(name, (FusedNeuralNetClassifier, net_class), namespace)
 
 
-def fused_net(template, module, *, classes, teacher_module=None, distillation_weight=0.0,
-              temperature=4.0, random_state=None, memory_format="auto"):
+def fused_net(
+    template,
+    module,
+    *,
+    classes,
+    teacher_module=None,
+    distillation_weight=0.0,
+    temperature=4.0,
+    random_state=None,
+    memory_format="auto",
+):
     """An unfitted :class:`FusedNeuralNetClassifier` with ``template``'s settings, from ``module``.
 
     Parameters

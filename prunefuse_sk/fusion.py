@@ -30,8 +30,9 @@ __all__ = [
 FUSION_INITS = ("reinit", "keep", "zero")
 
 
-def build_fused_module(initial_module, proxy_module, kept_indices, *, fusion_init="reinit",
-                       fresh_module=None):
+def build_fused_module(
+    initial_module, proxy_module, kept_indices, *, fusion_init="reinit", fresh_module=None
+):
     """Write a trained proxy's tensors into a full-size network.
 
     Parameters
@@ -56,9 +57,7 @@ def build_fused_module(initial_module, proxy_module, kept_indices, *, fusion_ini
         A new full-size module on ``initial_module``'s device.
     """
     if fusion_init not in FUSION_INITS:
-        raise ValueError(
-            f"fusion_init must be one of {FUSION_INITS}; got {fusion_init!r} instead."
-        )
+        raise ValueError(f"fusion_init must be one of {FUSION_INITS}; got {fusion_init!r} instead.")
     fused = copy.deepcopy(unwrap_module(initial_module))
     proxy_module = unwrap_module(proxy_module)
     state = fused.state_dict()  # tensors share storage with `fused`
@@ -106,8 +105,16 @@ def fusion_seeds(fuse_seed, seeded=True):
     return fresh_seed, train_seed, net_seed
 
 
-def fused_start_module(template, full_init_module, proxy_module, kept_indices, *,
-                       fusion_init="reinit", seed=None, memory_format="auto"):
+def fused_start_module(
+    template,
+    full_init_module,
+    proxy_module,
+    kept_indices,
+    *,
+    fusion_init="reinit",
+    seed=None,
+    memory_format="auto",
+):
     """The fused full-size module before training: the proxy's tensors in place, the rest filled.
 
     The entries the proxy does not cover are filled per ``fusion_init``.
@@ -139,7 +146,8 @@ def fused_start_module(template, full_init_module, proxy_module, kept_indices, *
     fresh = None
     if fusion_init == "reinit":
         fresh = initialized_module(template, seed, on_cpu=True)
-    fused = build_fused_module(full_init_module, proxy_module, kept_indices,
-                               fusion_init=fusion_init, fresh_module=fresh)
+    fused = build_fused_module(
+        full_init_module, proxy_module, kept_indices, fusion_init=fusion_init, fresh_module=fresh
+    )
     memory_format = resolve_memory_format(fused, net_device(template), memory_format)
     return apply_memory_format(fused, memory_format)

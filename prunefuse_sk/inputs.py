@@ -13,11 +13,12 @@ import numpy as np
 from sklearn.utils import assert_all_finite, check_array
 
 from .exceptions import FeatureShapeError, NonFiniteInputError, TokenIdError
-from .pools import as_pool, check_token_id_values, text_hint
+from .pools import as_pool, check_token_id_values, text_hint, writable
 
 __all__ = ["check_features", "check_token_ids", "check_inputs", "as_samples"]
 
-# check_array's NaN/inf switch: ``ensure_all_finite`` since scikit-learn 1.6, ``force_all_finite`` before.
+# check_array's NaN/inf switch: ``ensure_all_finite`` since scikit-learn 1.6, ``force_all_finite``
+# before.
 _ALL_FINITE = (
     "ensure_all_finite"
     if "ensure_all_finite" in inspect.signature(check_array).parameters
@@ -41,7 +42,7 @@ def check_features(X, *, name="X", n_features_shape=None):
 
     Parameters
     ----------
-    X : array-like, memmap, torch.Tensor, sparse matrix or pandas.DataFrame of shape (n_samples, ...)
+    X : array-like, memmap, Tensor, sparse matrix or DataFrame of shape (n_samples, ...)
         The samples; a tensor is moved to the CPU, a sparse matrix densified.
     name : str, default="X"
         Used in error messages.
@@ -93,7 +94,7 @@ def check_features(X, *, name="X", n_features_shape=None):
         assert_all_finite(X, input_name=name)
     except ValueError as exc:
         raise _rows_not_finite(X, name) from exc
-    return X
+    return writable(X)
 
 
 def check_token_ids(X, n_ids, *, name="X", n_features_shape=None, layer="embedding"):
@@ -138,7 +139,7 @@ def check_token_ids(X, n_ids, *, name="X", n_features_shape=None, layer="embeddi
         )
     as_pool(X, name=name).check_shape(n_features_shape, min_samples=1)
     check_token_id_values(X, n_ids, name=name, layer=layer)
-    return np.asarray(X, dtype=np.int64)
+    return writable(np.asarray(X, dtype=np.int64))
 
 
 def as_samples(X, *, name="X"):
@@ -146,7 +147,7 @@ def as_samples(X, *, name="X"):
 
     Parameters
     ----------
-    X : array-like, memmap, torch.Tensor, sparse matrix or pandas.DataFrame of shape (n_samples, ...)
+    X : array-like, memmap, Tensor, sparse matrix or DataFrame of shape (n_samples, ...)
         The samples (a tensor goes to the CPU, a sparse matrix is densified).
     name : str, default="X"
         Used in error messages.
@@ -172,11 +173,11 @@ def as_samples(X, *, name="X"):
 
 
 def check_inputs(X, *, token_input=None, name="X", n_features_shape=None):
-    """Samples as the network takes them: float32 features, or int64 token ids for an embedding input.
+    """Samples as the network takes them: float32 features, or int64 token ids for an embedding.
 
     Parameters
     ----------
-    X : array-like, memmap, torch.Tensor, sparse matrix or pandas.DataFrame of shape (n_samples, ...)
+    X : array-like, memmap, Tensor, sparse matrix or DataFrame of shape (n_samples, ...)
         The labelled samples (few enough to hold dense).
     token_input : tuple (layer name, num_embeddings) or None, default=None
         The network's embedding input layer (:func:`prunefuse_sk.architecture.token_input`);

@@ -57,7 +57,13 @@ class LabelledSet:
         """
         n = len(X)
         # copies: the caller's arrays may change later; the labels must not
-        return cls(np.array(X), np.array(y), np.array(y_encoded), np.zeros(n, dtype=np.int64), np.full(n, np.nan))
+        return cls(
+            np.array(X),
+            np.array(y),
+            np.array(y_encoded),
+            np.zeros(n, dtype=np.int64),
+            np.full(n, np.nan),
+        )
 
     def __len__(self):
         return len(self.X)
@@ -70,7 +76,13 @@ class LabelledSet:
         arrays : dict of str to ndarray
             ``X``, ``y``, ``y_encoded``, ``rounds`` and ``scores``.
         """
-        return {"X": self.X, "y": self.y, "y_encoded": self.y_encoded, "rounds": self.rounds, "scores": self.scores}
+        return {
+            "X": self.X,
+            "y": self.y,
+            "y_encoded": self.y_encoded,
+            "rounds": self.rounds,
+            "scores": self.scores,
+        }
 
     @classmethod
     def from_arrays(cls, arrays):
@@ -85,7 +97,9 @@ class LabelledSet:
         -------
         labelled : LabelledSet
         """
-        return cls(arrays["X"], arrays["y"], arrays["y_encoded"], arrays["rounds"], arrays["scores"])
+        return cls(
+            arrays["X"], arrays["y"], arrays["y_encoded"], arrays["rounds"], arrays["scores"]
+        )
 
     @property
     def last_round(self):
@@ -140,7 +154,9 @@ class QueryRecord:
     def __init__(self, rows, scores):
         self.rows = np.ascontiguousarray(rows, dtype=np.float32)
         self.scores = np.asarray(scores, dtype=np.float64)
-        self._scores = None  # built by the first scores_of: a query that is not taught costs nothing here
+        self._scores = (
+            None  # built by the first scores_of: a query that is not taught costs nothing here
+        )
 
     def _lookup(self):
         if self._scores is None:

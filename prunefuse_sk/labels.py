@@ -4,8 +4,13 @@ import numpy as np
 from sklearn.utils import assert_all_finite, check_consistent_length, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 
-from .exceptions import FeatureShapeError, LabelMappingError, LengthMismatchError, NonFiniteInputError
-from .exceptions import OutputWidthError
+from .exceptions import (
+    FeatureShapeError,
+    LabelMappingError,
+    LengthMismatchError,
+    NonFiniteInputError,
+    OutputWidthError,
+)
 from .pools import dense_array
 
 __all__ = ["check_labels", "resolve_classes", "encode_labels", "check_two_classes"]
@@ -60,7 +65,8 @@ def check_labels(y, n_samples, *, name="y"):
     """
     if y is None:
         raise ValueError(
-            "PruneFuseActiveLearner requires y to be passed, but the target y is None: pass the labels of X."
+            "PruneFuseActiveLearner requires y to be passed, but the target y is None: pass the "
+            "labels of X."
         )
     y = dense_array(y)
     try:
@@ -69,20 +75,25 @@ def check_labels(y, n_samples, *, name="y"):
         if y.ndim == 1 or y.shape[1:] == (1,):  # not a shape problem (e.g. complex labels)
             raise
         raise FeatureShapeError(
-            f"{name} must be 1-D (n_samples,); got shape {y.shape} instead. Pass one label per sample."
+            f"{name} must be 1-D (n_samples,); got shape {y.shape} instead. Pass one label per "
+            "sample."
         ) from exc
     try:
         check_consistent_length(range(n_samples), y)  # range(n): a stand-in for X with n rows
     except ValueError as exc:
         raise LengthMismatchError(
-            f"X and {name} have different lengths: {n_samples} and {len(y)}. Pass exactly one label per row of X."
+            f"X and {name} have different lengths: {n_samples} and {len(y)}. Pass exactly one "
+            "label per row of X."
         ) from exc
     try:
         assert_all_finite(y, input_name=name)
     except ValueError as exc:
-        raise NonFiniteInputError(f"Input {name} contains NaN or infinity; every sample needs a real label.") from exc
+        raise NonFiniteInputError(
+            f"Input {name} contains NaN or infinity; every sample needs a real label."
+        ) from exc
     check_classification_targets(y)  # "Unknown label type: continuous" for regression targets
     return y
+
 
 def _is_integer_labels(y):
     if y.dtype.kind in "iu":
@@ -90,6 +101,7 @@ def _is_integer_labels(y):
     if y.dtype.kind == "f":
         return bool(np.all(np.isfinite(y)) and np.all(np.mod(y, 1) == 0))
     return False
+
 
 def resolve_classes(y, n_outputs, declared_classes=None):
     """Return the labels the network's output units stand for, unit by unit.
@@ -126,7 +138,8 @@ def resolve_classes(y, n_outputs, declared_classes=None):
         classes = np.asarray(declared_classes)
         if len(classes) != n_outputs:
             raise OutputWidthError(
-                f"The estimator declares {len(classes)} classes but its network has {n_outputs} output units. "
+                f"The estimator declares {len(classes)} classes but its network has {n_outputs} "
+                "output units. "
                 "Make the output layer as wide as classes=[...], or fix classes."
             )
         return classes
@@ -135,11 +148,14 @@ def resolve_classes(y, n_outputs, declared_classes=None):
     classes = np.unique(y)
     if len(classes) != n_outputs:
         raise OutputWidthError(
-            f"The labels {classes.tolist()[:20]} cannot be mapped onto the network's {n_outputs} output units. "
-            f"Use integer labels 0..{n_outputs - 1}, or pass classes=[...] (one label per output unit) "
+            f"The labels {classes.tolist()[:20]} cannot be mapped onto the network's {n_outputs} "
+            "output units. "
+            f"Use integer labels 0..{n_outputs - 1}, or pass classes=[...] (one label per output "
+            "unit) "
             "to the NeuralNetClassifier."
         )
     return classes
+
 
 def encode_labels(y, classes):
     """Return the output-unit index of every label.
@@ -168,17 +184,23 @@ def encode_labels(y, classes):
     try:
         positions = np.searchsorted(sorted_classes, y)
     except TypeError as exc:
-        raise LabelMappingError(f"Labels of type {np.asarray(y).dtype} cannot be compared with the classes {classes.tolist()}.") from exc
+        raise LabelMappingError(
+            f"Labels of type {np.asarray(y).dtype} cannot be compared with the classes "
+            f"{classes.tolist()}."
+        ) from exc
     positions = np.clip(positions, 0, len(classes) - 1)
     unknown = sorted_classes[positions] != y
     if np.any(unknown):
         missing = np.unique(np.asarray(y)[unknown]).tolist()
         raise LabelMappingError(
-            f"Labels {missing[:20]} are not among the network's classes {classes.tolist()[:20]}: the output "
-            "layer has no unit for them. Give the network one output per class (and classes=[...] for "
+            f"Labels {missing[:20]} are not among the network's classes {classes.tolist()[:20]}: "
+            "the output "
+            "layer has no unit for them. Give the network one output per class (and classes=[...] "
+            "for "
             "non-integer labels), then fit again."
         )
     return order[positions].astype(np.int64)
+
 
 def check_two_classes(y, why):
     """Refuse labels of a single class, saying ``why`` two are needed.
@@ -201,8 +223,10 @@ def check_two_classes(y, why):
     ...
     prunefuse_sk.exceptions.LabelMappingError: The seed set has 1 class only ([3], n_samples = 2); the default \
 network sizes its output layer from them. Label samples of another class first.
-    """
+    """  # noqa: E501
     classes = np.unique(y)
     if len(classes) < 2:
-        raise LabelMappingError(f"The seed set has 1 class only ({classes.tolist()}, n_samples = {len(y)}); {why}. "
-                                "Label samples of another class first.")
+        raise LabelMappingError(
+            f"The seed set has 1 class only ({classes.tolist()}, n_samples = {len(y)}); {why}. "
+            "Label samples of another class first."
+        )

@@ -1,4 +1,5 @@
-"""The learner's parameters: scikit-learn constraints, what each must be in an error's words, checks across them.
+"""The learner's parameters: scikit-learn constraints, what each must be in an error's words, checks
+across them.
 
 :class:`~prunefuse_sk.PruneFuseActiveLearner` declares ``_parameter_constraints`` from
 :data:`PARAMETERS` and calls :func:`check_learner_params` wherever a parameter may have
@@ -16,18 +17,24 @@ from .accelerate_support import check_seed_for_processes
 from .exceptions import InvalidParameterError
 from .fusion import FUSION_INITS
 from .memory_format import MEMORY_FORMATS
+from .parameter_checks import check_skorch_overrides, validate_params
 from .pruning import IMPORTANCES
 from .retraining import PROXY_RETRAIN
 from .strategies import get_strategy
-from .parameter_checks import check_skorch_overrides, validate_params
 
 __all__ = ["PARAMETERS", "CONSTRAINTS", "check_learner_params"]
 
 #: every parameter: its scikit-learn constraints, and what it must be ("<name> must be ...")
 PARAMETERS = {
-    "estimator": ([NeuralNetClassifier, None], "an unfitted skorch.NeuralNetClassifier (or None for the default MLP)"),
-    "pruning_ratio": ([Interval(Real, 0, 1, closed="neither")], "a float in the open interval (0, 1) (0.5 removes "
-                      "half the channels of every layer, about 3/4 of the FLOPs; 0.7 about 9/10)"),
+    "estimator": (
+        [NeuralNetClassifier, None],
+        "an unfitted skorch.NeuralNetClassifier (or None for the default MLP)",
+    ),
+    "pruning_ratio": (
+        [Interval(Real, 0, 1, closed="neither")],
+        "a float in the open interval (0, 1) (0.5 removes "
+        "half the channels of every layer, about 3/4 of the FLOPs; 0.7 about 9/10)",
+    ),
     "importance": ([StrOptions(set(IMPORTANCES))], f"one of {IMPORTANCES}"),
     "ignored_layers": (["array-like", None], "a list of module names, or None"),
     "query_strategy": ("no_validation", ""),  # get_strategy raises UnknownStrategyError
@@ -35,11 +42,23 @@ PARAMETERS = {
     "proxy_retrain": ([StrOptions(set(PROXY_RETRAIN))], f"one of {PROXY_RETRAIN}"),
     "fused_params": ([dict, None], "a dict of skorch parameters, or None"),
     "fusion_init": ([StrOptions(set(FUSION_INITS))], f"one of {FUSION_INITS}"),
-    "distillation_weight": ([Interval(Real, 0, 1, closed="both")], "a float in [0, 1] (0 turns distillation off)"),
+    "distillation_weight": (
+        [Interval(Real, 0, 1, closed="both")],
+        "a float in [0, 1] (0 turns distillation off)",
+    ),
     "temperature": ([Interval(Real, 0, np.inf, closed="neither")], "a positive float"),
-    "sync_every": ([Interval(Integral, 0, None, closed="left")], "a non-negative integer (0 = never sync)"),
-    "scoring_memory": ([Interval(Real, 0, None, closed="neither"), None], "a positive number of MiB, or None"),
-    "memory_format": ([StrOptions(set(MEMORY_FORMATS))], f"one of {', '.join(map(repr, MEMORY_FORMATS))}"),
+    "sync_every": (
+        [Interval(Integral, 0, None, closed="left")],
+        "a non-negative integer (0 = never sync)",
+    ),
+    "scoring_memory": (
+        [Interval(Real, 0, None, closed="neither"), None],
+        "a positive number of MiB, or None",
+    ),
+    "memory_format": (
+        [StrOptions(set(MEMORY_FORMATS))],
+        f"one of {', '.join(map(repr, MEMORY_FORMATS))}",
+    ),
     "random_state": (["random_state"], "None, an int in [0, 2**32 - 1] or a numpy RandomState"),
     "verbose": ([Interval(Integral, 0, None, closed="left")], "a non-negative integer"),
 }
@@ -47,7 +66,14 @@ PARAMETERS = {
 CONSTRAINTS = {name: constraints for name, (constraints, _) in PARAMETERS.items()}
 _RULES = {name: rule for name, (_, rule) in PARAMETERS.items()}
 # numeric parameters that refuse booleans (scikit-learn counts True as the integer 1)
-_NO_BOOLS = ("scoring_memory", "pruning_ratio", "distillation_weight", "temperature", "sync_every", "verbose")
+_NO_BOOLS = (
+    "scoring_memory",
+    "pruning_ratio",
+    "distillation_weight",
+    "temperature",
+    "sync_every",
+    "verbose",
+)
 
 
 def check_learner_params(learner):
@@ -65,10 +91,18 @@ def check_learner_params(learner):
         If ``query_strategy`` is neither a built-in name nor a callable.
     """
     validate_params(learner, _RULES, no_bools=_NO_BOOLS)
-    check_seed_for_processes(learner.estimator, learner.random_state)  # accelerate launch: same choices everywhere
+    check_seed_for_processes(
+        learner.estimator, learner.random_state
+    )  # accelerate launch: same choices everywhere
     names = learner.ignored_layers
     if names is not None and not all(isinstance(name, str) for name in names):
-        raise InvalidParameterError(f"ignored_layers must be a list of module names; got {names!r}.")
-    check_skorch_overrides("proxy_params", learner.proxy_params, "the proxy's module is the pruned full network")
-    check_skorch_overrides("fused_params", learner.fused_params, "the fused network's module is the full network")
+        raise InvalidParameterError(
+            f"ignored_layers must be a list of module names; got {names!r}."
+        )
+    check_skorch_overrides(
+        "proxy_params", learner.proxy_params, "the proxy's module is the pruned full network"
+    )
+    check_skorch_overrides(
+        "fused_params", learner.fused_params, "the fused network's module is the full network"
+    )
     get_strategy(learner.query_strategy)

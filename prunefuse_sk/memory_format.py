@@ -1,4 +1,5 @@
-"""Memory format of the networks the learner trains: ``channels_last`` where it was measured to help.
+"""Memory format of the networks the learner trains: ``channels_last`` where it was measured to
+help.
 
 A 2-D convolution on the CPU (oneDNN) runs faster when its weights are stored channels-last
 (NHWC): ``benchmarks/bench_kernels.py`` measured it for the reference CNNs, and the
@@ -65,9 +66,10 @@ def check_memory_format(memory_format):
     if isinstance(memory_format, str) and memory_format in MEMORY_FORMATS:
         return memory_format
     raise InvalidParameterError(
-        f"memory_format must be one of {MEMORY_FORMATS}; got {memory_format!r} instead. Use 'auto' to let "
-        "prunefuse_sk choose per network (channels_last for CPU networks with 2-D convolutions of at least "
-        f"{CHANNELS_LAST_MIN_WIDTH} channels), or name the format to force it."
+        f"memory_format must be one of {MEMORY_FORMATS}; got {memory_format!r} instead. Use 'auto' "
+        "to let prunefuse_sk choose per network (channels_last for CPU networks with 2-D "
+        f"convolutions of at least {CHANNELS_LAST_MIN_WIDTH} channels), or name the format to "
+        "force it."
     )
 
 
@@ -124,7 +126,9 @@ def resolve_memory_format(module, device=None, memory_format="auto"):
     --------
     >>> from prunefuse_sk.networks import MLP, SmallCNN
     >>> resolve_memory_format(SmallCNN(width=32), "cpu") == (
-    ...     torch.channels_last if torch.backends.mkldnn.is_available() else torch.contiguous_format)
+    ...     torch.channels_last
+    ...     if torch.backends.mkldnn.is_available()
+    ...     else torch.contiguous_format)
     True
     >>> resolve_memory_format(MLP(4, 2), "cpu")
     torch.contiguous_format
@@ -176,11 +180,19 @@ def apply_memory_format(module, memory_format):
     fmt = resolve_memory_format(module, None, memory_format)
     with torch.no_grad():
         for owner in module.modules():
-            for name, param in owner._parameters.items():
-                if param is not None and param.dim() == 4 and not param.is_contiguous(memory_format=fmt):
+            for param in owner._parameters.values():
+                if (
+                    param is not None
+                    and param.dim() == 4
+                    and not param.is_contiguous(memory_format=fmt)
+                ):
                     param.data = param.data.contiguous(memory_format=fmt)
             for name, buffer in owner._buffers.items():
-                if buffer is not None and buffer.dim() == 4 and not buffer.is_contiguous(memory_format=fmt):
+                if (
+                    buffer is not None
+                    and buffer.dim() == 4
+                    and not buffer.is_contiguous(memory_format=fmt)
+                ):
                     owner._buffers[name] = buffer.contiguous(memory_format=fmt)
     return module
 

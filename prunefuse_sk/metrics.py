@@ -30,8 +30,12 @@ def _as_1d_real(values, name):
     try:
         array = np.asarray(values)
     except (TypeError, ValueError) as exc:  # ragged nested sequences
-        raise TypeError(f"{name} must be a 1-D sequence of real numbers; got {type(values).__name__}.") from exc
-    if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise TypeError(
+            f"{name} must be a 1-D sequence of real numbers; got {type(values).__name__}."
+        ) from exc
+    if array.dtype == bool or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
         raise TypeError(f"{name} must hold real numbers; got an array of dtype {array.dtype}.")
     if array.ndim != 1:
         raise ValueError(f"{name} must be 1-D; got an array of shape {array.shape}.")
@@ -99,16 +103,17 @@ def aubc(n_labels, accuracy, *, normalize=True):
     for name, values in (("n_labels", x), ("accuracy", y)):
         if not np.all(np.isfinite(values)):
             raise NonFiniteInputError(
-                f"{name} contains NaN or infinity at position(s) {np.flatnonzero(~np.isfinite(values)).tolist()}; "
-                "drop those points (e.g. rounds without a selector) before computing the AUBC."
+                f"{name} contains NaN or infinity at position(s) "
+                f"{np.flatnonzero(~np.isfinite(values)).tolist()}; drop those points (e.g. rounds "
+                "without a selector) before computing the AUBC."
             )
     order = np.argsort(x, kind="stable")
     x, y = x[order], y[order]
     duplicates = np.unique(x[1:][np.diff(x) == 0])
     if duplicates.size:
         raise ValueError(
-            f"n_labels must be distinct; {duplicates.tolist()} occur more than once. Average the repeated "
-            "points first (e.g. over seeds) or compute one AUBC per run."
+            f"n_labels must be distinct; {duplicates.tolist()} occur more than once. Average the "
+            "repeated points first (e.g. over seeds) or compute one AUBC per run."
         )
     if len(x) == 1:
         return float(y[0]) if normalize else 0.0
@@ -145,7 +150,9 @@ def check_records(records, keys):
     >>> check_records([{"method": "random", "seed": 0}], ("method", "seed"))
     [{'method': 'random', 'seed': 0}]
     """
-    if hasattr(records, "to_dict") and hasattr(records, "columns"):  # a pandas DataFrame, duck-typed
+    if hasattr(records, "to_dict") and hasattr(
+        records, "columns"
+    ):  # a pandas DataFrame, duck-typed
         records = records.to_dict("records")
     if isinstance(records, (str, bytes, Mapping)) or not isinstance(records, Iterable):
         raise TypeError(
@@ -266,9 +273,9 @@ def curves_by_seed(records, metric, *, x_key="n_labels"):
         seed_curve = curves[record["method"]][_py(record["seed"])]
         if x in seed_curve:
             raise ValueError(
-                f"records[{i}] repeats method={record['method']!r}, seed={record['seed']!r}, {x_key}={x}; "
-                "each (method, seed) may have one record per "
-                f"{x_key}. Were two simulations concatenated with the same seeds?"
+                f"records[{i}] repeats method={record['method']!r}, seed={record['seed']!r}, "
+                f"{x_key}={x}; each (method, seed) may have one record per {x_key}. Were two "
+                "simulations concatenated with the same seeds?"
             )
         seed_curve[x] = _real(record, metric, i)
     return {
@@ -390,7 +397,15 @@ def aubc_table(records, metric="accuracy", *, normalize=True):
             else:
                 per_seed[seed] = math.nan
         mean, std, count = mean_std(per_seed.values())
-        rows.append({"method": method, "aubc_mean": mean, "aubc_std": std, "n_seeds": count, "per_seed": per_seed})
+        rows.append(
+            {
+                "method": method,
+                "aubc_mean": mean,
+                "aubc_std": std,
+                "n_seeds": count,
+                "per_seed": per_seed,
+            }
+        )
     return rows
 
 
@@ -402,7 +417,8 @@ def _sorted_seeds(seeds):
 
 
 def cost_table(records, baseline="full"):
-    """Total selection cost per method (summed over rounds, mean over seeds) and its ratio to a baseline.
+    """Total selection cost per method (summed over rounds, mean over seeds) and its ratio to a
+    baseline.
 
     Parameters
     ----------
@@ -446,7 +462,9 @@ def cost_table(records, baseline="full"):
     [1.0, 0.25]
     """
     if baseline is not None and not isinstance(baseline, str):
-        raise InvalidParameterError(f"baseline must be a method name (str) or None; got {baseline!r}.")
+        raise InvalidParameterError(
+            f"baseline must be a method name (str) or None; got {baseline!r}."
+        )
     records = check_records(
         records, ("method", "seed", "round", "selection_flops", "selection_seconds")
     )
@@ -531,7 +549,9 @@ def format_table(rows, columns=None, floatfmt=".3f"):
     if columns is None:
         columns = list(rows[0]) if rows else []
     if isinstance(columns, (str, bytes)) or not isinstance(columns, Iterable):
-        raise InvalidParameterError(f"columns must be a list of keys or (key, header) pairs; got {columns!r}.")
+        raise InvalidParameterError(
+            f"columns must be a list of keys or (key, header) pairs; got {columns!r}."
+        )
     keys, headers = [], []
     for column in columns:
         if isinstance(column, tuple) and len(column) == 2:
@@ -539,7 +559,9 @@ def format_table(rows, columns=None, floatfmt=".3f"):
         else:
             key, header = column, column
         if isinstance(key, (list, dict, set)):
-            raise InvalidParameterError(f"a column must be a key or a (key, header) pair; got {column!r}.")
+            raise InvalidParameterError(
+                f"a column must be a key or a (key, header) pair; got {column!r}."
+            )
         keys.append(key)
         headers.append(str(header))
     if isinstance(floatfmt, Mapping):
@@ -547,7 +569,9 @@ def format_table(rows, columns=None, floatfmt=".3f"):
     elif isinstance(floatfmt, str):
         formats = dict.fromkeys(keys, floatfmt)
     else:
-        raise InvalidParameterError(f"floatfmt must be a format spec str or a dict of them; got {floatfmt!r}.")
+        raise InvalidParameterError(
+            f"floatfmt must be a format spec str or a dict of them; got {floatfmt!r}."
+        )
     for key, fmt in formats.items():
         try:
             format(1.5, fmt)
@@ -560,13 +584,16 @@ def format_table(rows, columns=None, floatfmt=".3f"):
     numeric = [
         bool(rows)
         and all(
-            row.get(key) is None or (isinstance(row.get(key), numbers.Number) and not isinstance(row.get(key), bool))
+            row.get(key) is None
+            or (isinstance(row.get(key), numbers.Number) and not isinstance(row.get(key), bool))
             for row in rows
         )
         and any(row.get(key) is not None for row in rows)
         for key in keys
     ]
-    widths = [max([len(header)] + [len(line[j]) for line in cells]) for j, header in enumerate(headers)]
+    widths = [
+        max([len(header)] + [len(line[j]) for line in cells]) for j, header in enumerate(headers)
+    ]
 
     def line(values):
         parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)]

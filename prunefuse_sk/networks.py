@@ -8,12 +8,20 @@ import torch
 from skorch import NeuralNetClassifier
 from torch import nn
 
-__all__ = ["MLP", "SmallCNN", "SmallResNet", "FastText", "TextCNN", "SmallTransformer", "default_estimator"]
-
+__all__ = [
+    "MLP",
+    "SmallCNN",
+    "SmallResNet",
+    "FastText",
+    "TextCNN",
+    "SmallTransformer",
+    "default_estimator",
+]
 
 
 def _forward_doc(inputs):
-    """Give a reference network's ``forward`` its numpydoc docstring, for inputs described by ``inputs``."""
+    """Give a reference network's ``forward`` its numpydoc docstring, for inputs described by
+    ``inputs``."""
 
     def document(forward):
         forward.__doc__ = f"""Logits for a batch of samples.
@@ -31,6 +39,7 @@ def _forward_doc(inputs):
         return forward
 
     return document
+
 
 class MLP(nn.Module):
     """A multilayer perceptron returning logits.
@@ -86,7 +95,9 @@ class SmallCNN(nn.Module):
         Dropout before the output layer (needed by ``"bald"``); none when 0.
     """
 
-    def __init__(self, n_classes=10, in_channels=1, image_size=8, width=32, hidden=128, dropout=0.0):
+    def __init__(
+        self, n_classes=10, in_channels=1, image_size=8, width=32, hidden=128, dropout=0.0
+    ):
         super().__init__()
         pooled = image_size // 2 // 2 if image_size >= 16 else image_size // 2
         self.features = nn.Sequential(
@@ -191,7 +202,8 @@ class FastText(nn.Module):
 
 
 class TextCNN(nn.Module):
-    """Kim-style convolutional text classifier: embeddings, 1-D convolutions of widths 3/4/5, max-pool.
+    """Kim-style convolutional text classifier: embeddings, 1-D convolutions of widths 3/4/5,
+    max-pool.
 
     Each width has ``n_filters`` filters followed by ReLU (with ``batch_norm=True``,
     BatchNorm before it; off by default: on 20 Newsgroups every selection method learned
@@ -221,23 +233,33 @@ class TextCNN(nn.Module):
 
     widths = (3, 4, 5)
 
-    def __init__(self, n_ids, n_classes, embedding_dim=64, n_filters=64, dropout=0.5, batch_norm=False):
+    def __init__(
+        self, n_ids, n_classes, embedding_dim=64, n_filters=64, dropout=0.5, batch_norm=False
+    ):
         super().__init__()
         self.embedding = nn.Embedding(n_ids, embedding_dim, padding_idx=0)
-        self.convs = nn.ModuleList(nn.Conv1d(embedding_dim, n_filters, width) for width in self.widths)
-        self.norms = nn.ModuleList(nn.BatchNorm1d(n_filters) if batch_norm else nn.Identity() for _ in self.widths)
+        self.convs = nn.ModuleList(
+            nn.Conv1d(embedding_dim, n_filters, width) for width in self.widths
+        )
+        self.norms = nn.ModuleList(
+            nn.BatchNorm1d(n_filters) if batch_norm else nn.Identity() for _ in self.widths
+        )
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(n_filters * len(self.widths), n_classes)
 
     @_forward_doc("(n_samples, n_tokens), int64: token ids")
     def forward(self, X):
         embedded = self.embedding(X).transpose(1, 2)  # (n, embedding_dim, n_tokens)
-        pooled = [torch.relu(norm(conv(embedded))).amax(dim=2) for conv, norm in zip(self.convs, self.norms)]
+        pooled = [
+            torch.relu(norm(conv(embedded))).amax(dim=2)
+            for conv, norm in zip(self.convs, self.norms)
+        ]
         return self.output(self.dropout(torch.cat(pooled, dim=1)))
 
 
 class SmallTransformer(nn.Module):
-    """A small transformer encoder for text: token and position embeddings, encoder layers, mean pool, logits.
+    """A small transformer encoder for text: token and position embeddings, encoder layers, mean
+    pool, logits.
 
     Takes int64 token ids of shape (n_samples, n_tokens) with ``n_tokens <= max_length``,
     padded with id 0 (padding is masked in attention and left out of the mean). Pruning
@@ -265,21 +287,36 @@ class SmallTransformer(nn.Module):
     torch.Size([2, 3])
     """
 
-    def __init__(self, n_ids, n_classes, max_length=256, d_model=64, n_heads=4, feedforward=128, n_layers=2,
-                 dropout=0.1):
+    def __init__(
+        self,
+        n_ids,
+        n_classes,
+        max_length=256,
+        d_model=64,
+        n_heads=4,
+        feedforward=128,
+        n_layers=2,
+        dropout=0.1,
+    ):
         super().__init__()
         self.embedding = nn.Embedding(n_ids, d_model, padding_idx=0)
         self.position = nn.Embedding(max_length, d_model)
-        layer = nn.TransformerEncoderLayer(d_model, n_heads, feedforward, dropout=dropout, batch_first=True)
+        layer = nn.TransformerEncoderLayer(
+            d_model, n_heads, feedforward, dropout=dropout, batch_first=True
+        )
         self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.output = nn.Linear(d_model, n_classes)
 
     @_forward_doc("(n_samples, n_tokens), int64: token ids")
     def forward(self, X):
         padding = X == 0
-        padding = padding & ~padding.all(dim=1, keepdim=True)  # an all-padding row attends to itself
+        padding = padding & ~padding.all(
+            dim=1, keepdim=True
+        )  # an all-padding row attends to itself
         positions = torch.arange(X.shape[1], device=X.device)
-        hidden = self.encoder(self.embedding(X) + self.position(positions), src_key_padding_mask=padding)
+        hidden = self.encoder(
+            self.embedding(X) + self.position(positions), src_key_padding_mask=padding
+        )
         keep = (~padding).unsqueeze(2).to(hidden.dtype)
         return self.output((hidden * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1.0))
 

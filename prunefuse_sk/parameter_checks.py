@@ -56,20 +56,39 @@ def check_n_instances(n, n_instances, n_available):
     """
     if n_instances is not None:
         if n not in (1, n_instances):
-            raise InvalidQuerySizeError(f"Pass either n={n} or n_instances={n_instances}, not both.")
+            raise InvalidQuerySizeError(
+                f"Pass either n={n} or n_instances={n_instances}, not both."
+            )
         n = n_instances
     not_int = f"n must be a positive integer; got {n!r} of type {type(n).__name__}. Pass e.g. n=10."
     too_few = f"n must be at least 1; got {n}. Ask for one or more samples."
-    too_many = f"n={n} is larger than the pool ({n_available} samples); ask for at most {n_available}."
+    too_many = (
+        f"n={n} is larger than the pool ({n_available} samples); ask for at most {n_available}."
+    )
     # two calls, one bound each, so that the ValueError says which bound was crossed
     for bound, message in ({"min_val": 1}, too_few), ({"max_val": n_available}, too_many):
         check_scalar_as(
-            n, "n", numbers.Integral, type_message=not_int, range_message=message, error=InvalidQuerySizeError, **bound
+            n,
+            "n",
+            numbers.Integral,
+            type_message=not_int,
+            range_message=message,
+            error=InvalidQuerySizeError,
+            **bound,
         )
     return int(n)
 
+
 def check_scalar_as(
-    x, name, target_type, *, type_message, range_message=None, min_val=None, max_val=None, error=InvalidParameterError
+    x,
+    name,
+    target_type,
+    *,
+    type_message,
+    range_message=None,
+    min_val=None,
+    max_val=None,
+    error=InvalidParameterError,
 ):
     """:func:`sklearn.utils.check_scalar`, re-raising its errors as ``error`` with our messages.
 
@@ -118,8 +137,9 @@ def check_scalar_as(
     except ValueError as exc:
         raise error(range_message or type_message) from exc
 
+
 def validate_params(estimator, rules, *, no_bools=()):
-    """Check an estimator's parameters against its ``_parameter_constraints`` (scikit-learn's validation).
+    """Check an estimator's parameters against its ``_parameter_constraints``, as sklearn does.
 
     scikit-learn's own check runs parameter by parameter, so that the error
     names the one that failed and says, in the estimator's words, what it must be.
@@ -136,7 +156,8 @@ def validate_params(estimator, rules, *, no_bools=()):
     Raises
     ------
     InvalidParameterError
-        (a ``ValueError`` and ``TypeError``, subclass of scikit-learn's) "<name> must be <rule>; got <value> instead."
+        (a ``ValueError`` and ``TypeError``, subclass of scikit-learn's)
+        "<name> must be <rule>; got <value> instead."
 
     Examples
     --------
@@ -165,6 +186,7 @@ def validate_params(estimator, rules, *, no_bools=()):
             shown = repr(value) if np.isscalar(value) or value is None else type(value).__name__
             raise InvalidParameterError(f"{name} must be {rules[name]}; got {shown} instead.")
 
+
 def check_flags(caller, **flags):
     """Check that method arguments are booleans, with scikit-learn's ``"boolean"`` constraint.
 
@@ -189,13 +211,20 @@ def check_flags(caller, **flags):
     prunefuse_sk.exceptions.InvalidParameterError: train must be True or False; got 'no' instead.
     """
     try:
-        validate_parameter_constraints({name: ["boolean"] for name in flags}, flags, caller_name=caller)
+        validate_parameter_constraints(
+            {name: ["boolean"] for name in flags}, flags, caller_name=caller
+        )
     except _SklearnInvalidParameterError:
         bad = next(name for name, value in flags.items() if not isinstance(value, (bool, np.bool_)))
-        raise InvalidParameterError(f"{bad} must be True or False; got {flags[bad]!r} instead.") from None
+        raise InvalidParameterError(
+            f"{bad} must be True or False; got {flags[bad]!r} instead."
+        ) from None
+
 
 def check_int(x, name, *, minimum=1, allow_none=False, what=None):
-    """``x`` as an int ``>= minimum`` (not a bool), or None when allowed, with :func:`sklearn.utils.check_scalar`.
+    """``x`` as an int ``>= minimum`` (not a bool), or None when allowed.
+
+    Built on :func:`sklearn.utils.check_scalar`.
 
     Parameters
     ----------
@@ -227,11 +256,15 @@ def check_int(x, name, *, minimum=1, allow_none=False, what=None):
     """
     if x is None and allow_none:
         return None
-    message = f"{name} must be {what or f'an int >= {minimum}'}{' or None' if allow_none else ''}; got {x!r}."
+    expected = what or f"an int >= {minimum}"
+    message = f"{name} must be {expected}{' or None' if allow_none else ''}; got {x!r}."
     return int(check_scalar_as(x, name, numbers.Integral, type_message=message, min_val=minimum))
 
+
 def check_real(x, name, *, low=-np.inf, high=np.inf):
-    """``x`` as a finite float in ``[low, high]`` (not a bool), with :func:`sklearn.utils.check_scalar`.
+    """``x`` as a finite float in ``[low, high]`` (not a bool).
+
+    Built on :func:`sklearn.utils.check_scalar`.
 
     Parameters
     ----------
@@ -259,9 +292,18 @@ def check_real(x, name, *, low=-np.inf, high=np.inf):
     ...
     prunefuse_sk.exceptions.InvalidParameterError: threshold must be a finite real number; got nan.
     """
-    return float(check_scalar_as(x, name, numbers.Real, min_val=low, max_val=high,
-                               type_message=f"{name} must be a finite real number; got {x!r}.",
-                               range_message=f"{name} must be in [{low}, {high}]; got {x!r}."))
+    return float(
+        check_scalar_as(
+            x,
+            name,
+            numbers.Real,
+            min_val=low,
+            max_val=high,
+            type_message=f"{name} must be a finite real number; got {x!r}.",
+            range_message=f"{name} must be in [{low}, {high}]; got {x!r}.",
+        )
+    )
+
 
 def check_skorch_overrides(name, overrides, what):
     """Refuse ``module`` and ``module__*`` in a dict of skorch parameter overrides.
@@ -287,8 +329,10 @@ def check_skorch_overrides(name, overrides, what):
     ...
     prunefuse_sk.exceptions.InvalidParameterError: proxy_params cannot set ['module__hidden']: the pruned full \
 network. Change the architecture on the estimator (e.g. estimator__module__hidden) instead.
-    """
-    module_keys = [key for key in (overrides or {}) if key == "module" or key.startswith("module__")]
+    """  # noqa: E501
+    module_keys = [
+        key for key in (overrides or {}) if key == "module" or key.startswith("module__")
+    ]
     if module_keys:
         raise InvalidParameterError(
             f"{name} cannot set {module_keys}: {what}. "

@@ -84,7 +84,9 @@ def write_checkpoint(path, metadata, arrays, tensors):
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
-            with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            with zipfile.ZipFile(
+                handle, "w", compression=zipfile.ZIP_STORED, allowZip64=True
+            ) as archive:
                 archive.writestr(_META, meta_bytes)
                 for name, array in arrays.items():
                     with archive.open(f"arrays/{name}.npy", "w", force_zip64=True) as member:
@@ -141,7 +143,9 @@ def read_checkpoint(path):
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise CheckpointError(f"No checkpoint file at {path!r}. Check the path; save one with learner.save(path).")
+        raise CheckpointError(
+            f"No checkpoint file at {path!r}. Check the path; save one with learner.save(path)."
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
@@ -151,12 +155,17 @@ def read_checkpoint(path):
                     "Pass a file written by PruneFuseActiveLearner.save()."
                 )
             metadata = _read_metadata(path, archive.read(_META))
-            arrays = {name: _read_array(path, archive, name, names) for name in metadata.get("arrays", [])}
-            tensors = {name: _read_tensors(path, archive, name, names) for name in metadata.get("tensors", [])}
+            arrays = {
+                name: _read_array(path, archive, name, names) for name in metadata.get("arrays", [])
+            }
+            tensors = {
+                name: _read_tensors(path, archive, name, names)
+                for name in metadata.get("tensors", [])
+            }
     except zipfile.BadZipFile as exc:
         raise CheckpointError(
-            f"{path!r} is not a readable prunefuse_sk checkpoint ({exc}): the file is truncated, corrupt or of "
-            "another kind. Load an earlier checkpoint, or save again."
+            f"{path!r} is not a readable prunefuse_sk checkpoint ({exc}): the file is truncated, "
+            "corrupt or of another kind. Load an earlier checkpoint, or save again."
         ) from exc
     return metadata, arrays, tensors
 
@@ -165,22 +174,28 @@ def _read_metadata(path, raw):
     try:
         metadata = json.loads(raw.decode())
     except (UnicodeDecodeError, ValueError) as exc:
-        raise CheckpointError(f"The metadata of {path!r} is not valid JSON ({exc}); the file is corrupt.") from exc
+        raise CheckpointError(
+            f"The metadata of {path!r} is not valid JSON ({exc}); the file is corrupt."
+        ) from exc
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        raise CheckpointError(f"{path!r} is not a prunefuse_sk checkpoint (format {metadata.get('format')!r}).")
+        raise CheckpointError(
+            f"{path!r} is not a prunefuse_sk checkpoint (format {metadata.get('format')!r})."
+        )
     version = metadata.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointVersionError(
             f"{path!r} was written in checkpoint format version {version!r} (by prunefuse_sk "
-            f"{metadata.get('library_version', '?')}); prunefuse_sk {__version__} reads version {FORMAT_VERSION}. "
-            "Load it with the prunefuse_sk release that wrote it."
+            f"{metadata.get('library_version', '?')}); prunefuse_sk {__version__} reads version "
+            f"{FORMAT_VERSION}. Load it with the prunefuse_sk release that wrote it."
         )
     return metadata
 
 
 def _member(path, archive, member, names):
     if member not in names:
-        raise CheckpointError(f"{path!r} lacks {member!r}: the checkpoint is incomplete. Load an earlier one.")
+        raise CheckpointError(
+            f"{path!r} lacks {member!r}: the checkpoint is incomplete. Load an earlier one."
+        )
     return archive.read(member)
 
 
@@ -191,32 +206,39 @@ def _read_array(path, archive, name, names):
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise UnsafeCheckpointError(
-                f"Refused to load arrays/{name}.npy of {path!r}: it holds pickled Python objects, which could run "
-                "code. A prunefuse_sk checkpoint holds plain arrays only; this file was altered or not written by "
-                "save(). Nothing in it was executed."
+                f"Refused to load arrays/{name}.npy of {path!r}: it holds pickled Python objects, "
+                "which could run code. A prunefuse_sk checkpoint holds plain arrays only; this "
+                "file was altered or not written by save(). Nothing in it was executed."
             ) from exc
-        raise CheckpointError(f"arrays/{name}.npy of {path!r} is not a valid array ({exc}).") from exc
+        raise CheckpointError(
+            f"arrays/{name}.npy of {path!r} is not a valid array ({exc})."
+        ) from exc
 
 
 def _read_tensors(path, archive, name, names):
     raw = _member(path, archive, f"tensors/{name}.pt", names)
     try:
-        with warnings.catch_warnings():  # torch warns about foreign pickle protocols before refusing them
+        with (
+            warnings.catch_warnings()
+        ):  # torch warns about foreign pickle protocols before refusing them
             warnings.simplefilter("ignore")
             return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise UnsafeCheckpointError(
-            f"Refused to load tensors/{name}.pt of {path!r}: it holds Python objects other than tensors, which "
-            "could run code (torch.load(weights_only=True) rejected it). This file was altered or not written by "
-            "save(); nothing in it was executed."
+            f"Refused to load tensors/{name}.pt of {path!r}: it holds Python objects other than "
+            "tensors, which could run code (torch.load(weights_only=True) rejected it). This file "
+            "was altered or not written by save(); nothing in it was executed."
         ) from exc
     except (RuntimeError, EOFError, OSError) as exc:
-        raise CheckpointError(f"tensors/{name}.pt of {path!r} is not a valid tensor file ({exc}).") from exc
+        raise CheckpointError(
+            f"tensors/{name}.pt of {path!r} is not a valid tensor file ({exc})."
+        ) from exc
 
 
 # ------------------------------------------------------------ learner state
 def json_value(value, *, lenient=False):
-    """``value`` as JSON data: dicts, lists, str, int, float, bool and None (numpy scalars become numbers).
+    """``value`` as JSON data: dicts, lists, str, int, float, bool and None (numpy scalars become
+    numbers).
 
     Parameters
     ----------
@@ -275,14 +297,16 @@ _ARRAY_NAMES = {"y": "labels", "classes": "classes", "proxy_classes_inferred": "
 
 
 def _savable_array(name, values):
-    """Arrays go in without pickle: string objects become a string array, other objects are refused."""
+    """Arrays go in without pickle: string objects become a string array, other objects are
+    refused."""
     values = np.asarray(values)
     if values.dtype == object:
         if all(isinstance(v, str) for v in values.ravel()):
             return values.astype(str)
         raise CheckpointError(
-            f"The {_ARRAY_NAMES.get(name, name)} have dtype object, which cannot be stored without pickle. Use integer or string labels "
-            "(e.g. y.astype(str)) and fit again, or pickle the learner (trusted sources only)."
+            f"The {_ARRAY_NAMES.get(name, name)} have dtype object, which cannot be stored without "
+            "pickle. Use integer or string labels (e.g. y.astype(str)) and fit again, or pickle "
+            "the learner (trusted sources only)."
         )
     return values
 
@@ -298,7 +322,8 @@ def _holds_tensors(value):
 
 
 def save_checkpoint(path, params, state):
-    """Write an estimator's parameters and fitted state to ``path`` (see :meth:`PruneFuseActiveLearner.save`).
+    """Write an estimator's parameters and fitted state to ``path`` (see
+    :meth:`PruneFuseActiveLearner.save`).
 
     Each state entry goes where its type belongs: arrays to ``arrays/``, anything
     holding tensors (state dicts) to ``tensors/``, the rest to the JSON metadata.
@@ -327,7 +352,9 @@ def save_checkpoint(path, params, state):
             saved[name] = json_value(value)
         except (TypeError, ValueError):
             not_saved[name] = _describe(value) if callable(value) else repr(value)[:200]
-    arrays = {name: _savable_array(name, v) for name, v in state.items() if isinstance(v, np.ndarray)}
+    arrays = {
+        name: _savable_array(name, v) for name, v in state.items() if isinstance(v, np.ndarray)
+    }
     tensors = {name: v for name, v in state.items() if name not in arrays and _holds_tensors(v)}
     values = {name: v for name, v in state.items() if name not in arrays and name not in tensors}
     metadata = {
@@ -378,12 +405,19 @@ def load_checkpoint(path, param_names, estimator=None, **params):
     known = set(param_names) - {"estimator"}
     unknown = sorted(set(params) - known)
     if unknown:
-        raise InvalidParameterError(f"load got unknown parameters {unknown}; valid ones: {sorted(known)}.")
-    missing = {name: desc for name, desc in metadata.get("params_not_saved", {}).items() if name not in params}
+        raise InvalidParameterError(
+            f"load got unknown parameters {unknown}; valid ones: {sorted(known)}."
+        )
+    missing = {
+        name: desc
+        for name, desc in metadata.get("params_not_saved", {}).items()
+        if name not in params
+    }
     if missing:
         hint = ", ".join(f"{name}=... (saved: {desc})" for name, desc in missing.items())
         raise CheckpointError(
-            f"{path!r} was saved with parameters that are not JSON and were not stored: pass {hint} to load()."
+            f"{path!r} was saved with parameters that are not JSON and were not stored: pass "
+            f"{hint} to load()."
         )
     saved_estimator = metadata.get("estimator")
     if saved_estimator is not None and estimator is None:

@@ -72,7 +72,8 @@ def _draw(ax, x, mean, std, *, label, color):
 
 
 def plot_learning_curves(records, *, metric="accuracy", ax=None, title=None):
-    """Plot a metric against the number of labels: one line per method, mean over seeds, ±1 std band.
+    """Plot a metric against the number of labels: one line per method, mean over seeds, ±1 std
+    band.
 
     Parameters
     ----------
@@ -145,7 +146,8 @@ def plot_learning_curves(records, *, metric="accuracy", ax=None, title=None):
 
 
 def cumulative_cost_curves(records, *, cost="selection_flops", metric="accuracy"):
-    """Metric against cumulative cost, per method: cumsum over rounds per seed, then mean over seeds.
+    """Metric against cumulative cost, per method: cumsum over rounds per seed, then mean over
+    seeds.
 
     The data behind :func:`plot_cost_curves`.
 
@@ -250,7 +252,9 @@ def plot_cost_curves(records, *, cost="selection_flops", metric="accuracy", ax=N
     colors = _colors(curves)
     xs = []
     for method, curve in curves.items():
-        if _draw(ax, curve["cost"], curve["mean"], curve["std"], label=method, color=colors[method]):
+        if _draw(
+            ax, curve["cost"], curve["mean"], curve["std"], label=method, color=colors[method]
+        ):
             xs.append(curve["cost"][~np.isnan(curve["mean"])])
     xs = np.concatenate(xs) if xs else np.zeros(0)
     positive = xs[(xs > 0) & np.isfinite(xs)]
@@ -268,7 +272,8 @@ def plot_cost_curves(records, *, cost="selection_flops", metric="accuracy", ax=N
 
 
 def plot_results(records, path=None, *, metric="accuracy"):
-    """A 1x3 figure: learning curves, metric vs cumulative selection FLOPs, metric vs cumulative selection time.
+    """A 1x3 figure: learning curves, metric vs cumulative selection FLOPs, metric vs cumulative
+    selection time.
 
     Parameters
     ----------
@@ -302,16 +307,23 @@ def plot_results(records, path=None, *, metric="accuracy"):
     """
     check_key(metric, "metric")
     records = check_records(
-        records, ("method", "seed", "round", "n_labels", metric, "selection_flops", "selection_seconds")
+        records,
+        ("method", "seed", "round", "n_labels", metric, "selection_flops", "selection_seconds"),
     )
     plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     try:
         plot_learning_curves(records, metric=metric, ax=axes[0], title="Learning curves")
         plot_cost_curves(records, cost="selection_flops", metric=metric, ax=axes[1])
-        axes[1].set_title("Accuracy vs selection FLOPs" if metric == "accuracy" else f"{metric} vs selection FLOPs")
+        axes[1].set_title(
+            "Accuracy vs selection FLOPs"
+            if metric == "accuracy"
+            else f"{metric} vs selection FLOPs"
+        )
         plot_cost_curves(records, cost="selection_seconds", metric=metric, ax=axes[2])
-        axes[2].set_title("Accuracy vs selection time" if metric == "accuracy" else f"{metric} vs selection time")
+        axes[2].set_title(
+            "Accuracy vs selection time" if metric == "accuracy" else f"{metric} vs selection time"
+        )
         fig.tight_layout()
         if path is not None:
             fig.savefig(path, dpi=120)
@@ -319,4 +331,3 @@ def plot_results(records, path=None, *, metric="accuracy"):
         plt.close(fig)
         raise
     return fig
-

@@ -46,13 +46,14 @@ __all__ = [
     "n_rows",
     "take_rows",
     "dense_array",
+    "writable",
     "selected_rows",
     "check_token_id_values",
     "text_hint",
     "TOKEN_CHECK_ROWS",
 ]
 
-# Rows per block when token ids are range-checked: a memmap is read block by block, never copied whole.
+# Rows per block when token ids are range-checked: a memmap is read block by block, never whole.
 TOKEN_CHECK_ROWS = 65_536
 
 
@@ -111,8 +112,8 @@ def check_token_id_values(X, n_ids, *, name="X", layer="embedding"):
     """  # noqa: E501
     if not _is_integer_dtype(X.dtype):
         raise TokenIdError(
-            f"{name} holds {X.dtype} values, but the network's input layer '{layer}' is an embedding "
-            f"and takes integer token ids (0..{n_ids - 1}). Pass an integer array, e.g. "
+            f"{name} holds {X.dtype} values, but the network's input layer '{layer}' is an "
+            f"embedding and takes integer token ids (0..{n_ids - 1}). Pass an integer array, e.g. "
             f"{name}.astype('int64') if it holds ids as floats. {text_hint(name)}"
         )
     for start in range(0, len(X), TOKEN_CHECK_ROWS):
@@ -127,15 +128,15 @@ def check_token_id_values(X, n_ids, *, name="X", layer="embedding"):
             )
         if high >= n_ids:
             raise TokenIdError(
-                f"{name} holds token id {high}, but the network's input layer '{layer}' embeds ids "
-                f"0..{n_ids - 1} (num_embeddings={n_ids}). Build the embedding with num_embeddings at "
-                "least the tokenizer's number of ids (TokenIds.n_ids_), or map unseen tokens to the "
-                "unknown id (1)."
+                f"{name} holds token id {high}, but the network's input layer '{layer}' embeds "
+                f"ids 0..{n_ids - 1} (num_embeddings={n_ids}). Build the embedding with "
+                "num_embeddings at least the tokenizer's number of ids (TokenIds.n_ids_), or map "
+                "unseen tokens to the unknown id (1)."
             )
 
 
 def _numbers_as(array, dtype, name):
-    """``np.asarray(array, dtype)``, with an error that names the argument when it holds no numbers."""
+    """``np.asarray(array, dtype)``, with an error naming the argument when it holds no numbers."""
     try:
         return np.asarray(array, dtype=dtype)
     except TypeError as exc:
@@ -398,7 +399,7 @@ _POOL_PARAMETERS = """
 
 
 def _pool_kind(cls):
-    """A pool kind documented as :class:`Pool` is: its parameters, and the docstring of each method it overrides."""
+    """Document a pool kind as :class:`Pool` is: its parameters, and each overridden method."""
     cls.__doc__ = cls.__doc__.rstrip() + "\n" + _POOL_PARAMETERS
     for name, member in vars(cls).items():
         if callable(member) and member.__doc__ is None and hasattr(Pool, name):
@@ -408,7 +409,7 @@ def _pool_kind(cls):
 
 @_pool_kind
 class ArrayPool(Pool):
-    """A numpy array, a memmap (read a batch at a time, never copied whole) or another array-like."""
+    """A numpy array, a memmap (read a batch at a time, never copied whole) or an array-like."""
 
 
 @_pool_kind
@@ -418,6 +419,9 @@ class SequencePool(Pool):
     Rows are taken as a list of the items, as the caller had them; batches are converted
     with ``np.asarray`` one at a time.
     """
+
+    def __len__(self):
+        return len(self.data)
 
     @property
     def shape(self):
@@ -442,7 +446,9 @@ class TensorPool(Pool):
     """A torch tensor on any device; rows are taken and batched on that device."""
 
     def take(self, indices):
-        return self.data[torch.as_tensor(np.asarray(indices, dtype=np.int64), device=self.data.device)]
+        return self.data[
+            torch.as_tensor(np.asarray(indices, dtype=np.int64), device=self.data.device)
+        ]
 
     def to_tensor(self, batch, device, *, token_input=None, check_finite=True):
         if token_input is not None:
@@ -451,7 +457,9 @@ class TensorPool(Pool):
             return batch.to(device=device, dtype=torch.int64)
         tensor = batch.to(device=device, dtype=torch.float32)
         if check_finite and not bool(torch.isfinite(tensor).all()):
-            return _array_to_tensor(tensor.cpu().numpy(), device, None, True, self.name)  # names rows
+            return _array_to_tensor(
+                tensor.cpu().numpy(), device, None, True, self.name
+            )  # names rows
         return tensor
 
     def to_numpy(self):
@@ -460,7 +468,7 @@ class TensorPool(Pool):
 
 @_pool_kind
 class SparsePool(Pool):
-    """A scipy sparse matrix (held as CSR, which slices rows cheaply), densified a batch at a time."""
+    """A scipy sparse matrix (held as CSR, which slices rows cheaply), densified batch by batch."""
 
     def __init__(self, data, *, name="X_pool"):
         if data.format != "csr":
@@ -543,7 +551,7 @@ class DaskPool(Pool):
         return np.asarray(self.data.compute())
 
     def aligned_to_batches(self, batch_size):
-        """This pool with block boundaries on multiples of ``batch_size`` (rechunked only if needed).
+        """This pool with its blocks starting on multiples of ``batch_size`` (re-cut if needed).
 
         With every block starting on a multiple of ``batch_size``, a block scored in batches of
         ``batch_size`` from its first row uses exactly the batch boundaries of an in-memory scan
@@ -759,6 +767,36 @@ def dense_array(X):
     if hasattr(X, "iloc") and getattr(X, "ndim", 2) == 1:  # a pandas Series: its values
         return X.to_numpy()
     return as_pool(X, name="X").to_numpy()
+
+
+def writable(X):
+    """``X``, or a copy of it when it is a read-only numpy array held in memory.
+
+    torch cannot wrap read-only memory without a warning, so arrays handed to a network's
+    training (the learner's read-only ``X_training``, for instance) are copied first. A
+    memmap is never copied: it may not fit in memory.
+
+    Parameters
+    ----------
+    X : object
+        Training data.
+
+    Returns
+    -------
+    X : object
+        A writable array, or ``X`` itself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> frozen = np.zeros(3)
+    >>> frozen.flags.writeable = False
+    >>> writable(frozen).flags.writeable
+    True
+    """
+    if isinstance(X, np.ndarray) and not isinstance(X, np.memmap) and not X.flags.writeable:
+        return X.copy()
+    return X
 
 
 def selected_rows(selected, *, token_ids=False):

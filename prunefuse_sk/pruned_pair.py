@@ -1,4 +1,5 @@
-"""A full-size network at initialization and the proxy pruned from it: the nets a learner trains come from here.
+"""A full-size network at initialization and the proxy pruned from it: the nets a learner trains
+come from here.
 
 :class:`PrunedPair` is a fitted learner's network state in one object: the unfitted full-size
 skorch net (the template), both modules at initialization (on the CPU) and where every proxy
@@ -51,7 +52,9 @@ class PrunedPair:
     >>> template = default_estimator(64, 10)
     >>> full = initialized_module(template, seed=0)
     >>> X = np.zeros((4, 64), dtype=np.float32)
-    >>> pair = PrunedPair.prune(template, full, example_batch(X, "cpu"), pruning_ratio=0.5, random_state=0)
+    >>> pair = PrunedPair.prune(
+    ...     template, full, example_batch(X, "cpu"), pruning_ratio=0.5, random_state=0
+    ... )
     >>> pair.n_params_proxy < pair.n_params_full, pair.embedding_layer
     (True, 'output')
     >>> pair.new_proxy({"max_epochs": 1}).max_epochs
@@ -87,9 +90,14 @@ class PrunedPair:
 
     @classmethod
     def _of(cls, template, full_module, pruned):
-        return cls(template, copy.deepcopy(full_module).cpu(), copy.deepcopy(pruned.module).cpu(),
-                   pruned.kept_indices, tuple(pruned.output_layers),
-                   embedding_layer(full_module, pruned.output_layers))
+        return cls(
+            template,
+            copy.deepcopy(full_module).cpu(),
+            copy.deepcopy(pruned.module).cpu(),
+            pruned.kept_indices,
+            tuple(pruned.output_layers),
+            embedding_layer(full_module, pruned.output_layers),
+        )
 
     @classmethod
     def from_state(cls, template, state, example_inputs, load, **pruning):
@@ -116,8 +124,12 @@ class PrunedPair:
         CheckpointMismatchError
             If ``template`` or the pruning parameters build another network than the saved one.
         """
-        full = load(initialized_module(template, seed=0), state["full_init"], "initial full-size network")
-        pruned = prune_again(full, example_inputs, state["kept_indices"], state["kept_shapes"], **pruning)
+        full = load(
+            initialized_module(template, seed=0), state["full_init"], "initial full-size network"
+        )
+        pruned = prune_again(
+            full, example_inputs, state["kept_indices"], state["kept_shapes"], **pruning
+        )
         load(pruned.module, state["proxy_init"], "initial proxy")
         return cls._of(template, full, pruned)
 
@@ -129,9 +141,14 @@ class PrunedPair:
         state : dict
         """
         kept, kept_shapes = kept_indices_as_tensors(self.kept_indices)
-        return {"full_init": module_state(self.full_init), "proxy_init": module_state(self.proxy_init),
-                "kept_indices": kept, "kept_shapes": kept_shapes, "output_layers": list(self.output_layers),
-                "embedding_layer": self.embedding_layer}
+        return {
+            "full_init": module_state(self.full_init),
+            "proxy_init": module_state(self.proxy_init),
+            "kept_indices": kept,
+            "kept_shapes": kept_shapes,
+            "output_layers": list(self.output_layers),
+            "embedding_layer": self.embedding_layer,
+        }
 
     @property
     def n_params_full(self):
@@ -156,11 +173,26 @@ class PrunedPair:
         -------
         net : skorch.NeuralNetClassifier
         """
-        return proxy_net(self.template, copy.deepcopy(self.proxy_init), proxy_params, memory_format=memory_format)
+        return proxy_net(
+            self.template, copy.deepcopy(self.proxy_init), proxy_params, memory_format=memory_format
+        )
 
-    def new_fused_net(self, proxy_module, *, classes, fuse_seed, seeded, fusion_init="reinit", fused_params=None,
-                      distillation_weight=0.0, temperature=4.0, memory_format="auto", start=None):
-        """An unfitted fused net with the trained proxy's tensors in place, and the seed to train it with.
+    def new_fused_net(
+        self,
+        proxy_module,
+        *,
+        classes,
+        fuse_seed,
+        seeded,
+        fusion_init="reinit",
+        fused_params=None,
+        distillation_weight=0.0,
+        temperature=4.0,
+        memory_format="auto",
+        start=None,
+    ):
+        """An unfitted fused net with the trained proxy's tensors in place, and the seed to train it
+        with.
 
         Parameters
         ----------
@@ -185,15 +217,30 @@ class PrunedPair:
         """
         fresh_seed, train_seed, net_seed = fusion_seeds(fuse_seed, seeded=seeded)
         if start is None:
-            start = fused_start_module(self.template, self.full_init, proxy_module, self.kept_indices,
-                                       fusion_init=fusion_init, seed=fresh_seed, memory_format=memory_format)
-        net = fused_net(self.template, start, classes=classes, teacher_module=proxy_module,
-                        distillation_weight=distillation_weight, temperature=temperature, random_state=net_seed,
-                        memory_format=memory_format)
+            start = fused_start_module(
+                self.template,
+                self.full_init,
+                proxy_module,
+                self.kept_indices,
+                fusion_init=fusion_init,
+                seed=fresh_seed,
+                memory_format=memory_format,
+            )
+        net = fused_net(
+            self.template,
+            start,
+            classes=classes,
+            teacher_module=proxy_module,
+            distillation_weight=distillation_weight,
+            temperature=temperature,
+            random_state=net_seed,
+            memory_format=memory_format,
+        )
         return (net.set_params(**fused_params) if fused_params else net), train_seed
 
     def synced(self, net, X, y, *, seed, **pruning):
-        """T_sync: train the fused ``net`` on ``(X, y)`` and prune the trained network into the next pair.
+        """T_sync: train the fused ``net`` on ``(X, y)`` and prune the trained network into the next
+        pair.
 
         Parameters
         ----------
@@ -213,6 +260,7 @@ class PrunedPair:
         stats : dict
             ``seconds`` and ``epochs`` of the full network's training.
         """
-        trained, pruned, stats = sync_full_network(net, X, y, seed=seed,
-                                                   example_inputs=example_batch(X, self.template.device), **pruning)
+        trained, pruned, stats = sync_full_network(
+            net, X, y, seed=seed, example_inputs=example_batch(X, self.template.device), **pruning
+        )
         return self._of(self.template, trained, pruned), stats

@@ -221,8 +221,17 @@ def _text_pruning_options(tp):
         def get_in_channels(self, layer):
             return layer.embedding_dim
 
-    roots = [tp.ops.TORCH_CONV, tp.ops.TORCH_LINEAR, tp.ops.TORCH_LSTM, nn.Embedding, nn.EmbeddingBag]
-    return {"root_module_types": roots, "customized_pruners": {nn.EmbeddingBag: EmbeddingBagPruner()}}
+    roots = [
+        tp.ops.TORCH_CONV,
+        tp.ops.TORCH_LINEAR,
+        tp.ops.TORCH_LSTM,
+        nn.Embedding,
+        nn.EmbeddingBag,
+    ]
+    return {
+        "root_module_types": roots,
+        "customized_pruners": {nn.EmbeddingBag: EmbeddingBagPruner()},
+    }
 
 
 class _SeededRandomImportance:
@@ -240,14 +249,19 @@ class _SeededRandomImportance:
 
 # Layers pruning cannot shrink exactly, kept whole in the proxy: why, per type
 _KEPT_WHOLE = (
-    (nn.RNNBase, "torch-pruning cannot prune recurrent layers exactly; the embedding feeding one stays whole too"),
+    (
+        nn.RNNBase,
+        "torch-pruning cannot prune recurrent layers exactly; the embedding feeding one stays "
+        "whole too",
+    ),
     (nn.MultiheadAttention, "a narrower attention changes its 1/sqrt(head_dim) scaling"),
     (nn.LayerNorm, "a narrower LayerNorm normalizes over other values"),
 )
 
 
 def _layers_kept_whole(model, ignored_names):
-    """Names of the layers pruning cannot shrink exactly (and are not already ignored); warns naming them.
+    """Names of the layers pruning cannot shrink exactly (and are not already ignored); warns naming
+    them.
 
     Recurrent layers (torch-pruning 1.6 fails on ``nn.LSTM`` and treats the weights of
     ``nn.GRU`` as loose parameters), ``nn.MultiheadAttention`` (with its output
@@ -267,9 +281,9 @@ def _layers_kept_whole(model, ignored_names):
     if reasons:
         details = "; ".join(f"{', '.join(names)}: {reason}" for reason, names in reasons.items())
         warnings.warn(
-            f"Keeping layers whole in the proxy, because pruning them would not be exact ({details}). The layers "
-            "around them are still pruned and fusion stays exact. Add them to `ignored_layers` to silence this "
-            "warning.",
+            "Keeping layers whole in the proxy, because pruning them would not be exact "
+            f"({details}). The layers around them are still pruned and fusion stays exact. Add "
+            "them to `ignored_layers` to silence this warning.",
             UnprunedLayerWarning,
             stacklevel=3,
         )
@@ -304,7 +318,8 @@ def _layer_names_of_group(group, module_names):
 
 
 class _NamedImportance:
-    """Wraps an importance and remembers the layers of the group it scores last, for error messages."""
+    """Wraps an importance and remembers the layers of the group it scores last, for error
+    messages."""
 
     def __init__(self, importance, module_names):
         self.importance, self.module_names, self.layers = importance, module_names, []
@@ -327,7 +342,7 @@ def _prune_group_tracking(model, group, origins, module_names):
     try:
         group.prune()
     except Exception as exc:  # torch-pruning raises many kinds; name the layers involved
-        for name, tensor, owner, attr, is_param in tensors:
+        for name, _tensor, owner, attr, is_param in tensors:
             if name in real:
                 _set_tensor(owner, attr, is_param, real[name])
         layers = ", ".join(_layer_names_of_group(group, module_names))
@@ -350,7 +365,9 @@ def _prune_group_tracking(model, group, origins, module_names):
 
 def _check_widths_left(pruner, pruning_ratio, module_names):
     """torch-pruning silently skips a layer it would empty; say so instead."""
-    groups = pruner.DG.get_all_groups(ignored_layers=pruner.ignored_layers, root_module_types=pruner.root_module_types)
+    groups = pruner.DG.get_all_groups(
+        ignored_layers=pruner.ignored_layers, root_module_types=pruner.root_module_types
+    )
     for group in groups:
         root = group[0].dep.target.module
         width = pruner.DG.get_out_channels(root)
@@ -358,17 +375,19 @@ def _check_widths_left(pruner, pruning_ratio, module_names):
             name = module_names.get(root, root)
             if width <= 1:
                 fix = (
-                    f"No pruning_ratio keeps a channel of a layer this narrow: make '{name}' wider, "
-                    f"or add '{name}' to `ignored_layers`."
+                    f"No pruning_ratio keeps a channel of a layer this narrow: make '{name}' "
+                    f"wider, or add '{name}' to `ignored_layers`."
                 )
             else:
                 # rounded down, so that the suggested ratio itself keeps one channel
                 fix = (
-                    f"Use a pruning_ratio of at most {math.floor((1 - 1 / width) * 1000) / 1000:.3f}, "
-                    f"a wider layer, or add '{name}' to `ignored_layers`."
+                    "Use a pruning_ratio of at most "
+                    f"{math.floor((1 - 1 / width) * 1000) / 1000:.3f}, a wider layer, or add "
+                    f"'{name}' to `ignored_layers`."
                 )
             raise PruningError(
-                f"pruning_ratio={pruning_ratio} would leave layer '{name}' ({width} channels) with 0 channels. {fix}"
+                f"pruning_ratio={pruning_ratio} would leave layer '{name}' ({width} channels) with "
+                f"0 channels. {fix}"
             )
 
 
@@ -383,7 +402,9 @@ def _kept_indices_from_origins(name, origin, full_shape):
         take = [0] * origin.dim()
         take[dim] = slice(None)
         kept = torch.as_tensor(along[tuple(take)].copy(), dtype=torch.long)
-        indices.append(None if len(kept) == size and bool((kept == torch.arange(size)).all()) else kept)
+        indices.append(
+            None if len(kept) == size and bool((kept == torch.arange(size)).all()) else kept
+        )
     record = KeptIndices(full_shape=tuple(full_shape), indices=tuple(indices))
     rebuilt = torch.arange(int(np.prod(full_shape))).view(full_shape)
     if not torch.equal(record.gather(rebuilt), origin):
@@ -516,8 +537,11 @@ def prune_at_init(
                 ignored_layers=ignored_modules,
                 global_pruning=False,
                 # recurrent layers are kept whole, and so are the embeddings that feed them
-                **({} if any(isinstance(m, nn.RNNBase) for m in model.modules())
-                   else _text_pruning_options(tp)),
+                **(
+                    {}
+                    if any(isinstance(m, nn.RNNBase) for m in model.modules())
+                    else _text_pruning_options(tp)
+                ),
             )
         except Exception as exc:  # tracing errors come in many types; say what failed
             raise UnsupportedArchitectureError(
@@ -544,9 +568,9 @@ def prune_at_init(
     kept, pruned_layers = _kept_indices_of(model, origins, full_shapes, pruning_ratio)
     if not pruned_layers:
         warnings.warn(
-            "Pruning removed nothing: torch-pruning found no prunable channel outside the protected "
-            f"output layers {list(output_layers)} (recurrent layers and parameters used outside "
-            "nn.Linear/nn.Conv are not pruned). The proxy is as large as the full network.",
+            "Pruning removed nothing: torch-pruning found no prunable channel outside the "
+            f"protected output layers {list(output_layers)} (recurrent layers and parameters used "
+            "outside nn.Linear/nn.Conv are not pruned). The proxy is as large as the full network.",
             UserWarning,
             stacklevel=2,
         )
@@ -630,14 +654,17 @@ def kept_indices_mismatch(kept_indices, indices, shapes):
             continue
         for dim, index in enumerate(kept.indices):
             saved = indices.get(f"{name}:{dim}")
-            if (index is None) != (saved is None) or (index is not None and not torch.equal(index.cpu(), saved)):
+            if (index is None) != (saved is None) or (
+                index is not None and not torch.equal(index.cpu(), saved)
+            ):
                 mismatch.append(name)
                 break
     return mismatch
 
 
 def prune_again(module, example_inputs, indices, shapes, **prune_kwargs):
-    """Prune ``module`` as before (same parameters and seed) and check it reproduces a kept-index record.
+    """Prune ``module`` as before (same parameters and seed) and check it reproduces a kept-index
+    record.
 
     Parameters
     ----------
@@ -664,7 +691,8 @@ def prune_again(module, example_inputs, indices, shapes, **prune_kwargs):
     mismatch = kept_indices_mismatch(pruned.kept_indices, indices, shapes)
     if mismatch:
         raise CheckpointMismatchError(
-            f"Pruning the restored network does not reproduce the saved proxy (differs at {mismatch[:5]}). Pass "
-            "the estimator and the pruning parameters (pruning_ratio, importance, ignored_layers) that were saved."
+            "Pruning the restored network does not reproduce the saved proxy (differs at "
+            f"{mismatch[:5]}). Pass the estimator and the pruning parameters (pruning_ratio, "
+            "importance, ignored_layers) that were saved."
         )
     return pruned

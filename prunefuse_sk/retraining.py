@@ -1,4 +1,5 @@
-"""The proxy's retraining policy: what the next training run is, and running it without losing anything.
+"""The proxy's retraining policy: what the next training run is, and running it without losing
+anything.
 
 Each ``teach`` (or ``refit``) *schedules* one retraining: its seed, whether it continues on the
 new rows only, whether a T_sync step comes first. Running it trains a new net (``"reinit"``) or
@@ -50,8 +51,11 @@ def schedule_retraining(rng, *, only_new=False, sync=False):
     return {"seed": draw_seed(rng), "only_new": bool(only_new), "sync": bool(sync)}
 
 
-def run_retraining(pending, current, new_net, labelled, *, trained_until, proxy_retrain="reinit", init_module=None):
-    """Run a scheduled retraining on a new net or a copy of ``current``; ``current`` is never touched.
+def run_retraining(
+    pending, current, new_net, labelled, *, trained_until, proxy_retrain="reinit", init_module=None
+):
+    """Run a scheduled retraining on a new net or a copy of ``current``; ``current`` is never
+    touched.
 
     An exception (from a callback, CUDA out of memory, ``KeyboardInterrupt``) propagates with a
     note that the labels are kept and ``learner.refit()`` retries.
@@ -88,27 +92,41 @@ def run_retraining(pending, current, new_net, labelled, *, trained_until, proxy_
     try:
         net = copy_net(current) if warm else new_net()
         epochs_before = len(net.history) if getattr(net, "initialized_", False) else 0
-        # transient: the accelerator of a net with skorch's AccelerateMixin forgets each proxy after its training
-        seconds = fit_seeded(net, labelled.X[start:], labelled.y_encoded[start:], seed=pending["seed"],
-                             partial=warm, transient=True)
+        # transient: the accelerator of a net with skorch's AccelerateMixin forgets each proxy
+        # after its training
+        seconds = fit_seeded(
+            net,
+            labelled.X[start:],
+            labelled.y_encoded[start:],
+            seed=pending["seed"],
+            partial=warm,
+            transient=True,
+        )
     except BaseException as exc:
         if hasattr(exc, "add_note"):
             exc.add_note(
-                f"prunefuse_sk: all {len(labelled)} labels are kept, but the proxy was not retrained on "
-                f"them (learner.proxy_stale_ is True). Fix the cause and call learner.refit() to retry."
+                f"prunefuse_sk: all {len(labelled)} labels are kept, but the proxy was not "
+                "retrained on them (learner.proxy_stale_ is True). Fix the cause and call "
+                "learner.refit() to retry."
             )
         raise
     if init_module is not None:
         net.module = copy.deepcopy(init_module)
-    entry = {"round": labelled.last_round, "n_labelled": len(labelled), "n_trained": len(labelled) - start,
-             "fit_seconds": seconds, "epochs": len(net.history) - epochs_before}
+    entry = {
+        "round": labelled.last_round,
+        "n_labelled": len(labelled),
+        "n_trained": len(labelled) - start,
+        "fit_seconds": seconds,
+        "epochs": len(net.history) - epochs_before,
+    }
     if pending.get("sync_stats") is not None:
         entry["sync"] = pending["sync_stats"]
     return net, entry
 
 
 class ProxyRetraining:
-    """The proxy in use and its retraining: the net, the labels it has seen, the scheduled run, the history.
+    """The proxy in use and its retraining: the net, the labels it has seen, the scheduled run, the
+    history.
 
     Parameters
     ----------
@@ -131,7 +149,12 @@ class ProxyRetraining:
     """
 
     def __init__(self, net=None, n_labels=0, pending=None, history=None):
-        self.net, self.n_labels, self.pending, self.history = net, n_labels, pending, list(history or [])
+        self.net, self.n_labels, self.pending, self.history = (
+            net,
+            n_labels,
+            pending,
+            list(history or []),
+        )
 
     @property
     def stale(self):
@@ -139,7 +162,8 @@ class ProxyRetraining:
         return self.pending is not None
 
     def warn_if_stale(self, action, n_labels):
-        """Warn (:class:`~prunefuse_sk.exceptions.StaleProxyWarning`) that ``action`` uses a stale proxy.
+        """Warn (:class:`~prunefuse_sk.exceptions.StaleProxyWarning`) that ``action`` uses a stale
+        proxy.
 
         Parameters
         ----------
@@ -149,12 +173,16 @@ class ProxyRetraining:
             How many labels the learner holds.
         """
         if self.stale:
-            warnings.warn(f"{action} uses a proxy trained on {self.n_labels} of the {n_labels} labels: its last "
-                          "retraining failed. Call learner.refit() to retrain it on all of them.",
-                          StaleProxyWarning, stacklevel=3)
+            warnings.warn(
+                f"{action} uses a proxy trained on {self.n_labels} of the {n_labels} labels: its "
+                "last retraining failed. Call learner.refit() to retrain it on all of them.",
+                StaleProxyWarning,
+                stacklevel=3,
+            )
 
     def schedule(self, rng, *, only_new=False, sync=False):
-        """Schedule the next run (see :func:`schedule_retraining`); it replaces one that has not run.
+        """Schedule the next run (see :func:`schedule_retraining`); it replaces one that has not
+        run.
 
         Parameters
         ----------
@@ -174,7 +202,8 @@ class ProxyRetraining:
         return tuple(copy.deepcopy(self.history))
 
     def run(self, new_net, labelled, *, proxy_retrain="reinit", init_module=None):
-        """Run the scheduled retraining (:func:`run_retraining`); the new proxy is swapped in only on success.
+        """Run the scheduled retraining (:func:`run_retraining`); the new proxy is swapped in only
+        on success.
 
         Parameters
         ----------
@@ -188,8 +217,15 @@ class ProxyRetraining:
             The run's history entry.
         """
         current = None if self.pending.get("synced") else self.net
-        net, entry = run_retraining(self.pending, current, new_net, labelled, trained_until=self.n_labels,
-                                    proxy_retrain=proxy_retrain, init_module=init_module)
+        net, entry = run_retraining(
+            self.pending,
+            current,
+            new_net,
+            labelled,
+            trained_until=self.n_labels,
+            proxy_retrain=proxy_retrain,
+            init_module=init_module,
+        )
         self.net, self.n_labels, self.pending = net, len(labelled), None
         self.history.append(entry)
         return entry
@@ -201,8 +237,13 @@ class ProxyRetraining:
         -------
         state : dict
         """
-        state = {"proxy_n_labels": self.n_labels, "pending_retrain": self.pending, "history": self.history,
-                 "proxy_stale": self.stale, "has_proxy": self.net is not None}
+        state = {
+            "proxy_n_labels": self.n_labels,
+            "pending_retrain": self.pending,
+            "history": self.history,
+            "proxy_stale": self.stale,
+            "has_proxy": self.net is not None,
+        }
         return state if self.net is None else {**state, **net_state(self.net, "proxy")}
 
     @classmethod
@@ -215,7 +256,8 @@ class ProxyRetraining:
         new_net : callable
             Returns an unfitted proxy of the saved architecture.
         load : callable
-            ``load(module, weights, what)``, as in :func:`~prunefuse_sk.net_snapshots.restore_net_state`.
+            ``load(module, weights, what)``, as in
+            :func:`~prunefuse_sk.net_snapshots.restore_net_state`.
         init_module : torch.nn.Module
             The pruned initialization, for the net's ``module`` parameter.
 
@@ -226,5 +268,7 @@ class ProxyRetraining:
         net = None
         if state["has_proxy"]:
             net = restore_net_state(new_net().initialize(), state, "proxy", load)
-            net.module = copy.deepcopy(init_module)  # as after training: `module` is the initialization
+            net.module = copy.deepcopy(
+                init_module
+            )  # as after training: `module` is the initialization
         return cls(net, state["proxy_n_labels"], state["pending_retrain"], state["history"])

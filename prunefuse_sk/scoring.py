@@ -12,7 +12,7 @@ import contextlib
 import functools
 import warnings
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 from typing import Optional
 
 import numpy as np
@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from .accelerate_support import net_device, trained_module
 from .architecture import token_input, unwrap_module
 from .exceptions import InvalidParameterError, NonFiniteInputError, NonFiniteOutputError
+from .parameter_checks import check_int
 from .pools import as_pool
 from .skorch_nets import predict_nonlinearity
 
@@ -64,7 +65,8 @@ machines (no GPU); set the learner's ``scoring_memory`` to what the card can spa
 """
 
 SMALL_SOFTMAX_WIDTH = 16
-"""Outputs narrower than this are normalized by :func:`softmax_rows` instead of ``torch.softmax``."""
+"""Outputs narrower than this are normalized by :func:`softmax_rows` instead of
+``torch.softmax``."""
 
 ACTIVATION_FACTOR = 3
 """Multiple of the largest layer output per row that :func:`scoring_row_bytes` counts."""
@@ -114,7 +116,9 @@ class EmbeddingRecorder:
     def __init__(self, module, layer_name):
         layers = dict(unwrap_module(module).named_modules())
         if layer_name not in layers:
-            raise ValueError(f"The network has no layer named {layer_name!r} to take embeddings from.")
+            raise ValueError(
+                f"The network has no layer named {layer_name!r} to take embeddings from."
+            )
         self.layer = layers[layer_name]
         self.embedding = None
         self._handle = None
@@ -208,19 +212,31 @@ def softmax_rows(logits, out=None):
 
 
 def _is_default_softmax(func):
-    """Whether a predict nonlinearity is exactly skorch's default for logits, ``torch.softmax(x, dim=-1)``."""
-    return (isinstance(func, functools.partial) and func.func in (torch.softmax, torch.nn.functional.softmax)
-            and not func.args and func.keywords in ({"dim": -1}, {"dim": 1}))
+    """Whether a predict nonlinearity is exactly skorch's default for logits,
+    ``torch.softmax(x, dim=-1)``."""
+    return (
+        isinstance(func, functools.partial)
+        and func.func in (torch.softmax, torch.nn.functional.softmax)
+        and not func.args
+        and func.keywords in ({"dim": -1}, {"dim": 1})
+    )
 
 
 def _narrow_logits(outputs):
-    """CPU float32 outputs of shape (n, K) with K < SMALL_SOFTMAX_WIDTH: for :func:`softmax_rows`."""
-    return (isinstance(outputs, torch.Tensor) and outputs.device.type == "cpu" and outputs.dtype == torch.float32
-            and outputs.ndim == 2 and 1 < outputs.shape[1] < SMALL_SOFTMAX_WIDTH)
+    """CPU float32 outputs of shape (n, K) with K < SMALL_SOFTMAX_WIDTH: for
+    :func:`softmax_rows`."""
+    return (
+        isinstance(outputs, torch.Tensor)
+        and outputs.device.type == "cpu"
+        and outputs.dtype == torch.float32
+        and outputs.ndim == 2
+        and 1 < outputs.shape[1] < SMALL_SOFTMAX_WIDTH
+    )
 
 
 def _scoring_nonlinearity(net):
-    """The net's predict nonlinearity; skorch's default softmax goes through :func:`softmax_rows` for narrow outputs."""
+    """The net's predict nonlinearity; skorch's default softmax goes through :func:`softmax_rows`
+    for narrow outputs."""
     func = predict_nonlinearity(net)
     if not _is_default_softmax(func):
         return func
@@ -250,30 +266,26 @@ def default_scoring_memory(device):
     >>> default_scoring_memory("cpu"), default_scoring_memory("cuda:0")
     (32.0, 1024.0)
     """
-    return float(DEFAULT_SCORING_MEMORY if torch.device(device).type == "cpu" else DEFAULT_SCORING_MEMORY_GPU)
+    return float(
+        DEFAULT_SCORING_MEMORY if torch.device(device).type == "cpu" else DEFAULT_SCORING_MEMORY_GPU
+    )
 
 
 def _check_working_memory(working_memory, device):
     """``working_memory`` in MiB, validated; the device's default for None."""
     if working_memory is None:
         return default_scoring_memory(device)
-    if isinstance(working_memory, bool) or not isinstance(working_memory, Real) or not (
-            np.isfinite(working_memory) and working_memory > 0):
+    if (
+        isinstance(working_memory, bool)
+        or not isinstance(working_memory, Real)
+        or not (np.isfinite(working_memory) and working_memory > 0)
+    ):
         raise InvalidParameterError(
-            f"working_memory (the learner's scoring_memory) must be a positive number of MiB or None for the default "
-            f"({DEFAULT_SCORING_MEMORY} MiB on the CPU, {DEFAULT_SCORING_MEMORY_GPU} MiB on a GPU); "
-            f"got {working_memory!r}."
+            "working_memory (the learner's scoring_memory) must be a positive number of MiB or "
+            f"None for the default ({DEFAULT_SCORING_MEMORY} MiB on the CPU, "
+            f"{DEFAULT_SCORING_MEMORY_GPU} MiB on a GPU); got {working_memory!r}."
         )
     return float(working_memory)
-
-
-def _check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
-        raise InvalidParameterError(
-            f"batch_size must be a positive integer (rows per forward pass) or None to size the batches from "
-            f"the scoring memory budget; got {batch_size!r}."
-        )
-    return int(batch_size)
 
 
 def _tensor_bytes(value):
@@ -347,24 +359,39 @@ def scoring_row_bytes(net, X, *, embedding_layer=None, autocast=False):
     probe = pool.head(min(total, PROBE_ROWS))
     device = net_device(net)
     module = net.module_
-    network = unwrap_module(module)  # run eagerly: hooks on a torch.compile'd module would recompile it
+    network = unwrap_module(
+        module
+    )  # run eagerly: hooks on a torch.compile'd module would recompile it
     largest = 0
 
     def record(_layer, _inputs, output):
         nonlocal largest
         largest = max(largest, _tensor_bytes(output))
 
-    recorder = (EmbeddingRecorder(trained_module(net), embedding_layer) if embedding_layer is not None
-                else contextlib.nullcontext())
+    recorder = (
+        EmbeddingRecorder(trained_module(net), embedding_layer)
+        if embedding_layer is not None
+        else contextlib.nullcontext()
+    )
     handles = [layer.register_forward_hook(record) for layer in network.modules()]
     was_training = module.training
     module.eval()  # activations are the same size; dropout draws nothing
     try:
-        with torch.inference_mode(), recorder, torch.autocast("cuda", enabled=bool(autocast) and device.type == "cuda"):
-            inputs = probe.to_tensor(next(probe.batches(PROBE_ROWS)), device, check_finite=False,
-                                     token_input=token_input(network))
+        with (
+            torch.inference_mode(),
+            recorder,
+            torch.autocast("cuda", enabled=bool(autocast) and device.type == "cuda"),
+        ):
+            inputs = probe.to_tensor(
+                next(probe.batches(PROBE_ROWS)),
+                device,
+                check_finite=False,
+                token_input=token_input(network),
+            )
             outputs = network(inputs)
-            kept = 4 * outputs[0].numel() if isinstance(outputs, torch.Tensor) and outputs.ndim else 4
+            kept = (
+                4 * outputs[0].numel() if isinstance(outputs, torch.Tensor) and outputs.ndim else 4
+            )
             if embedding_layer is not None and recorder.embedding is not None:
                 kept += 4 * recorder.embedding[0].numel()
             rows = len(inputs)
@@ -422,7 +449,8 @@ def scoring_batch_size(net, X, *, working_memory=None, embedding_layer=None, aut
     >>> from prunefuse_sk.networks import default_estimator
     >>> X = np.random.RandomState(0).rand(5000, 64).astype("float32")
     >>> net = default_estimator(64, 10).initialize()
-    >>> scoring_row_bytes(net, X), 2**20 // 1872    # 1 MiB holds 560 rows: 5,000 rows make 9 batches
+    >>> # 1 MiB holds 560 rows: 5,000 rows make 9 batches
+    >>> scoring_row_bytes(net, X), 2**20 // 1872
     (1872, 560)
     >>> scoring_batch_size(net, X, working_memory=1), scoring_batch_size(net, X, working_memory=2)
     (556, 1000)
@@ -436,9 +464,10 @@ def scoring_batch_size(net, X, *, working_memory=None, embedding_layer=None, aut
     rows = int(budget // row_bytes)
     if rows < 1:
         warnings.warn(
-            f"Scoring one row takes an estimated {row_bytes / 2**20:.3g} MiB, more than the scoring memory budget "
-            f"of {budget / 2**20:.3g} MiB; rows are scored one at a time. Raise the budget (working_memory, or the "
-            "learner's scoring_memory) or pass batch_size.",
+            f"Scoring one row takes an estimated {row_bytes / 2**20:.3g} MiB, more than the "
+            f"scoring memory budget of {budget / 2**20:.3g} MiB; rows are scored one at a time. "
+            "Raise the budget (working_memory, or the learner's scoring_memory) or pass "
+            "batch_size.",
             UserWarning,
             stacklevel=3,
         )
@@ -448,7 +477,8 @@ def scoring_batch_size(net, X, *, working_memory=None, embedding_layer=None, aut
 
 
 def _raise_non_finite(inputs, start, name):
-    """A batch scored to NaN or infinity: blame the input when it is not finite, else the network."""
+    """A batch scored to NaN or infinity: blame the input when it is not finite, else the
+    network."""
     finite = torch.isfinite(inputs.reshape(len(inputs), -1)).all(dim=1).cpu().numpy()
     if not finite.all():
         rows = (start + np.flatnonzero(~finite)).tolist()
@@ -458,14 +488,15 @@ def _raise_non_finite(inputs, start, name):
             "scoring them."
         )
     raise NonFiniteOutputError(
-        "The network produced NaN or infinity on finite input rows. Its weights may have diverged in training "
-        "(lower the learning rate, clip gradients, check the labelled data), or float16 overflowed under "
-        "autocast (score with autocast=False)."
+        "The network produced NaN or infinity on finite input rows. Its weights may have diverged "
+        "in training (lower the learning rate, clip gradients, check the labelled data), or "
+        "float16 overflowed under autocast (score with autocast=False)."
     )
 
 
 def _all_finite(block):
-    """``np.isfinite(block).all()``, with a cheap sum first (a sum that overflows is checked exactly)."""
+    """``np.isfinite(block).all()``, with a cheap sum first (a sum that overflows is checked
+    exactly)."""
     with np.errstate(over="ignore", invalid="ignore"):
         return bool(np.isfinite(block.sum())) or bool(np.isfinite(block).all())
 
@@ -481,14 +512,15 @@ def _set_scoring_mode(module, n_passes):
     elif _set_dropout_train(module) == 0:
         module.train(was_training)
         raise ValueError(
-            "Monte Carlo dropout (n_passes > 1) needs dropout layers in the network; this one has none. "
-            "Add nn.Dropout layers or use another strategy."
+            "Monte Carlo dropout (n_passes > 1) needs dropout layers in the network; this one has "
+            "none. Add nn.Dropout layers or use another strategy."
         )
     return was_training
 
 
 def _monte_carlo_passes(infer, nonlinearity, inputs, n_passes):
-    """Mean probabilities and mean per-pass entropy of ``n_passes`` dropout forward passes of a batch."""
+    """Mean probabilities and mean per-pass entropy of ``n_passes`` dropout forward passes of a
+    batch."""
     mean_proba, mean_entropy = 0.0, 0.0
     for _ in range(n_passes):
         batch_proba = nonlinearity(infer(inputs)).float()
@@ -497,8 +529,17 @@ def _monte_carlo_passes(infer, nonlinearity, inputs, n_passes):
     return mean_proba, mean_entropy
 
 
-def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, autocast=False, progress=None,
-               working_memory=None):
+def score_pool(
+    net,
+    X,
+    *,
+    batch_size=None,
+    embedding_layer=None,
+    n_passes=1,
+    autocast=False,
+    progress=None,
+    working_memory=None,
+):
     """Score a pool with a fitted skorch classifier in one batched pass, without gradients.
 
     Runs under ``torch.inference_mode()``; a batch is converted to a float32
@@ -570,7 +611,9 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
     >>> net = default_estimator(64, 10).initialize()
     >>> score_pool(net, X).proba.shape        # one 5,000-row batch: 32 MiB hold 17,924 rows
     (5000, 10)
-    >>> bool(np.allclose(score_pool(net, X, working_memory=1).proba, score_pool(net, X, batch_size=556).proba))
+    >>> bool(np.allclose(
+    ...     score_pool(net, X, working_memory=1).proba, score_pool(net, X, batch_size=556).proba
+    ... ))
     True
     """
     X = as_pool(X)
@@ -578,68 +621,113 @@ def score_pool(net, X, *, batch_size=None, embedding_layer=None, n_passes=1, aut
         X.to_tensor(None, "cpu")  # raises PoolTypeError, naming what to pass instead
     if progress is True:
         with _progress_bar(len(X)) as update:
-            return score_pool(net, X, batch_size=batch_size, embedding_layer=embedding_layer, n_passes=n_passes,
-                              autocast=autocast, progress=update, working_memory=working_memory)
-    if isinstance(n_passes, bool) or not isinstance(n_passes, (int, np.integer)) or n_passes < 1:
-        raise ValueError(f"n_passes must be a positive integer; got {n_passes!r}.")
+            return score_pool(
+                net,
+                X,
+                batch_size=batch_size,
+                embedding_layer=embedding_layer,
+                n_passes=n_passes,
+                autocast=autocast,
+                progress=update,
+                working_memory=working_memory,
+            )
+    n_passes = check_int(n_passes, "n_passes", what="a positive integer")
     if batch_size is None:
-        batch_size = scoring_batch_size(net, X, working_memory=working_memory, embedding_layer=embedding_layer,
-                                        autocast=autocast)
+        batch_size = scoring_batch_size(
+            net,
+            X,
+            working_memory=working_memory,
+            embedding_layer=embedding_layer,
+            autocast=autocast,
+        )
     else:
-        batch_size = _check_batch_size(batch_size)
+        what = "a positive integer (rows per forward pass), or None to size it to the memory budget"
+        batch_size = check_int(batch_size, "batch_size", what=what)
     nonlinearity = _scoring_nonlinearity(net)
     softmax_in_place = n_passes == 1 and _is_default_softmax(predict_nonlinearity(net))
     module = net.module_
     was_training = _set_scoring_mode(module, n_passes)
     device = net_device(net)  # net.device is None with skorch's AccelerateMixin
     use_autocast = bool(autocast) and device.type == "cuda"
-    recorder = (EmbeddingRecorder(trained_module(net), embedding_layer) if embedding_layer is not None
-                else contextlib.nullcontext())  # layer names without a DistributedDataParallel prefix
-    infer = net.infer
-    if embedding_layer is not None and unwrap_module(net.module_) is not trained_module(net):
-        infer = unwrap_module(net.module_)  # torch.compile'd: a compiled graph skips the recorder's hook
-    total = len(X)
+    infer, recorder = _forward_and_recorder(net, embedding_layer)
     tokens = token_input(module)  # an embedding input layer takes int64 ids, checked batch by batch
-    proba = embeddings = expected_entropy = None
+    scores = _ScoreArrays(len(X))
     start = 0
     try:
         with torch.inference_mode(), recorder, torch.autocast("cuda", enabled=use_autocast):
             for batch in X.batches(max(batch_size, 1)):
                 # float input: the outputs are checked instead of every value
                 inputs = X.to_tensor(batch, device, check_finite=False, token_input=tokens)
-                if n_passes == 1:
-                    outputs = infer(inputs)
-                    if softmax_in_place and _narrow_logits(outputs):  # straight into a Fortran-ordered proba
-                        if proba is None:
-                            proba = np.empty((total, outputs.shape[1]), dtype=np.float32, order="F")
-                        mean_proba = softmax_rows(outputs.numpy(), out=proba[start:start + len(outputs)])
-                    else:
-                        mean_proba = nonlinearity(outputs).float()
-                else:
-                    mean_proba, mean_entropy = _monte_carlo_passes(infer, nonlinearity, inputs, n_passes)
                 stop = start + len(inputs)
-                if proba is None:
-                    proba = np.empty((total, mean_proba.shape[1]), dtype=np.float32)
-                if isinstance(mean_proba, torch.Tensor):
-                    proba[start:stop] = mean_proba.cpu().numpy()
-                if not _all_finite(proba[start:stop]):
+                mean_entropy = _score_batch(
+                    infer, nonlinearity, inputs, n_passes, softmax_in_place, scores, start
+                )
+                if not _all_finite(scores.proba[start:stop]):
                     _raise_non_finite(inputs, start, X.name)
                 if embedding_layer is not None:
-                    if embeddings is None:
-                        embeddings = np.empty((total, recorder.embedding.shape[1]), dtype=np.float32)
-                    embeddings[start:stop] = recorder.embedding.float().cpu().numpy()
+                    scores.store("embeddings", start, recorder.embedding.float().cpu().numpy())
                 if n_passes > 1:
-                    if expected_entropy is None:
-                        expected_entropy = np.empty(total, dtype=np.float32)
-                    expected_entropy[start:stop] = mean_entropy.cpu().numpy()
+                    scores.store("expected_entropy", start, mean_entropy.cpu().numpy())
                 start = stop
                 if callable(progress):
                     progress(len(inputs))
     finally:
         module.train(was_training)
-    if proba is None:
-        proba = np.zeros((0, 0), dtype=np.float32)
-    return PoolScores(proba=proba, embeddings=embeddings, expected_entropy=expected_entropy)
+    return scores.result()
+
+
+def _forward_and_recorder(net, embedding_layer):
+    """The forward pass to score with, and the recorder of the embedding layer's input (or none)."""
+    if embedding_layer is None:
+        return net.infer, contextlib.nullcontext()
+    # layer names without a DistributedDataParallel prefix
+    recorder = EmbeddingRecorder(trained_module(net), embedding_layer)
+    if unwrap_module(net.module_) is not trained_module(net):
+        return unwrap_module(net.module_), recorder  # torch.compile'd: a graph skips the hook
+    return net.infer, recorder
+
+
+class _ScoreArrays:
+    """A pool's scores, filled batch by batch; each array is allocated at the first batch, when
+    its width is known."""
+
+    def __init__(self, total):
+        self.total = total
+        self.proba = self.embeddings = self.expected_entropy = None
+
+    def proba_rows(self, start, n, width, order="C"):
+        """The rows ``start:start + n`` of the probabilities, to be written in place."""
+        if self.proba is None:
+            self.proba = np.empty((self.total, width), dtype=np.float32, order=order)
+        return self.proba[start : start + n]
+
+    def store(self, name, start, values):
+        """Write one batch of ``embeddings`` or ``expected_entropy`` at row ``start``."""
+        if getattr(self, name) is None:
+            setattr(self, name, np.empty((self.total, *values.shape[1:]), dtype=np.float32))
+        getattr(self, name)[start : start + len(values)] = values
+
+    def result(self):
+        """The :class:`PoolScores` (an empty ``(0, 0)`` probability array for an empty pool)."""
+        proba = np.zeros((0, 0), dtype=np.float32) if self.proba is None else self.proba
+        return PoolScores(
+            proba=proba, embeddings=self.embeddings, expected_entropy=self.expected_entropy
+        )
+
+
+def _score_batch(infer, nonlinearity, inputs, n_passes, softmax_in_place, scores, start):
+    """Write one batch's probabilities into ``scores``; return its mean entropy (MC dropout)."""
+    if n_passes > 1:
+        mean_proba, mean_entropy = _monte_carlo_passes(infer, nonlinearity, inputs, n_passes)
+    else:
+        outputs, mean_entropy = infer(inputs), None
+        if softmax_in_place and _narrow_logits(outputs):  # straight into a Fortran-ordered proba
+            rows = scores.proba_rows(start, len(outputs), outputs.shape[1], order="F")
+            softmax_rows(outputs.numpy(), out=rows)
+            return None
+        mean_proba = nonlinearity(outputs).float()
+    scores.proba_rows(start, len(inputs), mean_proba.shape[1])[:] = mean_proba.cpu().numpy()
+    return mean_entropy
 
 
 def predict_proba_batched(net, X, batch_size=None, progress=None, *, working_memory=None):
@@ -666,4 +754,6 @@ def predict_proba_batched(net, X, batch_size=None, progress=None, *, working_mem
         The net's predict nonlinearity (softmax by default) applied to its
         outputs; an empty ``(0, 0)`` array when ``X`` has no rows.
     """
-    return score_pool(net, X, batch_size=batch_size, progress=progress, working_memory=working_memory).proba
+    return score_pool(
+        net, X, batch_size=batch_size, progress=progress, working_memory=working_memory
+    ).proba

@@ -291,8 +291,12 @@ def _check_data(estimator, X, y, X_test, y_test):
     tokens = token_input(initialized_module(estimator, seed=0, on_cpu=True))
     X = check_inputs(as_samples(X), token_input=tokens)
     y = check_labels(y, len(X))
-    X_test = check_inputs(as_samples(X_test, name="X_test"), token_input=tokens, name="X_test",
-                          n_features_shape=X.shape[1:])
+    X_test = check_inputs(
+        as_samples(X_test, name="X_test"),
+        token_input=tokens,
+        name="X_test",
+        n_features_shape=X.shape[1:],
+    )
     y_test = check_labels(y_test, len(X_test), name="y_test")
     classes, y_enc = np.unique(y, return_inverse=True)
     unknown = np.setdiff1d(np.unique(y_test), classes)
@@ -551,8 +555,10 @@ class _Run:
         if self.learner is None:
             params = {**self.c.learner_params, **self.params}
             self.learner = PruneFuseActiveLearner(
-                self.c.estimator, query_strategy=self.strategy, random_state=self._seed("learner"),
-                **params
+                self.c.estimator,
+                query_strategy=self.strategy,
+                random_state=self._seed("learner"),
+                **params,
             )
             self.learner.fit(X_lab, y_lab)
             self.selector_flops = _FlopModel(self.learner.proxy_init_module_, self.c.probe)

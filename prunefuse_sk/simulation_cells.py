@@ -25,8 +25,13 @@ import torch
 
 from .exceptions import InvalidParameterError
 
-__all__ = ["check_n_jobs", "process_identity", "run_cell", "run_cells_in_parallel",
-           "torch_threads_for_worker"]
+__all__ = [
+    "check_n_jobs",
+    "process_identity",
+    "run_cell",
+    "run_cells_in_parallel",
+    "torch_threads_for_worker",
+]
 
 # A token per imported copy of this module: with the pid it tells a worker process (even a forked
 # one, or one on another machine that happens to have the same pid) from the caller's.
@@ -62,8 +67,11 @@ def check_n_jobs(n_jobs):
     """
     if n_jobs is None:
         return
-    if (isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, numbers.Integral)
-            or n_jobs == 0):
+    if (
+        isinstance(n_jobs, (bool, np.bool_))
+        or not isinstance(n_jobs, numbers.Integral)
+        or n_jobs == 0
+    ):
         raise InvalidParameterError(
             f"n_jobs must be None, a positive int (the number of cells run at once) or a negative "
             f"int (-1: all cores); got {n_jobs!r}. Pass n_jobs=None or 1 to run serially, "

@@ -19,8 +19,8 @@ from sklearn.metrics import cohen_kappa_score
 from sklearn.utils import check_random_state
 
 from .exceptions import EmptyPoolError, InvalidParameterError
-from .strategies.measures import entropy, least_confidence, margin_uncertainty
 from .parameter_checks import check_int, check_real
+from .strategies.measures import entropy, least_confidence, margin_uncertainty
 
 __all__ = ["StoppingCriterion", "LabelBudget", "StablePredictions", "LowUncertainty", "AnyOf"]
 
@@ -35,13 +35,14 @@ _MEASURES = {
 def _predict_proba(learner, X, who):
     if not callable(getattr(learner, "predict_proba", None)):
         raise TypeError(
-            f"{who} needs a fitted model with predict_proba (a PruneFuseActiveLearner or a fitted skorch net); "
-            f"got {type(learner).__name__}."
+            f"{who} needs a fitted model with predict_proba (a PruneFuseActiveLearner or a fitted "
+            f"skorch net); got {type(learner).__name__}."
         )
     proba = np.asarray(learner.predict_proba(X))
     if proba.ndim != 2 or proba.shape[0] != len(X):
         raise ValueError(
-            f"{who}: predict_proba must return an array of shape ({len(X)}, n_classes); got shape {proba.shape}."
+            f"{who}: predict_proba must return an array of shape ({len(X)}, n_classes); got shape "
+            f"{proba.shape}."
         )
     return proba
 
@@ -169,8 +170,8 @@ class LabelBudget(StoppingCriterion):
         if n_labels is None:
             if not hasattr(learner, "X_training"):
                 raise TypeError(
-                    f"LabelBudget cannot count the labels of a {type(learner).__name__} (it has no X_training); "
-                    "pass n_labels=len(labelled_set)."
+                    f"LabelBudget cannot count the labels of a {type(learner).__name__} (it has no "
+                    "X_training); pass n_labels=len(labelled_set)."
                 )
             labelled = learner.X_training
             n_labels = 0 if labelled is None else len(labelled)
@@ -256,7 +257,11 @@ class StablePredictions(StoppingCriterion):
         self.reset()
 
     def _repr_params(self):
-        return [("stop_set", f"<{len(self.stop_set)} samples>"), ("threshold", self.threshold), ("window", self.window)]
+        return [
+            ("stop_set", f"<{len(self.stop_set)} samples>"),
+            ("threshold", self.threshold),
+            ("window", self.window),
+        ]
 
     def reset(self):
         """Forget the predictions and kappas seen so far.
@@ -318,8 +323,9 @@ class StablePredictions(StoppingCriterion):
         recent = self.kappas_[-self.window :]
         if len(recent) == self.window and min(recent) >= self.threshold:
             self.reason = (
-                f"stable predictions: Cohen's kappa on the {len(current)}-sample stop set >= {self.threshold} "
-                f"for {self.window} consecutive rounds (last: {', '.join(f'{k:.4f}' for k in recent)})"
+                f"stable predictions: Cohen's kappa on the {len(current)}-sample stop set >= "
+                f"{self.threshold} for {self.window} consecutive rounds (last: "
+                f"{', '.join(f'{k:.4f}' for k in recent)})"
             )
             return True
         return False
@@ -376,14 +382,16 @@ class LowUncertainty(StoppingCriterion):
         if isinstance(measure, str):
             if measure not in _MEASURES:
                 raise InvalidParameterError(
-                    f"measure must be one of {sorted(_MEASURES)} or a callable proba -> scores; got {measure!r}."
+                    f"measure must be one of {sorted(_MEASURES)} or a callable proba -> scores; "
+                    f"got {measure!r}."
                 )
             self._measure = _MEASURES[measure]
         elif callable(measure):
             self._measure = measure
         else:
             raise InvalidParameterError(
-                f"measure must be one of {sorted(_MEASURES)} or a callable proba -> scores; got {measure!r}."
+                f"measure must be one of {sorted(_MEASURES)} or a callable proba -> scores; got "
+                f"{measure!r}."
             )
         self.measure = measure
         self.sample = None if sample is None else check_int(sample, "sample", minimum=1)
@@ -448,7 +456,9 @@ class LowUncertainty(StoppingCriterion):
             X_pool = np.asarray(X_pool)
         n_pool = len(X_pool)
         if n_pool == 0:
-            raise EmptyPoolError("LowUncertainty: X_pool is empty, so there is no uncertainty left to measure.")
+            raise EmptyPoolError(
+                "LowUncertainty: X_pool is empty, so there is no uncertainty left to measure."
+            )
         if self.sample is not None and self.sample < n_pool:
             idx = np.sort(self._rng.choice(n_pool, size=self.sample, replace=False))
             X_pool = X_pool[idx]
@@ -456,8 +466,8 @@ class LowUncertainty(StoppingCriterion):
         scores = np.asarray(self._measure(proba), dtype=np.float64)
         if scores.shape != (len(proba),):
             raise ValueError(
-                f"LowUncertainty: the measure must return one score per sample, shape ({len(proba)},); "
-                f"got shape {scores.shape}."
+                "LowUncertainty: the measure must return one score per sample, shape "
+                f"({len(proba)},); got shape {scores.shape}."
             )
         value = float(scores.mean())
         self.values_.append(value)
@@ -510,7 +520,9 @@ class AnyOf(StoppingCriterion):
 
     def __init__(self, *criteria):
         if not criteria:
-            raise InvalidParameterError("AnyOf needs at least one criterion, e.g. AnyOf(LabelBudget(1000)).")
+            raise InvalidParameterError(
+                "AnyOf needs at least one criterion, e.g. AnyOf(LabelBudget(1000))."
+            )
         for i, criterion in enumerate(criteria):
             if not callable(getattr(criterion, "should_stop", None)):
                 raise TypeError(
@@ -558,7 +570,9 @@ class AnyOf(StoppingCriterion):
         stop : bool
             ``True`` when at least one criterion fired.
         """
-        self.fired_ = [c for c in self.criteria if c.should_stop(learner, X_pool, n_labels=n_labels)]
+        self.fired_ = [
+            c for c in self.criteria if c.should_stop(learner, X_pool, n_labels=n_labels)
+        ]
         self.reason = getattr(self.fired_[0], "reason", None) if self.fired_ else None
         if self.fired_ and self.reason is None:
             self.reason = f"{type(self.fired_[0]).__name__} fired"

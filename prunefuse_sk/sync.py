@@ -18,8 +18,18 @@ from .skorch_nets import fit_seeded
 __all__ = ["sync_full_network"]
 
 
-def sync_full_network(net, X, y, *, seed, example_inputs, pruning_ratio, importance="l2",
-                      ignored_layers=None, random_state=None):
+def sync_full_network(
+    net,
+    X,
+    y,
+    *,
+    seed,
+    example_inputs,
+    pruning_ratio,
+    importance="l2",
+    ignored_layers=None,
+    random_state=None,
+):
     """Train a fused net on the labelled set, then prune the *trained* network into the next proxy.
 
     Parameters

@@ -1,14 +1,20 @@
 """Text input for embedding networks: raw strings to padded token ids, built on scikit-learn.
 
-:class:`TokenIds` learns its vocabulary with :class:`~sklearn.feature_extraction.text.CountVectorizer`
-(same tokenizer, lower-casing, ``max_features`` and ``min_df``) and turns each document into a
-fixed-length row of int64 ids for an ``nn.Embedding``/``nn.EmbeddingBag`` input layer.
+:class:`TokenIds` learns its vocabulary with
+:class:`~sklearn.feature_extraction.text.CountVectorizer` (same tokenizer, lower-casing,
+``max_features`` and ``min_df``) and turns each document into a fixed-length row of int64 ids for
+an ``nn.Embedding``/``nn.EmbeddingBag`` input layer.
 """
 
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -22,11 +28,17 @@ UNKNOWN_ID = 1  # a token outside the vocabulary
 def _check_documents(X, what):
     """A list of str from an iterable of raw documents; a single string is refused."""
     if isinstance(X, (str, bytes)):
-        raise ValueError(f"{what} expects an iterable of documents (e.g. a list of str), got a single string.")
-    documents = list(X.ravel() if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == 1 else X)
+        raise ValueError(
+            f"{what} expects an iterable of documents (e.g. a list of str), got a single string."
+        )
+    documents = list(
+        X.ravel() if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == 1 else X
+    )
     bad = next((i for i, d in enumerate(documents) if not isinstance(d, str)), None)
     if bad is not None:
-        raise ValueError(f"{what} expects documents as str; item {bad} is {type(documents[bad]).__name__}.")
+        raise ValueError(
+            f"{what} expects documents as str; item {bad} is {type(documents[bad]).__name__}."
+        )
     return documents
 
 
@@ -82,8 +94,16 @@ class TokenIds(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "stop_words": [StrOptions({"english"}), list, None],
     }
 
-    def __init__(self, max_length=256, *, max_features=20000, min_df=1, lowercase=True,
-                 token_pattern=r"(?u)\b\w\w+\b", stop_words=None):
+    def __init__(
+        self,
+        max_length=256,
+        *,
+        max_features=20000,
+        min_df=1,
+        lowercase=True,
+        token_pattern=r"(?u)\b\w\w+\b",
+        stop_words=None,
+    ):
         self.max_length = max_length
         self.max_features = max_features
         self.min_df = min_df
@@ -108,10 +128,15 @@ class TokenIds(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         """
         documents = _check_documents(X, "TokenIds.fit")
         self.vectorizer_ = CountVectorizer(
-            lowercase=self.lowercase, token_pattern=self.token_pattern, stop_words=self.stop_words,
-            max_features=self.max_features, min_df=self.min_df,
+            lowercase=self.lowercase,
+            token_pattern=self.token_pattern,
+            stop_words=self.stop_words,
+            max_features=self.max_features,
+            min_df=self.min_df,
         ).fit(documents)
-        self.vocabulary_ = {token: index + 2 for token, index in self.vectorizer_.vocabulary_.items()}
+        self.vocabulary_ = {
+            token: index + 2 for token, index in self.vectorizer_.vocabulary_.items()
+        }
         self.n_ids_ = len(self.vocabulary_) + 2
         self._n_features_out = self.max_length
         return self
@@ -154,10 +179,15 @@ class TokenIds(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             tokens[index] = token
         rows = np.asarray(X)
         if rows.ndim != 2 or not np.issubdtype(rows.dtype, np.integer):
-            raise ValueError(f"inverse_transform expects a 2-D array of integer ids; got shape {rows.shape}, "
-                             f"dtype {rows.dtype}.")
+            raise ValueError(
+                f"inverse_transform expects a 2-D array of integer ids; got shape {rows.shape}, "
+                f"dtype {rows.dtype}."
+            )
         if rows.size and (rows.min() < 0 or rows.max() >= self.n_ids_):
-            raise ValueError(f"Token ids must be in [0, {self.n_ids_ - 1}]; got values from {rows.min()} to {rows.max()}.")
+            raise ValueError(
+                f"Token ids must be in [0, {self.n_ids_ - 1}]; got values from {rows.min()} to "
+                f"{rows.max()}."
+            )
         return [" ".join(t for t in tokens[row] if t) for row in rows]
 
     def __sklearn_tags__(self):

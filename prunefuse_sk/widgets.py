@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import InvalidParameterError, StaleProxyWarning
+from .parameter_checks import check_int
 from .pools import n_rows, take_rows
 
 __all__ = ["LabellingWidget", "CLASS_KEYS", "SKIP_KEY", "UNDO_KEY"]
@@ -36,9 +37,14 @@ UNDO_KEY = "u"
 
 
 def _class_keys(classes):
-    """The shortcut of each class: the label itself when all are distinct single characters, else 1-9, 0, a-z."""
+    """The shortcut of each class: the label itself when all are distinct single characters, else
+    1-9, 0, a-z."""
     names = [str(label) for label in classes]
-    if all(len(n) == 1 for n in names) and len(set(names)) == len(names) and not {SKIP_KEY, UNDO_KEY} & set(names):
+    if (
+        all(len(n) == 1 for n in names)
+        and len(set(names)) == len(names)
+        and not {SKIP_KEY, UNDO_KEY} & set(names)
+    ):
         return names
     return [CLASS_KEYS[i] if i < len(CLASS_KEYS) else None for i in range(len(classes))]
 
@@ -192,15 +198,16 @@ class LabellingWidget:
         tokenizer=None,
     ):
         check_is_fitted(learner, "classes_")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise InvalidParameterError(f"batch_size must be a positive integer; got {batch_size!r}.")
+        check_int(batch_size, "batch_size", what="a positive integer")
         if (X_test is None) != (y_test is None):
             raise ValueError("Pass both X_test and y_test for the learning curve, or neither.")
         self.learner = learner
         self.X_pool = X_pool
         self.classes = list(learner.classes_ if classes is None else classes)
         if len(self.classes) > len(CLASS_KEYS):
-            warnings.warn(f"Only the first {len(CLASS_KEYS)} classes get a keyboard shortcut.", stacklevel=2)
+            warnings.warn(
+                f"Only the first {len(CLASS_KEYS)} classes get a keyboard shortcut.", stacklevel=2
+            )
         self.batch_size = int(batch_size)
         self.display_func = display_func
         self.X_test, self.y_test = X_test, y_test
@@ -209,14 +216,16 @@ class LabellingWidget:
         if self.budget < 1:
             raise InvalidParameterError(f"budget must be a positive integer; got {budget!r}.")
         if display_data is not None and len(display_data) != n_pool:
-            raise ValueError(f"display_data has {len(display_data)} items but X_pool has {n_pool} rows.")
+            raise ValueError(
+                f"display_data has {len(display_data)} items but X_pool has {n_pool} rows."
+            )
         self.display_data = display_data
         self.image_shape = image_shape
         self.feature_names = feature_names
         if tokenizer is not None and not hasattr(tokenizer, "inverse_transform"):
             raise InvalidParameterError(
-                f"tokenizer must be a fitted prunefuse_sk.text.TokenIds (it decodes token ids to text); "
-                f"got {type(tokenizer).__name__}."
+                "tokenizer must be a fitted prunefuse_sk.text.TokenIds (it decodes token ids to "
+                f"text); got {type(tokenizer).__name__}."
             )
         self.tokenizer = tokenizer
 
@@ -243,32 +252,44 @@ class LabellingWidget:
         self.sample_html = w.HTML()
         self.class_buttons = []
         for key, label in zip(self.keys, self.classes):
-            button = w.Button(description=f"{label}" + (f"  [{key}]" if key else ""), layout=w.Layout(width="auto"))
+            button = w.Button(
+                description=f"{label}" + (f"  [{key}]" if key else ""),
+                layout=w.Layout(width="auto"),
+            )
             button.on_click(lambda _, label=label: self.answer(label))
             self.class_buttons.append(button)
         self.skip_button = w.Button(description=f"skip  [{SKIP_KEY}]", icon="forward")
         self.skip_button.on_click(lambda _: self.skip())
         self.undo_button = w.Button(description=f"undo  [{UNDO_KEY}]", icon="undo")
         self.undo_button.on_click(lambda _: self.undo())
-        self.retry_button = w.Button(description="retry", icon="refresh", button_style="warning",
-                                     layout=w.Layout(display="none"))
+        self.retry_button = w.Button(
+            description="retry",
+            icon="refresh",
+            button_style="warning",
+            layout=w.Layout(display="none"),
+        )
         self.retry_button.on_click(lambda _: self.retry())
         self.fuse_button = w.Button(description="fuse", icon="compress", button_style="success")
         self.fuse_button.on_click(lambda _: self.fuse())
-        self.key_box = w.Text(placeholder="type a [key] shown on a button; s skip, u undo", continuous_update=True,
-                              layout=w.Layout(width="260px"))
+        self.key_box = w.Text(
+            placeholder="type a [key] shown on a button; s skip, u undo",
+            continuous_update=True,
+            layout=w.Layout(width="260px"),
+        )
         self.key_box.observe(self._on_key, names="value")
         self.progress = w.IntProgress(min=0, max=self.budget, description="labels")
         self.progress_text = w.HTML()
         self.status = w.HTML()
         self.curve_image = w.Image(format="png", layout=w.Layout(width="360px"))
-        controls = w.VBox([
-            w.HBox(self.class_buttons, layout=w.Layout(flex_flow="row wrap")),
-            w.HBox([self.skip_button, self.undo_button, self.key_box]),
-            w.HBox([self.progress, self.progress_text]),
-            w.HBox([self.fuse_button, self.retry_button]),
-            self.status,
-        ])
+        controls = w.VBox(
+            [
+                w.HBox(self.class_buttons, layout=w.Layout(flex_flow="row wrap")),
+                w.HBox([self.skip_button, self.undo_button, self.key_box]),
+                w.HBox([self.progress, self.progress_text]),
+                w.HBox([self.fuse_button, self.retry_button]),
+                self.status,
+            ]
+        )
         sample = w.VBox([self.title, self.sample_image, self.sample_html, self.sample_view])
         right = [self.curve_image] if self.X_test is not None else []
         self.widget = w.VBox([w.HBox([sample, *right]), controls])
@@ -298,7 +319,10 @@ class LabellingWidget:
             button.disabled = done or self.error_ is not None
         self.undo_button.disabled = not self.pending_
         self.progress.value = min(self.n_given, self.budget)
-        self.progress_text.value = f"{self.n_given} / {self.budget} labels given, {len(self.learner.X_training)} in the learner"
+        self.progress_text.value = (
+            f"{self.n_given} / {self.budget} labels given, "
+            f"{len(self.learner.X_training)} in the learner"
+        )
         if done:
             self.title.value = "<b>Done</b>" if self.error_ is None else "<b>Paused</b>"
             self.sample_image.value = b""
@@ -310,7 +334,11 @@ class LabellingWidget:
         self._render(index)
 
     def _render(self, index):
-        sample = self.display_data[index] if self.display_data is not None else take_rows(self.X_pool, [index])[0]
+        sample = (
+            self.display_data[index]
+            if self.display_data is not None
+            else take_rows(self.X_pool, [index])[0]
+        )
         if hasattr(sample, "detach"):
             sample = sample.detach().cpu().numpy()
         self.sample_image.value, self.sample_html.value = b"", ""
@@ -334,16 +362,25 @@ class LabellingWidget:
             return
         image = _as_image(sample, self.image_shape)
         if image is not None:
-            self.sample_image.value = _png(lambda ax: (ax.imshow(image, cmap="gray"), ax.axis("off")), (2.5, 2.5))
+            self.sample_image.value = _png(
+                lambda ax: (ax.imshow(image, cmap="gray"), ax.axis("off")), (2.5, 2.5)
+            )
             return
         values = np.asarray(sample).ravel()
         names = self.feature_names or [f"x{i}" for i in range(len(values))]
-        cells = "".join(f"<tr><td>{html.escape(str(n))}</td><td>{v:.4g}</td></tr>" for n, v in zip(names, values[:40]))
-        more = f"<tr><td colspan=2>... {len(values) - 40} more</td></tr>" if len(values) > 40 else ""
+        cells = "".join(
+            f"<tr><td>{html.escape(str(n))}</td><td>{v:.4g}</td></tr>"
+            for n, v in zip(names, values[:40])
+        )
+        more = (
+            f"<tr><td colspan=2>... {len(values) - 40} more</td></tr>" if len(values) > 40 else ""
+        )
         self.sample_html.value = f"<table>{cells}{more}</table>"
 
     def _show_text(self, text):
-        self.sample_html.value = f"<pre style='white-space:pre-wrap;max-width:40em'>{html.escape(text)}</pre>"
+        self.sample_html.value = (
+            f"<pre style='white-space:pre-wrap;max-width:40em'>{html.escape(text)}</pre>"
+        )
 
     def _draw_curve(self):
         if not self.curve_:
@@ -363,7 +400,9 @@ class LabellingWidget:
     @property
     def n_given(self):
         """int: Labels given in this session (taught or pending)."""
-        return len(self.labelled_indices_) + sum(1 for _, label in self.pending_ if label is not _SKIP)
+        return len(self.labelled_indices_) + sum(
+            1 for _, label in self.pending_ if label is not _SKIP
+        )
 
     def answer(self, label):
         """Label the current sample (what a class button or key does).
@@ -406,7 +445,9 @@ class LabellingWidget:
         try:
             if answered:
                 rows = [i for i, _ in answered]
-                self.learner.teach(take_rows(self.X_pool, rows), np.asarray([label for _, label in answered]))
+                self.learner.teach(
+                    take_rows(self.X_pool, rows), np.asarray([label for _, label in answered])
+                )
         except Exception as exc:  # noqa: BLE001 - shown to the user; labels are handled below
             self.error_ = exc
             stored = len(self.learner.X_training) > before
@@ -416,8 +457,13 @@ class LabellingWidget:
             self.retry_button.layout.display = None
             self._set_status(
                 f"<b>{type(exc).__name__}</b>: {html.escape(str(exc))}<br>"
-                + ("Your answers are saved in the learner; press <i>retry</i> to retrain its proxy."
-                   if stored else "Your answers are kept here; fix the cause and press <i>retry</i> to send them again."),
+                + (
+                    "Your answers are saved in the learner; press <i>retry</i> to retrain its "
+                    "proxy."
+                    if stored
+                    else "Your answers are kept here; fix the cause and press <i>retry</i> to "
+                    "send them again."
+                ),
                 "error",
             )
             self._show_current()
@@ -476,7 +522,10 @@ class LabellingWidget:
         if n <= 0:
             self.batch_ = []
             done = "Budget reached" if self.n_given >= self.budget else "The pool is exhausted"
-            self._set_status(f"{done}: {self.n_given} labels given. Press <i>fuse</i> for the final network.", "done")
+            self._set_status(
+                f"{done}: {self.n_given} labels given. Press <i>fuse</i> for the final network.",
+                "done",
+            )
             self._show_current()
             return
         try:
@@ -485,11 +534,15 @@ class LabellingWidget:
             self.error_, self._failed = exc, "query"
             self.batch_ = []
             self.retry_button.layout.display = None
-            self._set_status(f"<b>query failed</b>: {type(exc).__name__}: {html.escape(str(exc))}", "error")
+            self._set_status(
+                f"<b>query failed</b>: {type(exc).__name__}: {html.escape(str(exc))}", "error"
+            )
             self._show_current()
             return
         self.batch_ = [int(i) for i in remaining[np.asarray(indices)]]
-        self._set_status(f"Batch {self.n_teach_ + 1}: {len(self.batch_)} samples chosen by the proxy.")
+        self._set_status(
+            f"Batch {self.n_teach_ + 1}: {len(self.batch_)} samples chosen by the proxy."
+        )
         self._show_current()
 
     def fuse(self, **fuse_params):
@@ -509,11 +562,12 @@ class LabellingWidget:
             self.fused_ = self.learner.fuse(**fuse_params)
         except Exception as exc:  # noqa: BLE001 - shown to the user
             self.error_ = exc
-            self._set_status(f"<b>fuse failed</b>: {type(exc).__name__}: {html.escape(str(exc))}", "error")
+            self._set_status(
+                f"<b>fuse failed</b>: {type(exc).__name__}: {html.escape(str(exc))}", "error"
+            )
             raise
         message = f"Fused network trained on {len(self.learner.X_training)} labels."
         if self.X_test is not None:
             message += f" Test accuracy: {float(self.fused_.score(self.X_test, self.y_test)):.3f}."
         self._set_status(message, "done")
         return self.fused_
-

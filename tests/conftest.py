@@ -43,7 +43,10 @@ def make_net(module, max_epochs=3, criterion=torch.nn.CrossEntropyLoss, **kwargs
 ARCHITECTURES = {
     # name: (module kwargs factory, input is image?)
     "mlp": (lambda: dict(module=MLP, module__n_features=64, module__n_classes=10), False),
-    "cnn_bn": (lambda: dict(module=SmallCNN, module__n_classes=10, module__width=8, module__hidden=32), True),
+    "cnn_bn": (
+        lambda: dict(module=SmallCNN, module__n_classes=10, module__width=8, module__hidden=32),
+        True,
+    ),
     "resnet": (lambda: dict(module=SmallResNet, module__n_classes=10, module__width=8), True),
 }
 
@@ -77,7 +80,12 @@ def dask_env(monkeypatch):
     Starting a ``LocalCluster`` sets ``OMP_NUM_THREADS=1`` (and more) in the calling process;
     left there, it would reach later tests' subprocesses.
     """
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_"):
+    for name in (
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MALLOC_TRIM_THRESHOLD_",
+    ):
         if name in os.environ:
             monkeypatch.setenv(name, os.environ[name])
         else:

@@ -29,8 +29,8 @@ from skorch.hf import AccelerateMixin  # noqa: E402
 
 import prunefuse_sk  # noqa: E402
 from prunefuse_sk import FusedNeuralNetClassifier, PruneFuseActiveLearner  # noqa: E402
-from prunefuse_sk.networks import MLP, SmallCNN  # noqa: E402
 from prunefuse_sk.architecture import count_parameters  # noqa: E402
+from prunefuse_sk.networks import MLP, SmallCNN  # noqa: E402
 
 from conftest import make_net, state_equal  # noqa: E402
 
@@ -41,7 +41,8 @@ class AcceleratedNet(AccelerateMixin, NeuralNetClassifier):
 
 @pytest.fixture(autouse=True)
 def fresh_accelerator_state():
-    """Accelerate keeps one state per process; reset it around each test, as accelerate's own tests do."""
+    """Accelerate keeps one state per process; reset it around each test, as accelerate's own tests
+    do."""
     AcceleratorState._reset_state(True)
     GradientState._reset_state()
     yield
@@ -67,7 +68,9 @@ def accelerated_net(module, accelerator=None, **kwargs):
         callbacks__print_log__sink=print,
     )
     params.update(kwargs)
-    return AcceleratedNet(module, accelerator=accelerator or Accelerator(cpu=True), device=None, **params)
+    return AcceleratedNet(
+        module, accelerator=accelerator or Accelerator(cpu=True), device=None, **params
+    )
 
 
 def _mlp_kwargs():
@@ -85,19 +88,24 @@ def _eval_outputs(module, X):
 
 
 def _registered(accelerator):
-    """What the accelerator keeps a reference to (accelerate's private lists of prepared objects)."""
+    """What the accelerator keeps a reference to (accelerate's private lists of prepared
+    objects)."""
     return [len(getattr(accelerator, name)) for name in ("_models", "_optimizers", "_dataloaders")]
 
 
 def test_active_learning_loop_with_an_accelerated_net(digits_flat):
     X, X_test, y, y_test = digits_flat
     net = accelerated_net(MLP, lr=1e-2, max_epochs=10, **_mlp_kwargs())
-    learner = PruneFuseActiveLearner(net, pruning_ratio=0.5, proxy_params={"max_epochs": 3}, random_state=0)
+    learner = PruneFuseActiveLearner(
+        net, pruning_ratio=0.5, proxy_params={"max_epochs": 3}, random_state=0
+    )
     learner.fit(X[:100], y[:100])
 
     proxy = learner.proxy_
     assert type(proxy) is AcceleratedNet and proxy.device is None
-    assert proxy.accelerator is net.accelerator  # accelerate's deepcopy shares it; clone() deep-copies
+    assert (
+        proxy.accelerator is net.accelerator
+    )  # accelerate's deepcopy shares it; clone() deep-copies
     assert count_parameters(proxy.module_) == learner.n_params_proxy_ < learner.n_params_full_
     assert learner.n_params_proxy_ < 0.6 * learner.n_params_full_
 
@@ -118,7 +126,9 @@ def test_active_learning_loop_with_an_accelerated_net(digits_flat):
     assert count_parameters(clf.module_) == learner.n_params_full_
     y_pred = learner.predict(X_test)
     assert y_pred.shape == y_test.shape and set(y_pred) <= set(learner.classes_)
-    np.testing.assert_array_equal(y_pred, clf.predict(X_test))  # skorch's path: accelerate's data loader
+    np.testing.assert_array_equal(
+        y_pred, clf.predict(X_test)
+    )  # skorch's path: accelerate's data loader
     assert learner.score(X_test, y_test) == pytest.approx(clf.score(X_test, y_test))
     assert learner.score(X_test, y_test) > 0.6
 
@@ -128,15 +138,21 @@ def test_same_selection_as_the_plain_net(digits, proxy_retrain):
     """One CPU process with full precision: Accelerate changes nothing, down to the last bit."""
     X, X_test, y, _ = digits
     results = []
-    for net in (make_net(SmallCNN, max_epochs=2, **_cnn_kwargs()),
-                accelerated_net(SmallCNN, max_epochs=2, **_cnn_kwargs())):
-        learner = PruneFuseActiveLearner(net, pruning_ratio=0.5, proxy_retrain=proxy_retrain, random_state=0)
+    for net in (
+        make_net(SmallCNN, max_epochs=2, **_cnn_kwargs()),
+        accelerated_net(SmallCNN, max_epochs=2, **_cnn_kwargs()),
+    ):
+        learner = PruneFuseActiveLearner(
+            net, pruning_ratio=0.5, proxy_retrain=proxy_retrain, random_state=0
+        )
         learner.fit(X[:100], y[:100])
         first = learner.query(X[100:], n=10)[0]
         learner.teach(X[100:][first], y[100:][first])
         second = learner.set_params(query_strategy="kcenter").query(X[100:], n=10)[0]
         learner.teach(X[100:][second], y[100:][second])
-        if isinstance(net, AcceleratedNet):  # neither new nor continued proxies stay with the accelerator
+        if isinstance(
+            net, AcceleratedNet
+        ):  # neither new nor continued proxies stay with the accelerator
             assert _registered(net.accelerator) == [0, 0, 0]
         proxy_state = learner.proxy_.module_.state_dict()
         results.append((first, second, proxy_state, learner.fuse().predict_proba(X_test)))
@@ -155,13 +171,21 @@ def test_zero_fusion_reproduces_the_proxy(digits):
     fused = learner.fuse(train=False)
     assert isinstance(fused, AcceleratedNet)
     assert fused.module_.state_dict().keys() == learner.full_init_module_.state_dict().keys()
-    torch.testing.assert_close(_eval_outputs(fused.module_, X_test), _eval_outputs(learner.proxy_.module_, X_test),
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        _eval_outputs(fused.module_, X_test),
+        _eval_outputs(learner.proxy_.module_, X_test),
+        atol=1e-5,
+        rtol=0,
+    )
     # skorch's predict_proba: accelerate's data loader and gather_for_metrics, on both networks
-    np.testing.assert_allclose(fused.predict_proba(X_test), learner.proxy_.predict_proba(X_test), atol=1e-5)
+    np.testing.assert_allclose(
+        fused.predict_proba(X_test), learner.proxy_.predict_proba(X_test), atol=1e-5
+    )
     # initialize() marked it prepared; clone() must not carry that flag over
     again = clone(fused).initialize()
-    assert type(again) is type(fused) and state_equal(again.module_.state_dict(), fused.module_.state_dict())
+    assert type(again) is type(fused) and state_equal(
+        again.module_.state_dict(), fused.module_.state_dict()
+    )
 
 
 def _fitted_and_fused(X, y):
@@ -183,7 +207,9 @@ def test_pickle_checkpoint_and_clone_round_trips(digits_flat, tmp_path):
     assert restored.proxy_.device is None and type(restored.fused_) is type(clf)
     np.testing.assert_allclose(restored.fused_.predict_proba(X_test), proba, atol=1e-6)
     np.testing.assert_allclose(restored.proxy_.predict_proba(X_test), proxy_proba, atol=1e-6)
-    restored.teach(X[120:140], y[120:140])  # the restored estimator still initializes: device stayed None
+    restored.teach(
+        X[120:140], y[120:140]
+    )  # the restored estimator still initializes: device stayed None
     assert restored.fuse(train=False).device is None
 
     for fused_copy in (pickle.loads(pickle.dumps(clf)), copy.deepcopy(clf)):
@@ -200,7 +226,9 @@ def test_pickle_checkpoint_and_clone_round_trips(digits_flat, tmp_path):
     assert state_equal(fresh.proxy_.module_.state_dict(), learner.proxy_.module_.state_dict())
     # the fused classifier's clone restarts from the fused weights and retrains to the same network
     refit = clone(clf)
-    assert type(refit) is type(clf) and state_equal(refit.module.state_dict(), clf.module.state_dict())
+    assert type(refit) is type(clf) and state_equal(
+        refit.module.state_dict(), clf.module.state_dict()
+    )
     refit.fit(learner.X_training, learner.y_training)
     np.testing.assert_allclose(refit.predict_proba(X_test), proba, atol=1e-6)
 
@@ -209,13 +237,16 @@ def test_round_trips_query_and_predict_alike(digits_flat, tmp_path):
     X, X_test, y, _ = digits_flat
     net, learner, _ = _fitted_and_fused(X, y)
     proba = learner.predict_proba(X_test)
-    for other in (pickle.loads(pickle.dumps(learner)),
-                  PruneFuseActiveLearner.load(learner.save(tmp_path / "learner.pfsk"), estimator=net)):
+    for other in (
+        pickle.loads(pickle.dumps(learner)),
+        PruneFuseActiveLearner.load(learner.save(tmp_path / "learner.pfsk"), estimator=net),
+    ):
         np.testing.assert_allclose(other.predict_proba(X_test), proba, atol=1e-6)
         np.testing.assert_array_equal(other.query(X[120:], n=5)[0], learner.query(X[120:], n=5)[0])
     first = PruneFuseActiveLearner(net, pruning_ratio=0.5, random_state=0).fit(X[:100], y[:100])
-    np.testing.assert_array_equal(clone(first).fit(X[:100], y[:100]).query(X[100:], n=10)[0],
-                                  first.query(X[100:], n=10)[0])
+    np.testing.assert_array_equal(
+        clone(first).fit(X[:100], y[:100]).query(X[100:], n=10)[0], first.query(X[100:], n=10)[0]
+    )
 
 
 def test_estimator_is_never_prepared_or_modified(digits_flat):
@@ -257,17 +288,22 @@ class CrossEntropy:
 X, X_test, y, y_test = load_digits_images(random_state=0)
 X, X_test = X.reshape(len(X), -1), X_test.reshape(len(X_test), -1)
 accelerator = Accelerator(cpu=True)
-result = {"distributed_type": str(accelerator.distributed_type), "num_processes": accelerator.num_processes}
+result = {
+    "distributed_type": str(accelerator.distributed_type),
+    "num_processes": accelerator.num_processes,
+}
 settings = {
-    # modules stay wrapped in DistributedDataParallel; fusion, distillation and T_sync read through it
+    # modules stay wrapped in DistributedDataParallel; fusion, distillation and T_sync read
+    # through it
     "wrapped": dict(unwrap=False, learner=dict(distillation_weight=0.5, sync_every=2)),
     # unwrapped after each training; warm retraining must prepare them again to stay in sync
     "warm": dict(unwrap=True, learner=dict(proxy_retrain="warm")),
 }
 for name, setting in settings.items():
     net = AcceleratedNet(
-        MLP, module__n_features=64, module__n_classes=10, module__hidden=(32, 16), accelerator=accelerator,
-        device=None, criterion=CrossEntropy, predict_nonlinearity=functools.partial(torch.softmax, dim=-1),
+        MLP, module__n_features=64, module__n_classes=10, module__hidden=(32, 16),
+        accelerator=accelerator, device=None, criterion=CrossEntropy,
+        predict_nonlinearity=functools.partial(torch.softmax, dim=-1),
         optimizer=torch.optim.Adam, lr=1e-2, max_epochs=3, batch_size=16, train_split=None,
         iterator_train__shuffle=True, verbose=0, callbacks__print_log__sink=print,
         unwrap_after_train=setting["unwrap"],
@@ -285,7 +321,9 @@ for name, setting in settings.items():
         "proxy_module": proxy_module,
         "fused_class": type(clf).__name__,
         "queries": queries,
-        "proxy_weights": float(sum(v.double().sum() for v in learner.proxy_.module_.state_dict().values())),
+        "proxy_weights": float(
+            sum(v.double().sum() for v in learner.proxy_.module_.state_dict().values())
+        ),
         "fused_proba": np.round(clf.predict_proba(X_test[:40]).astype(float), 4).tolist(),
         "score": learner.score(X_test, y_test),
     }
@@ -308,10 +346,21 @@ def test_two_processes_with_distributed_data_parallel_agree(tmp_path):
     script = tmp_path / "run_learner.py"
     script.write_text(textwrap.dedent(_DISTRIBUTED_SCRIPT))
     package_root = str(Path(prunefuse_sk.__file__).resolve().parents[1])
-    env = dict(os.environ, OMP_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")]))
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               str(script), str(tmp_path)]
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")]),
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(script),
+        str(tmp_path),
+    ]
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
@@ -342,7 +391,9 @@ def test_accelerated_net_on_cuda(digits):
     learner.teach(rows, y[100:][idx])
     learner.set_params(query_strategy="kcenter").query(torch.as_tensor(X[100:]).cuda(), n=5)
     exact = learner.fuse(train=False)
-    np.testing.assert_allclose(exact.predict_proba(X_test), learner.proxy_.predict_proba(X_test), atol=1e-5)
+    np.testing.assert_allclose(
+        exact.predict_proba(X_test), learner.proxy_.predict_proba(X_test), atol=1e-5
+    )
     clf = learner.fuse()
     assert next(clf.module_.parameters()).is_cuda and not next(clf.module.parameters()).is_cuda
     assert clf.score(X_test, y_test) > 0.5
@@ -353,8 +404,13 @@ def test_accelerated_net_on_cuda(digits):
 def test_mixed_precision_on_cuda(digits):
     X, X_test, y, y_test = digits
     accelerator = Accelerator(mixed_precision="bf16" if torch.cuda.is_bf16_supported() else "fp16")
-    net = accelerated_net(SmallCNN, accelerator=accelerator, max_epochs=5, unwrap_after_train=False,
-                          **_gpu_cnn_kwargs())
+    net = accelerated_net(
+        SmallCNN,
+        accelerator=accelerator,
+        max_epochs=5,
+        unwrap_after_train=False,
+        **_gpu_cnn_kwargs(),
+    )
     learner = PruneFuseActiveLearner(net, distillation_weight=0.5, sync_every=1, random_state=0)
     learner.fit(X[:100], y[:100])
     idx, rows = learner.query(X[100:], n=20)

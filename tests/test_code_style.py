@@ -1,5 +1,6 @@
-"""The code keeps the house style: the module map is the truth, names stay private, functions stay short,
-and every public object has a numpydoc docstring (as scikit-learn's ``test_docstrings.py`` checks)."""
+"""The code keeps the house style: the module map is the truth, names stay private, functions stay
+short, and every public object has a numpydoc docstring (as scikit-learn's ``test_docstrings.py``
+checks)."""
 
 import ast
 import importlib
@@ -15,7 +16,8 @@ import prunefuse_sk
 PACKAGE = Path(prunefuse_sk.__file__).parent
 ROOT = PACKAGE.parent
 MAX_FUNCTION_LINES = 80
-# numpydoc checks: a docstring, a summary, every parameter documented and none unknown, a Returns section
+# numpydoc checks: a docstring, a summary, every parameter documented and none unknown, a Returns
+# section
 NUMPYDOC_CHECKS = {"GL08", "SS01", "PR01", "PR02", "RT01"}
 
 
@@ -35,7 +37,8 @@ def _relative_base(name, path, level):
 
 
 def _package_imports(name, path):
-    """The package's modules that ``path`` imports (relative imports resolved, deferred ones included)."""
+    """The package's modules that ``path`` imports (relative imports resolved, deferred ones
+    included)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if not (isinstance(node, ast.ImportFrom) and node.level):
@@ -44,15 +47,21 @@ def _package_imports(name, path):
         if node.module:
             found.add(".".join(base + [node.module]))
             continue
-        for alias in node.names:  # "from . import persistence" imports a module; "from . import x" the package
+        # "from . import persistence" imports a module; "from . import x" the package
+        for alias in node.names:
             target = ".".join(base + [alias.name])
             found.add(target if target in SOURCES else ".".join(base) or "__init__")
     return found - {name}
 
 
 def _resolve(module, name):
-    """A module name as the map writes it, inside ``module``'s subpackage first, then from the root."""
-    package = module.split(".")[:-1] if module in SOURCES and not SOURCES[module].name == "__init__.py" else []
+    """A module name as the map writes it, inside ``module``'s subpackage first, then from the
+    root."""
+    package = (
+        module.split(".")[:-1]
+        if module in SOURCES and not SOURCES[module].name == "__init__.py"
+        else []
+    )
     if SOURCES.get(module) is not None and SOURCES[module].name == "__init__.py":
         package = module.split(".")
     local = ".".join(package + [name])
@@ -66,10 +75,20 @@ def _module_map():
     declared = {}
     for line in section.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if not line.startswith("|") or len(cells) < 2 or set(cells[0]) <= {"-", " "} or cells[0] == "module":
+        if (
+            not line.startswith("|")
+            or len(cells) < 2
+            or set(cells[0]) <= {"-", " "}
+            or cells[0] == "module"
+        ):
             continue
-        modules = [re.sub(r"\.py$", "", name).replace("/", ".") for name in re.findall(r"`([^`]+)`", cells[0])]
-        modules = [name[: -len(".__init__")] if name.endswith(".__init__") else name for name in modules]
+        modules = [
+            re.sub(r"\.py$", "", name).replace("/", ".")
+            for name in re.findall(r"`([^`]+)`", cells[0])
+        ]
+        modules = [
+            name[: -len(".__init__")] if name.endswith(".__init__") else name for name in modules
+        ]
         names = None if len(cells) < 3 else re.findall(r"`([\w.]+)`", cells[2])
         for module in modules:
             declared[module] = None if names is None else {_resolve(module, name) for name in names}
@@ -78,14 +97,18 @@ def _module_map():
 
 def test_the_module_map_lists_every_module_and_every_import():
     declared = _module_map()
-    assert set(SOURCES) - set(declared) == set(), "modules missing from CONTRIBUTING.md's module map"
+    assert set(SOURCES) - set(declared) == set(), (
+        "modules missing from CONTRIBUTING.md's module map"
+    )
     assert set(declared) - set(SOURCES) == set(), "the module map lists modules that do not exist"
     for name, path in SOURCES.items():
         allowed = declared[name]
         if allowed is None:  # a face (or the learner): may import everything below it
             continue
         undeclared = _package_imports(name, path) - allowed
-        assert not undeclared, f"{name} imports {sorted(undeclared)}, which its row in the module map does not declare"
+        assert not undeclared, (
+            f"{name} imports {sorted(undeclared)}, which its row in the module map does not declare"
+        )
 
 
 def test_no_private_name_crosses_a_module():
@@ -97,15 +120,27 @@ def test_no_private_name_crosses_a_module():
             if isinstance(node, ast.ImportFrom) and node.level:
                 for alias in node.names:
                     private = alias.name.startswith("_") and not alias.name.startswith("__")
-                    base = ".".join(_relative_base(name, path, node.level) + ([node.module] if node.module else []))
-                    if (f"{base}.{alias.name}".strip(".") in SOURCES) or (not node.module and private):
+                    base = ".".join(
+                        _relative_base(name, path, node.level)
+                        + ([node.module] if node.module else [])
+                    )
+                    if (f"{base}.{alias.name}".strip(".") in SOURCES) or (
+                        not node.module and private
+                    ):
                         imported_modules.add(alias.asname or alias.name)
                     elif private:
-                        crossings.append(f"{name}: from {'.' * node.level}{node.module or ''} import {alias.name}")
+                        crossings.append(
+                            f"{name}: from {'.' * node.level}{node.module or ''} "
+                            f"import {alias.name}"
+                        )
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                    and node.value.id in imported_modules and node.attr.startswith("_")
-                    and not node.attr.startswith("__")):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in imported_modules
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
                 crossings.append(f"{name}: {node.value.id}.{node.attr}")
     assert crossings == []
 
@@ -114,7 +149,11 @@ def _code_lines(source_lines, node):
     """Lines of a function that are neither blank, comments, nor its docstring."""
     docstring = None
     first = node.body[0]
-    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
         docstring = range(first.lineno, first.end_lineno + 1)
     count = 0
     for number in range(node.lineno, node.end_lineno + 1):
@@ -138,7 +177,8 @@ def test_no_function_has_more_than_80_lines_of_code():
 
 
 def _public_objects():
-    """Every public class and function (the ``__all__`` of each public module) and the public methods of the classes."""
+    """Every public class and function (the ``__all__`` of each public module) and the public
+    methods of the classes."""
     seen = set()
     for info in pkgutil.walk_packages(prunefuse_sk.__path__, "prunefuse_sk."):
         if any(part.startswith("_") for part in info.name.split(".")[1:]):
@@ -146,7 +186,9 @@ def _public_objects():
         module = importlib.import_module(info.name)
         for attr in getattr(module, "__all__", []):
             obj = getattr(module, attr)
-            if not (inspect.isclass(obj) or inspect.isfunction(obj)) or not obj.__module__.startswith("prunefuse_sk"):
+            if not (
+                inspect.isclass(obj) or inspect.isfunction(obj)
+            ) or not obj.__module__.startswith("prunefuse_sk"):
                 continue
             qualname = f"{obj.__module__}.{obj.__qualname__}"
             if qualname in seen:
@@ -156,7 +198,8 @@ def _public_objects():
             if inspect.isclass(obj):
                 for method, member in vars(obj).items():
                     if not method.startswith("_") and (
-                        inspect.isfunction(member) or isinstance(member, (classmethod, staticmethod))
+                        inspect.isfunction(member)
+                        or isinstance(member, (classmethod, staticmethod))
                     ):
                         yield f"{qualname}.{method}"
 
@@ -173,5 +216,9 @@ def test_the_docstring_check_sees_the_public_api():
 @pytest.mark.parametrize("qualname", PUBLIC_OBJECTS)
 def test_public_docstrings_pass_numpydoc_validation(qualname):
     validate = pytest.importorskip("numpydoc.validate").validate
-    errors = [f"{code}: {message}" for code, message in validate(qualname)["errors"] if code in NUMPYDOC_CHECKS]
+    errors = [
+        f"{code}: {message}"
+        for code, message in validate(qualname)["errors"]
+        if code in NUMPYDOC_CHECKS
+    ]
     assert errors == [], qualname

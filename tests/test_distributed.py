@@ -6,14 +6,14 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from skorch import NeuralNetClassifier
 from sklearn.datasets import load_digits
+from skorch import NeuralNetClassifier
 
 from prunefuse_sk import PruneFuseActiveLearner
 from prunefuse_sk.exceptions import NonFiniteInputError
 from prunefuse_sk.networks import MLP
 from prunefuse_sk.strategies import STRATEGIES, top_n
-from prunefuse_sk.strategies.selectors import top_by_key, tie_seed
+from prunefuse_sk.strategies.selectors import tie_seed, top_by_key
 
 from conftest import make_net
 
@@ -26,7 +26,9 @@ RANKING = ["least_confidence", "margin", "entropy", "random"]
 def fitted(digits_flat):
     X_pool, X_test, y_pool, _ = digits_flat
     net = make_net(MLP, module__n_features=64, module__n_classes=10, max_epochs=3)
-    return PruneFuseActiveLearner(net, pruning_ratio=0.5, random_state=0).fit(X_pool[:150], y_pool[:150])
+    return PruneFuseActiveLearner(net, pruning_ratio=0.5, random_state=0).fit(
+        X_pool[:150], y_pool[:150]
+    )
 
 
 def _copy(learner, **params):
@@ -34,7 +36,8 @@ def _copy(learner, **params):
 
 
 def noisy_digits_block(block_id, rows=10_000, noise=0.05):
-    """Rows of scikit-learn's digits with pixel noise seeded by the block: made where the block is computed."""
+    """Rows of scikit-learn's digits with pixel noise seeded by the block: made where the block is
+    computed."""
     X = (load_digits().data / 16).astype(np.float32)
     rng = np.random.RandomState(block_id)
     picked = X[rng.randint(0, len(X), rows)]
@@ -44,7 +47,9 @@ def noisy_digits_block(block_id, rows=10_000, noise=0.05):
 def _lazy_pool(n_blocks, rows=10_000):
     return da.map_blocks(
         lambda block_info=None: noisy_digits_block(block_info[None]["chunk-location"][0], rows),
-        chunks=((rows,) * n_blocks, (64,)), dtype=np.float32, meta=np.empty((0, 0), np.float32),
+        chunks=((rows,) * n_blocks, (64,)),
+        dtype=np.float32,
+        meta=np.empty((0, 0), np.float32),
     )
 
 
@@ -59,7 +64,9 @@ def test_blockwise_top_n_equals_top_n_ties_included():
             rows = np.arange(start, min(start + 700, len(scores)))
             bests.append(rows[top_by_key(scores[rows], 40, seed, rows)])
         merged = np.concatenate(bests)
-        np.testing.assert_array_equal(merged[top_by_key(scores[merged], 40, seed, merged)], expected)
+        np.testing.assert_array_equal(
+            merged[top_by_key(scores[merged], 40, seed, merged)], expected
+        )
     # ties really are broken at random, and differently per seed
     assert len({tuple(top_n(scores, 40, random_state=s)) for s in range(5)}) == 5
 
@@ -76,7 +83,9 @@ def test_ranking_strategies_pick_what_they_pick_in_memory(fitted, digits_flat, s
     np.testing.assert_array_equal(rows_dask, rows_mem)
     np.testing.assert_allclose(scores_dask, scores_mem)
     # the random stream moved on alike: the next query agrees too
-    np.testing.assert_array_equal(b.query(pool, 5, max_candidates=3_000)[0], a.query(X_pool, 5, max_candidates=3_000)[0])
+    np.testing.assert_array_equal(
+        b.query(pool, 5, max_candidates=3_000)[0], a.query(X_pool, 5, max_candidates=3_000)[0]
+    )
 
 
 @pytest.mark.parametrize("strategy", ["kcenter", "badge"])
@@ -85,8 +94,11 @@ def test_embedding_strategies_run_on_a_candidate_sample(fitted, digits_flat, str
     pool = da.from_array(X_pool, chunks=1_000)
     a, b = _copy(fitted, query_strategy=strategy), _copy(fitted, query_strategy=strategy)
     # with the same sample both paths see the same embeddings, so they choose the same rows
-    np.testing.assert_array_equal(b.query(pool, 10, max_candidates=800)[0], a.query(X_pool, 10, max_candidates=800)[0])
-    # without max_candidates a dask pool is sampled (DASK_CANDIDATES rows), never scored whole to the client
+    np.testing.assert_array_equal(
+        b.query(pool, 10, max_candidates=800)[0], a.query(X_pool, 10, max_candidates=800)[0]
+    )
+    # without max_candidates a dask pool is sampled (DASK_CANDIDATES rows), never scored whole to
+    # the client
     seen = []
     view_strategy = STRATEGIES[strategy]
 
@@ -102,8 +114,12 @@ def test_embedding_strategies_run_on_a_candidate_sample(fitted, digits_flat, str
 
 def test_bald_on_a_dask_pool_is_reproducible(digits_flat):
     X_pool, _, y_pool, _ = digits_flat
-    net = make_net(MLP, module__n_features=64, module__n_classes=10, module__dropout=0.3, max_epochs=2)
-    learner = PruneFuseActiveLearner(net, query_strategy="bald", random_state=0).fit(X_pool[:100], y_pool[:100])
+    net = make_net(
+        MLP, module__n_features=64, module__n_classes=10, module__dropout=0.3, max_epochs=2
+    )
+    learner = PruneFuseActiveLearner(net, query_strategy="bald", random_state=0).fit(
+        X_pool[:100], y_pool[:100]
+    )
     pool = da.from_array(X_pool, chunks=300)
     first = _copy(learner).query(pool, 5, n_passes=4)[0]
     np.testing.assert_array_equal(_copy(learner).query(pool, 5, n_passes=4)[0], first)
@@ -125,28 +141,44 @@ def test_errors_on_a_dask_pool(fitted, digits_flat):
     with pytest.raises(NonFiniteInputError, match="NaN or infinity"):
         _copy(fitted).query(da.from_array(X_pool, chunks=500), 3)
     pool = da.from_array(digits_flat[0], chunks=500)
-    with pytest.raises(TypeError, match="unexpected keyword"):  # what the strategy itself would raise
+    with pytest.raises(
+        TypeError, match="unexpected keyword"
+    ):  # what the strategy itself would raise
         _copy(fitted).query(pool, 3, n_passes=3)
 
     def confident(learner, X_pool, n_instances=1, *, random_state=None, temperature=1.0):
-        return top_n(learner.predict_proba(X_pool).max(axis=1) / temperature, n_instances, random_state)
+        return top_n(
+            learner.predict_proba(X_pool).max(axis=1) / temperature, n_instances, random_state
+        )
 
     confident.rank_measure = lambda proba: proba.max(axis=1)
     with pytest.raises(TypeError, match="ranked on the workers"):
         _copy(fitted, query_strategy=confident).query(pool, 3, temperature=2.0)
     # without the extra argument it is ranked on the workers, as it ranks in memory
-    np.testing.assert_array_equal(_copy(fitted, query_strategy=confident).query(pool, 3)[0],
-                                  _copy(fitted, query_strategy=confident).query(digits_flat[0], 3)[0])
+    np.testing.assert_array_equal(
+        _copy(fitted, query_strategy=confident).query(pool, 3)[0],
+        _copy(fitted, query_strategy=confident).query(digits_flat[0], 3)[0],
+    )
 
 
 @pytest.fixture
 def cluster(dask_env):
     distributed = pytest.importorskip("dask.distributed")
     cloudpickle = pytest.importorskip("cloudpickle")
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
+    cloudpickle.register_pickle_by_value(
+        sys.modules[__name__]
+    )  # workers cannot import this test module
     try:
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                      dashboard_address=":0") as local, distributed.Client(local) as client:
+        with (
+            distributed.LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=":0",
+            ) as local,
+            distributed.Client(local) as client,
+        ):
             yield client
     finally:
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
@@ -157,7 +189,9 @@ def test_local_cluster_pool_is_never_collected(fitted, cluster, monkeypatch):
     pool_bytes = pool.shape[0] * pool.shape[1] * 4
     pickled = []
     getstate = NeuralNetClassifier.__getstate__
-    monkeypatch.setattr(NeuralNetClassifier, "__getstate__", lambda net: pickled.append(1) or getstate(net))
+    monkeypatch.setattr(
+        NeuralNetClassifier, "__getstate__", lambda net: pickled.append(1) or getstate(net)
+    )
     learner = _copy(fitted, query_strategy="least_confidence")
     pickled.clear()
     tracemalloc.start()
@@ -179,12 +213,15 @@ def test_local_cluster_pool_is_never_collected(fitted, cluster, monkeypatch):
 
 
 def test_image_pool_blocks_split_across_pixels(digits):
-    """A (n, 1, 8, 8) image pool chunked along pixels too: blocks are merged to whole rows, then ranked."""
+    """A (n, 1, 8, 8) image pool chunked along pixels too: blocks are merged to whole rows, then
+    ranked."""
     from prunefuse_sk.networks import SmallCNN
 
     X_pool, _, y_pool, _ = digits
     net = make_net(SmallCNN, module__n_classes=10, module__width=8, module__hidden=32, max_epochs=2)
-    learner = PruneFuseActiveLearner(net, pruning_ratio=0.5, random_state=0).fit(X_pool[:120], y_pool[:120])
+    learner = PruneFuseActiveLearner(net, pruning_ratio=0.5, random_state=0).fit(
+        X_pool[:120], y_pool[:120]
+    )
     pool = da.from_array(X_pool, chunks=(400, 1, 4, 8))
     for strategy in ("margin", "badge"):
         a, b = _copy(learner, query_strategy=strategy), _copy(learner, query_strategy=strategy)

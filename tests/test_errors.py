@@ -37,13 +37,17 @@ from prunefuse_sk.networks import MLP, SmallCNN
 
 from conftest import make_net
 
-DIGIT_NAMES = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+DIGIT_NAMES = np.array(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+)
 
 
 # ------------------------------------------------------------------ tiny networks
 def tiny_mlp(max_epochs=2, **kwargs):
     """A 64 -> 16 -> 10 MLP net: fast to build, prune and train on 2 CPU cores."""
-    params = dict(module__n_features=64, module__n_classes=10, module__hidden=(16,), max_epochs=max_epochs)
+    params = dict(
+        module__n_features=64, module__n_classes=10, module__hidden=(16,), max_epochs=max_epochs
+    )
     params.update(kwargs)
     return make_net(MLP, **params)
 
@@ -53,7 +57,8 @@ def tiny_cnn(max_epochs=1, **kwargs):
 
 
 class BilinearNet(nn.Module):
-    """torch-pruning 1.6 cannot rank the channels of ``fc1``, which feeds an ``nn.Bilinear``, by their norm."""
+    """torch-pruning 1.6 cannot rank the channels of ``fc1``, which feeds an ``nn.Bilinear``, by
+    their norm."""
 
     def __init__(self):
         super().__init__()
@@ -117,7 +122,9 @@ def fitted_learners(digits):
     return {
         "mlp": PruneFuseActiveLearner(tiny_mlp(), random_state=0).fit(flat[:60], y[:60]),
         "cnn": PruneFuseActiveLearner(tiny_cnn(), random_state=0).fit(images[:60], y[:60]),
-        "names": PruneFuseActiveLearner(tiny_mlp(), random_state=0).fit(flat[:60], DIGIT_NAMES[y[:60]]),
+        "names": PruneFuseActiveLearner(tiny_mlp(), random_state=0).fit(
+            flat[:60], DIGIT_NAMES[y[:60]]
+        ),
     }
 
 
@@ -205,13 +212,39 @@ BAD_INPUTS = [
     row("fit-X-1d", lambda c: c.fit(X=c.X[0], y=c.y[:1]), FeatureShapeError, "Expected a 2D array"),
     row("fit-X-0-features", lambda c: c.fit(X=np.empty((30, 0))), FeatureShapeError, "0 feature"),
     row("fit-X-0-rows", lambda c: c.fit(X=c.X[:0], y=c.y[:0]), FeatureShapeError, "0 sample"),
-    row("fit-X-nan", lambda c: c.fit(X=with_value(c.X[:30], np.nan)), NonFiniteInputError, "NaN or infinity"),
-    row("fit-X-inf", lambda c: c.fit(X=with_value(c.X[:30], np.inf)), NonFiniteInputError, "NaN or infinity"),
-    row("fit-X-sparse-nan", lambda c: c.fit(X=scipy.sparse.csr_matrix(with_value(c.X[:30], np.nan))), NonFiniteInputError,
-        "NaN or infinity"),
-    row("fit-X-complex", lambda c: c.fit(X=c.X[:30].astype(complex)), ValueError, "Complex data not supported"),
-    row("fit-X-strings", lambda c: c.fit(X=np.full((30, 64), "a")), ValueError, "must hold numbers"),
-    row("fit-X-objects", lambda c: c.fit(X=np.full((30, 64), object())), TypeError, "must hold numbers"),
+    row(
+        "fit-X-nan",
+        lambda c: c.fit(X=with_value(c.X[:30], np.nan)),
+        NonFiniteInputError,
+        "NaN or infinity",
+    ),
+    row(
+        "fit-X-inf",
+        lambda c: c.fit(X=with_value(c.X[:30], np.inf)),
+        NonFiniteInputError,
+        "NaN or infinity",
+    ),
+    row(
+        "fit-X-sparse-nan",
+        lambda c: c.fit(X=scipy.sparse.csr_matrix(with_value(c.X[:30], np.nan))),
+        NonFiniteInputError,
+        "NaN or infinity",
+    ),
+    row(
+        "fit-X-complex",
+        lambda c: c.fit(X=c.X[:30].astype(complex)),
+        ValueError,
+        "Complex data not supported",
+    ),
+    row(
+        "fit-X-strings", lambda c: c.fit(X=np.full((30, 64), "a")), ValueError, "must hold numbers"
+    ),
+    row(
+        "fit-X-objects",
+        lambda c: c.fit(X=np.full((30, 64), object())),
+        TypeError,
+        "must hold numbers",
+    ),
     row(
         "fit-image-vs-network",
         lambda c: c.fit(tiny_cnn(), X=c.images[:30, :, :7, :7]),
@@ -220,10 +253,25 @@ BAD_INPUTS = [
     ),
     # --- labels at fit
     row("fit-y-none", lambda c: c.new().fit(c.X[:30], None), ValueError, "target y is None"),
-    row("fit-y-nan", lambda c: c.fit(y=np.r_[np.nan, c.y[1:30]]), NonFiniteInputError, "y contains NaN"),
-    row("fit-y-continuous", lambda c: c.fit(y=np.linspace(0, 1, 30)), ValueError, "Unknown label type: continuous"),
+    row(
+        "fit-y-nan",
+        lambda c: c.fit(y=np.r_[np.nan, c.y[1:30]]),
+        NonFiniteInputError,
+        "y contains NaN",
+    ),
+    row(
+        "fit-y-continuous",
+        lambda c: c.fit(y=np.linspace(0, 1, 30)),
+        ValueError,
+        "Unknown label type: continuous",
+    ),
     row("fit-y-2-columns", lambda c: c.fit(y=np.zeros((30, 2))), FeatureShapeError, "must be 1-D"),
-    row("fit-length-mismatch", lambda c: c.fit(y=c.y[:29]), LengthMismatchError, "different lengths: 30 and 29"),
+    row(
+        "fit-length-mismatch",
+        lambda c: c.fit(y=c.y[:29]),
+        LengthMismatchError,
+        "different lengths: 30 and 29",
+    ),
     row(
         "fit-12-classes-10-outputs",
         lambda c: c.fit(X=c.X[:36], y=np.arange(36) % 12),
@@ -255,14 +303,21 @@ BAD_INPUTS = [
         OutputWidthError,
         r"one row of class scores.*1, 10",
     ),
-    row("fit-tuple-output", lambda c: c.fit(make_net(TupleOutputNet)), OutputWidthError, "got tuple"),
+    row(
+        "fit-tuple-output", lambda c: c.fit(make_net(TupleOutputNet)), OutputWidthError, "got tuple"
+    ),
     row(
         "fit-bilinear-l2",
         lambda c: c.fit(make_net(BilinearNet), importance="l2"),
         UnsupportedArchitectureError,
         r"channels of layer\(s\) fc1\b.*IndexError.*ignored_layers",
     ),
-    row("fit-hard-coded-view", lambda c: c.fit(make_net(HardCodedViewNet)), HardCodedShapeError, r"flatten\(1\)"),
+    row(
+        "fit-hard-coded-view",
+        lambda c: c.fit(make_net(HardCodedViewNet)),
+        HardCodedShapeError,
+        r"flatten\(1\)",
+    ),
     row(
         "fit-layer-left-with-0-channels",
         lambda c: c.fit(tiny_mlp(module__hidden=(1,)), pruning_ratio=0.9),
@@ -276,12 +331,29 @@ BAD_INPUTS = [
         InvalidParameterError,
         r"pruning_ratio must be a float in the open interval \(0, 1\)",
     ),
-    row("pruning_ratio-1", lambda c: c.fit(pruning_ratio=1), InvalidParameterError, "pruning_ratio must be"),
+    row(
+        "pruning_ratio-1",
+        lambda c: c.fit(pruning_ratio=1),
+        InvalidParameterError,
+        "pruning_ratio must be",
+    ),
     row("pruning_ratio-1.0", lambda c: c.fit(pruning_ratio=1.0), InvalidParameterError, "got 1.0"),
-    row("pruning_ratio-negative", lambda c: c.fit(pruning_ratio=-0.1), InvalidParameterError, "got -0.1"),
+    row(
+        "pruning_ratio-negative",
+        lambda c: c.fit(pruning_ratio=-0.1),
+        InvalidParameterError,
+        "got -0.1",
+    ),
     row("pruning_ratio-1.5", lambda c: c.fit(pruning_ratio=1.5), InvalidParameterError, "got 1.5"),
-    row("pruning_ratio-string", lambda c: c.fit(pruning_ratio="0.5"), InvalidParameterError, "got '0.5'"),
-    row("pruning_ratio-bool", lambda c: c.fit(pruning_ratio=True), InvalidParameterError, "got True"),
+    row(
+        "pruning_ratio-string",
+        lambda c: c.fit(pruning_ratio="0.5"),
+        InvalidParameterError,
+        "got '0.5'",
+    ),
+    row(
+        "pruning_ratio-bool", lambda c: c.fit(pruning_ratio=True), InvalidParameterError, "got True"
+    ),
     row(
         "pruning_ratio-nan",
         lambda c: c.fit(pruning_ratio=float("nan")),
@@ -294,8 +366,18 @@ BAD_INPUTS = [
         UnknownStrategyError,
         "query_strategy must be one of.*got 'oracle'",
     ),
-    row("query_strategy-not-callable", lambda c: c.fit(query_strategy=3), UnknownStrategyError, "or a callable"),
-    row("importance-unknown", lambda c: c.fit(importance="l3"), InvalidParameterError, "importance must be one of"),
+    row(
+        "query_strategy-not-callable",
+        lambda c: c.fit(query_strategy=3),
+        UnknownStrategyError,
+        "or a callable",
+    ),
+    row(
+        "importance-unknown",
+        lambda c: c.fit(importance="l3"),
+        InvalidParameterError,
+        "importance must be one of",
+    ),
     row(
         "fusion_init-unknown",
         lambda c: c.fit(fusion_init="ones"),
@@ -326,8 +408,18 @@ BAD_INPUTS = [
         InvalidParameterError,
         "distillation_weight",
     ),
-    row("temperature-0", lambda c: c.fit(temperature=0), InvalidParameterError, "temperature must be a positive float"),
-    row("temperature-negative", lambda c: c.fit(temperature=-1.0), InvalidParameterError, "temperature must be"),
+    row(
+        "temperature-0",
+        lambda c: c.fit(temperature=0),
+        InvalidParameterError,
+        "temperature must be a positive float",
+    ),
+    row(
+        "temperature-negative",
+        lambda c: c.fit(temperature=-1.0),
+        InvalidParameterError,
+        "temperature must be",
+    ),
     row(
         "temperature-nan",
         lambda c: c.fit(temperature=float("nan")),
@@ -358,7 +450,12 @@ BAD_INPUTS = [
         InvalidParameterError,
         "list of module names",
     ),
-    row("ignored_layers-not-names", lambda c: c.fit(ignored_layers=[1]), InvalidParameterError, "list of module names"),
+    row(
+        "ignored_layers-not-names",
+        lambda c: c.fit(ignored_layers=[1]),
+        InvalidParameterError,
+        "list of module names",
+    ),
     row(
         "ignored_layers-unknown-layer",
         lambda c: c.fit(ignored_layers=["nope"]),
@@ -373,8 +470,18 @@ BAD_INPUTS = [
     ),
     row("verbose-bool", lambda c: c.fit(verbose=True), InvalidParameterError, "verbose must be"),
     row("verbose-string", lambda c: c.fit(verbose="yes"), InvalidParameterError, "verbose must be"),
-    row("estimator-string", lambda c: c.fit("mlp"), InvalidParameterError, "unfitted skorch.NeuralNetClassifier"),
-    row("estimator-sklearn", lambda c: c.fit(LogisticRegression()), InvalidParameterError, "got LogisticRegression"),
+    row(
+        "estimator-string",
+        lambda c: c.fit("mlp"),
+        InvalidParameterError,
+        "unfitted skorch.NeuralNetClassifier",
+    ),
+    row(
+        "estimator-sklearn",
+        lambda c: c.fit(LogisticRegression()),
+        InvalidParameterError,
+        "got LogisticRegression",
+    ),
     row(
         "random_state-string",
         lambda c: c.fit(random_state="seed"),
@@ -384,9 +491,19 @@ BAD_INPUTS = [
     # --- samples after fit: dimensionality and n_features
     row("predict-X-1d", lambda c: c.mlp.predict(c.X[0]), FeatureShapeError, "Reshape your data"),
     row("query-pool-1d", lambda c: c.mlp.query(c.X[0]), FeatureShapeError, "Expected a 2D array"),
-    row("predict-0-features", lambda c: c.mlp.predict(np.empty((3, 0))), FeatureShapeError, "0 feature"),
+    row(
+        "predict-0-features",
+        lambda c: c.mlp.predict(np.empty((3, 0))),
+        FeatureShapeError,
+        "0 feature",
+    ),
     row("predict-0-rows", lambda c: c.mlp.predict(c.X[:0]), FeatureShapeError, "0 sample"),
-    row("predict-strings", lambda c: c.mlp.predict(np.full((3, 64), "a")), ValueError, "must hold numbers"),
+    row(
+        "predict-strings",
+        lambda c: c.mlp.predict(np.full((3, 64), "a")),
+        ValueError,
+        "must hold numbers",
+    ),
     row(
         "query-10-features",
         lambda c: c.mlp.query(c.pool[:, :10]),
@@ -411,7 +528,12 @@ BAD_INPUTS = [
         FeatureShapeError,
         "expecting 64 features",
     ),
-    row("fuse-10-features", lambda c: c.mlp.fuse(c.X[:5, :10], c.y[:5]), FeatureShapeError, "expecting 64 features"),
+    row(
+        "fuse-10-features",
+        lambda c: c.mlp.fuse(c.X[:5, :10], c.y[:5]),
+        FeatureShapeError,
+        "expecting 64 features",
+    ),
     row(
         "teach-images-on-flat-learner",
         lambda c: c.mlp.teach(c.images[:3], c.y[:3]),
@@ -443,7 +565,12 @@ BAD_INPUTS = [
         FeatureShapeError,
         r"\(1, 7, 7\).*\(1, 8, 8\)",
     ),
-    row("cnn-predict-flat", lambda c: c.cnn.predict(c.X[:3]), FeatureShapeError, r"shape \(64,\).*\(1, 8, 8\)"),
+    row(
+        "cnn-predict-flat",
+        lambda c: c.cnn.predict(c.X[:3]),
+        FeatureShapeError,
+        r"shape \(64,\).*\(1, 8, 8\)",
+    ),
     # --- NaN and infinity after fit
     row(
         "teach-X-nan",
@@ -457,8 +584,18 @@ BAD_INPUTS = [
         NonFiniteInputError,
         "NaN or infinity",
     ),
-    row("predict-X-nan", lambda c: c.mlp.predict(with_value(c.X[:5], np.nan)), NonFiniteInputError, "NaN or infinity"),
-    row("predict-X-inf", lambda c: c.mlp.predict(with_value(c.X[:5], np.inf)), NonFiniteInputError, "NaN or infinity"),
+    row(
+        "predict-X-nan",
+        lambda c: c.mlp.predict(with_value(c.X[:5], np.nan)),
+        NonFiniteInputError,
+        "NaN or infinity",
+    ),
+    row(
+        "predict-X-inf",
+        lambda c: c.mlp.predict(with_value(c.X[:5], np.inf)),
+        NonFiniteInputError,
+        "NaN or infinity",
+    ),
     row(
         "predict_proba-X-nan",
         lambda c: c.mlp.predict_proba(with_value(c.X[:5], np.nan)),
@@ -509,15 +646,42 @@ BAD_INPUTS = [
         "different lengths: 5 and 6",
     ),
     row("teach-only-X", lambda c: c.mlp.teach(c.X[:5]), ValueError, "Pass both X and y"),
-    row("teach-only_new-string", lambda c: c.mlp.teach(c.X[:5], c.y[:5], only_new="yes"), InvalidParameterError,
-        "only_new must be True or False"),
-    row("fuse-train-string", lambda c: c.mlp.fuse(train="no"), InvalidParameterError, "train must be True or False"),
-    row("teach-after-set_params-bad", lambda c: c.fitted("mlp", proxy_retrain="cold").teach(c.X[:5], c.y[:5]),
-        InvalidParameterError, "proxy_retrain must be one of"),
-    row("query-after-set_params-bad", lambda c: c.fitted("mlp", query_strategy="oracle").query(c.X[:50]),
-        UnknownStrategyError, "query_strategy must be one of"),
-    row("temperature-inf", lambda c: c.fit(temperature=float("inf")), InvalidParameterError, "temperature must be"),
-    row("random_state-negative", lambda c: c.fit(random_state=-1), InvalidParameterError, "random_state must be"),
+    row(
+        "teach-only_new-string",
+        lambda c: c.mlp.teach(c.X[:5], c.y[:5], only_new="yes"),
+        InvalidParameterError,
+        "only_new must be True or False",
+    ),
+    row(
+        "fuse-train-string",
+        lambda c: c.mlp.fuse(train="no"),
+        InvalidParameterError,
+        "train must be True or False",
+    ),
+    row(
+        "teach-after-set_params-bad",
+        lambda c: c.fitted("mlp", proxy_retrain="cold").teach(c.X[:5], c.y[:5]),
+        InvalidParameterError,
+        "proxy_retrain must be one of",
+    ),
+    row(
+        "query-after-set_params-bad",
+        lambda c: c.fitted("mlp", query_strategy="oracle").query(c.X[:50]),
+        UnknownStrategyError,
+        "query_strategy must be one of",
+    ),
+    row(
+        "temperature-inf",
+        lambda c: c.fit(temperature=float("inf")),
+        InvalidParameterError,
+        "temperature must be",
+    ),
+    row(
+        "random_state-negative",
+        lambda c: c.fit(random_state=-1),
+        InvalidParameterError,
+        "random_state must be",
+    ),
     row("teach-only-y", lambda c: c.mlp.teach(y=c.y[:5]), ValueError, "Pass both X and y"),
     row("fuse-only-X", lambda c: c.mlp.fuse(c.X[:5]), ValueError, "Pass both X and y to fuse"),
     row("fuse-only-y", lambda c: c.mlp.fuse(y=c.y[:5]), ValueError, "Pass both X and y to fuse"),
@@ -546,39 +710,82 @@ BAD_INPUTS = [
         LabelMappingError,
         "no unit for them",
     ),
-    # --- sparse input after fit (accepted: a sparse pool is densified batch by batch), with the wrong width
-    row("teach-sparse-10-features", lambda c: c.mlp.teach(scipy.sparse.csr_matrix(c.X[:5, :10]), c.y[:5]),
-        FeatureShapeError, "has 10 features, but PruneFuseActiveLearner is expecting 64"),
-    row("predict-sparse-10-features", lambda c: c.mlp.predict(scipy.sparse.csr_matrix(c.X[:5, :10])),
-        FeatureShapeError, "has 10 features"),
-    row("query-sparse-10-features", lambda c: c.mlp.query(scipy.sparse.csr_matrix(c.pool[:, :10])),
-        FeatureShapeError, "has 10 features"),
+    # --- sparse input after fit (accepted: a sparse pool is densified batch by batch), with the
+    # wrong width
+    row(
+        "teach-sparse-10-features",
+        lambda c: c.mlp.teach(scipy.sparse.csr_matrix(c.X[:5, :10]), c.y[:5]),
+        FeatureShapeError,
+        "has 10 features, but PruneFuseActiveLearner is expecting 64",
+    ),
+    row(
+        "predict-sparse-10-features",
+        lambda c: c.mlp.predict(scipy.sparse.csr_matrix(c.X[:5, :10])),
+        FeatureShapeError,
+        "has 10 features",
+    ),
+    row(
+        "query-sparse-10-features",
+        lambda c: c.mlp.query(scipy.sparse.csr_matrix(c.pool[:, :10])),
+        FeatureShapeError,
+        "has 10 features",
+    ),
     # --- query sizes
     row("query-n-0", lambda c: c.mlp.query(c.pool, n=0), InvalidQuerySizeError, "at least 1"),
-    row("query-n-negative", lambda c: c.mlp.query(c.pool, n=-2), InvalidQuerySizeError, "at least 1; got -2"),
+    row(
+        "query-n-negative",
+        lambda c: c.mlp.query(c.pool, n=-2),
+        InvalidQuerySizeError,
+        "at least 1; got -2",
+    ),
     row(
         "query-n-larger-than-pool",
         lambda c: c.mlp.query(c.pool, n=101),
         InvalidQuerySizeError,
         r"larger than the pool \(100 samples\)",
     ),
-    row("query-n-float", lambda c: c.mlp.query(c.pool, n=2.5), InvalidQuerySizeError, "positive integer; got 2.5"),
-    row("query-n-string", lambda c: c.mlp.query(c.pool, n="3"), InvalidQuerySizeError, "got '3' of type str"),
-    row("query-n-bool", lambda c: c.mlp.query(c.pool, n=True), InvalidQuerySizeError, "got True of type bool"),
+    row(
+        "query-n-float",
+        lambda c: c.mlp.query(c.pool, n=2.5),
+        InvalidQuerySizeError,
+        "positive integer; got 2.5",
+    ),
+    row(
+        "query-n-string",
+        lambda c: c.mlp.query(c.pool, n="3"),
+        InvalidQuerySizeError,
+        "got '3' of type str",
+    ),
+    row(
+        "query-n-bool",
+        lambda c: c.mlp.query(c.pool, n=True),
+        InvalidQuerySizeError,
+        "got True of type bool",
+    ),
     row(
         "query-n-and-n_instances-differ",
         lambda c: c.mlp.query(c.pool, n=3, n_instances=4),
         InvalidQuerySizeError,
         "not both",
     ),
-    row("query-n_instances-0", lambda c: c.mlp.query(c.pool, n_instances=0), InvalidQuerySizeError, "at least 1"),
+    row(
+        "query-n_instances-0",
+        lambda c: c.mlp.query(c.pool, n_instances=0),
+        InvalidQuerySizeError,
+        "at least 1",
+    ),
     row(
         "query-n-above-max_candidates",
         lambda c: c.mlp.query(c.pool, n=5, max_candidates=3),
         InvalidQuerySizeError,
         r"larger than the pool \(3 samples\)",
     ),
-    row("query-empty-pool", lambda c: c.mlp.query(c.pool[:0]), EmptyPoolError, r"pool is empty.*fuse\(\)"),
+    row(
+        "query-empty-pool",
+        lambda c: c.mlp.query(c.pool[:0]),
+        EmptyPoolError,
+        r"pool is empty.*fuse\(\)",
+    ),
     row(
         "query-max_candidates-0",
         lambda c: c.mlp.query(c.pool, max_candidates=0),
@@ -624,7 +831,9 @@ BAD_INPUTS = [
     ),
     row(
         "strategy-float-indices",
-        lambda c: c.fitted("mlp", query_strategy=fixed_strategy(np.array([0.0, 1.0]))).query(c.pool, n=2),
+        lambda c: c.fitted("mlp", query_strategy=fixed_strategy(np.array([0.0, 1.0]))).query(
+            c.pool, n=2
+        ),
         StrategyResultError,
         "non-integer indices of dtype float64",
     ),
@@ -648,7 +857,9 @@ BAD_INPUTS = [
     ),
     row(
         "strategy-return_scores-without-scores",
-        lambda c: c.fitted("mlp", query_strategy=indices_only).query(c.pool, n=2, return_scores=True),
+        lambda c: c.fitted("mlp", query_strategy=indices_only).query(
+            c.pool, n=2, return_scores=True
+        ),
         InvalidParameterError,
         "returns indices only",
     ),
@@ -673,21 +884,48 @@ BAD_INPUTS = [
     ),
     row(
         "random-query-pool-sparse-10-features",
-        lambda c: c.fitted("mlp", query_strategy="random").query(scipy.sparse.csr_matrix(c.pool[:, :10])),
+        lambda c: c.fitted("mlp", query_strategy="random").query(
+            scipy.sparse.csr_matrix(c.pool[:, :10])
+        ),
         FeatureShapeError,
         "has 10 features",
     ),
     # --- before fit
     row("query-before-fit", lambda c: c.new().query(c.pool), NotFittedError, "not fitted yet"),
-    row("teach-before-fit", lambda c: c.new().teach(c.X[:5], c.y[:5]), NotFittedError, "not fitted yet"),
+    row(
+        "teach-before-fit",
+        lambda c: c.new().teach(c.X[:5], c.y[:5]),
+        NotFittedError,
+        "not fitted yet",
+    ),
     row("teach-no-data-before-fit", lambda c: c.new().teach(), NotFittedError, "not fitted yet"),
     row("refit-before-fit", lambda c: c.new().refit(), NotFittedError, "not fitted yet"),
     row("fuse-before-fit", lambda c: c.new().fuse(), NotFittedError, "not fitted yet"),
     row("predict-before-fit", lambda c: c.new().predict(c.X[:5]), NotFittedError, "not fitted yet"),
-    row("predict_proba-before-fit", lambda c: c.new().predict_proba(c.X[:5]), NotFittedError, "not fitted yet"),
-    row("score-before-fit", lambda c: c.new().score(c.X[:5], c.y[:5]), NotFittedError, "not fitted yet"),
-    row("labelling_round_-before-fit", lambda c: c.new().labelling_round_, NotFittedError, "not fitted yet"),
-    row("query_scores_-before-fit", lambda c: c.new().query_scores_, NotFittedError, "not fitted yet"),
+    row(
+        "predict_proba-before-fit",
+        lambda c: c.new().predict_proba(c.X[:5]),
+        NotFittedError,
+        "not fitted yet",
+    ),
+    row(
+        "score-before-fit",
+        lambda c: c.new().score(c.X[:5], c.y[:5]),
+        NotFittedError,
+        "not fitted yet",
+    ),
+    row(
+        "labelling_round_-before-fit",
+        lambda c: c.new().labelling_round_,
+        NotFittedError,
+        "not fitted yet",
+    ),
+    row(
+        "query_scores_-before-fit",
+        lambda c: c.new().query_scores_,
+        NotFittedError,
+        "not fitted yet",
+    ),
     # --- after a fit that failed
     row(
         "teach-after-failed-fit",
@@ -720,7 +958,9 @@ BAD_INPUTS = [
 def test_bad_input_raises_the_named_error(case, call, error, match):
     with pytest.raises(error, match=match) as info:
         call(case)
-    assert type(info.value) is error, f"raised {type(info.value).__name__}, expected exactly {error.__name__}"
+    assert type(info.value) is error, (
+        f"raised {type(info.value).__name__}, expected exactly {error.__name__}"
+    )
     case.check_untouched()
 
 

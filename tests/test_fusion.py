@@ -34,7 +34,9 @@ def test_zero_fill_reproduces_the_proxy_exactly(arch):
     got = _eval_outputs(fused.module_, X_test)
     assert fused.module_.state_dict().keys() == learner.full_init_module_.state_dict().keys()
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
-    np.testing.assert_allclose(learner.predict_proba(X_test), learner.proxy_.predict_proba(X_test), atol=1e-5)
+    np.testing.assert_allclose(
+        learner.predict_proba(X_test), learner.proxy_.predict_proba(X_test), atol=1e-5
+    )
 
 
 def _outside_mask(kept, full_shape):
@@ -84,7 +86,9 @@ def test_clone_of_the_fused_classifier_restarts_from_the_fused_weights(digits_fl
     again = clone(trained).initialize()
     assert state_equal(again.module_.state_dict(), fused_start)
     zero_epochs = clone(trained).set_params(max_epochs=0).fit(X[:50], y[:50])
-    np.testing.assert_allclose(zero_epochs.predict_proba(X_test), untrained.predict_proba(X_test), atol=1e-6)
+    np.testing.assert_allclose(
+        zero_epochs.predict_proba(X_test), untrained.predict_proba(X_test), atol=1e-6
+    )
     refit = clone(trained).fit(X[:150], y[:150])
     assert state_equal(refit.module.state_dict(), fused_start)
 
@@ -99,8 +103,12 @@ def _kd_by_hand(student_logits, teacher_logits, T):
 def test_distillation_loss_matches_the_formula():
     torch.manual_seed(0)
     student, teacher = torch.randn(6, 4), torch.randn(6, 4)
-    assert distillation_loss(student, teacher, 3.0).item() == pytest.approx(_kd_by_hand(student, teacher, 3.0).item(), rel=1e-5)
-    probs = distillation_loss(F.softmax(student, 1), F.softmax(teacher, 1), 3.0, outputs_are_probabilities=True)
+    assert distillation_loss(student, teacher, 3.0).item() == pytest.approx(
+        _kd_by_hand(student, teacher, 3.0).item(), rel=1e-5
+    )
+    probs = distillation_loss(
+        F.softmax(student, 1), F.softmax(teacher, 1), 3.0, outputs_are_probabilities=True
+    )
     assert probs.item() == pytest.approx(_kd_by_hand(student, teacher, 3.0).item(), rel=1e-4)
     assert distillation_loss(student, student, 2.0).item() == pytest.approx(0.0, abs=1e-6)
 
@@ -135,7 +143,11 @@ def test_fused_training_loss_includes_the_distillation_term(digits_flat, outputs
         y_pred = clf.module_(Xb)
         loss = clf.get_loss(y_pred, yb, X=Xb, training=False)
         teacher = learner.proxy_.module_.eval()(Xb)
-    to_logits = (lambda o: torch.log(o + torch.finfo(o.dtype).eps)) if outputs == "probabilities" else (lambda o: o)
+    to_logits = (
+        (lambda o: torch.log(o + torch.finfo(o.dtype).eps))
+        if outputs == "probabilities"
+        else (lambda o: o)
+    )
     ce = F.cross_entropy(to_logits(y_pred), yb)
     expected = (1 - alpha) * ce + alpha * _kd_by_hand(to_logits(y_pred), to_logits(teacher), T)
     assert loss.item() == pytest.approx(expected.item(), rel=1e-4)
@@ -158,4 +170,6 @@ def test_teacher_pickles_without_its_device_cache():
     teacher.outputs(torch.randn(2, 4), "cpu")
     clone_ = pickle.loads(pickle.dumps(teacher))
     assert clone_._on_device is None
-    torch.testing.assert_close(clone_.outputs(torch.ones(1, 4), "cpu"), teacher.outputs(torch.ones(1, 4), "cpu"))
+    torch.testing.assert_close(
+        clone_.outputs(torch.ones(1, 4), "cpu"), teacher.outputs(torch.ones(1, 4), "cpu")
+    )

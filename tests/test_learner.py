@@ -1,4 +1,5 @@
-"""The learner: sklearn parameters, the fit/query/teach/fuse loop, inputs, labels, modAL strategies."""
+"""The learner: sklearn parameters, the fit/query/teach/fuse loop, inputs, labels, modAL
+strategies."""
 
 import copy
 
@@ -98,7 +99,9 @@ def test_reinit_retrains_from_the_pruned_initialization(mlp_net, digits_flat):
 def test_predictions_come_from_the_proxy_then_from_the_fused_net(mlp_net, digits_flat):
     X, X_test, y, y_test = digits_flat
     learner = PruneFuseActiveLearner(mlp_net, random_state=0).fit(X[:200], y[:200])
-    np.testing.assert_allclose(learner.predict_proba(X_test), learner.proxy_.predict_proba(X_test), atol=1e-6)
+    np.testing.assert_allclose(
+        learner.predict_proba(X_test), learner.proxy_.predict_proba(X_test), atol=1e-6
+    )
     clf = learner.fuse()
     np.testing.assert_allclose(learner.predict_proba(X_test), clf.predict_proba(X_test), atol=1e-6)
     assert learner.score(X_test, y_test) == pytest.approx(np.mean(clf.predict(X_test) == y_test))
@@ -126,7 +129,9 @@ def test_same_random_state_gives_the_same_run(mlp_net, digits_flat):
 def test_tensors_and_memmaps_work_as_inputs(tmp_path, digits):
     X, X_test, y, _ = digits
     net = make_net(SmallCNN, module__width=8, module__hidden=16, max_epochs=2)
-    learner = PruneFuseActiveLearner(net, random_state=0).fit(torch.as_tensor(X[:60]), torch.as_tensor(y[:60]))
+    learner = PruneFuseActiveLearner(net, random_state=0).fit(
+        torch.as_tensor(X[:60]), torch.as_tensor(y[:60])
+    )
     pool = torch.as_tensor(X[60:400])
     idx, rows = learner.query(pool, n=5)
     assert isinstance(rows, torch.Tensor) and torch.equal(rows, pool[torch.as_tensor(idx)])
@@ -143,7 +148,9 @@ def test_tensors_and_memmaps_work_as_inputs(tmp_path, digits):
 
 def test_string_labels_with_the_default_network(digits_flat):
     X, X_test, y, _ = digits_flat
-    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    names = np.array(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    )
     learner = PruneFuseActiveLearner(random_state=0).fit(X[:300], names[y[:300]])
     assert set(learner.classes_) == set(names)
     assert set(learner.predict(X_test)) <= set(names)
@@ -174,7 +181,13 @@ def test_modal_strategies_run_unmodified(fitted, digits_flat):
     modal_uncertainty = pytest.importorskip("modAL.uncertainty")
     pool = digits_flat[0][100:700]
     learner = clone(fitted).set_params(query_strategy=modal_uncertainty.uncertainty_sampling)
-    learner.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_") or k.startswith("_") or k.startswith("X_") or k.startswith("y_")})
+    learner.__dict__.update(
+        {
+            k: v
+            for k, v in fitted.__dict__.items()
+            if k.endswith("_") or k.startswith("_") or k.startswith("X_") or k.startswith("y_")
+        }
+    )
     idx_modal, _ = learner.query(pool, n=10)
     idx_ours, _ = fitted.query(pool, n=10)
     assert set(idx_modal) == set(idx_ours)
@@ -202,7 +215,10 @@ def test_verbose_prints_a_line_per_round(mlp_net, digits_flat, capsys):
     learner = PruneFuseActiveLearner(mlp_net, verbose=1, random_state=0).fit(X[:40], y[:40])
     learner.teach(X[40:50], y[40:50])
     out = capsys.readouterr().out
-    assert "round 0: proxy trained on 40 labels" in out and "round 1: proxy trained on 50 labels" in out
+    assert (
+        "round 0: proxy trained on 40 labels" in out
+        and "round 1: proxy trained on 50 labels" in out
+    )
 
 
 def test_fuse_trains_for_max_epochs_or_the_fused_params(fitted, digits_flat):
@@ -217,9 +233,15 @@ def test_fuse_trains_for_max_epochs_or_the_fused_params(fitted, digits_flat):
     learner.set_params(fused_params={"max_epochs": 3})
     assert len(learner.fuse().history) == 3
     assert len(learner.fuse(max_epochs=1).history) == 1  # the call's argument wins
-    # early stopping on a held-out split: stops once the validation loss has not improved for 2 epochs
-    learner.set_params(fused_params={"max_epochs": 60, "train_split": ValidSplit(5, stratified=True),
-                                     "callbacks": [EarlyStopping(patience=2)]})
+    # early stopping on a held-out split: stops once the validation loss has not improved for 2
+    # epochs
+    learner.set_params(
+        fused_params={
+            "max_epochs": 60,
+            "train_split": ValidSplit(5, stratified=True),
+            "callbacks": [EarlyStopping(patience=2)],
+        }
+    )
     history = learner.fuse().history
     assert 3 <= len(history) < 60 and "valid_loss" in history[-1]
     assert learner.proxy_.max_epochs == 5  # the proxy keeps its own settings
@@ -229,22 +251,39 @@ def test_fuse_trains_for_max_epochs_or_the_fused_params(fitted, digits_flat):
         learner.set_params(fused_params={"module__hidden": (8,)}).fuse()
 
 
-@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf:UserWarning")  # dynamo's own
+@pytest.mark.filterwarnings(
+    "ignore:The .grad attribute of a Tensor that is not a leaf:UserWarning"
+)  # dynamo's own
 @pytest.mark.parametrize("strategy", ["least_confidence", "kcenter", "badge"])
 def test_compiled_nets_prune_select_and_fuse_like_plain_ones(digits_flat, strategy):
-    """skorch's compile=True wraps module_ in torch.compile: pruning, embeddings and fusion look through it."""
+    """skorch's compile=True wraps module_ in torch.compile: pruning, embeddings and fusion look
+    through it."""
     X, X_test, y, y_test = digits_flat
-    # the "eager" backend traces with dynamo but generates no code: the wrapper without the compile time
-    net = make_net(MLP, module__n_features=64, module__n_classes=10, max_epochs=2, compile=True,
-                   compile__backend="eager")
-    compiled = PruneFuseActiveLearner(net, query_strategy=strategy, random_state=0).fit(X[:80], y[:80])
-    plain = PruneFuseActiveLearner(clone(net).set_params(compile=False), query_strategy=strategy,
-                                   random_state=0).fit(X[:80], y[:80])
+    # the "eager" backend traces with dynamo but generates no code: the wrapper without the compile
+    # time
+    net = make_net(
+        MLP,
+        module__n_features=64,
+        module__n_classes=10,
+        max_epochs=2,
+        compile=True,
+        compile__backend="eager",
+    )
+    compiled = PruneFuseActiveLearner(net, query_strategy=strategy, random_state=0).fit(
+        X[:80], y[:80]
+    )
+    plain = PruneFuseActiveLearner(
+        clone(net).set_params(compile=False), query_strategy=strategy, random_state=0
+    ).fit(X[:80], y[:80])
     assert type(compiled.proxy_.module_).__name__ == "OptimizedModule"
     assert compiled.embedding_layer_ == plain.embedding_layer_ == "output"
     assert compiled.n_params_proxy_ == plain.n_params_proxy_ < compiled.n_params_full_
     # the same seeds give the same pruned network, trained alike: the same picks
-    np.testing.assert_array_equal(np.sort(compiled.query(X[80:], n=5)[0]), np.sort(plain.query(X[80:], n=5)[0]))
+    np.testing.assert_array_equal(
+        np.sort(compiled.query(X[80:], n=5)[0]), np.sort(plain.query(X[80:], n=5)[0])
+    )
     fused = compiled.fuse()
     assert type(fused.module_).__name__ == "OptimizedModule"
-    np.testing.assert_allclose(fused.predict_proba(X_test), plain.fuse().predict_proba(X_test), atol=1e-4)
+    np.testing.assert_allclose(
+        fused.predict_proba(X_test), plain.fuse().predict_proba(X_test), atol=1e-4
+    )

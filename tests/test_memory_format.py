@@ -1,4 +1,5 @@
-"""Memory format: the rule's choice, the conversion, and every network path with channels_last weights."""
+"""Memory format: the rule's choice, the conversion, and every network path with channels_last
+weights."""
 
 import copy
 import io
@@ -31,7 +32,9 @@ from conftest import make_net, state_equal
 
 CL = torch.channels_last
 CONTIGUOUS = torch.contiguous_format
-needs_mkldnn = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="auto needs oneDNN on the CPU")
+needs_mkldnn = pytest.mark.skipif(
+    not torch.backends.mkldnn.is_available(), reason="auto needs oneDNN on the CPU"
+)
 
 
 def _cnn(width=CHANNELS_LAST_MIN_WIDTH * 2, seed=0):
@@ -47,8 +50,11 @@ def _outputs(module, X):
 
 def _is_channels_last(module):
     weights = [p for p in module.parameters() if p.dim() == 4]
-    return bool(weights) and all(p.is_contiguous(memory_format=CL) for p in weights) and not all(
-        p.is_contiguous() for p in weights)
+    return (
+        bool(weights)
+        and all(p.is_contiguous(memory_format=CL) for p in weights)
+        and not all(p.is_contiguous() for p in weights)
+    )
 
 
 # ------------------------------------------------------------------ the rule
@@ -56,20 +62,43 @@ def _is_channels_last(module):
 @pytest.mark.parametrize(
     "make, device, expected",
     [
-        (lambda: _cnn(CHANNELS_LAST_MIN_WIDTH), "cpu", CL),  # narrowest conv exactly at the threshold
-        (lambda: _cnn(CHANNELS_LAST_MIN_WIDTH - 1), "cpu", CONTIGUOUS),  # narrowest conv just below it
+        (
+            lambda: _cnn(CHANNELS_LAST_MIN_WIDTH),
+            "cpu",
+            CL,
+        ),  # narrowest conv exactly at the threshold
+        (
+            lambda: _cnn(CHANNELS_LAST_MIN_WIDTH - 1),
+            "cpu",
+            CONTIGUOUS,
+        ),  # narrowest conv just below it
         (lambda: SmallResNet(width=CHANNELS_LAST_MIN_WIDTH), "cpu", CL),
         (lambda: SmallResNet(width=CHANNELS_LAST_MIN_WIDTH // 2), "cpu", CONTIGUOUS),
         (lambda: MLP(64, 10), "cpu", CONTIGUOUS),  # no 4-D weights
-        (lambda: torch.nn.Sequential(torch.nn.Conv1d(1, 64, 3), torch.nn.Flatten()), "cpu", CONTIGUOUS),
+        (
+            lambda: torch.nn.Sequential(torch.nn.Conv1d(1, 64, 3), torch.nn.Flatten()),
+            "cpu",
+            CONTIGUOUS,
+        ),
         (lambda: _cnn(), "cuda", CONTIGUOUS),  # not measured on CUDA: never chosen there by "auto"
         (lambda: _cnn(), "meta", CONTIGUOUS),
         (lambda: _cnn(), None, CL),  # the device of the module's parameters
     ],
-    ids=["cnn-at-threshold", "cnn-below", "resnet-at-threshold", "resnet-narrow", "mlp", "conv1d", "cuda", "meta",
-         "device-from-module"],
+    ids=[
+        "cnn-at-threshold",
+        "cnn-below",
+        "resnet-at-threshold",
+        "resnet-narrow",
+        "mlp",
+        "conv1d",
+        "cuda",
+        "meta",
+        "device-from-module",
+    ],
 )
-def test_auto_picks_channels_last_only_for_wide_enough_2d_conv_nets_on_the_cpu(make, device, expected):
+def test_auto_picks_channels_last_only_for_wide_enough_2d_conv_nets_on_the_cpu(
+    make, device, expected
+):
     assert resolve_memory_format(make(), device) == expected
     assert resolve_memory_format(make(), device, "auto") == expected
 
@@ -80,7 +109,10 @@ def test_the_rule_looks_at_the_narrowest_convolution_of_a_pruned_proxy(digits):
     # p = 0.5 halves the first conv to exactly the threshold; p = 0.7 goes below it
     half = prune_at_init(full, X, pruning_ratio=0.5, random_state=0).module
     narrow = prune_at_init(full, X, pruning_ratio=0.7, random_state=0).module
-    assert min(layer.out_channels for layer in half.modules() if isinstance(layer, torch.nn.Conv2d)) == 16
+    assert (
+        min(layer.out_channels for layer in half.modules() if isinstance(layer, torch.nn.Conv2d))
+        == 16
+    )
     expected_half = CL if torch.backends.mkldnn.is_available() else CONTIGUOUS
     assert resolve_memory_format(half, "cpu") == expected_half
     assert resolve_memory_format(narrow, "cpu") == CONTIGUOUS
@@ -91,10 +123,14 @@ def test_a_named_format_is_used_whatever_the_network_and_device(name, fmt):
     for module in (_cnn(4), MLP(4, 2), SmallResNet(width=32)):
         for device in ("cpu", "cuda", None):
             assert resolve_memory_format(module, device, name) == fmt
-            assert resolve_memory_format(module, device, fmt) == fmt  # torch's objects name them too
+            assert (
+                resolve_memory_format(module, device, fmt) == fmt
+            )  # torch's objects name them too
 
 
-@pytest.mark.parametrize("bad", ["channel_last", "CHANNELS_LAST", "", None, 1, torch.preserve_format, ["auto"]])
+@pytest.mark.parametrize(
+    "bad", ["channel_last", "CHANNELS_LAST", "", None, 1, torch.preserve_format, ["auto"]]
+)
 def test_an_invalid_memory_format_is_refused_with_the_accepted_values(bad):
     for call in (
         lambda: check_memory_format(bad),
@@ -134,7 +170,8 @@ def test_apply_memory_format_converts_the_4d_weights_in_place_and_back():
         assert id(param) == params_before[name], "the Parameter objects must stay the same"
         if param.dim() == 4:
             assert param.is_contiguous(memory_format=CL), name
-            # one input channel (the stem) is both layouts at once; every other conv weight changed strides
+            # one input channel (the stem) is both layouts at once; every other conv weight changed
+            # strides
             assert param.shape[1] == 1 or not param.is_contiguous(), name
         else:
             assert param.is_contiguous(), name
@@ -146,8 +183,12 @@ def test_apply_memory_format_converts_the_4d_weights_in_place_and_back():
 
 
 def test_apply_memory_format_leaves_other_ranks_alone():
-    module = torch.nn.Sequential(torch.nn.Conv3d(2, 4, 3), torch.nn.Conv1d(2, 4, 3), torch.nn.Linear(3, 2))
-    apply_memory_format(module, "channels_last")  # module.to(memory_format=...) would raise on the 5-D weight
+    module = torch.nn.Sequential(
+        torch.nn.Conv3d(2, 4, 3), torch.nn.Conv1d(2, 4, 3), torch.nn.Linear(3, 2)
+    )
+    apply_memory_format(
+        module, "channels_last"
+    )  # module.to(memory_format=...) would raise on the 5-D weight
     assert all(p.is_contiguous() for p in module.parameters())
     assert module_memory_format(module) is None
 
@@ -157,7 +198,9 @@ def test_a_channels_last_network_gives_the_contiguous_networks_outputs(digits):
     module = _cnn()
     expected = _outputs(module, X)
     got = _outputs(apply_memory_format(copy.deepcopy(module), "channels_last"), X)
-    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)  # other kernels: equal up to rounding
+    torch.testing.assert_close(
+        got, expected, atol=1e-5, rtol=1e-5
+    )  # other kernels: equal up to rounding
 
 
 # ------------------------------------------------------------------ state and copies
@@ -172,7 +215,9 @@ def test_state_dicts_round_trip_between_formats(tmp_path):
         target = apply_memory_format(_cnn(seed=2), fmt)
         load_weights(target, loaded, "test network")
         assert state_equal(module_state(target), saved)
-        assert module_memory_format(target) == (CL if fmt == "channels_last" else CONTIGUOUS), "the target keeps its format"
+        assert module_memory_format(target) == (CL if fmt == "channels_last" else CONTIGUOUS), (
+            "the target keeps its format"
+        )
     contiguous_source = module_state(_cnn(seed=1))
     target = apply_memory_format(_cnn(seed=2), "channels_last")
     load_weights(target, contiguous_source, "test network")
@@ -193,8 +238,12 @@ def test_pruning_a_channels_last_network_keeps_the_same_channels_and_values(digi
     X = torch.as_tensor(digits[0][:3])
     full = _cnn()
     reference = prune_at_init(full, X, pruning_ratio=0.5, random_state=0)
-    pruned = prune_at_init(apply_memory_format(copy.deepcopy(full), "channels_last"), X, pruning_ratio=0.5,
-                           random_state=0)
+    pruned = prune_at_init(
+        apply_memory_format(copy.deepcopy(full), "channels_last"),
+        X,
+        pruning_ratio=0.5,
+        random_state=0,
+    )
     assert reference.kept_indices.keys() == pruned.kept_indices.keys()
     for name, kept in reference.kept_indices.items():
         other = pruned.kept_indices[name]
@@ -206,12 +255,21 @@ def test_pruning_a_channels_last_network_keeps_the_same_channels_and_values(digi
 
 # ------------------------------------------------------------------ the learner's path
 def _template(**kwargs):
-    return make_net(SmallCNN, module__n_classes=10, module__image_size=8, module__width=32, module__hidden=32,
-                    max_epochs=2, **kwargs)
+    return make_net(
+        SmallCNN,
+        module__n_classes=10,
+        module__image_size=8,
+        module__width=32,
+        module__hidden=32,
+        max_epochs=2,
+        **kwargs,
+    )
 
 
 @pytest.mark.parametrize("memory_format", ["channels_last", "contiguous", "auto"])
-def test_prune_train_fuse_works_with_each_format_and_zero_fusion_reproduces_the_proxy(digits, memory_format):
+def test_prune_train_fuse_works_with_each_format_and_zero_fusion_reproduces_the_proxy(
+    digits, memory_format
+):
     X, X_test, y, _ = digits
     X, y, X_test = X[:150], y[:150], X_test[:200]
     template = _template()
@@ -219,38 +277,77 @@ def test_prune_train_fuse_works_with_each_format_and_zero_fusion_reproduces_the_
     pruned = prune_at_init(full, torch.as_tensor(X[:3]), pruning_ratio=0.5, random_state=0)
     expected_fmt = resolve_memory_format(pruned.module, "cpu", memory_format)
 
-    proxy = proxy_net(template, copy.deepcopy(pruned.module), {"max_epochs": 3}, memory_format=memory_format)
+    proxy = proxy_net(
+        template, copy.deepcopy(pruned.module), {"max_epochs": 3}, memory_format=memory_format
+    )
     assert module_memory_format(proxy.module) == expected_fmt
     torch.manual_seed(0)
     proxy.fit(X, y)
     assert module_memory_format(proxy.module_) == expected_fmt, "training must keep the format"
 
-    start = fused_start_module(template, full, proxy.module_, pruned.kept_indices, fusion_init="zero",
-                               memory_format=memory_format)
+    start = fused_start_module(
+        template,
+        full,
+        proxy.module_,
+        pruned.kept_indices,
+        fusion_init="zero",
+        memory_format=memory_format,
+    )
     assert module_memory_format(start) == resolve_memory_format(full, "cpu", memory_format)
-    fused = fused_net(template, start, classes=np.arange(10), teacher_module=proxy.module_,
-                      memory_format=memory_format).initialize()
+    fused = fused_net(
+        template,
+        start,
+        classes=np.arange(10),
+        teacher_module=proxy.module_,
+        memory_format=memory_format,
+    ).initialize()
     assert module_memory_format(fused.module_) == module_memory_format(start)
     # fusion wrote every trained tensor into its kept positions
     fused_state, proxy_state = fused.module_.state_dict(), proxy.module_.state_dict()
     for name, kept in pruned.kept_indices.items():
         assert torch.equal(kept.gather(fused_state[name]), proxy_state[name]), name
     # the zero-fusion invariant: the fused network computes what the proxy computes
-    torch.testing.assert_close(_outputs(fused.module_, X_test), _outputs(proxy.module_, X_test), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        _outputs(fused.module_, X_test), _outputs(proxy.module_, X_test), atol=1e-5, rtol=0
+    )
     np.testing.assert_allclose(fused.predict_proba(X_test), proxy.predict_proba(X_test), atol=1e-5)
 
-    # the fused network trains in its format, and the trained network prunes into the next proxy (T_sync)
-    fused = fused_net(template, fused_start_module(template, full, proxy.module_, pruned.kept_indices,
-                                                   fusion_init="zero", memory_format=memory_format),
-                      classes=np.arange(10), memory_format=memory_format)
-    trained, synced, stats = sync_full_network(fused, X, y, seed=0, example_inputs=torch.as_tensor(X[:3]),
-                                               pruning_ratio=0.5, random_state=0)
+    # the fused network trains in its format, and the trained network prunes into the next proxy
+    # (T_sync)
+    fused = fused_net(
+        template,
+        fused_start_module(
+            template,
+            full,
+            proxy.module_,
+            pruned.kept_indices,
+            fusion_init="zero",
+            memory_format=memory_format,
+        ),
+        classes=np.arange(10),
+        memory_format=memory_format,
+    )
+    trained, synced, stats = sync_full_network(
+        fused,
+        X,
+        y,
+        seed=0,
+        example_inputs=torch.as_tensor(X[:3]),
+        pruning_ratio=0.5,
+        random_state=0,
+    )
     assert module_memory_format(trained) == module_memory_format(start) and stats["epochs"] == 2
-    reference = prune_at_init(apply_memory_format(copy.deepcopy(trained), "contiguous"), torch.as_tensor(X[:3]),
-                              pruning_ratio=0.5, random_state=0)
+    reference = prune_at_init(
+        apply_memory_format(copy.deepcopy(trained), "contiguous"),
+        torch.as_tensor(X[:3]),
+        pruning_ratio=0.5,
+        random_state=0,
+    )
     assert state_equal(module_state(synced.module), module_state(reference.module))
     following = proxy_net(template, copy.deepcopy(synced.module), memory_format=memory_format)
-    assert module_memory_format(following.module) == resolve_memory_format(synced.module, "cpu", memory_format)
+    assert module_memory_format(following.module) == resolve_memory_format(
+        synced.module, "cpu", memory_format
+    )
     following.fit(X, y)
 
 
@@ -284,10 +381,14 @@ def test_the_learner_trains_a_wide_proxy_channels_last_and_saves_and_pickles_it(
     X, X_test, y, _ = digits
     X_test = X_test[:100]
     estimator = _template()
-    learner = PruneFuseActiveLearner(estimator, pruning_ratio=0.5, fusion_init="zero", random_state=0)
+    learner = PruneFuseActiveLearner(
+        estimator, pruning_ratio=0.5, fusion_init="zero", random_state=0
+    )
     learner.fit(X[:120], y[:120])
     assert net_device(learner.proxy_).type == "cpu"
-    assert module_memory_format(learner.proxy_.module_) == CL  # proxy convs 16/32 wide: the rule says channels_last
+    assert (
+        module_memory_format(learner.proxy_.module_) == CL
+    )  # proxy convs 16/32 wide: the rule says channels_last
     idx, _ = learner.query(X[120:400], n=10)
     learner.teach(X[120:400][idx], y[120:400][idx])
     expected = learner.predict_proba(X_test)
@@ -297,8 +398,13 @@ def test_the_learner_trains_a_wide_proxy_channels_last_and_saves_and_pickles_it(
 
     path = tmp_path / "session.pfsk"
     learner.save(path)
-    for restored in (PruneFuseActiveLearner.load(path, estimator=clone(estimator)),
-                     pickle.loads(pickle.dumps(learner)), copy.deepcopy(learner)):
+    for restored in (
+        PruneFuseActiveLearner.load(path, estimator=clone(estimator)),
+        pickle.loads(pickle.dumps(learner)),
+        copy.deepcopy(learner),
+    ):
         assert module_memory_format(restored.proxy_.module_) == CL
         np.testing.assert_array_equal(restored.predict_proba(X_test), learner.predict_proba(X_test))
-        assert state_equal(module_state(restored.proxy_.module_), module_state(learner.proxy_.module_))
+        assert state_equal(
+            module_state(restored.proxy_.module_), module_state(learner.proxy_.module_)
+        )

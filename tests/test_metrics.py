@@ -1,4 +1,5 @@
-"""prunefuse_sk.metrics: AUBC, learning-curve/AUBC/cost tables and plain-text tables, against hand computations."""
+"""prunefuse_sk.metrics: AUBC, learning-curve/AUBC/cost tables and plain-text tables, against hand
+computations."""
 
 import math
 
@@ -18,7 +19,9 @@ def test_aubc_hand_computation():
 
 def test_aubc_sorts_by_n_labels():
     assert aubc([400, 100, 200], [0.8, 0.5, 0.7]) == pytest.approx(0.7)
-    assert aubc(np.array([400, 100, 200]), np.array([0.8, 0.5, 0.7]), normalize=False) == pytest.approx(210.0)
+    assert aubc(
+        np.array([400, 100, 200]), np.array([0.8, 0.5, 0.7]), normalize=False
+    ) == pytest.approx(210.0)
 
 
 def test_aubc_constant_curve_is_that_constant_and_bounded():
@@ -96,7 +99,12 @@ def _records():
 def test_learning_curve_table_means_and_population_std():
     rows = learning_curve_table(_records()[::-1])  # input order does not matter
     assert [(r["method"], r["n_labels"]) for r in rows] == [
-        ("full", 100), ("full", 200), ("full", 400), ("random", 100), ("random", 200), ("random", 400)
+        ("full", 100),
+        ("full", 200),
+        ("full", 400),
+        ("random", 100),
+        ("random", 200),
+        ("random", 400),
     ]
     by_key = {(r["method"], r["n_labels"]): r for r in rows}
     assert by_key["full", 100]["mean"] == pytest.approx(0.6)
@@ -113,11 +121,15 @@ def test_learning_curve_table_skips_nan_metric():
     full = [r for r in rows if r["method"] == "full"]
     random_rows = [r for r in rows if r["method"] == "random"]
     assert full[0]["mean"] == pytest.approx(0.5)
-    assert all(math.isnan(r["mean"]) and math.isnan(r["std"]) and r["n_seeds"] == 0 for r in random_rows)
+    assert all(
+        math.isnan(r["mean"]) and math.isnan(r["std"]) and r["n_seeds"] == 0 for r in random_rows
+    )
 
 
 def test_learning_curve_table_uneven_seeds():
-    records = [r for r in _records() if not (r["method"] == "full" and r["seed"] == 1 and r["round"] == 2)]
+    records = [
+        r for r in _records() if not (r["method"] == "full" and r["seed"] == 1 and r["round"] == 2)
+    ]
     rows = {(r["method"], r["n_labels"]): r for r in learning_curve_table(records)}
     assert rows["full", 400]["n_seeds"] == 1
     assert rows["full", 400]["mean"] == pytest.approx(0.8)
@@ -167,7 +179,10 @@ def test_cost_table_totals_and_ratios():
 
 def test_cost_table_missing_baseline_gives_nan():
     rows = cost_table(_records(), baseline="proxy")
-    assert all(math.isnan(r["selection_flops_ratio"]) and math.isnan(r["selection_seconds_ratio"]) for r in rows)
+    assert all(
+        math.isnan(r["selection_flops_ratio"]) and math.isnan(r["selection_seconds_ratio"])
+        for r in rows
+    )
     rows = cost_table(_records(), baseline=None)
     assert all(math.isnan(r["selection_flops_ratio"]) for r in rows)
     rows = {r["method"]: r for r in cost_table(_records(), baseline="random")}
@@ -187,10 +202,26 @@ def test_tables_accept_a_generator():
         ({"method": "x"}, TypeError, "list of dicts"),
         ("abc", TypeError, "list of dicts"),
         ([1, 2], TypeError, r"records\[0\] must be a dict"),
-        ([{"method": "full", "seed": 0, "n_labels": 10}], ValueError, r"lacks the key\(s\) \['accuracy'\]"),
-        ([{"method": 3, "seed": 0, "n_labels": 10, "accuracy": 0.5}], TypeError, "'method'.* must be a str"),
-        ([{"method": "a", "seed": 0, "n_labels": 10, "accuracy": "high"}], TypeError, "real number"),
-        ([{"method": "a", "seed": 0, "n_labels": math.nan, "accuracy": 0.5}], NonFiniteInputError, "finite"),
+        (
+            [{"method": "full", "seed": 0, "n_labels": 10}],
+            ValueError,
+            r"lacks the key\(s\) \['accuracy'\]",
+        ),
+        (
+            [{"method": 3, "seed": 0, "n_labels": 10, "accuracy": 0.5}],
+            TypeError,
+            "'method'.* must be a str",
+        ),
+        (
+            [{"method": "a", "seed": 0, "n_labels": 10, "accuracy": "high"}],
+            TypeError,
+            "real number",
+        ),
+        (
+            [{"method": "a", "seed": 0, "n_labels": math.nan, "accuracy": 0.5}],
+            NonFiniteInputError,
+            "finite",
+        ),
         (
             [{"method": "a", "seed": 0, "n_labels": 10, "accuracy": 0.5}] * 2,
             ValueError,
@@ -221,7 +252,9 @@ def test_format_table_alignment_and_formats():
         {"method": "full", "n": 100, "acc": 0.81234, "flops": 1.5e9},
         {"method": "prunefuse-p0.5", "n": 2000, "acc": math.nan, "flops": None},
     ]
-    text = format_table(rows, ["method", ("n", "labels"), "acc", "flops"], floatfmt={"flops": ".2e"})
+    text = format_table(
+        rows, ["method", ("n", "labels"), "acc", "flops"], floatfmt={"flops": ".2e"}
+    )
     lines = text.split("\n")
     assert lines[0].split() == ["method", "labels", "acc", "flops"]
     assert set(lines[1].replace(" ", "")) == {"-"}

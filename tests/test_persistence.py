@@ -91,7 +91,8 @@ def test_resume_in_a_new_process_continues_the_uninterrupted_run(tmp_path, param
     script = SETUP + textwrap.dedent(
         f"""
         from prunefuse_sk import PruneFuseActiveLearner
-        torch.set_num_threads({torch.get_num_threads()})  # bit-identical floats need the same thread count
+        # bit-identical floats need the same thread count
+        torch.set_num_threads({torch.get_num_threads()})
         learner = PruneFuseActiveLearner.load({str(checkpoint)!r}, estimator=make_estimator())
         labelled = np.load({str(tmp_path / "labelled.npy")!r})
         labelled, queries = run_rounds(learner, labelled, 3)
@@ -99,7 +100,10 @@ def test_resume_in_a_new_process_continues_the_uninterrupted_run(tmp_path, param
                  proba=learner.fuse().predict_proba(X_test))
         """
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])),
+    }
     subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=300)
     resumed = np.load(tmp_path / "resumed.npz")
     np.testing.assert_array_equal(resumed["queries"], np.array(expected_queries))
@@ -108,7 +112,9 @@ def test_resume_in_a_new_process_continues_the_uninterrupted_run(tmp_path, param
 
 def test_a_checkpoint_restores_the_labelled_set_provenance_and_networks(tmp_path, digits_flat):
     X, X_test, y, _ = digits_flat
-    learner = PruneFuseActiveLearner(make_net(MLP, module__n_features=64, module__n_classes=10), random_state=3)
+    learner = PruneFuseActiveLearner(
+        make_net(MLP, module__n_features=64, module__n_classes=10), random_state=3
+    )
     learner.fit(X[:50], y[:50])
     idx, rows = learner.query(X[50:400], n=12)
     learner.teach(rows, y[50:400][idx])
@@ -120,16 +126,21 @@ def test_a_checkpoint_restores_the_labelled_set_provenance_and_networks(tmp_path
     np.testing.assert_array_equal(loaded.y_training, learner.y_training)
     np.testing.assert_array_equal(loaded.labelling_round_, [0] * 50 + [1] * 12)
     np.testing.assert_array_equal(loaded.query_scores_, learner.query_scores_)
-    assert np.isfinite(loaded.query_scores_[50:]).all() and np.isnan(loaded.query_scores_[:50]).all()
+    assert (
+        np.isfinite(loaded.query_scores_[50:]).all() and np.isnan(loaded.query_scores_[:50]).all()
+    )
     np.testing.assert_array_equal(loaded.classes_, learner.classes_)
     assert loaded.history_ == learner.history_
     assert loaded.get_params(deep=False).keys() == learner.get_params(deep=False).keys()
     assert loaded.random_state == 3 and loaded.proxy_stale_ is False
-    assert state_equal(loaded.full_init_module_.state_dict(), learner.full_init_module_.state_dict())
+    assert state_equal(
+        loaded.full_init_module_.state_dict(), learner.full_init_module_.state_dict()
+    )
     assert state_equal(loaded.proxy_.module_.state_dict(), learner.proxy_.module_.state_dict())
     for name, kept in learner.kept_indices_.items():
         assert all(
-            (a is None and b is None) or torch.equal(a, b) for a, b in zip(kept.indices, loaded.kept_indices_[name].indices)
+            (a is None and b is None) or torch.equal(a, b)
+            for a, b in zip(kept.indices, loaded.kept_indices_[name].indices)
         )
     # the fused classifier comes back too, and clone() still restarts from the fused init
     assert state_equal(loaded.fused_.module_.state_dict(), learner.fused_.module_.state_dict())
@@ -153,11 +164,15 @@ def test_the_default_estimator_and_a_random_state_instance_round_trip(tmp_path, 
 def test_parameters_that_are_not_json_must_be_passed_again(tmp_path, digits_flat):
     X, _, y, _ = digits_flat
     net = make_net(MLP, module__n_features=64, module__n_classes=10)
-    learner = PruneFuseActiveLearner(net, query_strategy=least_confidence_sampling, random_state=0).fit(X[:40], y[:40])
+    learner = PruneFuseActiveLearner(
+        net, query_strategy=least_confidence_sampling, random_state=0
+    ).fit(X[:40], y[:40])
     learner.save(tmp_path / "custom.pfsk")
     with pytest.raises(CheckpointError, match="pass query_strategy=.*least_confidence_sampling"):
         PruneFuseActiveLearner.load(tmp_path / "custom.pfsk", estimator=net)
-    loaded = PruneFuseActiveLearner.load(tmp_path / "custom.pfsk", estimator=net, query_strategy=least_confidence_sampling)
+    loaded = PruneFuseActiveLearner.load(
+        tmp_path / "custom.pfsk", estimator=net, query_strategy=least_confidence_sampling
+    )
     np.testing.assert_array_equal(loaded.query(X[40:200], n=3)[0], learner.query(X[40:200], n=3)[0])
 
 
@@ -198,12 +213,16 @@ def _replace_member(path, member, data):
 @pytest.fixture
 def checkpoint(tmp_path, digits_flat):
     X, _, y, _ = digits_flat
-    learner = PruneFuseActiveLearner(proxy_params={"max_epochs": 1}, random_state=0).fit(X[:30], y[:30])
+    learner = PruneFuseActiveLearner(proxy_params={"max_epochs": 1}, random_state=0).fit(
+        X[:30], y[:30]
+    )
     return learner.save(tmp_path / "c.pfsk")
 
 
 @pytest.mark.parametrize("member", ["tensors/proxy.pt", "tensors/full_init.pt"])
-def test_a_pickle_payload_in_place_of_weights_is_refused_without_running_it(tmp_path, checkpoint, member):
+def test_a_pickle_payload_in_place_of_weights_is_refused_without_running_it(
+    tmp_path, checkpoint, member
+):
     marker = tmp_path / "pwned"
     _replace_member(checkpoint, member, pickle.dumps({"weight": _Payload(str(marker))}))
     with pytest.raises(UnsafeCheckpointError, match="nothing in it was executed"):
@@ -235,7 +254,9 @@ def test_a_pickled_object_array_is_refused_without_running_it(tmp_path, checkpoi
 def test_unknown_versions_and_broken_files_are_named(tmp_path, checkpoint):
     with zipfile.ZipFile(checkpoint) as archive:
         meta = json.loads(archive.read("checkpoint.json"))
-    _replace_member(checkpoint, "checkpoint.json", json.dumps({**meta, "format_version": 99}).encode())
+    _replace_member(
+        checkpoint, "checkpoint.json", json.dumps({**meta, "format_version": 99}).encode()
+    )
     with pytest.raises(CheckpointVersionError, match="format version 99.*reads version 1"):
         PruneFuseActiveLearner.load(checkpoint)
 
@@ -260,10 +281,16 @@ def test_a_truncated_checkpoint_is_reported(tmp_path, checkpoint):
         PruneFuseActiveLearner.load(cut)
 
 
-@pytest.mark.parametrize("error", [OSError("disk full"), KeyboardInterrupt()], ids=["disk-full", "ctrl-c"])
-def test_a_crash_during_save_leaves_the_previous_checkpoint_loadable(tmp_path, digits_flat, monkeypatch, error):
+@pytest.mark.parametrize(
+    "error", [OSError("disk full"), KeyboardInterrupt()], ids=["disk-full", "ctrl-c"]
+)
+def test_a_crash_during_save_leaves_the_previous_checkpoint_loadable(
+    tmp_path, digits_flat, monkeypatch, error
+):
     X, _, y, _ = digits_flat
-    learner = PruneFuseActiveLearner(proxy_params={"max_epochs": 1}, random_state=0).fit(X[:30], y[:30])
+    learner = PruneFuseActiveLearner(proxy_params={"max_epochs": 1}, random_state=0).fit(
+        X[:30], y[:30]
+    )
     path = learner.save(tmp_path / "s.pfsk")
     before = Path(path).read_bytes()
     learner.teach(X[30:40], y[30:40])
@@ -296,14 +323,22 @@ def test_save_before_fit_raises_not_fitted(tmp_path):
 def test_a_learner_that_synced_resumes_from_its_synced_networks(tmp_path, digits):
     X, X_test, y, _ = digits
     net = make_net(SmallCNN, module__width=8, module__hidden=16, max_epochs=1)
-    learner = PruneFuseActiveLearner(net, sync_every=1, fusion_init="keep", random_state=0).fit(X[:40], y[:40])
+    learner = PruneFuseActiveLearner(net, sync_every=1, fusion_init="keep", random_state=0).fit(
+        X[:40], y[:40]
+    )
     learner.teach(X[40:60], y[40:60])  # round 1: sync
     assert "sync" in learner.history_[-1]
     learner.save(tmp_path / "synced.pfsk")
     loaded = PruneFuseActiveLearner.load(tmp_path / "synced.pfsk", estimator=net)
     # the trained full network is the base now; pruning it again gives the same proxy positions
-    assert state_equal(loaded.full_init_module_.state_dict(), learner.full_init_module_.state_dict())
-    assert state_equal(loaded.proxy_init_module_.state_dict(), learner.proxy_init_module_.state_dict())
+    assert state_equal(
+        loaded.full_init_module_.state_dict(), learner.full_init_module_.state_dict()
+    )
+    assert state_equal(
+        loaded.proxy_init_module_.state_dict(), learner.proxy_init_module_.state_dict()
+    )
     learner.teach(X[60:70], y[60:70])  # round 2 syncs again, in both
     loaded.teach(X[60:70], y[60:70])
-    np.testing.assert_array_equal(loaded.fuse().predict_proba(X_test), learner.fuse().predict_proba(X_test))
+    np.testing.assert_array_equal(
+        loaded.fuse().predict_proba(X_test), learner.fuse().predict_proba(X_test)
+    )

@@ -1,4 +1,5 @@
-"""prunefuse_sk.plotting: figures render with the Agg backend; lines, legends and cumulative costs are right."""
+"""prunefuse_sk.plotting: figures render with the Agg backend; lines, legends and cumulative costs
+are right."""
 
 import builtins
 import io
@@ -8,7 +9,12 @@ import numpy as np
 import pytest
 
 from prunefuse_sk import plotting
-from prunefuse_sk.plotting import cumulative_cost_curves, plot_cost_curves, plot_learning_curves, plot_results
+from prunefuse_sk.plotting import (
+    cumulative_cost_curves,
+    plot_cost_curves,
+    plot_learning_curves,
+    plot_results,
+)
 
 try:
     import matplotlib
@@ -19,7 +25,9 @@ else:
     import matplotlib.figure
     import matplotlib.pyplot as plt
 
-needs_matplotlib = pytest.mark.skipif(matplotlib is None, reason="needs matplotlib (pip install prunefuse_sk[plot])")
+needs_matplotlib = pytest.mark.skipif(
+    matplotlib is None, reason="needs matplotlib (pip install prunefuse_sk[plot])"
+)
 
 METHODS = ["full", "prunefuse-p0.5", "random"]
 FLOPS = {"full": 4e9, "prunefuse-p0.5": 1e9, "random": 0.0}
@@ -41,7 +49,8 @@ def _records(n_seeds=2, n_rounds=4):
                         "selector_accuracy": math.nan if method == "random" else 0.4 + 0.1 * rnd,
                         # seeds differ so the mean over seeds is checked too
                         "selection_flops": FLOPS[method] * (rnd > 0) * (1 + seed),
-                        "selection_seconds": (0.0 if method == "random" else 0.5) * rnd + 0.01 * (seed + 1),
+                        "selection_seconds": (0.0 if method == "random" else 0.5) * rnd
+                        + 0.01 * (seed + 1),
                     }
                 )
     return records
@@ -91,8 +100,11 @@ def test_cost_curves_x_is_mean_over_seeds_of_the_cumsum():
     for method in METHODS:
         per_seed = []
         for seed in range(2):
-            costs = [r["selection_flops"] for r in sorted(records, key=lambda r: r["round"])
-                     if r["method"] == method and r["seed"] == seed]
+            costs = [
+                r["selection_flops"]
+                for r in sorted(records, key=lambda r: r["round"])
+                if r["method"] == method and r["seed"] == seed
+            ]
             per_seed.append(np.cumsum(costs))
         expected = np.mean(per_seed, axis=0)
         np.testing.assert_allclose(lines[method].get_xdata(), expected)
@@ -118,7 +130,9 @@ def test_cost_curves_log_x_only_when_spanning_more_than_two_decades():
 
 
 def test_cumulative_cost_curves_uneven_rounds():
-    records = [r for r in _records() if not (r["method"] == "full" and r["seed"] == 1 and r["round"] == 3)]
+    records = [
+        r for r in _records() if not (r["method"] == "full" and r["seed"] == 1 and r["round"] == 3)
+    ]
     curve = cumulative_cost_curves(records, cost="selection_flops")["full"]
     assert curve["n_seeds"].tolist() == [2, 2, 2, 1]
     np.testing.assert_allclose(curve["cost"], [0.0, 6e9, 12e9, 12e9])
@@ -136,7 +150,9 @@ def test_plot_results_writes_a_png(tmp_path):
         assert len(ax.get_lines()) == len(METHODS)
         assert _legend_labels(ax) == METHODS
     assert [ax.get_xlabel() for ax in axes] == [
-        "number of labels", "cumulative selection FLOPs", "cumulative selection time (s)"
+        "number of labels",
+        "cumulative selection FLOPs",
+        "cumulative selection time (s)",
     ]
     # one colour per method across the three panels
     colors = [[line.get_color() for line in ax.get_lines()] for ax in axes]
@@ -147,12 +163,18 @@ def test_plot_results_writes_a_png(tmp_path):
 def test_plot_results_without_path_saves_nothing(monkeypatch):
     saved = []
     real_savefig = matplotlib.figure.Figure.savefig
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *args, **kwargs: saved.append(args))
+    monkeypatch.setattr(
+        matplotlib.figure.Figure, "savefig", lambda fig, *args, **kwargs: saved.append(args)
+    )
     fig = plot_results(_records())
     assert saved == []  # no path: the figure is never written anywhere
-    assert isinstance(fig, matplotlib.figure.Figure) and plt.fignum_exists(fig.number)  # returned open, for the caller
+    assert isinstance(fig, matplotlib.figure.Figure) and plt.fignum_exists(
+        fig.number
+    )  # returned open, for the caller
     assert [ax.get_title() for ax in fig.get_axes()] == [
-        "Learning curves", "Accuracy vs selection FLOPs", "Accuracy vs selection time"
+        "Learning curves",
+        "Accuracy vs selection FLOPs",
+        "Accuracy vs selection time",
     ]
     for ax in fig.get_axes():
         assert _legend_labels(ax) == METHODS

@@ -41,7 +41,9 @@ def _frames(pool):
 
 
 def _kinds(pool, tmp_path):
-    memmap = np.lib.format.open_memmap(tmp_path / "pool.npy", mode="w+", dtype=np.float32, shape=pool.shape)
+    memmap = np.lib.format.open_memmap(
+        tmp_path / "pool.npy", mode="w+", dtype=np.float32, shape=pool.shape
+    )
     memmap[:] = pool
     memmap.flush()
     kinds = {
@@ -58,7 +60,9 @@ def _kinds(pool, tmp_path):
     return kinds
 
 
-@pytest.mark.parametrize("size", [60, 1000])  # 60 x 64: a frame indexed by labels would pick columns
+@pytest.mark.parametrize(
+    "size", [60, 1000]
+)  # 60 x 64: a frame indexed by labels would pick columns
 def test_every_pool_kind_gives_the_numpy_indices_and_rows(fitted, digits_flat, tmp_path, size):
     X_pool = digits_flat[0][100 : 100 + size]
     expected_idx, expected_rows = _copy(fitted).query(X_pool, n=5)
@@ -67,7 +71,10 @@ def test_every_pool_kind_gives_the_numpy_indices_and_rows(fitted, digits_flat, t
         np.testing.assert_array_equal(idx, expected_idx, err_msg=name)
         dense = rows.toarray() if scipy.sparse.issparse(rows) else np.asarray(rows)
         np.testing.assert_array_equal(dense, expected_rows, err_msg=name)
-        assert np.asarray(as_pool(kind).take(idx) if name.startswith("frame") else dense).shape == (5, 64)
+        assert np.asarray(as_pool(kind).take(idx) if name.startswith("frame") else dense).shape == (
+            5,
+            64,
+        )
 
 
 def test_a_frame_pool_returns_rows_by_position_that_teach_takes(fitted, digits_flat):
@@ -80,7 +87,9 @@ def test_a_frame_pool_returns_rows_by_position_that_teach_takes(fitted, digits_f
     np.testing.assert_array_equal(rows.to_numpy(), X_pool[100:160][idx])
     learner.teach(rows, y_pool[100:160][idx])
     assert len(learner.y_training) == 104
-    np.testing.assert_allclose(learner.predict_proba(frame), _copy(learner).predict_proba(X_pool[100:160]))
+    np.testing.assert_allclose(
+        learner.predict_proba(frame), _copy(learner).predict_proba(X_pool[100:160])
+    )
 
 
 def test_predict_and_score_take_every_kind(fitted, digits_flat, tmp_path):
@@ -92,7 +101,9 @@ def test_predict_and_score_take_every_kind(fitted, digits_flat, tmp_path):
 
 
 @pytest.mark.parametrize("method", ["query", "predict_proba"])
-def test_a_wrong_width_raises_feature_shape_error_for_every_kind(fitted, digits_flat, tmp_path, method):
+def test_a_wrong_width_raises_feature_shape_error_for_every_kind(
+    fitted, digits_flat, tmp_path, method
+):
     wrong = digits_flat[0][100:300, :60]
     for name, kind in _kinds(wrong, tmp_path).items():
         with pytest.raises(FeatureShapeError, match="60 features"):
@@ -100,7 +111,9 @@ def test_a_wrong_width_raises_feature_shape_error_for_every_kind(fitted, digits_
         assert name
 
 
-def test_dict_pools_go_to_strategies_that_read_them_and_are_refused_by_our_scoring(fitted, digits_flat):
+def test_dict_pools_go_to_strategies_that_read_them_and_are_refused_by_our_scoring(
+    fitted, digits_flat
+):
     pool = {"x": torch.as_tensor(digits_flat[0][100:200])}
 
     def first_rows(learner, X, n_instances=1):
@@ -140,8 +153,9 @@ def test_fitted_state_comes_back_read_only(fitted, digits_flat):
     assert learner.history_[0]["epochs"] != -1 and len(learner.history_) == 1
     # the labelled set is the learner's own: changing the caller's array later changes nothing
     X_seed = digits_flat[0][:100].copy()
-    own = PruneFuseActiveLearner(make_net(MLP, module__n_features=64, module__n_classes=10, max_epochs=1),
-                                 random_state=0).fit(X_seed, digits_flat[2][:100])
+    own = PruneFuseActiveLearner(
+        make_net(MLP, module__n_features=64, module__n_classes=10, max_epochs=1), random_state=0
+    ).fit(X_seed, digits_flat[2][:100])
     X_seed[:] = 0
     assert own.X_training.any()
 
@@ -162,11 +176,17 @@ def test_dask_ranking_equals_in_memory_bit_for_bit_with_near_ties(fitted, digits
         expected = learner.query(pool, n=50, return_scores=True, batch_size=200)
         for chunks in (201, 401, 1003):
             dask_pool = da.from_array(pool, chunks=(chunks, 64))
-            got = _copy(fitted).set_params(query_strategy=strategy).query(
-                dask_pool, n=50, return_scores=True, batch_size=200
+            got = (
+                _copy(fitted)
+                .set_params(query_strategy=strategy)
+                .query(dask_pool, n=50, return_scores=True, batch_size=200)
             )
-            np.testing.assert_array_equal(got[0], expected[0], err_msg=f"{strategy}, chunks {chunks}")
-            np.testing.assert_array_equal(got[2], expected[2], err_msg=f"{strategy}, chunks {chunks}")
+            np.testing.assert_array_equal(
+                got[0], expected[0], err_msg=f"{strategy}, chunks {chunks}"
+            )
+            np.testing.assert_array_equal(
+                got[2], expected[2], err_msg=f"{strategy}, chunks {chunks}"
+            )
     # the scores of every row, not only the chosen ones, are the in-memory scores
     view = fitted._selector_view()
     np.testing.assert_array_equal(
@@ -184,3 +204,21 @@ def test_dask_blocks_are_aligned_to_the_in_memory_batches(fitted, digits_flat):
     assert pool.aligned_to_batches(131) is pool  # already aligned: nothing is re-cut
     proba = score_pool(fitted.proxy_, digits_flat[0], batch_size=100).proba
     assert proba.shape == (len(pool), 10)
+
+
+def test_a_query_builds_and_checks_its_pool_once(fitted, digits_flat, monkeypatch):
+    import prunefuse_sk.pools as pools
+
+    pool = digits_flat[0][100:400]
+    checks = []
+    real = pools.Pool.check_shape
+
+    def counted(self, *args, **kwargs):
+        checks.append(self.data is pool)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pools.Pool, "check_shape", counted)
+    for strategy in ("least_confidence", "kcenter"):  # kcenter also scores the labelled set
+        checks.clear()
+        _copy(fitted).set_params(query_strategy=strategy).query(pool, n=3)
+        assert checks.count(True) == 1, strategy

@@ -1,4 +1,5 @@
-"""Property-based test: random sequences of valid fit/query/teach calls keep the learner's books straight.
+"""Property-based test: random sequences of valid fit/query/teach calls keep the learner's
+books straight.
 
 A hypothesis state machine drives one learner over a fixed set of digits rows. The test
 keeps its own bookkeeping -- which original rows are labelled, in which order and in
@@ -31,7 +32,8 @@ def oracle(rows):
 
 
 class ActiveLearningLoop(RuleBasedStateMachine):
-    """Fit, then any mix of query, teach, teach-unqueried rows, retrain and fit again (start over)."""
+    """Fit, then any mix of query, teach, teach-unqueried rows, retrain and fit again (start
+    over)."""
 
     def __init__(self):
         super().__init__()
@@ -42,7 +44,9 @@ class ActiveLearningLoop(RuleBasedStateMachine):
         self.labelled = [int(r) for r in seed_rows]  # original rows, in the learner's order
         self.rounds = [0] * len(seed_rows)  # expected labelling_round_
         self.queried_then_taught = []  # rows taught straight from a query: they have a score
-        self.pool = np.asarray(pool)  # original rows not labelled yet, in the (shuffled) order passed to query
+        self.pool = np.asarray(
+            pool
+        )  # original rows not labelled yet, in the (shuffled) order passed to query
         self.last_query = None  # original rows the last query returned, not taught yet
         self.n_teach = 0  # teach calls with data since the latest fit
 
@@ -66,7 +70,9 @@ class ActiveLearningLoop(RuleBasedStateMachine):
     def fit(self, data, strategy, proxy_retrain, n_seed, random_state):
         order = np.asarray(data.draw(st.permutations(range(N_ROWS)), label="order"))
         rows, pool = np.sort(order[:n_seed]), order[n_seed:]
-        net = make_net(MLP, module__n_features=64, module__n_classes=10, module__hidden=(16,), max_epochs=1)
+        net = make_net(
+            MLP, module__n_features=64, module__n_classes=10, module__hidden=(16,), max_epochs=1
+        )
         learner = PruneFuseActiveLearner(
             net, query_strategy=strategy, proxy_retrain=proxy_retrain, random_state=random_state
         )
@@ -89,8 +95,8 @@ class ActiveLearningLoop(RuleBasedStateMachine):
         strategy=st.sampled_from(STRATEGIES),
     )
     def query(self, n, use_max_candidates, n_candidates, strategy):
-        # the strategy may change between rounds (query reads the current one): every query draws one,
-        # so that each strategy is exercised in a run of 12 short examples
+        # the strategy may change between rounds (query reads the current one): every query draws
+        # one, so that each strategy is exercised in a run of 12 short examples
         self.learner.set_params(query_strategy=strategy)
         n = min(n, len(self.pool))
         max_candidates = max(n_candidates, n) if use_max_candidates else None
@@ -98,7 +104,9 @@ class ActiveLearningLoop(RuleBasedStateMachine):
         indices, X_selected = self.learner.query(X_pool, n=n, max_candidates=max_candidates)
         assert indices.shape == (n,) and indices.dtype.kind in "iu"
         assert len(np.unique(indices)) == n, "query returned a duplicate index"
-        assert indices.min() >= 0 and indices.max() < len(X_pool), "query returned an index outside the pool"
+        assert indices.min() >= 0 and indices.max() < len(X_pool), (
+            "query returned an index outside the pool"
+        )
         np.testing.assert_array_equal(X_selected, X_pool[indices])
         self.last_query = self.pool[indices]
 
@@ -114,7 +122,9 @@ class ActiveLearningLoop(RuleBasedStateMachine):
     @rule(data=st.data(), only_new=st.booleans())
     def teach_rows_nobody_queried(self, data, only_new):
         unlabelled = st.sampled_from(self.pool.tolist())
-        rows = np.asarray(data.draw(st.lists(unlabelled, min_size=1, max_size=5, unique=True), label="rows"))
+        rows = np.asarray(
+            data.draw(st.lists(unlabelled, min_size=1, max_size=5, unique=True), label="rows")
+        )
         assert self.learner.teach(X_ALL[rows], oracle(rows), only_new=only_new) is self.learner
         self._add(rows)
 
@@ -147,12 +157,16 @@ class ActiveLearningLoop(RuleBasedStateMachine):
         rounds = np.asarray(self.learner.labelling_round_)
         assert np.all(np.diff(rounds) >= 0), "labelling_round_ decreased"
         np.testing.assert_array_equal(rounds, self.rounds)
-        assert rounds.max() == self.n_teach  # the latest rows carry the number of teach calls since fit
+        assert (
+            rounds.max() == self.n_teach
+        )  # the latest rows carry the number of teach calls since fit
         scores = np.asarray(self.learner.query_scores_)
         assert np.all(np.isnan(scores[rounds == 0])), "a seed row has a query score"
         position = {row: i for i, row in enumerate(self.labelled)}
         taught_from_query = [position[row] for row in self.queried_then_taught]
-        assert np.all(np.isfinite(scores[taught_from_query])), "a queried-then-taught row lost its score"
+        assert np.all(np.isfinite(scores[taught_from_query])), (
+            "a queried-then-taught row lost its score"
+        )
 
     @invariant()
     def classes_never_change(self):

@@ -11,7 +11,6 @@ from prunefuse_sk import (
     HardCodedShapeError,
     PruningError,
     UnprunedLayerWarning,
-    UnsupportedArchitectureError,
     find_output_layers,
     prune_at_init,
 )
@@ -22,8 +21,16 @@ from conftest import state_equal
 # (module factory, example input, a hidden layer whose weight is pruned on both sides)
 NETWORKS = {
     "mlp": (lambda: MLP(64, 10, hidden=(128, 64)), lambda: torch.randn(3, 64), "hidden.3.weight"),
-    "cnn_bn": (lambda: SmallCNN(n_classes=10, width=16, hidden=64), lambda: torch.randn(3, 1, 8, 8), "features.3.weight"),
-    "resnet": (lambda: SmallResNet(n_classes=10, width=20), lambda: torch.randn(3, 1, 8, 8), "blocks.0.conv1.weight"),
+    "cnn_bn": (
+        lambda: SmallCNN(n_classes=10, width=16, hidden=64),
+        lambda: torch.randn(3, 1, 8, 8),
+        "features.3.weight",
+    ),
+    "resnet": (
+        lambda: SmallResNet(n_classes=10, width=20),
+        lambda: torch.randn(3, 1, 8, 8),
+        "blocks.0.conv1.weight",
+    ),
 }
 
 
@@ -31,7 +38,12 @@ def _pruned(name, ratio, **kwargs):
     make_module, make_input, hidden = NETWORKS[name]
     torch.manual_seed(0)
     module, example = make_module(), make_input()
-    return module, example, hidden, prune_at_init(module, example, pruning_ratio=ratio, random_state=0, **kwargs)
+    return (
+        module,
+        example,
+        hidden,
+        prune_at_init(module, example, pruning_ratio=ratio, random_state=0, **kwargs),
+    )
 
 
 @pytest.mark.parametrize("ratio", [0.5, 0.7])
@@ -75,9 +87,13 @@ def test_l2_importance_keeps_the_largest_norm_neurons():
     norms = module.hidden[1].weight.detach().norm(dim=1)
     kept = pruned.kept_indices["hidden.1.weight"].indices[0]
     assert sorted(kept.tolist()) == sorted(torch.topk(norms, 5).indices.tolist())
-    l1_kept = prune_at_init(module, torch.randn(3, 20), pruning_ratio=0.5, importance="l1").kept_indices
+    l1_kept = prune_at_init(
+        module, torch.randn(3, 20), pruning_ratio=0.5, importance="l1"
+    ).kept_indices
     l1_norms = module.hidden[1].weight.detach().abs().sum(dim=1)
-    assert sorted(l1_kept["hidden.1.weight"].indices[0].tolist()) == sorted(torch.topk(l1_norms, 5).indices.tolist())
+    assert sorted(l1_kept["hidden.1.weight"].indices[0].tolist()) == sorted(
+        torch.topk(l1_norms, 5).indices.tolist()
+    )
 
 
 def test_random_importance_is_reproducible_and_seed_dependent():
@@ -85,7 +101,11 @@ def test_random_importance_is_reproducible_and_seed_dependent():
     x = torch.randn(3, 20)
 
     def kept(seed):
-        return prune_at_init(module, x, importance="random", random_state=seed).kept_indices["hidden.1.weight"].indices[0]
+        return (
+            prune_at_init(module, x, importance="random", random_state=seed)
+            .kept_indices["hidden.1.weight"]
+            .indices[0]
+        )
 
     assert torch.equal(kept(3), kept(3))
     assert not torch.equal(kept(3), kept(4))
@@ -110,7 +130,9 @@ def test_output_layers_are_detected_through_a_final_batchnorm():
 
 
 def test_ignored_layers_keep_their_width_and_unknown_names_fail():
-    pruned = prune_at_init(MLP(8, 3, hidden=(16, 16)), torch.randn(3, 8), ignored_layers=["hidden.1"])
+    pruned = prune_at_init(
+        MLP(8, 3, hidden=(16, 16)), torch.randn(3, 8), ignored_layers=["hidden.1"]
+    )
     assert pruned.module.hidden[1].out_features == 16
     assert pruned.module.hidden[3].out_features == 8
     with pytest.raises(ValueError, match="does not have.*hidden.1"):
@@ -169,7 +191,8 @@ def test_recurrent_layers_are_kept_whole_with_a_warning_naming_them(module_class
     messages = [(w.category, str(w.message)) for w in record]
     assert any(c is UnprunedLayerWarning and f"'lstm' ({kind})" in m for c, m in messages), messages
     assert any("removed nothing" in m for _, m in messages), messages
-    # the recurrent layer and the embedding feeding it keep their full width; nothing else is prunable here
+    # the recurrent layer and the embedding feeding it keep their full width; nothing else is
+    # prunable here
     assert pruned.module.state_dict().keys() == module.state_dict().keys()
     for key, value in pruned.module.state_dict().items():
         assert value.shape == module.state_dict()[key].shape, key
@@ -195,7 +218,10 @@ def test_layers_after_a_recurrent_layer_are_still_pruned():
     with pytest.warns(UnprunedLayerWarning):
         pruned = prune_at_init(module, x, pruning_ratio=0.5)
     assert set(pruned.pruned_layers) == {"hidden", "fc"}
-    assert pruned.module.hidden.weight.shape == (8, 16) and pruned.module.lstm.weight_ih_l0.shape == (64, 16)
+    assert pruned.module.hidden.weight.shape == (
+        8,
+        16,
+    ) and pruned.module.lstm.weight_ih_l0.shape == (64, 16)
     for key, value in pruned.module.state_dict().items():
         assert torch.equal(pruned.kept_indices[key].gather(module.state_dict()[key]), value), key
 

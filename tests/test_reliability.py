@@ -36,7 +36,10 @@ class InjectFault(Callback):
 
 FAULTS = {
     "callback-error": ("on_epoch_end", lambda: RuntimeError("callback exploded")),
-    "cuda-oom": ("on_batch_end", lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")),
+    "cuda-oom": (
+        "on_batch_end",
+        lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+    ),
     # skorch swallows KeyboardInterrupt inside its epoch loop (it is how EarlyStopping stops);
     # raised from on_train_begin it reaches the caller, as a Ctrl-C between epochs would
     "ctrl-c": ("on_train_begin", lambda: KeyboardInterrupt()),
@@ -44,9 +47,13 @@ FAULTS = {
 
 
 def _learner(**params):
-    net = make_net(MLP, module__n_features=64, module__n_classes=10, module__hidden=(32,), max_epochs=3)
+    net = make_net(
+        MLP, module__n_features=64, module__n_classes=10, module__hidden=(32,), max_epochs=3
+    )
     params.setdefault("random_state", 0)
-    return PruneFuseActiveLearner(net, proxy_params={"callbacks": [("fault", InjectFault())]}, **params)
+    return PruneFuseActiveLearner(
+        net, proxy_params={"callbacks": [("fault", InjectFault())]}, **params
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +64,9 @@ def _disarm():
 
 @pytest.mark.parametrize("proxy_retrain", ["reinit", "warm"])
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_a_failed_retraining_keeps_the_labels_and_refit_recovers_the_same_proxy(digits_flat, fault, proxy_retrain):
+def test_a_failed_retraining_keeps_the_labels_and_refit_recovers_the_same_proxy(
+    digits_flat, fault, proxy_retrain
+):
     X, _, y, _ = digits_flat
     reference = _learner(proxy_retrain=proxy_retrain).fit(X[:40], y[:40])
     reference.teach(X[40:60], y[40:60])
@@ -76,7 +85,9 @@ def test_a_failed_retraining_keeps_the_labels_and_refit_recovers_the_same_proxy(
     assert learner.proxy_stale_ is True
     assert any("refit()" in note for note in getattr(info.value, "__notes__", []))
     # the previous proxy is untouched (warm training runs on a copy)
-    assert learner.proxy_ is proxy_before and state_equal(proxy_before.module_.state_dict(), weights_before)
+    assert learner.proxy_ is proxy_before and state_equal(
+        proxy_before.module_.state_dict(), weights_before
+    )
     with pytest.warns(StaleProxyWarning, match="trained on 40 of the 60 labels"):
         learner.query(X[60:200], n=2)
 
@@ -122,7 +133,9 @@ def test_an_interrupt_while_appending_leaves_the_labelled_set_as_it_was(digits_f
     monkeypatch.setattr(LabelledSet, "extend", interrupted)
     with pytest.raises(KeyboardInterrupt):
         learner.teach(X[40:60], y[40:60])
-    assert len(learner.X_training) == len(learner.y_training) == 40 and learner.proxy_stale_ is False
+    assert (
+        len(learner.X_training) == len(learner.y_training) == 40 and learner.proxy_stale_ is False
+    )
 
 
 def test_bad_labels_are_refused_before_anything_changes(digits_flat):
@@ -145,18 +158,24 @@ def test_query_scores_and_rounds_record_where_each_label_came_from(digits_flat):
 
     np.testing.assert_array_equal(learner.labelling_round_, [0] * 40 + [1] * 6 + [2] * 3 + [3] * 4)
     np.testing.assert_allclose(learner.query_scores_[40:46], scores)
-    assert np.isnan(learner.query_scores_[:40]).all() and np.isnan(learner.query_scores_[46:49]).all()
+    assert (
+        np.isnan(learner.query_scores_[:40]).all() and np.isnan(learner.query_scores_[46:49]).all()
+    )
     np.testing.assert_allclose(learner.query_scores_[49:], scores2[order])
     assert [h["round"] for h in learner.history_] == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize("proxy_retrain", ["reinit", "warm"])
-def test_the_same_random_state_gives_identical_queries_and_fused_weights(digits_flat, proxy_retrain):
+def test_the_same_random_state_gives_identical_queries_and_fused_weights(
+    digits_flat, proxy_retrain
+):
     X, X_test, y, _ = digits_flat
 
     def run(seed):
         learner = PruneFuseActiveLearner(
-            make_net(MLP, module__n_features=64, module__n_classes=10, module__hidden=(32,), max_epochs=2),
+            make_net(
+                MLP, module__n_features=64, module__n_classes=10, module__hidden=(32,), max_epochs=2
+            ),
             proxy_retrain=proxy_retrain,
             query_strategy="random" if proxy_retrain == "warm" else "margin",
             random_state=seed,

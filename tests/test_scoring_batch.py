@@ -11,19 +11,19 @@ import torch
 from prunefuse_sk import PruneFuseActiveLearner, default_estimator
 from prunefuse_sk.exceptions import InvalidParameterError, NonFiniteInputError, NonFiniteOutputError
 from prunefuse_sk.networks import MLP, SmallCNN
+from prunefuse_sk.scoring import PROBE_ROWS, softmax_rows
 from prunefuse_sk.strategies import (
     DEFAULT_SCORING_MEMORY,
+    SelectorView,
     entropy,
     least_confidence,
-    margin_uncertainty,
-    SelectorView,
     least_confidence_sampling,
+    margin_uncertainty,
     predict_proba_batched,
     score_pool,
     scoring_batch_size,
     scoring_row_bytes,
 )
-from prunefuse_sk.strategies.scoring import PROBE_ROWS, softmax_rows
 
 from conftest import make_net
 
@@ -34,8 +34,9 @@ MIB = 2**20
 def mlp(digits_flat):
     """A fitted MLP 64-128-64-10 (dropout 0.2, for Monte Carlo dropout)."""
     X, _, y, _ = digits_flat
-    return make_net(MLP, module__n_features=64, module__n_classes=10, module__dropout=0.2,
-                    max_epochs=1).fit(X[:200], y[:200])
+    return make_net(
+        MLP, module__n_features=64, module__n_classes=10, module__dropout=0.2, max_epochs=1
+    ).fit(X[:200], y[:200])
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,9 @@ class BatchRows:
 
     def __init__(self, module):
         self.rows = []
-        self._handle = module.register_forward_pre_hook(lambda _m, args: self.rows.append(len(args[0])))
+        self._handle = module.register_forward_pre_hook(
+            lambda _m, args: self.rows.append(len(args[0]))
+        )
 
     def __enter__(self):
         return self
@@ -66,8 +69,10 @@ class BatchRows:
 def largest_output_bytes(module, X):
     """Bytes per row of the largest output of any layer, measured independently of the library."""
     sizes = []
-    handles = [m.register_forward_hook(lambda _m, _i, out: sizes.append(out.numel() * out.element_size()))
-               for m in module.modules()]
+    handles = [
+        m.register_forward_hook(lambda _m, _i, out: sizes.append(out.numel() * out.element_size()))
+        for m in module.modules()
+    ]
     try:
         with torch.inference_mode():
             module.eval()(torch.as_tensor(X[:10]))
@@ -90,7 +95,8 @@ def test_batches_stay_within_the_budget_and_grow_with_it(mlp, pool):
         assert sum(batches) == len(pool) and len(set(batches[:-1])) <= 1
         rows = batches[0]
         assert rows == scoring_batch_size(mlp, pool, working_memory=budget)
-        # what a sequential net holds at once (the input, a layer's input and output) fits the budget
+        # what a sequential net holds at once (the input, a layer's input and output) fits the
+        # budget
         assert rows * (input_bytes + 2 * largest) <= budget * MIB
         # at most what the estimate lets fit, evened out over the batches (never below half of it)
         most = int(budget * MIB // scoring_row_bytes(mlp, pool))
@@ -106,7 +112,9 @@ def test_the_row_estimate_counts_input_activations_outputs_and_embeddings(mlp, p
     row = scoring_row_bytes(mlp, pool)
     assert row == 64 * 4 + 3 * 128 * 4 + 2 * 10 * 4  # input, 3 x Linear(64, 128), probabilities
     assert scoring_row_bytes(mlp, pool, embedding_layer="output") == row + 2 * 64 * 4
-    assert scoring_row_bytes(mlp, scipy.sparse.csr_matrix(pool)) == row + 64 * 4  # the densified batch
+    assert (
+        scoring_row_bytes(mlp, scipy.sparse.csr_matrix(pool)) == row + 64 * 4
+    )  # the densified batch
     assert scoring_row_bytes(mlp, scipy.sparse.csr_matrix(pool, dtype=np.float64)) == row + 64 * 8
     assert scoring_row_bytes(mlp, torch.as_tensor(pool)) == row
     assert scoring_row_bytes(mlp, pool[:0]) == 0
@@ -114,11 +122,17 @@ def test_the_row_estimate_counts_input_activations_outputs_and_embeddings(mlp, p
 
 def test_a_convolutional_net_gets_smaller_batches(digits):
     X, _, y, _ = digits
-    cnn = make_net(SmallCNN, module__n_classes=10, module__width=8, module__hidden=32, max_epochs=1).fit(X[:64], y[:64])
+    cnn = make_net(
+        SmallCNN, module__n_classes=10, module__width=8, module__hidden=32, max_epochs=1
+    ).fit(X[:64], y[:64])
     row = scoring_row_bytes(cnn, X)
-    assert row == 64 * 4 + 3 * (16 * 8 * 8 * 4) + 2 * 10 * 4  # the second conv block's output is the largest
+    assert (
+        row == 64 * 4 + 3 * (16 * 8 * 8 * 4) + 2 * 10 * 4
+    )  # the second conv block's output is the largest
     rows = scoring_batch_size(cnn, X, working_memory=1)
-    assert rows == -(-len(X) // -(-len(X) // (MIB // row)))  # 83 rows fit: 18 batches of at most 80 rows
+    assert rows == -(
+        -len(X) // -(-len(X) // (MIB // row))
+    )  # 83 rows fit: 18 batches of at most 80 rows
     with BatchRows(cnn.module_) as calls:
         proba = score_pool(cnn, X, working_memory=1).proba
     assert max(calls.rows) == rows
@@ -141,8 +155,11 @@ def test_results_equal_those_of_the_explicit_batch_size(mlp, pool):
     explicit = score_pool(mlp, pool, batch_size=rows, embedding_layer="output")
     np.testing.assert_array_equal(budgeted.proba, explicit.proba)
     np.testing.assert_array_equal(budgeted.embeddings, explicit.embeddings)
-    np.testing.assert_array_equal(predict_proba_batched(mlp, pool, working_memory=0.3), explicit.proba)
-    # Monte Carlo dropout: the probe draws no random numbers, so the masks are those of the explicit run
+    np.testing.assert_array_equal(
+        predict_proba_batched(mlp, pool, working_memory=0.3), explicit.proba
+    )
+    # Monte Carlo dropout: the probe draws no random numbers, so the masks are those of the explicit
+    # run
     torch.manual_seed(3)
     mc_budgeted = score_pool(mlp, pool, n_passes=3, working_memory=0.3)
     torch.manual_seed(3)
@@ -165,8 +182,9 @@ def test_every_kind_of_pool_is_probed_without_loading_it_whole(mlp, pool, tmp_pa
     }
     expected = score_pool(mlp, pool, working_memory=0.3).proba
     for name, kind in kinds.items():
-        np.testing.assert_allclose(score_pool(mlp, kind, working_memory=0.3).proba, expected, atol=1e-6,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            score_pool(mlp, kind, working_memory=0.3).proba, expected, atol=1e-6, err_msg=name
+        )
 
 
 def test_a_tiny_budget_scores_one_row_at_a_time_with_a_warning(mlp, pool):
@@ -196,7 +214,9 @@ def test_the_selector_view_passes_its_scoring_memory(mlp, pool, digits_flat):
         indices, _ = least_confidence_sampling(small, pool, 5, random_state=0)
     assert max(calls.rows[1:]) == scoring_batch_size(mlp, pool, working_memory=0.25) < len(pool)
     with BatchRows(mlp.module_) as calls:
-        np.testing.assert_array_equal(least_confidence_sampling(default, pool, 5, random_state=0)[0], indices)
+        np.testing.assert_array_equal(
+            least_confidence_sampling(default, pool, 5, random_state=0)[0], indices
+        )
     assert calls.rows[1:] == [len(pool)]
     with BatchRows(mlp.module_) as calls:  # a strategy's batch_size still wins
         least_confidence_sampling(small, pool, 5, batch_size=450)
@@ -211,19 +231,25 @@ def test_a_dask_pool_scored_with_a_budget_equals_the_pool_in_memory(mlp, pool, d
     np.testing.assert_array_equal(view.score_pool(blocks).proba, view.score_pool(pool).proba)
     from prunefuse_sk.strategies import select_from_pool
 
-    on_dask = select_from_pool(least_confidence_sampling, view, blocks, 7, rng=np.random.RandomState(0))
-    in_memory = select_from_pool(least_confidence_sampling, view, pool, 7, rng=np.random.RandomState(0))
+    on_dask = select_from_pool(
+        least_confidence_sampling, view, blocks, 7, rng=np.random.RandomState(0)
+    )
+    in_memory = select_from_pool(
+        least_confidence_sampling, view, pool, 7, rng=np.random.RandomState(0)
+    )
     np.testing.assert_array_equal(on_dask[0], in_memory[0])
 
 
-# ---------------------------------------------------------------- finiteness, checked on the outputs
+# ------------------------------------------------------------ finiteness, checked on the outputs
 @pytest.mark.parametrize("where", [3, 997])  # in the first batch, in the last one
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 def test_nan_or_inf_in_the_pool_is_blamed_on_the_input(mlp, pool, where, value):
     bad = pool.copy()
     bad[where, 20] = value
     for kind in (bad, torch.as_tensor(bad)):
-        with pytest.raises(NonFiniteInputError, match="X contains NaN or infinity; impute or drop"):
+        # the message names the row, counted in the whole pool
+        message = rf"X_pool contains NaN or infinity in row\(s\) {where}; impute or drop"
+        with pytest.raises(NonFiniteInputError, match=message):
             score_pool(mlp, kind, working_memory=0.25)
 
 
@@ -241,7 +267,9 @@ def test_a_network_that_produces_nan_on_finite_input_gets_its_own_error(mlp, poo
     broken = copy.deepcopy(mlp)
     with torch.no_grad():
         broken.module_.output.weight[0, 0] = float("nan")
-    with pytest.raises(NonFiniteOutputError, match="network produced NaN or infinity on finite input"):
+    with pytest.raises(
+        NonFiniteOutputError, match="network produced NaN or infinity on finite input"
+    ):
         score_pool(broken, pool)
     X, _, y, _ = digits_flat
     learner = small_learner(X, y)
@@ -249,7 +277,9 @@ def test_a_network_that_produces_nan_on_finite_input_gets_its_own_error(mlp, poo
         learner.proxy_.module_.output.bias.fill_(float("inf"))
     with pytest.raises(NonFiniteOutputError, match="lower the learning rate"):
         learner.query(pool, n=3)
-    assert not issubclass(NonFiniteOutputError, NonFiniteInputError) and issubclass(NonFiniteOutputError, ValueError)
+    assert not issubclass(NonFiniteOutputError, NonFiniteInputError) and issubclass(
+        NonFiniteOutputError, ValueError
+    )
 
 
 # ---------------------------------------------------------------- the softmax of narrow outputs
@@ -259,22 +289,32 @@ def test_softmax_rows_matches_torch_and_does_not_depend_on_the_row_position():
         logits = (rng.randn(1003, n_outputs) * 6).astype(np.float32)
         proba = softmax_rows(logits)
         assert proba.dtype == np.float32
-        np.testing.assert_allclose(proba, torch.softmax(torch.from_numpy(logits), dim=-1).numpy(), rtol=0, atol=3e-7)
+        np.testing.assert_allclose(
+            proba, torch.softmax(torch.from_numpy(logits), dim=-1).numpy(), rtol=0, atol=3e-7
+        )
         for offset in (1, 7, 16, 33):  # a row scores the same at any position of a batch
             np.testing.assert_array_equal(softmax_rows(logits[offset:]), proba[offset:])
-            np.testing.assert_array_equal(softmax_rows(logits[:offset + 21])[offset:], proba[offset:offset + 21])
+            np.testing.assert_array_equal(
+                softmax_rows(logits[: offset + 21])[offset:], proba[offset : offset + 21]
+            )
     special = np.array([[np.nan, 1.0], [np.inf, 1.0], [-np.inf, 1.0]], dtype=np.float32)
-    np.testing.assert_array_equal(softmax_rows(special), torch.softmax(torch.from_numpy(special), dim=-1).numpy())
+    np.testing.assert_array_equal(
+        softmax_rows(special), torch.softmax(torch.from_numpy(special), dim=-1).numpy()
+    )
 
 
 def test_narrow_outputs_are_normalized_like_skorchs_softmax(mlp, pool):
     proba = score_pool(mlp, pool, batch_size=333).proba
     assert proba.flags.f_contiguous  # written class by class
-    np.testing.assert_allclose(proba, mlp.predict_proba(pool), rtol=0, atol=3e-7)  # skorch: torch.softmax
+    np.testing.assert_allclose(
+        proba, mlp.predict_proba(pool), rtol=0, atol=3e-7
+    )  # skorch: torch.softmax
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-6)
     # the measures give the same scores for either memory layout
     for measure in (least_confidence, margin_uncertainty, entropy):
-        np.testing.assert_array_equal(measure(proba), measure(np.ascontiguousarray(proba)), err_msg=measure.__name__)
+        np.testing.assert_array_equal(
+            measure(proba), measure(np.ascontiguousarray(proba)), err_msg=measure.__name__
+        )
     # Monte Carlo dropout averages tensors: C order, the same probabilities up to rounding
     mc = score_pool(mlp, pool, batch_size=333, n_passes=2).proba
     assert mc.flags.c_contiguous and mc.shape == proba.shape

@@ -1,4 +1,5 @@
-"""simulate(): every method on the same initial sets, probe-batch FLOP counts and measured times, exports, T_sync."""
+"""simulate(): every method on the same initial sets, probe-batch FLOP counts and measured times,
+exports, T_sync."""
 
 import contextlib
 import csv
@@ -51,7 +52,9 @@ def test_every_method_runs_every_round_from_the_same_initial_set(results):
     for record in results:
         assert set(RECORD_FIELDS) <= set(record)
         assert 0.0 <= record["accuracy"] <= 1.0
-        assert record["selection_seconds"] == pytest.approx(record["selector_train_seconds"] + record["scoring_seconds"])
+        assert record["selection_seconds"] == pytest.approx(
+            record["selector_train_seconds"] + record["scoring_seconds"]
+        )
     for seed in (0, 1):
         initial = [results.selections[m][seed][0] for m in methods]
         assert all(np.array_equal(initial[0], other) for other in initial[1:])
@@ -60,25 +63,43 @@ def test_every_method_runs_every_round_from_the_same_initial_set(results):
             assert [len(b) for b in batches] == [40, 20, 30]
             labelled = np.concatenate(batches)
             assert len(np.unique(labelled)) == len(labelled)  # nothing labelled twice
-            n_labels = [r["n_labels"] for r in results if r["method"] == method and r["seed"] == seed]
+            n_labels = [
+                r["n_labels"] for r in results if r["method"] == method and r["seed"] == seed
+            ]
             assert n_labels == [40, 60, 90]
-    assert not np.array_equal(results.selections["random"][0][0], results.selections["random"][1][0])
+    assert not np.array_equal(
+        results.selections["random"][0][0], results.selections["random"][1][0]
+    )
     by = {(r["method"], r["seed"], r["round"]): r for r in results}
     # a selector is reported where there is one; the full method's selector is its final model
-    assert math.isnan(by["random", 0, 1]["selector_accuracy"]) and by["random", 0, 1]["selection_flops"] == 0
+    assert (
+        math.isnan(by["random", 0, 1]["selector_accuracy"])
+        and by["random", 0, 1]["selection_flops"] == 0
+    )
     assert by["full", 0, 1]["selector_accuracy"] == by["full", 0, 1]["accuracy"]
-    assert 0 <= by["prunefuse", 0, 1]["selector_accuracy"] <= 1 and by["proxy", 0, 1]["training_flops"] > 0
+    assert (
+        0 <= by["prunefuse", 0, 1]["selector_accuracy"] <= 1
+        and by["proxy", 0, 1]["training_flops"] > 0
+    )
 
 
 @pytest.mark.parametrize("ratio, method", [(0.5, "prunefuse"), (0.7, "prunefuse-p0.7")])
-def test_the_prunefuse_selector_costs_about_one_minus_p_squared_of_the_full_one(results, ratio, method):
+def test_the_prunefuse_selector_costs_about_one_minus_p_squared_of_the_full_one(
+    results, ratio, method
+):
     by = {(r["method"], r["seed"], r["round"]): r for r in results}
     for seed in (0, 1):
         for round_ in (0, 1, 2):
             full, pf = by["full", seed, round_], by[method, seed, round_]
-            assert pf["n_labels"] == full["n_labels"] and pf["selector_epochs"] == full["selector_epochs"]
-            # same labels, epochs and pool: the FLOP ratio is the network's, measured by FlopCounterMode
-            assert pf["selection_flops"] / full["selection_flops"] == pytest.approx((1 - ratio) ** 2, rel=0.15)
+            assert (
+                pf["n_labels"] == full["n_labels"]
+                and pf["selector_epochs"] == full["selector_epochs"]
+            )
+            # same labels, epochs and pool: the FLOP ratio is the network's, measured by
+            # FlopCounterMode
+            assert pf["selection_flops"] / full["selection_flops"] == pytest.approx(
+                (1 - ratio) ** 2, rel=0.15
+            )
     # the last round scores nothing: selection FLOPs = training FLOPs of the selector only
     assert by["full", 0, 2]["scoring_seconds"] == 0
 
@@ -109,18 +130,30 @@ def test_the_same_seeds_give_the_same_simulation(data):
 
     def run():
         return simulate(
-            cnn(), X, y, X_test, y_test, methods=["full", "prunefuse"], initial_size=30, batch_sizes=[15],
-            seeds=[3], progress=False,
+            cnn(),
+            X,
+            y,
+            X_test,
+            y_test,
+            methods=["full", "prunefuse"],
+            initial_size=30,
+            batch_sizes=[15],
+            seeds=[3],
+            progress=False,
         )
 
     a, b = run(), run()
     assert [r["accuracy"] for r in a] == [r["accuracy"] for r in b]
-    assert all(np.array_equal(x, z) for x, z in zip(a.selections["full"][3], b.selections["full"][3]))
+    assert all(
+        np.array_equal(x, z) for x, z in zip(a.selections["full"][3], b.selections["full"][3])
+    )
 
 
 def test_t_sync_fuses_trains_and_reprunes_so_the_proxy_inherits_trained_weights(data):
     X, y, X_test, y_test = data
-    learner = PruneFuseActiveLearner(cnn(epochs=2), sync_every=2, random_state=0).fit(X[:40], y[:40])
+    learner = PruneFuseActiveLearner(cnn(epochs=2), sync_every=2, random_state=0).fit(
+        X[:40], y[:40]
+    )
     init_before = {k: v.clone() for k, v in learner.proxy_init_module_.state_dict().items()}
     learner.teach(X[40:60], y[40:60])
     assert "sync" not in learner.history_[-1]
@@ -141,12 +174,24 @@ def test_t_sync_fuses_trains_and_reprunes_so_the_proxy_inherits_trained_weights(
 def test_simulate_counts_the_sync_training_as_selection_cost(data):
     X, y, X_test, y_test = data
     results = simulate(
-        cnn(), X, y, X_test, y_test,
-        methods=["prunefuse", {"method": "prunefuse", "sync_every": 1, "fusion_init": "keep", "name": "pf-sync"}],
-        initial_size=30, batch_sizes=[10, 10], seeds=[0], progress=False,
+        cnn(),
+        X,
+        y,
+        X_test,
+        y_test,
+        methods=[
+            "prunefuse",
+            {"method": "prunefuse", "sync_every": 1, "fusion_init": "keep", "name": "pf-sync"},
+        ],
+        initial_size=30,
+        batch_sizes=[10, 10],
+        seeds=[0],
+        progress=False,
     )
     by = {(r["method"], r["round"]): r for r in results}
-    assert by["pf-sync", 0]["selection_flops"] == pytest.approx(by["prunefuse", 0]["selection_flops"])
+    assert by["pf-sync", 0]["selection_flops"] == pytest.approx(
+        by["prunefuse", 0]["selection_flops"]
+    )
     # rounds 1 and 2 train the full network once more inside teach
     assert by["pf-sync", 2]["selection_flops"] > 3 * by["prunefuse", 2]["selection_flops"]
 
@@ -162,8 +207,15 @@ def test_simulate_counts_the_sync_training_as_selection_cost(data):
         (dict(batch_sizes=[10], n_rounds=3), InvalidParameterError, "n_rounds=3"),
         (dict(query_strategy="oracle"), ValueError, "query_strategy must be one of"),
     ],
-    ids=["proxy-without-net", "unknown-method", "duplicate-name", "too-many-labels", "zero-batch", "rounds-mismatch",
-         "unknown-strategy"],
+    ids=[
+        "proxy-without-net",
+        "unknown-method",
+        "duplicate-name",
+        "too-many-labels",
+        "zero-batch",
+        "rounds-mismatch",
+        "unknown-strategy",
+    ],
 )
 def test_bad_simulations_fail_before_training(data, kwargs, error, match):
     X, y, X_test, y_test = data
@@ -177,8 +229,18 @@ def test_evaluating_the_last_round_only_gives_the_same_session_and_final_model(d
     X, y, X_test, y_test = data
     methods = ["random", "full", "proxy", "prunefuse"]
     last = simulate(
-        cnn(), X, y, X_test, y_test, methods=methods, proxy_estimator=cnn(width=4, hidden=8), initial_size=40,
-        batch_sizes=[20, 30], seeds=[0, 1], progress=False, evaluate="last_round",
+        cnn(),
+        X,
+        y,
+        X_test,
+        y_test,
+        methods=methods,
+        proxy_estimator=cnn(width=4, hidden=8),
+        initial_size=40,
+        batch_sizes=[20, 30],
+        seeds=[0, 1],
+        progress=False,
+        evaluate="last_round",
     )
     assert last.config["evaluate"] == "last_round"
     for method in methods:
@@ -191,21 +253,40 @@ def test_evaluating_the_last_round_only_gives_the_same_session_and_final_model(d
             assert [math.isnan(r["accuracy"]) for r in run] == [True, True, False]
             assert [r["training_seconds"] == 0.0 for r in run[:2]] == [True, True]
             assert run[-1]["accuracy"] == pytest.approx(every[-1]["accuracy"])
-            if method != "full":  # full-model AL's final model is its selector, trained in the round
+            if (
+                method != "full"
+            ):  # full-model AL's final model is its selector, trained in the round
                 assert run[-1]["training_seconds"] > 0
 
 
 def test_evaluate_must_be_a_known_schedule(data):
     X, y, X_test, y_test = data
     with pytest.raises(InvalidParameterError, match="evaluate must be one of"):
-        simulate(cnn(), X, y, X_test, y_test, methods=["random"], initial_size=30, batch_sizes=[10], progress=False,
-                 evaluate="never")
+        simulate(
+            cnn(),
+            X,
+            y,
+            X_test,
+            y_test,
+            methods=["random"],
+            initial_size=30,
+            batch_sizes=[10],
+            progress=False,
+            evaluate="never",
+        )
 
 
 def test_method_specs_parse_names_and_dicts():
-    assert MethodSpec.parse("prunefuse-p0.7") == MethodSpec("prunefuse-p0.7", "prunefuse", {"pruning_ratio": 0.7})
-    spec = MethodSpec.parse({"method": "prunefuse", "pruning_ratio": 0.5, "distillation_weight": 0.3})
-    assert spec.name == "prunefuse-p0.5" and spec.params == {"pruning_ratio": 0.5, "distillation_weight": 0.3}
+    assert MethodSpec.parse("prunefuse-p0.7") == MethodSpec(
+        "prunefuse-p0.7", "prunefuse", {"pruning_ratio": 0.7}
+    )
+    spec = MethodSpec.parse(
+        {"method": "prunefuse", "pruning_ratio": 0.5, "distillation_weight": 0.3}
+    )
+    assert spec.name == "prunefuse-p0.5" and spec.params == {
+        "pruning_ratio": 0.5,
+        "distillation_weight": 0.3,
+    }
 
 
 def test_stopping_criteria_end_a_run_early_and_say_why(data):
@@ -214,8 +295,17 @@ def test_stopping_criteria_end_a_run_early_and_say_why(data):
     X, y, X_test, y_test = data
     budget = LabelBudget(50)
     results = simulate(
-        cnn(), X, y, X_test, y_test, methods=["random", "prunefuse"], initial_size=30, batch_sizes=[10, 10, 10],
-        seeds=[0, 1], stopping=AnyOf(budget, StablePredictions(X_test[:50], window=10)), progress=False,
+        cnn(),
+        X,
+        y,
+        X_test,
+        y_test,
+        methods=["random", "prunefuse"],
+        initial_size=30,
+        batch_sizes=[10, 10, 10],
+        seeds=[0, 1],
+        stopping=AnyOf(budget, StablePredictions(X_test[:50], window=10)),
+        progress=False,
     )
     for method in ("random", "prunefuse"):
         for seed in (0, 1):
@@ -231,8 +321,14 @@ def test_checking_a_stopping_criterion_does_not_change_what_is_selected(data):
     from prunefuse_sk.stopping import LabelBudget
 
     X, y, X_test, y_test = data
-    common = dict(methods=["random", "full"], initial_size=30, batch_sizes=[10, 10], seeds=[0], max_candidates=100,
-                  progress=False)
+    common = dict(
+        methods=["random", "full"],
+        initial_size=30,
+        batch_sizes=[10, 10],
+        seeds=[0],
+        max_candidates=100,
+        progress=False,
+    )
     plain = simulate(cnn(), X, y, X_test, y_test, **common)
     checked = simulate(cnn(), X, y, X_test, y_test, stopping=LabelBudget(10_000), **common)
     for method in ("random", "full"):
@@ -241,7 +337,12 @@ def test_checking_a_stopping_criterion_does_not_change_what_is_selected(data):
 
 
 # ------------------------------------------------------------ n_jobs: cells as joblib tasks
-TIMING_FIELDS = {"selection_seconds", "selector_train_seconds", "scoring_seconds", "training_seconds"}
+TIMING_FIELDS = {
+    "selection_seconds",
+    "selector_train_seconds",
+    "scoring_seconds",
+    "training_seconds",
+}
 
 
 @contextlib.contextmanager
@@ -257,22 +358,30 @@ def torch_threads(n):
 
 
 def grid(data, **kwargs):
-    """A small (seed, method) grid: 2 seeds x 3 methods, planned for 3 rounds; every cell stops after 2."""
+    """A small (seed, method) grid: 2 seeds x 3 methods, planned for 3 rounds; every cell stops
+    after 2."""
     from prunefuse_sk.stopping import LabelBudget
 
     X, y, X_test, y_test = data
     params = dict(
-        methods=["random", "full", {"method": "prunefuse", "name": "pf-stop"}], initial_size=30,
-        batch_sizes=[10, 10], seeds=[0, 1], stopping=LabelBudget(40), progress=False,
+        methods=["random", "full", {"method": "prunefuse", "name": "pf-stop"}],
+        initial_size=30,
+        batch_sizes=[10, 10],
+        seeds=[0, 1],
+        stopping=LabelBudget(40),
+        progress=False,
     )
     params.update(kwargs)
     return simulate(cnn(), X, y, X_test, y_test, **params)
 
 
 def assert_same_but_timings(parallel, serial, seeds=(0, 1)):
-    """The records and selections of ``serial``'s ``seeds`` (cells are independent) equal ``parallel``'s but for timings."""
+    """The records and selections of ``serial``'s ``seeds`` (cells are independent) equal
+    ``parallel``'s but for timings."""
     expected = [r for r in serial if r["seed"] in seeds]
-    assert len(parallel) == len(expected) == len(seeds) * 3 * 2  # every cell stops after round 1 (LabelBudget(40))
+    assert (
+        len(parallel) == len(expected) == len(seeds) * 3 * 2
+    )  # every cell stops after round 1 (LabelBudget(40))
     for a, b in zip(parallel, expected):
         assert set(a) == set(b) == set(RECORD_FIELDS)
         for key in set(RECORD_FIELDS) - TIMING_FIELDS:
@@ -300,12 +409,15 @@ def test_cells_on_loky_workers_give_the_serial_records_and_call_back_each_once(d
     import joblib
 
     received = []
-    # loky starts its workers with OMP_NUM_THREADS/MKL_NUM_THREADS=1, which torch reads; simulate's own
-    # limit, max(1, cpu_count // 2), would give more threads than the serial reference on a larger machine
+    # loky starts its workers with OMP_NUM_THREADS/MKL_NUM_THREADS=1, which torch reads;
+    # simulate's own limit, max(1, cpu_count // 2), would give more threads than the serial
+    # reference on a larger machine
     with joblib.parallel_config(backend="loky", inner_max_num_threads=1):
         parallel = grid(data, n_jobs=2, callback=received.append, progress=True)
     assert_same_but_timings(parallel, serial_grid)
-    assert [id(r) for r in received] == [id(r) for r in parallel.records]  # each record once, in order
+    assert [id(r) for r in received] == [
+        id(r) for r in parallel.records
+    ]  # each record once, in order
     assert parallel.config["n_jobs"] == 2 and serial_grid.config["n_jobs"] is None
     assert all(r[key] >= 0 for r in parallel for key in TIMING_FIELDS)
 
@@ -323,9 +435,16 @@ def test_cells_on_a_dask_cluster_give_the_serial_records(data, serial_grid, dask
 
     distributed = pytest.importorskip("dask.distributed")
     # the nanny starts its workers with OMP_NUM_THREADS=MKL_NUM_THREADS=1: one torch thread per cell
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
-    ) as cluster, distributed.Client(cluster):
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
         with joblib.parallel_backend("dask"):
             on_dask = grid(data, n_jobs=2, seeds=[1])  # 3 cells: seed 1 of the serial grid
     assert_same_but_timings(on_dask, serial_grid, seeds=(1,))
@@ -345,6 +464,19 @@ def test_a_worker_process_limits_torch_threads_for_the_cell_only():
 @pytest.mark.parametrize("n_jobs", [0, 1.5, "2", True, False, np.bool_(True)])
 def test_bad_n_jobs_is_refused_before_training(data, n_jobs):
     X, y, X_test, y_test = data
-    with pytest.raises(InvalidParameterError, match=r"n_jobs must be None, a positive int .*; got .*Pass n_jobs=None"):
-        simulate(cnn(), X, y, X_test, y_test, methods=["random"], initial_size=30, batch_sizes=[10], progress=False,
-                 n_jobs=n_jobs)
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"n_jobs must be None, a positive int .*; got .*Pass n_jobs=None",
+    ):
+        simulate(
+            cnn(),
+            X,
+            y,
+            X_test,
+            y_test,
+            methods=["random"],
+            initial_size=30,
+            batch_sizes=[10],
+            progress=False,
+            n_jobs=n_jobs,
+        )

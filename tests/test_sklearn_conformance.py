@@ -1,6 +1,5 @@
 """scikit-learn conformance: every estimator check, Pipelines, model selection, pickling."""
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from prunefuse_sk import PruneFuseActiveLearner

@@ -1,4 +1,5 @@
-"""Sparse (TF-IDF) input: a Pipeline on raw strings, and pools densified one scoring batch at a time."""
+"""Sparse (TF-IDF) input: a Pipeline on raw strings, and pools densified one scoring batch at a
+time."""
 
 import tracemalloc
 
@@ -24,14 +25,17 @@ def test_tfidf_pipeline_fits_queries_teaches_and_predicts_on_raw_strings(r8_text
     pipe = make_pipeline(TfidfVectorizer(max_features=5000), PruneFuseActiveLearner(random_state=0))
     pipe.fit(texts[:150], y[:150])
     learner = pipe[-1]
-    assert learner.X_training.dtype == np.float32 and learner.n_features_in_ == len(pipe[0].vocabulary_)
+    assert learner.X_training.dtype == np.float32 and learner.n_features_in_ == len(
+        pipe[0].vocabulary_
+    )
     pool = texts[150:]
     for strategy in ("least_confidence", "kcenter", "badge"):
         idx, raw = pipeline_query(_with_strategy(pipe, strategy), pool, n=15)
         assert raw == [pool[i] for i in idx] and len(set(idx.tolist())) == 15
     pipeline_teach(pipe, raw, y[150:][idx])
     assert len(learner.y_training) == 165
-    # a sparse pool handed to the learner directly: the chosen rows come back sparse, teach takes them
+    # a sparse pool handed to the learner directly: the chosen rows come back sparse, teach takes
+    # them
     X_pool = pipe[0].transform(pool)
     idx, rows = learner.query(X_pool, n=5)
     assert scipy.sparse.issparse(rows) and (rows != X_pool[idx]).nnz == 0
@@ -40,7 +44,9 @@ def test_tfidf_pipeline_fits_queries_teaches_and_predicts_on_raw_strings(r8_text
     majority = np.bincount(y_test).max() / len(y_test)
     assert pipe.score(texts_test, y_test) > majority + 0.1
     X_test = pipe[0].transform(texts_test)
-    np.testing.assert_allclose(learner.predict_proba(X_test), learner.predict_proba(X_test.toarray()), atol=1e-6)
+    np.testing.assert_allclose(
+        learner.predict_proba(X_test), learner.predict_proba(X_test.toarray()), atol=1e-6
+    )
 
 
 def _with_strategy(pipe, strategy):
@@ -67,4 +73,6 @@ def test_a_sparse_pool_is_densified_one_batch_at_a_time(r8_texts):
     assert peak < 100 * 2**20, f"peak {peak / 2**20:.0f} MiB"
     # the same choice as on the dense rows of the first block
     first = X[:2000]
-    np.testing.assert_array_equal(learner.query(first, n=10)[0], learner.query(first.toarray(), n=10)[0])
+    np.testing.assert_array_equal(
+        learner.query(first, n=10)[0], learner.query(first.toarray(), n=10)[0]
+    )

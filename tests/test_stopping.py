@@ -1,4 +1,5 @@
-"""prunefuse_sk.stopping: each rule's boundary on fake models, and the criteria on a real PruneFuseActiveLearner."""
+"""prunefuse_sk.stopping: each rule's boundary on fake models, and the criteria on a real
+PruneFuseActiveLearner."""
 
 import types
 
@@ -6,15 +7,23 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from conftest import make_net
 from prunefuse_sk import PruneFuseActiveLearner
 from prunefuse_sk.exceptions import EmptyPoolError, InvalidParameterError
 from prunefuse_sk.networks import MLP
-from prunefuse_sk.stopping import AnyOf, LabelBudget, LowUncertainty, StablePredictions, StoppingCriterion
+from prunefuse_sk.stopping import (
+    AnyOf,
+    LabelBudget,
+    LowUncertainty,
+    StablePredictions,
+    StoppingCriterion,
+)
+
+from conftest import make_net
 
 
 class SequenceModel:
-    """Predicts, call after call, the next class vector of a script (as one-hot-ish probabilities)."""
+    """Predicts, call after call, the next class vector of a script (as one-hot-ish
+    probabilities)."""
 
     def __init__(self, predictions, n_classes=3):
         self.predictions = [np.asarray(p) for p in predictions]
@@ -31,7 +40,8 @@ class SequenceModel:
 
 
 class FixedProbaModel:
-    """Returns fixed probabilities; row i of X holds the index of its probability row in column 0."""
+    """Returns fixed probabilities; row i of X holds the index of its probability row in column
+    0."""
 
     def __init__(self, proba):
         self.proba = np.asarray(proba, dtype=np.float64)
@@ -62,9 +72,13 @@ def test_label_budget_reads_x_training():
     budget = LabelBudget(5)
     assert budget.should_stop(types.SimpleNamespace(X_training=np.zeros((4, 2)))) is False
     assert budget.should_stop(types.SimpleNamespace(X_training=np.zeros((5, 2)))) is True
-    assert budget.should_stop(types.SimpleNamespace(X_training=None)) is False  # before fit: 0 labels
+    assert (
+        budget.should_stop(types.SimpleNamespace(X_training=None)) is False
+    )  # before fit: 0 labels
     # the keyword overrides the learner
-    assert budget.should_stop(types.SimpleNamespace(X_training=np.zeros((9, 2))), n_labels=1) is False
+    assert (
+        budget.should_stop(types.SimpleNamespace(X_training=np.zeros((9, 2))), n_labels=1) is False
+    )
     assert budget.reset() is budget and budget.reason is None
 
 
@@ -99,7 +113,9 @@ def test_stable_predictions_window_and_exact_threshold():
     assert stable.kappas_ == pytest.approx([KAPPA_AB, 1.0])
     assert "2 consecutive rounds" in stable.reason and "8-sample stop set" in stable.reason
 
-    above = StablePredictions(np.zeros((8, 2)), threshold=float(np.nextafter(KAPPA_AB, 1.0)), window=2)
+    above = StablePredictions(
+        np.zeros((8, 2)), threshold=float(np.nextafter(KAPPA_AB, 1.0)), window=2
+    )
     model = SequenceModel([A, B, B, A, A])
     results = [above.should_stop(model) for _ in range(5)]
     # kappas: AB, 1, BA, 1 -> only windows without a change-kappa pass, i.e. never two 1.0s in a row
@@ -118,7 +134,8 @@ def test_stable_predictions_default_needs_three_stable_rounds():
 
 
 def test_stable_predictions_constant_predictions():
-    # both rounds predict one class everywhere: kappa's formula is 0/0, treated as 1.0 (no warning raised)
+    # both rounds predict one class everywhere: kappa's formula is 0/0, treated as 1.0 (no warning
+    # raised)
     stable = StablePredictions(np.zeros((6, 1)), threshold=0.99, window=1)
     model = SequenceModel([[2] * 6, [2] * 6])
     assert stable.should_stop(model) is False
@@ -165,7 +182,10 @@ def test_stable_predictions_bad_params(kwargs, match):
 
 
 # ---------------------------------------------------------- LowUncertainty
-PROBA = [[0.75, 0.25], [0.5, 0.5]]  # least confidence 0.25, 0.5 -> mean 0.375; margin 0.5, 1.0 -> 0.75
+PROBA = [
+    [0.75, 0.25],
+    [0.5, 0.5],
+]  # least confidence 0.25, 0.5 -> mean 0.375; margin 0.5, 1.0 -> 0.75
 
 
 def test_low_uncertainty_strict_threshold():
@@ -175,13 +195,17 @@ def test_low_uncertainty_strict_threshold():
     assert at.values_ == [0.375] and at.reason is None
     above = LowUncertainty(float(np.nextafter(0.375, 1.0)))
     assert above.should_stop(model, _pool(2)) is True
-    assert above.reason.startswith("low uncertainty: mean least_confidence over 2 pool samples = 0.375 <")
+    assert above.reason.startswith(
+        "low uncertainty: mean least_confidence over 2 pool samples = 0.375 <"
+    )
 
 
 def test_low_uncertainty_measures():
     model = FixedProbaModel(PROBA)
     assert LowUncertainty(0.75, measure="margin").should_stop(model, _pool(2)) is False
-    assert LowUncertainty(0.7500001, measure="margin_uncertainty").should_stop(model, _pool(2)) is True
+    assert (
+        LowUncertainty(0.7500001, measure="margin_uncertainty").should_stop(model, _pool(2)) is True
+    )
     expected_entropy = np.mean([-(0.75 * np.log(0.75) + 0.25 * np.log(0.25)), np.log(2)])
     crit = LowUncertainty(1.0, measure="entropy")
     crit.should_stop(model, _pool(2))
@@ -256,7 +280,14 @@ def test_any_of_errors():
 
 # ----------------------------------------------------------- a real learner
 def _net():
-    return make_net(MLP, module__n_features=64, module__n_classes=10, module__hidden=(32,), max_epochs=2, lr=1e-2)
+    return make_net(
+        MLP,
+        module__n_features=64,
+        module__n_classes=10,
+        module__hidden=(32,),
+        max_epochs=2,
+        lr=1e-2,
+    )
 
 
 def test_criteria_in_a_real_query_teach_loop(digits_flat):

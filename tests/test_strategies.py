@@ -22,7 +22,9 @@ from prunefuse_sk.strategies.diversity import badge_factors
 @pytest.fixture(scope="module")
 def learner(digits_flat):
     X, _, y, _ = digits_flat
-    net = default_estimator(64, 10).set_params(module__dropout=0.2, module__hidden=(32, 16), max_epochs=5)
+    net = default_estimator(64, 10).set_params(
+        module__dropout=0.2, module__hidden=(32, 16), max_epochs=5
+    )
     return PruneFuseActiveLearner(net, random_state=0).fit(X[:80], y[:80])
 
 
@@ -84,17 +86,26 @@ def test_measures_match_their_formulas():
     proba = np.array([[0.7, 0.2, 0.1], [0.4, 0.4, 0.2], [1.0, 0.0, 0.0]])
     np.testing.assert_allclose(least_confidence(proba), [0.3, 0.6, 0.0])
     np.testing.assert_allclose(margin_uncertainty(proba), [0.5, 1.0, 0.0])
-    np.testing.assert_allclose(entropy(proba), [-(0.7 * np.log(0.7) + 0.2 * np.log(0.2) + 0.1 * np.log(0.1)),
-                                                -(2 * 0.4 * np.log(0.4) + 0.2 * np.log(0.2)), 0.0])
+    np.testing.assert_allclose(
+        entropy(proba),
+        [
+            -(0.7 * np.log(0.7) + 0.2 * np.log(0.2) + 0.1 * np.log(0.1)),
+            -(2 * 0.4 * np.log(0.4) + 0.2 * np.log(0.2)),
+            0.0,
+        ],
+    )
 
 
 def test_top_n_is_best_first_and_breaks_ties_reproducibly():
     scores = np.array([0.1, 0.9, 0.5, 0.9, 0.3])
     np.testing.assert_array_equal(top_n(scores, 3), [1, 3, 2])
-    # with a random_state the tie between positions 1 and 3 goes either way, the same way for the same seed
+    # with a random_state the tie between positions 1 and 3 goes either way, the same way for the
+    # same seed
     tie_orders = [tuple(top_n(scores, 2, random_state=seed)) for seed in range(20)]
     assert set(tie_orders) == {(1, 3), (3, 1)}
-    assert tie_orders == [tuple(top_n(scores, 2, random_state=np.random.RandomState(seed))) for seed in range(20)]
+    assert tie_orders == [
+        tuple(top_n(scores, 2, random_state=np.random.RandomState(seed))) for seed in range(20)
+    ]
     with pytest.raises(ValueError, match="between 1"):
         top_n(scores, 6)
 
@@ -122,7 +133,9 @@ def test_greedy_k_centers_matches_the_brute_force_reference():
     points, centers = rng.normal(size=(200, 5)), rng.normal(size=(7, 5))
     idx, dists = greedy_k_centers(points, 15, centers=centers, chunk_rows=64)
     assert list(idx) == _brute_force_k_centers(points, 15, centers=centers)
-    np.testing.assert_allclose(dists[0], np.linalg.norm(points[:, None] - centers[None], axis=2).min(1).max(), rtol=1e-4)
+    np.testing.assert_allclose(
+        dists[0], np.linalg.norm(points[:, None] - centers[None], axis=2).min(1).max(), rtol=1e-4
+    )
     assert np.all(np.diff(dists) <= 1e-5)  # farthest-first distances never grow
     idx, _ = greedy_k_centers(points, 10, random_state=3)
     assert list(idx) == _brute_force_k_centers(points, 10, first=int(idx[0]))
@@ -133,8 +146,13 @@ def test_kcenter_strategy_uses_the_proxy_embeddings_and_labelled_centres(learner
     view = learner._selector_view()  # what the strategies see of the proxy
     pool_emb = view.score_pool(pool, embeddings=True).embeddings
     centres = view.score_pool(learner.X_training, embeddings=True).embeddings
-    assert pool_emb.shape == (len(pool), 8)  # input of the output layer: last hidden width 16, pruned to 8
-    assert list(idx) == _brute_force_k_centers(pool_emb.astype(np.float64), 8, centers=centres.astype(np.float64))
+    assert pool_emb.shape == (
+        len(pool),
+        8,
+    )  # input of the output layer: last hidden width 16, pruned to 8
+    assert list(idx) == _brute_force_k_centers(
+        pool_emb.astype(np.float64), 8, centers=centres.astype(np.float64)
+    )
 
 
 def test_badge_factors_reproduce_explicit_gradient_embeddings(learner, pool):
@@ -157,7 +175,9 @@ def test_badge_factors_reproduce_explicit_gradient_embeddings(learner, pool):
     def sq_distance_to(i):
         return ((grads - grads[i]) ** 2).sum(axis=1)
 
-    expected, _ = kmeans_plus_plus_seeding(sq_distance_to, (grads**2).sum(axis=1), 6, random_state=5)
+    expected, _ = kmeans_plus_plus_seeding(
+        sq_distance_to, (grads**2).sum(axis=1), 6, random_state=5
+    )
     learner.set_params(query_strategy="badge")
     got, _ = learner.query(pool[:30], n=6, random_state=5)
     np.testing.assert_array_equal(got, expected)
@@ -165,7 +185,9 @@ def test_badge_factors_reproduce_explicit_gradient_embeddings(learner, pool):
 
 def test_bald_matches_the_mutual_information_formula(learner, pool):
     learner.set_params(query_strategy="bald")
-    idx, _, scores = learner.query(pool[:100], n=10, return_scores=True, random_state=11, n_passes=8, batch_size=4096)
+    idx, _, scores = learner.query(
+        pool[:100], n=10, return_scores=True, random_state=11, n_passes=8, batch_size=4096
+    )
     module = learner.proxy_.module_
     module.eval()
     for layer in module.modules():
@@ -174,7 +196,9 @@ def test_bald_matches_the_mutual_information_formula(learner, pool):
     with torch.random.fork_rng():
         torch.manual_seed(draw_seed(as_random_state(11)))
         with torch.no_grad():
-            passes = torch.stack([F.softmax(module(torch.as_tensor(pool[:100])), dim=1) for _ in range(8)])
+            passes = torch.stack(
+                [F.softmax(module(torch.as_tensor(pool[:100])), dim=1) for _ in range(8)]
+            )
     module.eval()
     mean = passes.mean(0).numpy()
     expected_entropy = (-(passes * torch.log(passes.clamp_min(1e-12))).sum(2)).mean(0).numpy()
@@ -228,12 +252,15 @@ from prunefuse_sk.datasets import load_digits_images
 X, _, y, _ = load_digits_images(random_state=0)
 X = X.reshape(len(X), -1)
 net = default_estimator(64, 10).set_params(module__dropout=0.3, max_epochs=3)
-learner = PruneFuseActiveLearner(net, query_strategy=mc_dropout_bald, random_state=0).fit(X[:60], y[:60])
+learner = PruneFuseActiveLearner(net, query_strategy=mc_dropout_bald, random_state=0)
+learner.fit(X[:60], y[:60])
 pool = torch.as_tensor(X[60:460])  # modAL.dropout takes tensors only: handed over untouched
 torch.manual_seed(0)
 ours, rows = learner.query(pool, n=7, num_cycles=10)
 torch.manual_seed(0)
-theirs = mc_dropout_bald(ActiveLearner(estimator=learner.proxy_), pool, n_instances=7, num_cycles=10)
+theirs = mc_dropout_bald(
+    ActiveLearner(estimator=learner.proxy_), pool, n_instances=7, num_cycles=10
+)
 theirs = np.asarray(theirs[0] if isinstance(theirs, tuple) else theirs)
 assert set(ours) == set(theirs), (ours, theirs)
 assert torch.equal(rows, pool[torch.as_tensor(ours)])
@@ -242,7 +269,8 @@ print("OK", sorted(ours))
 
 
 def test_modal_mc_dropout_bald_runs_unmodified(tmp_path):
-    """modAL.dropout exists only in modAL 0.4.2, which pins an old skorch: CI installs it apart (--no-deps)."""
+    """modAL.dropout exists only in modAL 0.4.2, which pins an old skorch: CI installs it apart
+    (--no-deps)."""
     import os
     import subprocess
     import sys
@@ -255,7 +283,9 @@ def test_modal_mc_dropout_bald_runs_unmodified(tmp_path):
         env["PYTHONPATH"] = os.pathsep.join([extra_path, env.get("PYTHONPATH", "")])
     script = tmp_path / "dropout_check.py"
     script.write_text(_DROPOUT_SCRIPT)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("OK")
 
@@ -280,15 +310,24 @@ def _numpy_uncertainty(proba, strategy):
 def test_every_strategy_accepts_the_scoring_options(learner, pool, strategy):
     learner.set_params(query_strategy=strategy)
     # 64-row chunks over the 400-row pool, no autocast
-    idx, _, scores = learner.query(pool, n=3, batch_size=64, autocast=False, random_state=7, return_scores=True)
+    idx, _, scores = learner.query(
+        pool, n=3, batch_size=64, autocast=False, random_state=7, return_scores=True
+    )
     assert len(np.unique(idx)) == 3
     if strategy in ("least_confidence", "margin", "entropy"):
-        measure = _numpy_uncertainty(learner.proxy_.predict_proba(pool).astype(np.float64), strategy)
+        measure = _numpy_uncertainty(
+            learner.proxy_.predict_proba(pool).astype(np.float64), strategy
+        )
         np.testing.assert_allclose(scores, measure[idx], atol=1e-5)
         assert measure[idx].min() >= np.sort(measure)[-3] - 1e-5  # the three most uncertain samples
     elif strategy == "bald":
-        # dropout masks are drawn per chunk, so check the mutual information's range and order instead
-        assert np.all(scores >= -1e-6) and np.all(scores <= np.log(10) + 1e-6) and np.all(np.diff(scores) <= 1e-9)
+        # dropout masks are drawn per chunk, so check the mutual information's range and order
+        # instead
+        assert (
+            np.all(scores >= -1e-6)
+            and np.all(scores <= np.log(10) + 1e-6)
+            and np.all(np.diff(scores) <= 1e-9)
+        )
     else:
         # random, kcenter, badge: chunked scoring picks what scoring with the defaults picks
         default_idx, _ = learner.query(pool, n=3, random_state=7)

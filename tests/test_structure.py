@@ -13,8 +13,8 @@ import prunefuse_sk
 from prunefuse_sk import FusedNeuralNetClassifier, PruneFuseActiveLearner, StrategyResultError
 from prunefuse_sk.distillation import DistillationTeacher
 from prunefuse_sk.networks import MLP
-from prunefuse_sk.simulation import simulate
 from prunefuse_sk.pools import n_rows
+from prunefuse_sk.simulation import simulate
 from prunefuse_sk.strategies import SelectorView, call_strategy, least_confidence_sampling
 
 from conftest import make_net
@@ -32,9 +32,12 @@ NAMES = {_module_name(p) for p in PACKAGE.rglob("*.py")}
 
 
 def _package_imports(path):
-    """Modules of the package that ``path`` imports (relative imports, resolved), deferred ones included."""
+    """Modules of the package that ``path`` imports (relative imports, resolved), deferred ones
+    included."""
     name = _module_name(path)
-    package = [] if name == "__init__" else name.split(".")[: None if path.name == "__init__.py" else -1]
+    package = (
+        [] if name == "__init__" else name.split(".")[: None if path.name == "__init__.py" else -1]
+    )
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.level:
@@ -42,7 +45,9 @@ def _package_imports(path):
             if node.module:
                 found.add(".".join(base + [node.module]))
                 continue
-            for alias in node.names:  # "from . import persistence" imports a module, "from . import x" the package
+            for alias in (
+                node.names
+            ):  # "from . import persistence" imports a module, "from . import x" the package
                 target = ".".join(base + [alias.name])
                 found.add(target if target in NAMES else ".".join(base) or "__init__")
     return found
@@ -60,7 +65,9 @@ def test_nothing_below_the_faces_imports_a_face_and_persistence_knows_only_the_f
     for name, imports in MODULES.items():
         if name not in FACES and name != "learner":
             assert not imports & (FACES - {"__init__"}), (name, imports & FACES)
-            assert "__init__" not in imports, f"{name} imports the package root (and so the learner)"
+            assert "__init__" not in imports, (
+                f"{name} imports the package root (and so the learner)"
+            )
     assert MODULES["persistence"] <= {"_version", "exceptions"}
 
 
@@ -71,9 +78,19 @@ def test_only_the_skorch_modules_use_skorchs_private_api():
     (``AccelerateMixin``'s private attributes) and ``net_snapshots`` (snapshots and pickles);
     a skorch release that changes its private API is met there.
     """
-    private = ("_get_predict_nonlinearity", "_params_to_validate", "net._validate_params", "get_params_for_optimizer",
-               "_wrapped_with_accelerator", "_unwrap_accelerator")
-    users = {_module_name(p) for p in PACKAGE.rglob("*.py") if any(name in p.read_text() for name in private)}
+    private = (
+        "_get_predict_nonlinearity",
+        "_params_to_validate",
+        "net._validate_params",
+        "get_params_for_optimizer",
+        "_wrapped_with_accelerator",
+        "_unwrap_accelerator",
+    )
+    users = {
+        _module_name(p)
+        for p in PACKAGE.rglob("*.py")
+        if any(name in p.read_text() for name in private)
+    }
     assert users == {"skorch_nets", "accelerate_support", "net_snapshots"}
 
 
@@ -92,8 +109,11 @@ def test_the_package_has_no_import_cycles():
 @pytest.fixture(scope="module")
 def fused_learner(digits_flat):
     X, X_test, y, _ = digits_flat
-    learner = PruneFuseActiveLearner(make_net(MLP, module__n_features=64, module__n_classes=10, max_epochs=2),
-                                     random_state=0, proxy_retrain="warm")
+    learner = PruneFuseActiveLearner(
+        make_net(MLP, module__n_features=64, module__n_classes=10, max_epochs=2),
+        random_state=0,
+        proxy_retrain="warm",
+    )
     learner.fit(X[:60], y[:60])
     idx, rows = learner.query(X[60:400], n=20)
     learner.teach(rows, y[60:400][idx])
@@ -108,8 +128,12 @@ def test_set_state_of_get_state_rebuilds_every_fitted_attribute(fused_learner, d
     rebuilt._set_state(fused_learner._get_state())
     # nothing the fitted learner holds is missing from the registry
     assert set(rebuilt.__dict__) == set(fused_learner.__dict__)
-    np.testing.assert_array_equal(rebuilt.predict_proba(X_test), fused_learner.predict_proba(X_test))
-    np.testing.assert_array_equal(rebuilt.proxy_.predict_proba(X_test), fused_learner.proxy_.predict_proba(X_test))
+    np.testing.assert_array_equal(
+        rebuilt.predict_proba(X_test), fused_learner.predict_proba(X_test)
+    )
+    np.testing.assert_array_equal(
+        rebuilt.proxy_.predict_proba(X_test), fused_learner.proxy_.predict_proba(X_test)
+    )
     assert rebuilt._last_query is not None and rebuilt.history_ == fused_learner.history_
     # the random stream continues where it was: the next warm round picks the same samples
     idx_a, _ = rebuilt.query(X[700:1000], n=7, max_candidates=200)
@@ -117,14 +141,20 @@ def test_set_state_of_get_state_rebuilds_every_fitted_attribute(fused_learner, d
     np.testing.assert_array_equal(idx_a, idx_b)
 
 
-def test_pickling_goes_through_the_registry_and_keeps_training_histories(fused_learner, digits_flat):
+def test_pickling_goes_through_the_registry_and_keeps_training_histories(
+    fused_learner, digits_flat
+):
     X_test = digits_flat[1]
     state = fused_learner.__getstate__()
-    assert set(state) - {"_sklearn_version"} == set(fused_learner.get_params(deep=False)) | {"_fitted_state"}
+    assert set(state) - {"_sklearn_version"} == set(fused_learner.get_params(deep=False)) | {
+        "_fitted_state"
+    }
     loaded = pickle.loads(pickle.dumps(fused_learner))
     np.testing.assert_array_equal(loaded.predict(X_test), fused_learner.predict(X_test))
     assert len(loaded.fused_.history) == len(fused_learner.fused_.history) == 2
-    assert loaded.proxy_.history[-1]["train_loss"] == pytest.approx(fused_learner.proxy_.history[-1]["train_loss"])
+    assert loaded.proxy_.history[-1]["train_loss"] == pytest.approx(
+        fused_learner.proxy_.history[-1]["train_loss"]
+    )
     unfitted = pickle.loads(pickle.dumps(clone(fused_learner)))
     assert "classes_" not in unfitted.__dict__
 
@@ -138,13 +168,26 @@ def test_simulate_validates_what_a_strategy_returns(digits_flat):
 
     net = make_net(MLP, module__n_features=64, module__n_classes=10, max_epochs=1)
     with pytest.raises(StrategyResultError, match="unique"):
-        simulate(net, X[:300], y[:300], X_test[:50], y_test[:50], methods=["full"], initial_size=20,
-                 batch_sizes=5, n_rounds=1, query_strategy=repeats_itself, progress=False)
+        simulate(
+            net,
+            X[:300],
+            y[:300],
+            X_test[:50],
+            y_test[:50],
+            methods=["full"],
+            initial_size=20,
+            batch_sizes=5,
+            n_rounds=1,
+            query_strategy=repeats_itself,
+            progress=False,
+        )
 
 
 def test_a_selector_view_presents_a_plain_net_to_strategies(digits_flat):
     X, _, y, _ = digits_flat
-    net = make_net(MLP, module__n_features=64, module__n_classes=10, max_epochs=1).fit(X[:100], y[:100])
+    net = make_net(MLP, module__n_features=64, module__n_classes=10, max_epochs=1).fit(
+        X[:100], y[:100]
+    )
     view = SelectorView(net, X[:100], y[:100], classes=np.arange(10) * 10)
     proba = net.predict_proba(X[100:300])
     np.testing.assert_array_equal(view.predict(X[100:300]), proba.argmax(1) * 10)
@@ -155,20 +198,32 @@ def test_a_selector_view_presents_a_plain_net_to_strategies(digits_flat):
 
 
 # -------------------------------------------------------------- distillation
-def test_distillation_parameters_are_checked_once_per_fit_with_the_learners_rules(digits_flat, monkeypatch):
+def test_distillation_parameters_are_checked_once_per_fit_with_the_learners_rules(
+    digits_flat, monkeypatch
+):
     X, _, y, _ = digits_flat
     teacher = DistillationTeacher(MLP(64, 10, hidden=(8,)))
-    net = FusedNeuralNetClassifier(MLP, module__n_features=64, module__n_classes=10, max_epochs=1, batch_size=16,
-                                   train_split=None, criterion=torch.nn.CrossEntropyLoss, teacher=teacher,
-                                   distillation_weight=0.5, temperature=float("nan"))
+    net = FusedNeuralNetClassifier(
+        MLP,
+        module__n_features=64,
+        module__n_classes=10,
+        max_epochs=1,
+        batch_size=16,
+        train_split=None,
+        criterion=torch.nn.CrossEntropyLoss,
+        teacher=teacher,
+        distillation_weight=0.5,
+        temperature=float("nan"),
+    )
     with pytest.raises(ValueError, match="temperature"):
         net.fit(X[:64], y[:64])
     calls = []
     import prunefuse_sk.fused_classifier as fused_classifier
 
     real = fused_classifier.check_distillation_params
-    monkeypatch.setattr(fused_classifier, "check_distillation_params",
-                        lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(
+        fused_classifier, "check_distillation_params", lambda *a: calls.append(a) or real(*a)
+    )
     net.set_params(temperature=2.0).fit(X[:64], y[:64])  # 4 batches, one check
     assert calls == [(0.5, 2.0)]
 
@@ -182,18 +237,26 @@ def test_the_learner_module_stays_the_estimator_only():
 
 
 def test_fitted_attributes_are_read_from_the_state_objects_not_copied(fused_learner):
-    # one copy of each piece of state: the learner's attributes are views of its PrunedPair, ProxyRetraining
+    # one copy of each piece of state: the learner's attributes are views of its PrunedPair,
+    # ProxyRetraining
     # and LabelledSet, so the registry cannot drift from what the learner shows
     assert fused_learner.full_init_module_ is fused_learner._pair.full_init
     assert fused_learner.kept_indices_ is fused_learner._pair.kept_indices
     assert fused_learner.proxy_ is fused_learner._retraining.net
-    # the history and the labelled arrays come back read-only: a copy of the history, views of the arrays
+    # the history and the labelled arrays come back read-only: a copy of the history, views of the
+    # arrays
     assert list(fused_learner.history_) == fused_learner._retraining.history
     assert fused_learner.X_training.base is fused_learner._labelled.X
-    assert not fused_learner.X_training.flags.writeable and fused_learner._labelled.X.flags.writeable
+    assert (
+        not fused_learner.X_training.flags.writeable and fused_learner._labelled.X.flags.writeable
+    )
     assert not {"proxy_", "history_", "estimator_", "kept_indices_"} & set(fused_learner.__dict__)
     unfitted = clone(fused_learner)
-    assert unfitted.X_training is None and not hasattr(unfitted, "proxy_") and not hasattr(unfitted, "estimator_")
+    assert (
+        unfitted.X_training is None
+        and not hasattr(unfitted, "proxy_")
+        and not hasattr(unfitted, "estimator_")
+    )
 
 
 def test_every_constructor_parameter_has_a_constraint_and_an_error_wording():
@@ -202,4 +265,6 @@ def test_every_constructor_parameter_has_a_constraint_and_an_error_wording():
     names = set(PruneFuseActiveLearner._get_param_names())
     assert set(PARAMETERS) == names == set(PruneFuseActiveLearner._parameter_constraints)
     # each validated parameter says what it must be (query_strategy is checked by get_strategy)
-    assert all(rule for name, (constraints, rule) in PARAMETERS.items() if constraints != "no_validation")
+    assert all(
+        rule for name, (constraints, rule) in PARAMETERS.items() if constraints != "no_validation"
+    )

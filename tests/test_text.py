@@ -33,7 +33,9 @@ def test_ids_follow_countvectorizer_vocabulary_with_padding_and_unknown():
     out = ids.transform(["the cat ate the fish", "sat"])
     assert out.dtype == np.int64 and out.shape == (2, 6)
     v = ids.vocabulary_
-    np.testing.assert_array_equal(out[0], [v["the"], v["cat"], UNKNOWN_ID, v["the"], UNKNOWN_ID, PADDING_ID])
+    np.testing.assert_array_equal(
+        out[0], [v["the"], v["cat"], UNKNOWN_ID, v["the"], UNKNOWN_ID, PADDING_ID]
+    )
     np.testing.assert_array_equal(out[1], [v["sat"]] + [PADDING_ID] * 5)
     assert ids.inverse_transform(out) == ["the cat <unk> the <unk>", "sat"]
 
@@ -41,15 +43,21 @@ def test_ids_follow_countvectorizer_vocabulary_with_padding_and_unknown():
 def test_truncation_max_features_min_df_and_stop_words():
     long_doc = " ".join(f"word{i}" for i in range(50))
     ids = TokenIds(max_length=10).fit([long_doc])
-    np.testing.assert_array_equal(ids.transform([long_doc])[0], [ids.vocabulary_[f"word{i}"] for i in range(10)])
+    np.testing.assert_array_equal(
+        ids.transform([long_doc])[0], [ids.vocabulary_[f"word{i}"] for i in range(10)]
+    )
     # max_features keeps the most frequent tokens; the rest become unknown
     small = TokenIds(max_length=4, max_features=2).fit(DOCS)
     from sklearn.feature_extraction.text import CountVectorizer
+
     assert set(small.vocabulary_) == set(CountVectorizer(max_features=2).fit(DOCS).vocabulary_)
     assert len(small.vocabulary_) == 2 and small.n_ids_ == 4
     assert set(TokenIds(min_df=2).fit(DOCS).vocabulary_) == {"the", "cat", "sat", "dog"}
     assert "the" not in TokenIds(stop_words="english").fit(DOCS).vocabulary_
-    assert TokenIds(lowercase=False).fit(DOCS).transform(["The"])[0, 0] != TokenIds().fit(DOCS).transform(["The"])[0, 0]
+    assert (
+        TokenIds(lowercase=False).fit(DOCS).transform(["The"])[0, 0]
+        != TokenIds().fit(DOCS).transform(["The"])[0, 0]
+    )
 
 
 def test_feature_names_and_accepted_document_containers():
@@ -59,11 +67,14 @@ def test_feature_names_and_accepted_document_containers():
     np.testing.assert_array_equal(ids.transform(column), ids.transform(DOCS))
 
 
-@pytest.mark.parametrize("bad, message", [
-    ("just one string", "a single string"),
-    ([b"bytes"], "item 0 is bytes"),
-    (["ok", 3], "item 1 is int"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("just one string", "a single string"),
+        ([b"bytes"], "item 0 is bytes"),
+        (["ok", 3], "item 1 is int"),
+    ],
+)
 def test_bad_documents_say_what_to_pass(bad, message):
     with pytest.raises(ValueError, match=message):
         TokenIds().fit(bad)
@@ -83,10 +94,18 @@ def test_bad_parameters_and_unfitted_use_raise():
 
 # scikit-learn's check_estimator runs no data checks on estimators tagged for string input
 # (CountVectorizer is in the same position); these are its API checks that need no numeric X.
-API_CHECKS = ["check_estimator_cloneable", "check_estimator_tags_renamed", "check_valid_tag_types",
-              "check_estimator_repr", "check_no_attributes_set_in_init", "check_parameters_default_constructible",
-              "check_get_params_invariance", "check_set_params", "check_do_not_raise_errors_in_init_or_set_params",
-              "check_mixin_order"]
+API_CHECKS = [
+    "check_estimator_cloneable",
+    "check_estimator_tags_renamed",
+    "check_valid_tag_types",
+    "check_estimator_repr",
+    "check_no_attributes_set_in_init",
+    "check_parameters_default_constructible",
+    "check_get_params_invariance",
+    "check_set_params",
+    "check_do_not_raise_errors_in_init_or_set_params",
+    "check_mixin_order",
+]
 
 
 @pytest.mark.parametrize("check", API_CHECKS)
@@ -106,15 +125,22 @@ def test_real_text_fit_transform_pickle_clone_and_pipeline(r8_slice):
     ids = TokenIds(max_length=64, max_features=5000)
     out = ids.fit_transform(texts)
     assert out.shape == (600, 64) and out.max() < ids.n_ids_ == 5002
-    assert (out[:, 0] > UNKNOWN_ID).mean() > 0.85  # most documents start with a word in the vocabulary
+    assert (
+        out[:, 0] > UNKNOWN_ID
+    ).mean() > 0.85  # most documents start with a word in the vocabulary
     test_ids = ids.transform(texts_test)
-    assert 0.5 < (test_ids > UNKNOWN_ID).sum() / (test_ids != PADDING_ID).sum() < 1.0  # some unseen words
+    assert (
+        0.5 < (test_ids > UNKNOWN_ID).sum() / (test_ids != PADDING_ID).sum() < 1.0
+    )  # some unseen words
     again = pickle.loads(pickle.dumps(ids))
     np.testing.assert_array_equal(again.transform(texts_test), test_ids)
     fresh = clone(ids)
     assert not hasattr(fresh, "vocabulary_") and fresh.get_params() == ids.get_params()
     # fit returns self and does not change its parameters
     assert ids.fit(texts) is ids and ids.get_params()["max_length"] == 64
-    pipe = make_pipeline(TokenIds(max_length=32), FunctionTransformer(lambda a: (a > UNKNOWN_ID).sum(axis=1, keepdims=True)))
+    pipe = make_pipeline(
+        TokenIds(max_length=32),
+        FunctionTransformer(lambda a: (a > UNKNOWN_ID).sum(axis=1, keepdims=True)),
+    )
     counts = pipe.fit(texts).transform(texts_test)
     assert counts.shape == (200, 1) and counts.max() <= 32

@@ -1,4 +1,5 @@
-"""Text networks end to end on real text (Reuters R8): int64 token ids, embedding pruning, exact fusion."""
+"""Text networks end to end on real text (Reuters R8): int64 token ids, embedding pruning, exact
+fusion."""
 
 import warnings
 
@@ -8,8 +9,14 @@ import torch
 from sklearn.pipeline import make_pipeline
 from torch import nn
 
-from prunefuse_sk import PruneFuseActiveLearner, TokenIdError, UnprunedLayerWarning, datasets
-from prunefuse_sk import pipeline_query, pipeline_teach
+from prunefuse_sk import (
+    PruneFuseActiveLearner,
+    TokenIdError,
+    UnprunedLayerWarning,
+    datasets,
+    pipeline_query,
+    pipeline_teach,
+)
 from prunefuse_sk.networks import FastText, SmallTransformer, TextCNN
 from prunefuse_sk.text import TokenIds
 
@@ -29,7 +36,8 @@ def r8_ids():
 
 
 class LSTMText(nn.Module):
-    """Embedding -> LSTM -> hidden -> logits: the LSTM (and its embedding) stay whole, the rest is pruned."""
+    """Embedding -> LSTM -> hidden -> logits: the LSTM (and its embedding) stay whole, the rest is
+    pruned."""
 
     def __init__(self, n_ids, n_classes):
         super().__init__()
@@ -51,9 +59,21 @@ class TextCNNWithBatchNorm(TextCNN):
 
 def text_net(module, ids, max_epochs=4, **kwargs):
     if module is SmallTransformer:
-        kwargs = {"module__max_length": 40, "module__d_model": 32, "module__feedforward": 64, "lr": 1e-3, **kwargs}
-    return make_net(module, max_epochs=max_epochs, module__n_ids=ids.n_ids_, module__n_classes=N_CLASSES,
-                    optimizer=torch.optim.Adam, **{"lr": 5e-3, **kwargs})
+        kwargs = {
+            "module__max_length": 40,
+            "module__d_model": 32,
+            "module__feedforward": 64,
+            "lr": 1e-3,
+            **kwargs,
+        }
+    return make_net(
+        module,
+        max_epochs=max_epochs,
+        module__n_ids=ids.n_ids_,
+        module__n_classes=N_CLASSES,
+        optimizer=torch.optim.Adam,
+        **{"lr": 5e-3, **kwargs},
+    )
 
 
 def fitted(module, r8_ids, **params):
@@ -71,7 +91,11 @@ def test_text_network_active_learning_round_trip(module, r8_ids):
     assert learner.X_training.dtype == np.int64
     # the embedding dimension is pruned, the vocabulary never
     kept = learner.kept_indices_["embedding.weight"]
-    assert kept.full_shape == (ids.n_ids_, 64) and kept.indices[0] is None and len(kept.indices[1]) == 32
+    assert (
+        kept.full_shape == (ids.n_ids_, 64)
+        and kept.indices[0] is None
+        and len(kept.indices[1]) == 32
+    )
     assert learner.n_params_proxy_ < 0.6 * learner.n_params_full_
     strategies = ["least_confidence", "margin", "entropy", "random", "kcenter", "badge"]
     if module is TextCNN:
@@ -90,7 +114,9 @@ def test_text_network_active_learning_round_trip(module, r8_ids):
     np.testing.assert_array_equal(learner.predict(X_test), clf.predict(X_test))
 
 
-@pytest.mark.parametrize("module", [FastText, TextCNN, TextCNNWithBatchNorm, SmallTransformer, LSTMText])
+@pytest.mark.parametrize(
+    "module", [FastText, TextCNN, TextCNNWithBatchNorm, SmallTransformer, LSTMText]
+)
 def test_zero_fusion_reproduces_the_text_proxy_exactly(module, r8_ids):
     _, _, _, X_test, *_ = r8_ids
     learner = fitted(module, r8_ids, fusion_init="zero")
@@ -104,13 +130,20 @@ def test_zero_fusion_reproduces_the_text_proxy_exactly(module, r8_ids):
 
 def test_transformer_prunes_the_feed_forward_width_and_keeps_attention_whole(r8_ids):
     ids, X, y, X_test, y_test, *_ = r8_ids
-    with pytest.warns(UnprunedLayerWarning, match=r"'encoder.layers.0.self_attn' \(MultiheadAttention\).*"
-                                                  r"'encoder.layers.1.norm2' \(LayerNorm\)"):
-        learner = PruneFuseActiveLearner(text_net(SmallTransformer, ids, max_epochs=6), random_state=0)
+    with pytest.warns(
+        UnprunedLayerWarning,
+        match=r"'encoder.layers.0.self_attn' \(MultiheadAttention\).*"
+        r"'encoder.layers.1.norm2' \(LayerNorm\)",
+    ):
+        learner = PruneFuseActiveLearner(
+            text_net(SmallTransformer, ids, max_epochs=6), random_state=0
+        )
         learner.fit(X[:200], y[:200])
     kept = learner.kept_indices_
     for layer in (0, 1):
-        assert len(kept[f"encoder.layers.{layer}.linear1.weight"].indices[0]) == 32  # 64 -> 32 hidden units
+        assert (
+            len(kept[f"encoder.layers.{layer}.linear1.weight"].indices[0]) == 32
+        )  # 64 -> 32 hidden units
         assert not kept[f"encoder.layers.{layer}.self_attn.in_proj_weight"].is_pruned
     assert not kept["embedding.weight"].is_pruned and not kept["position.weight"].is_pruned
     for strategy in ("kcenter", "badge", "bald"):
@@ -123,7 +156,9 @@ def test_transformer_prunes_the_feed_forward_width_and_keeps_attention_whole(r8_
 def test_recurrent_text_network_warns_and_keeps_the_lstm_whole(r8_ids):
     ids, X, y, *_ = r8_ids
     with pytest.warns(UnprunedLayerWarning, match=r"'lstm' \(LSTM\)"):
-        learner = PruneFuseActiveLearner(text_net(LSTMText, ids, max_epochs=1), random_state=0).fit(X[:60], y[:60])
+        learner = PruneFuseActiveLearner(text_net(LSTMText, ids, max_epochs=1), random_state=0).fit(
+            X[:60], y[:60]
+        )
     assert not learner.kept_indices_["lstm.weight_ih_l0"].is_pruned
     assert learner.kept_indices_["hidden.weight"].indices[0] is not None
     idx, rows = learner.query(X[60:], n=5)
@@ -134,7 +169,9 @@ def test_token_ids_are_checked_at_every_entry_point(r8_ids, tmp_path):
     ids, X, y, *_ = r8_ids
     learner = fitted(FastText, r8_ids)
     with pytest.raises(TokenIdError, match=r"float64 values.*'embedding'.*TokenIds"):
-        PruneFuseActiveLearner(text_net(FastText, ids, max_epochs=1)).fit(X[:30].astype(float), y[:30])
+        PruneFuseActiveLearner(text_net(FastText, ids, max_epochs=1)).fit(
+            X[:30].astype(float), y[:30]
+        )
     negative = X[:5].copy()
     negative[2, 3] = -1
     with pytest.raises(TokenIdError, match="-1"):
@@ -142,7 +179,9 @@ def test_token_ids_are_checked_at_every_entry_point(r8_ids, tmp_path):
     with pytest.raises(TokenIdError, match=f"token id {ids.n_ids_}.*num_embeddings={ids.n_ids_}"):
         learner.predict(np.full((2, 40), ids.n_ids_))
     # a memmap pool is checked batch by batch; the bad id is found wherever it is
-    pool = np.lib.format.open_memmap(tmp_path / "pool.npy", mode="w+", dtype=np.int32, shape=X[150:].shape)
+    pool = np.lib.format.open_memmap(
+        tmp_path / "pool.npy", mode="w+", dtype=np.int32, shape=X[150:].shape
+    )
     pool[:] = X[150:]
     pool[-1, -1] = ids.n_ids_ + 5
     pool.flush()

@@ -36,9 +36,9 @@ def images(digits):
 def learner(images):
     X, y, _, _ = images
     net = make_net(SmallCNN, module__width=4, module__hidden=16, max_epochs=1)
-    return PruneFuseActiveLearner(net, proxy_params={"callbacks": [("fail", FailOnce())]}, random_state=0).fit(
-        X[:20], y[:20]
-    )
+    return PruneFuseActiveLearner(
+        net, proxy_params={"callbacks": [("fail", FailOnce())]}, random_state=0
+    ).fit(X[:20], y[:20])
 
 
 def oracle(widget, y_pool):
@@ -55,7 +55,9 @@ def test_class_buttons_label_a_batch_then_teach_and_query_the_next(learner, imag
     pool, y_pool = X[20:], y[20:]
     widget = LabellingWidget(learner, pool, batch_size=5)
     first = list(widget.batch_)
-    assert len(first) == 5 and bytes(widget.sample_image.value).startswith(PNG)  # 1x8x8 images shown as pictures
+    assert len(first) == 5 and bytes(widget.sample_image.value).startswith(
+        PNG
+    )  # 1x8x8 images shown as pictures
     assert "Sample 1 of 5" in widget.title.value
     for _ in range(5):
         press(widget, oracle(widget, y_pool))
@@ -63,7 +65,9 @@ def test_class_buttons_label_a_batch_then_teach_and_query_the_next(learner, imag
     assert widget.labelled_indices_ == first and widget.labels_ == list(y_pool[first])
     np.testing.assert_array_equal(learner.X_training[20:], pool[first])
     np.testing.assert_array_equal(learner.labelling_round_[20:], [1] * 5)
-    assert not set(widget.batch_) & set(first) and len(widget.batch_) == 5  # the next batch, from the rest
+    assert (
+        not set(widget.batch_) & set(first) and len(widget.batch_) == 5
+    )  # the next batch, from the rest
     assert widget.progress.value == 5 and "5 / 280" in widget.progress_text.value
 
 
@@ -102,7 +106,9 @@ def test_keyboard_shortcuts_answer_skip_and_undo(learner, images):
     assert len(widget.pending_) == 1
     third = y_pool[widget.batch_[2]]
     widget.key_box.value = "s" + str(third)  # two keys typed at once: skip the 2nd, answer the 3rd
-    assert widget.n_teach_ == 1 and len(widget.skipped_indices_) == 1 and len(learner.X_training) == 22
+    assert (
+        widget.n_teach_ == 1 and len(widget.skipped_indices_) == 1 and len(learner.X_training) == 22
+    )
     assert widget.labels_ == [first, third]
 
 
@@ -115,9 +121,15 @@ def test_a_failed_retraining_keeps_the_answers_and_retry_recovers(learner, image
     for _ in range(3):
         press(widget, oracle(widget, y_pool))
     assert isinstance(widget.error_, torch.OutOfMemoryError)
-    assert "OutOfMemoryError" in widget.status.value and "saved in the learner" in widget.status.value
-    assert widget.labelled_indices_ == batch and len(learner.X_training) == 23 and learner.proxy_stale_
-    assert widget.retry_button.layout.display is None and all(b.disabled for b in widget.class_buttons)
+    assert (
+        "OutOfMemoryError" in widget.status.value and "saved in the learner" in widget.status.value
+    )
+    assert (
+        widget.labelled_indices_ == batch and len(learner.X_training) == 23 and learner.proxy_stale_
+    )
+    assert widget.retry_button.layout.display is None and all(
+        b.disabled for b in widget.class_buttons
+    )
     widget.retry_button.click()
     assert widget.error_ is None and not learner.proxy_stale_ and widget.n_teach_ == 1
     assert len(widget.batch_) == 3 and not set(widget.batch_) & set(batch)
@@ -125,7 +137,9 @@ def test_a_failed_retraining_keeps_the_answers_and_retry_recovers(learner, image
 
 def test_answers_the_network_cannot_take_stay_pending(images):
     X, y, _, _ = images
-    net = make_net(MLP, module__n_features=64, module__n_classes=10, module__hidden=(16,), max_epochs=1)
+    net = make_net(
+        MLP, module__n_features=64, module__n_classes=10, module__hidden=(16,), max_epochs=1
+    )
     flat = X.reshape(len(X), -1)
     learner = PruneFuseActiveLearner(net, random_state=0).fit(flat[:20], y[:20])
     widget = LabellingWidget(learner, flat[20:], batch_size=2, classes=[0, 1, "cat"])
@@ -133,7 +147,11 @@ def test_answers_the_network_cannot_take_stay_pending(images):
     press(widget, 0)
     press(widget, "cat")
     assert isinstance(widget.error_, LabelMappingError) and "kept here" in widget.status.value
-    assert len(widget.pending_) == 2 and len(learner.X_training) == 20 and widget.labelled_indices_ == []
+    assert (
+        len(widget.pending_) == 2
+        and len(learner.X_training) == 20
+        and widget.labelled_indices_ == []
+    )
     widget.pending_[1] = (widget.pending_[1][0], 1)  # the person corrects the answer
     widget.retry()
     assert widget.error_ is None and len(learner.X_training) == 22 and widget.labels_ == [0, 1]
@@ -160,7 +178,9 @@ def test_text_and_custom_displays(learner, images):
     widget = LabellingWidget(learner, pool, batch_size=2, display_data=texts)
     assert "&lt;document" in widget.sample_html.value  # escaped text
     shown = []
-    widget = LabellingWidget(learner, pool, batch_size=2, display_func=lambda s: shown.append(s.shape) or b"\x89PNGfake")
+    widget = LabellingWidget(
+        learner, pool, batch_size=2, display_func=lambda s: shown.append(s.shape) or b"\x89PNGfake"
+    )
     assert shown == [(1, 8, 8)] and bytes(widget.sample_image.value) == b"\x89PNGfake"
     with pytest.raises(ValueError, match="display_data has 3 items"):
         LabellingWidget(learner, pool, display_data=texts[:3])
@@ -171,7 +191,9 @@ def test_text_and_custom_displays(learner, images):
 def test_flat_samples_with_an_image_shape_are_shown_as_pictures(images):
     X, y, _, _ = images
     flat = X.reshape(len(X), -1)
-    net = make_net(MLP, module__n_features=64, module__n_classes=10, module__hidden=(16,), max_epochs=1)
+    net = make_net(
+        MLP, module__n_features=64, module__n_classes=10, module__hidden=(16,), max_epochs=1
+    )
     learner = PruneFuseActiveLearner(net, random_state=0).fit(flat[:20], y[:20])
     widget = LabellingWidget(learner, flat[20:], batch_size=2, image_shape=(8, 8))
     assert bytes(widget.sample_image.value).startswith(PNG) and widget.sample_html.value == ""
@@ -196,14 +218,18 @@ def test_token_id_samples_are_shown_as_their_text():
     pool = X[40:]
     widget = LabellingWidget(learner, pool, batch_size=2, tokenizer=ids)
     row = widget.batch_[0]
-    decoded = ids.inverse_transform(pool[row:row + 1])[0]
+    decoded = ids.inverse_transform(pool[row : row + 1])[0]
     words = [w for w in decoded.split() if w != "<unk>"]
-    assert len(words) > 3 and all(w in texts[40 + row].lower() for w in words)  # the document's own words
+    assert len(words) > 3 and all(
+        w in texts[40 + row].lower() for w in words
+    )  # the document's own words
     assert decoded in widget.sample_html.value.replace("&lt;", "<").replace("&gt;", ">")
     # the original documents instead, and a display_func that returns a string
     widget = LabellingWidget(learner, pool, batch_size=2, display_data=texts[40:])
     assert texts[40 + widget.batch_[0]][:20] in widget.sample_html.value
-    widget = LabellingWidget(learner, pool, batch_size=2, display_func=lambda row: f"{len(row)} tokens")
+    widget = LabellingWidget(
+        learner, pool, batch_size=2, display_func=lambda row: f"{len(row)} tokens"
+    )
     assert "30 tokens" in widget.sample_html.value
     with pytest.raises(ValueError, match="tokenizer must be a fitted"):
         LabellingWidget(learner, pool, tokenizer="ids")

@@ -6,13 +6,27 @@ The built-in ones are selectable by name in ``PruneFuseActiveLearner(query_strat
 """
 
 from ..exceptions import UnknownStrategyError
+from ..scoring import (
+    DEFAULT_SCORING_MEMORY,
+    DEFAULT_SCORING_MEMORY_GPU,
+    EmbeddingRecorder,
+    PoolScores,
+    default_scoring_memory,
+    predict_proba_batched,
+    score_pool,
+    scoring_batch_size,
+    scoring_row_bytes,
+)
 from .bayesian import bald_sampling
 from .diversity import badge_factors, badge_sampling, kcenter_sampling, pool_embeddings
 from .measures import entropy, least_confidence, margin_uncertainty
-from ..scoring import DEFAULT_SCORING_MEMORY, EmbeddingRecorder, PoolScores, predict_proba_batched, score_pool
-from ..scoring import DEFAULT_SCORING_MEMORY_GPU, default_scoring_memory, scoring_batch_size, scoring_row_bytes
 from .selectors import greedy_k_centers, kmeans_plus_plus_seeding, top_n
-from .uncertainty import entropy_sampling, least_confidence_sampling, margin_sampling, random_sampling
+from .uncertainty import (
+    entropy_sampling,
+    least_confidence_sampling,
+    margin_sampling,
+    random_sampling,
+)
 from .view import SelectorView, call_strategy, draw_candidates, select_from_pool
 
 __all__ = [

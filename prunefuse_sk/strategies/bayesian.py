@@ -2,6 +2,7 @@
 
 from .._random import as_random_state, draw_seed, torch_seed_scope
 from ..accelerate_support import net_device
+from ..parameter_checks import check_int
 from .docstrings import fill_doc, strategy_doc
 from .measures import entropy
 from .uncertainty import rank_by
@@ -10,7 +11,8 @@ __all__ = ["bald_sampling"]
 
 
 def _mutual_information(scores):
-    """BALD's measure on MC-dropout ``PoolScores``: ``H(mean_t p_t) - mean_t H(p_t)`` per row (nats)."""
+    """BALD's measure on MC-dropout ``PoolScores``: ``H(mean_t p_t) - mean_t H(p_t)`` per row
+    (nats)."""
     return entropy(scores.proba) - scores.expected_entropy
 
 
@@ -25,8 +27,16 @@ def _mutual_information(scores):
         extra="n_passes : int, default=20\n    Stochastic forward passes per sample.\n",
     )
 )
-def bald_sampling(learner, X_pool, n_instances=1, *, n_passes=20, random_state=None, batch_size=None,
-                  autocast=False):
+def bald_sampling(
+    learner,
+    X_pool,
+    n_instances=1,
+    *,
+    n_passes=20,
+    random_state=None,
+    batch_size=None,
+    autocast=False,
+):
     """BALD: the samples whose predictions the dropout masks disagree on most.
 
     The score is the mutual information between the prediction and the
@@ -45,12 +55,22 @@ def bald_sampling(learner, X_pool, n_instances=1, *, n_passes=20, random_state=N
     "Deep Bayesian Active Learning with Image Data", ICML 2017.
     """
     if not hasattr(learner, "score_pool"):
-        raise TypeError(f"{type(learner).__name__} has no score_pool method; BALD needs a PruneFuseActiveLearner.")
-    if isinstance(n_passes, bool) or not isinstance(n_passes, int) or n_passes < 2:
-        raise ValueError(f"BALD needs n_passes >= 2 stochastic forward passes; got {n_passes!r}.")
+        raise TypeError(
+            f"{type(learner).__name__} has no score_pool method; BALD needs a "
+            "PruneFuseActiveLearner."
+        )
+    n_passes = check_int(
+        n_passes, "n_passes", minimum=2, what="an int >= 2 (BALD needs n_passes >= 2 passes)"
+    )
     rng = as_random_state(random_state)
     estimator = getattr(learner, "estimator", None)
-    device = net_device(estimator) if hasattr(estimator, "module_") else getattr(estimator, "device", None)
+    device = (
+        net_device(estimator)
+        if hasattr(estimator, "module_")
+        else getattr(estimator, "device", None)
+    )
     with torch_seed_scope(draw_seed(rng), device):
-        scores = learner.score_pool(X_pool, n_passes=n_passes, batch_size=batch_size, autocast=autocast)
+        scores = learner.score_pool(
+            X_pool, n_passes=n_passes, batch_size=batch_size, autocast=autocast
+        )
     return rank_by(_mutual_information, scores, n_instances, rng)

@@ -49,12 +49,16 @@ def pool_embeddings(learner, X, **score_kwargs):
     return scores.proba, scores.embeddings
 
 
-@fill_doc(**strategy_doc(
-    "object\n    A learner with ``score_pool`` and ``X_training``" + _PROXY_VIEW,
-    "Draws the first centre when nothing is labelled yet.",
-    order="in the order picked",
-))
-def kcenter_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
+@fill_doc(
+    **strategy_doc(
+        "object\n    A learner with ``score_pool`` and ``X_training``" + _PROXY_VIEW,
+        "Draws the first centre when nothing is labelled yet.",
+        order="in the order picked",
+    )
+)
+def kcenter_sampling(
+    learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False
+):
     """Greedy k-centers (core-set) on the proxy's embeddings, labelled samples as initial centres.
 
     After the forward passes, the selection takes O(n·b·d) time for b picks
@@ -109,12 +113,16 @@ def badge_factors(proba, embeddings):
     return residuals, np.asarray(embeddings, dtype=np.float64)
 
 
-@fill_doc(**strategy_doc(
-    "object\n    A learner with ``score_pool``" + _PROXY_VIEW,
-    "Draws the k-means++ seeds.",
-    order="in the order drawn",
-))
-def badge_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
+@fill_doc(
+    **strategy_doc(
+        "object\n    A learner with ``score_pool``" + _PROXY_VIEW,
+        "Draws the k-means++ seeds.",
+        order="in the order drawn",
+    )
+)
+def badge_sampling(
+    learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False
+):
     """BADGE: k-means++ seeding on the gradient embeddings of the proxy's last layer.
 
     {params}
@@ -137,4 +145,6 @@ def badge_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_s
     def sq_distance_to(i):
         return sq_norms + sq_norms[i] - 2.0 * (residuals @ residuals[i]) * (hidden @ hidden[i])
 
-    return kmeans_plus_plus_seeding(sq_distance_to, sq_norms, n_instances, random_state=random_state)
+    return kmeans_plus_plus_seeding(
+        sq_distance_to, sq_norms, n_instances, random_state=random_state
+    )

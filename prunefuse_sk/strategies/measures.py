@@ -38,10 +38,13 @@ def _check_proba(proba, *, keep_float=False):
     float64 result, without a float64 copy of the whole matrix.
     """
     if not (keep_float and isinstance(proba, np.ndarray) and proba.dtype.kind == "f"):
-        # C order: a row sum then adds in the same order whatever the layout (score_pool may return Fortran order)
+        # C order: a row sum then adds in the same order whatever the layout (score_pool may
+        # return Fortran order)
         proba = np.asarray(proba, dtype=np.float64, order="C")
     if proba.ndim != 2:
-        raise ValueError(f"proba must be 2-D (n_samples, n_classes); got shape {proba.shape} instead.")
+        raise ValueError(
+            f"proba must be 2-D (n_samples, n_classes); got shape {proba.shape} instead."
+        )
     return proba
 
 
@@ -51,8 +54,12 @@ def _row_max(proba):
     numpy reduces short rows one row at a time; torch's ``amax`` vectorizes across rows
     (about 10 times faster for 10 classes).
     """
-    if (proba.dtype in (np.float32, np.float64) and proba.flags.writeable and proba.size
-            and all(stride >= 0 for stride in proba.strides)):  # what torch.from_numpy shares without a warning
+    if (
+        proba.dtype in (np.float32, np.float64)
+        and proba.flags.writeable
+        and proba.size
+        and all(stride >= 0 for stride in proba.strides)
+    ):  # what torch.from_numpy shares without a warning
         return torch.from_numpy(proba).amax(dim=1).numpy()
     return proba.max(axis=1)
 

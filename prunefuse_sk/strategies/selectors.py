@@ -5,7 +5,15 @@ import torch
 
 from .._random import as_random_state
 
-__all__ = ["top_n", "top_by_key", "row_keys", "row_uniforms", "tie_seed", "greedy_k_centers", "kmeans_plus_plus_seeding"]
+__all__ = [
+    "top_n",
+    "top_by_key",
+    "row_keys",
+    "row_uniforms",
+    "tie_seed",
+    "greedy_k_centers",
+    "kmeans_plus_plus_seeding",
+]
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -64,7 +72,8 @@ def row_uniforms(seed, indices):
 
 
 def tie_seed(random_state):
-    """The seed of :func:`row_keys` that ``random_state`` stands for, or None for "lower index first".
+    """The seed of :func:`row_keys` that ``random_state`` stands for, or None for "lower index
+    first".
 
     Draws one integer from ``random_state`` (so a ``RandomState`` instance
     advances by exactly one draw).
@@ -116,7 +125,9 @@ def top_by_key(scores, n, seed=None, rows=None):
     if n < len(scores):
         partition = np.argpartition(-scores, n - 1)
         threshold = scores[partition[n - 1]]
-        if np.count_nonzero(scores >= threshold) == n:  # no ties across the threshold: the n first are the n best
+        if (
+            np.count_nonzero(scores >= threshold) == n
+        ):  # no ties across the threshold: the n first are the n best
             chosen = partition[:n]
         else:
             above = np.flatnonzero(scores > threshold)
@@ -182,12 +193,14 @@ def _min_sq_distances_to(points, sq_norms, centers, chunk_rows):
     best = torch.full((len(points),), float("inf"), dtype=torch.float32, device=points.device)
     center_block = 256  # block of chunk_rows x 256 distances: 8 MiB at the default
     for c_start in range(0, len(centers), center_block):
-        block = centers[c_start:c_start + center_block]
+        block = centers[c_start : c_start + center_block]
         block_sq = (block * block).sum(dim=1)
         for r_start in range(0, len(points), chunk_rows):
             rows = slice(r_start, r_start + chunk_rows)
             # addmm: the product is scaled on the (rows x block) result, not on a copy of the points
-            dist = torch.addmm(sq_norms[rows, None] + block_sq[None, :], points[rows], block.T, alpha=-2.0)
+            dist = torch.addmm(
+                sq_norms[rows, None] + block_sq[None, :], points[rows], block.T, alpha=-2.0
+            )
             best[rows] = torch.minimum(best[rows], dist.clamp_min_(0).min(dim=1).values)
     return best
 
@@ -252,14 +265,18 @@ def greedy_k_centers(embeddings, n, *, centers=None, random_state=None, chunk_ro
         first = int(as_random_state(random_state).randint(len(points)))
         chosen.append(first)
         distances.append(float("inf"))
-        min_sq = torch.addmv(sq_norms + sq_norms[first], points, points[first], alpha=-2.0).clamp_min_(0)
+        min_sq = torch.addmv(
+            sq_norms + sq_norms[first], points, points[first], alpha=-2.0
+        ).clamp_min_(0)
         min_sq[first] = -1.0
     while len(chosen) < n:
         pick = int(torch.argmax(min_sq))
         chosen.append(pick)
         distances.append(float(min_sq[pick].clamp_min(0).sqrt()))
         # one matrix-vector product per pick; no temporary the size of the embeddings
-        new_sq = torch.addmv(sq_norms + sq_norms[pick], points, points[pick], alpha=-2.0).clamp_min_(0)
+        new_sq = torch.addmv(
+            sq_norms + sq_norms[pick], points, points[pick], alpha=-2.0
+        ).clamp_min_(0)
         min_sq = torch.minimum(min_sq, new_sq)
         min_sq[pick] = -1.0  # never picked twice, even among duplicates
     return np.asarray(chosen, dtype=np.int64), np.asarray(distances, dtype=np.float64)
@@ -298,7 +315,9 @@ def kmeans_plus_plus_seeding(sq_distance_to, sq_norms, n, *, random_state=None):
     """
     sq_norms = np.asarray(sq_norms, dtype=np.float64)
     if not 1 <= n <= len(sq_norms):
-        raise ValueError(f"n must be between 1 and the number of points ({len(sq_norms)}); got {n}.")
+        raise ValueError(
+            f"n must be between 1 and the number of points ({len(sq_norms)}); got {n}."
+        )
     rng = as_random_state(random_state)
     first = int(np.argmax(sq_norms))
     chosen, picked_sq = [first], [float(sq_norms[first])]
@@ -316,5 +335,7 @@ def kmeans_plus_plus_seeding(sq_distance_to, sq_norms, n, *, random_state=None):
         chosen.append(pick)
         picked_sq.append(float(min_sq[pick]))
         available[pick] = False
-        min_sq = np.minimum(min_sq, np.maximum(np.asarray(sq_distance_to(pick), dtype=np.float64), 0.0))
+        min_sq = np.minimum(
+            min_sq, np.maximum(np.asarray(sq_distance_to(pick), dtype=np.float64), 0.0)
+        )
     return np.asarray(chosen, dtype=np.int64), np.asarray(picked_sq, dtype=np.float64)

@@ -41,7 +41,8 @@ _UNCERTAINTY_DOC = dict(
         "    array of shape (n_samples, n_classes). A learner with ``score_pool``\n"
         "    (what a PruneFuseActiveLearner hands its strategies) scores the pool\n"
         "    in batches instead.",
-        random_state="Breaks ties between equal scores at random; ``None`` favours the\n    lower index.",
+        random_state="Breaks ties between equal scores at random; ``None`` favours the\n"
+        "    lower index.",
         order="best first",
     ),
     references="References\n----------\n" + SETTLES_2009,
@@ -49,7 +50,8 @@ _UNCERTAINTY_DOC = dict(
 
 
 def _pool_proba(learner, X_pool, batch_size=None, autocast=False):
-    """Probabilities from ``score_pool`` when the learner has it (batch size, autocast), else ``predict_proba``."""
+    """Probabilities from ``score_pool`` when the learner has it (batch size, autocast), else
+    ``predict_proba``."""
     if hasattr(learner, "score_pool"):
         return learner.score_pool(X_pool, batch_size=batch_size, autocast=autocast).proba
     return learner.predict_proba(X_pool)
@@ -92,11 +94,14 @@ def rank_by(measure, outputs, n_instances, random_state=None):
 
 
 @fill_doc(**_UNCERTAINTY_DOC)
-def least_confidence_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
+def least_confidence_sampling(
+    learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False
+):
     """Pick the samples whose most likely class has the lowest probability.
 
-    Scores every sample with :func:`~prunefuse_sk.strategies.measures.least_confidence` (``1 - max_k p_k``)
-    and keeps the ``n_instances`` highest with :func:`~prunefuse_sk.strategies.selectors.top_n`.
+    Scores every sample with :func:`~prunefuse_sk.strategies.measures.least_confidence`
+    (``1 - max_k p_k``) and keeps the ``n_instances`` highest with
+    :func:`~prunefuse_sk.strategies.selectors.top_n`.
 
     {params}
 
@@ -110,12 +115,14 @@ def least_confidence_sampling(learner, X_pool, n_instances=1, *, random_state=No
 
 
 @fill_doc(**_UNCERTAINTY_DOC)
-def margin_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
+def margin_sampling(
+    learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False
+):
     """Pick the samples with the smallest gap between their two most likely classes.
 
-    Scores every sample with :func:`~prunefuse_sk.strategies.measures.margin_uncertainty` (``1 - (p_(1) - p_(2))``,
-    so higher is more informative) and keeps the ``n_instances`` highest with
-    :func:`~prunefuse_sk.strategies.selectors.top_n`.
+    Scores every sample with :func:`~prunefuse_sk.strategies.measures.margin_uncertainty`
+    (``1 - (p_(1) - p_(2))``, so higher is more informative) and keeps the ``n_instances``
+    highest with :func:`~prunefuse_sk.strategies.selectors.top_n`.
 
     {params}
 
@@ -130,11 +137,14 @@ def margin_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_
 
 
 @fill_doc(**_UNCERTAINTY_DOC)
-def entropy_sampling(learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False):
+def entropy_sampling(
+    learner, X_pool, n_instances=1, *, random_state=None, batch_size=None, autocast=False
+):
     """Pick the samples with the highest predictive entropy.
 
-    Scores every sample with :func:`~prunefuse_sk.strategies.measures.entropy` (``-sum_k p_k log p_k``, natural
-    log) and keeps the ``n_instances`` highest with :func:`~prunefuse_sk.strategies.selectors.top_n`.
+    Scores every sample with :func:`~prunefuse_sk.strategies.measures.entropy`
+    (``-sum_k p_k log p_k``, natural log) and keeps the ``n_instances`` highest with
+    :func:`~prunefuse_sk.strategies.selectors.top_n`.
 
     {params}
 
@@ -178,6 +188,7 @@ def random_sampling(learner, X_pool, n_instances=1, *, random_state=None, **igno
     draws = row_uniforms(tie_seed(as_random_state(random_state)), np.arange(n_rows(X_pool)))
     indices = top_n(draws, n_instances)
     return indices, draws[indices]
+
 
 # Each ranking strategy declares its measure, so that a dask pool ranks it on the workers as a
 # distributed top-n with the in-memory answer (prunefuse_sk.dask_scoring.rank_dask_pool).

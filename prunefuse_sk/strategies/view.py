@@ -8,15 +8,13 @@ The learner and ``simulate`` both go through these two, so every selector obeys 
 """
 
 import inspect
-from numbers import Integral
 
 import numpy as np
-import torch
 
 from .._random import draw_seed
 from ..dask_scoring import DASK_CANDIDATES, rank_dask_pool, score_dask_pool
 from ..exceptions import EmptyPoolError, InvalidParameterError, StrategyResultError
-from ..parameter_checks import check_n_instances
+from ..parameter_checks import check_int, check_n_instances
 from ..pools import as_pool, dense_array
 from ..scoring import score_pool
 
@@ -50,10 +48,16 @@ class SelectorView:
         Memory budget of one scoring batch in MiB (``working_memory`` of
         :func:`~prunefuse_sk.strategies.score_pool`), used when a strategy passes no
         ``batch_size``; None for the device's default
-        (:func:`~prunefuse_sk.strategies.scoring.default_scoring_memory`: 32 MiB on the
+        (:func:`~prunefuse_sk.scoring.default_scoring_memory`: 32 MiB on the
         CPU, 1024 MiB on a GPU).
     owner : object, default=None
         Attributes the view lacks are looked up here (e.g. the learner).
+
+    Attributes
+    ----------
+    candidates : Pool or None
+        The pool :func:`select_from_pool` hands the strategy, checked at the public boundary;
+        :meth:`score_pool` reads it as is when the strategy scores exactly those rows.
 
     Examples
     --------
@@ -71,8 +75,19 @@ class SelectorView:
 
     on_transformed = False
 
-    def __init__(self, estimator, X_training, y_training, *, classes=None, embedding_layer=None,
-                 sample_shape=None, progress=False, scoring_memory=None, owner=None):
+    def __init__(
+        self,
+        estimator,
+        X_training,
+        y_training,
+        *,
+        classes=None,
+        embedding_layer=None,
+        sample_shape=None,
+        progress=False,
+        scoring_memory=None,
+        owner=None,
+    ):
         self.estimator = estimator
         self.X_training = X_training
         self.y_training = y_training
@@ -82,14 +97,16 @@ class SelectorView:
         self.progress = progress
         self.scoring_memory = scoring_memory
         self._owner = owner
+        self.candidates = None  # the Pool a query hands its strategy, already checked
 
     def score_pool(self, X, *, embeddings=False, n_passes=1, batch_size=None, autocast=False):
         """Probabilities (and embeddings / MC-dropout entropies) of ``X`` in one batched pass.
 
         Parameters
         ----------
-        X : array-like, memmap, torch.Tensor, sparse matrix, DataFrame, dask collection or Pool of shape (n_samples, ...)
-            The rows to score (any kind :func:`~prunefuse_sk.pools.as_pool` takes).
+        X : array-like, Tensor, sparse matrix, DataFrame, dask collection or Pool
+            The rows to score, of shape (n_samples, ...): any kind
+            :func:`~prunefuse_sk.pools.as_pool` takes.
         embeddings : bool, default=False
             Also record the inputs of ``embedding_layer``.
         n_passes : int, default=1
@@ -104,11 +121,21 @@ class SelectorView:
         scores : PoolScores
             Probabilities, and embeddings or expected entropies when asked for.
         """
-        pool = as_pool(X).check_shape(self.sample_shape, min_samples=1)
+        if self.candidates is not None and X is self.candidates.data:
+            pool = self.candidates  # built and checked at the public boundary: not again
+        else:
+            pool = as_pool(X).check_shape(self.sample_shape, min_samples=1)
         if pool.on_cluster:  # scored on the workers; only the scores come back
-            return score_dask_pool(self.estimator, pool, embedding_layer=self.embedding_layer if embeddings else None,
-                                   n_passes=n_passes, batch_size=batch_size, autocast=autocast,
-                                   progress=self.progress, working_memory=self.scoring_memory)
+            return score_dask_pool(
+                self.estimator,
+                pool,
+                embedding_layer=self.embedding_layer if embeddings else None,
+                n_passes=n_passes,
+                batch_size=batch_size,
+                autocast=autocast,
+                progress=self.progress,
+                working_memory=self.scoring_memory,
+            )
         return score_pool(
             self.estimator,
             pool,
@@ -218,12 +245,18 @@ def call_strategy(strategy, view, X, n, *, rng=None, **strategy_kwargs):
         If the strategy did not return ``n`` unique integer indices into ``X``.
     """
     strategy_kwargs = _with_seed(strategy, rng, strategy_kwargs)
-    return _unpack_result(strategy(view, X, n_instances=n, **strategy_kwargs), n, len(as_pool(X)), strategy)
+    return _unpack_result(
+        strategy(view, X, n_instances=n, **strategy_kwargs), n, len(as_pool(X)), strategy
+    )
 
 
 def _with_seed(strategy, rng, strategy_kwargs):
-    """The strategy's keyword arguments, with a ``random_state`` drawn from ``rng`` when it takes one."""
-    if rng is not None and "random_state" in _named_parameters(strategy) and "random_state" not in strategy_kwargs:
+    """The strategy's keyword arguments, with a ``random_state`` from ``rng`` when it takes one."""
+    if (
+        rng is not None
+        and "random_state" in _named_parameters(strategy)
+        and "random_state" not in strategy_kwargs
+    ):
         strategy_kwargs = {**strategy_kwargs, "random_state": draw_seed(rng)}
     return strategy_kwargs
 
@@ -241,14 +274,19 @@ def _unpack_result(result, n, n_candidates, strategy):
     indices = dense_array(indices).ravel()
     fix = "Fix the strategy so that it returns n_instances unique row indices into X_pool."
     if len(indices) != n:
-        raise StrategyResultError(f"Strategy {name!r} returned {len(indices)} indices; expected {n}. {fix}")
+        raise StrategyResultError(
+            f"Strategy {name!r} returned {len(indices)} indices; expected {n}. {fix}"
+        )
     if indices.dtype.kind not in "iu":
-        raise StrategyResultError(f"Strategy {name!r} returned non-integer indices of dtype {indices.dtype}. {fix}")
+        raise StrategyResultError(
+            f"Strategy {name!r} returned non-integer indices of dtype {indices.dtype}. {fix}"
+        )
     indices = indices.astype(np.int64)
     n_unique = len(np.unique(indices))
     if n_unique != n:
         raise StrategyResultError(
-            f"Strategy {name!r} returned {len(indices)} indices ({n_unique} unique); expected {n} unique. {fix}"
+            f"Strategy {name!r} returned {len(indices)} indices ({n_unique} unique); expected {n} "
+            f"unique. {fix}"
         )
     if indices.min() < 0 or indices.max() >= n_candidates:
         raise StrategyResultError(
@@ -291,16 +329,26 @@ def draw_candidates(n_pool, max_candidates, rng):
     """
     if max_candidates is None:
         return None
-    if isinstance(max_candidates, bool) or not isinstance(max_candidates, Integral) or max_candidates < 1:
-        raise InvalidParameterError(f"max_candidates must be a positive integer or None; got {max_candidates!r}.")
+    max_candidates = check_int(max_candidates, "max_candidates", what="a positive integer")
     if max_candidates >= n_pool:
         return None
     return np.sort(rng.choice(n_pool, int(max_candidates), replace=False))
 
 
-def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candidates=None, rng=None,
-                     return_rows=False, require_scores=False, **strategy_kwargs):
-    """One selection: draw the candidates, call the strategy on them, map its picks back to the pool.
+def select_from_pool(
+    strategy,
+    view,
+    X_pool,
+    n=1,
+    *,
+    n_instances=None,
+    max_candidates=None,
+    rng=None,
+    return_rows=False,
+    require_scores=False,
+    **strategy_kwargs,
+):
+    """One selection: draw the candidates, call the strategy on them, map its picks to the pool.
 
     Parameters
     ----------
@@ -308,9 +356,10 @@ def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candi
         A modAL-style query strategy.
     view : SelectorView or modAL-style learner
         What the strategy sees as its ``learner``.
-    X_pool : array-like, memmap, torch.Tensor, sparse matrix, DataFrame, dict of tensors, dask array or DataFrame, or Pool
+    X_pool : array-like, Tensor, sparse matrix, DataFrame, dict of tensors, dask collection or Pool
         The pool; the candidates are handed to the strategy as they are (a subset of rows with
-        ``max_candidates``; a DataFrame's rows by position). A dask pool is scored on its workers: a strategy with a
+        ``max_candidates``; a DataFrame's rows by position). A dask pool is scored on its
+        workers: a strategy with a
         ``rank_measure`` (least confidence, margin, entropy, random) is ranked there with a
         distributed top-n; any other strategy runs on a random sample of at most
         ``max_candidates`` rows (:data:`~prunefuse_sk.dask_scoring.DASK_CANDIDATES`
@@ -350,20 +399,29 @@ def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candi
     total = len(pool)
     if total == 0:
         raise EmptyPoolError(
-            "The pool is empty: there is nothing left to query. Every sample is labelled; call fuse() "
+            "The pool is empty: there is nothing left to query. Every sample is labelled; call "
+            "fuse() "
             "to get the final classifier, or add unlabelled samples to the pool."
         )
     measure = getattr(strategy, "rank_measure", None)
     if pool.on_cluster and measure is None and max_candidates is None:
-        max_candidates = DASK_CANDIDATES  # see dask_scoring: rank on the workers, or a bounded sample
+        max_candidates = (
+            DASK_CANDIDATES  # see dask_scoring: rank on the workers, or a bounded sample
+        )
     candidates = draw_candidates(total, max_candidates, rng)
     candidate_pool = pool if candidates is None else pool.subset(candidates)
     n = check_n_instances(n, n_instances, len(candidate_pool))
     rows = None
     if pool.on_cluster and measure is not None and isinstance(view, SelectorView):
-        indices, scores, rows = _rank_on_workers(strategy, measure, view, candidate_pool, n, rng, strategy_kwargs)
+        indices, scores, rows = _rank_on_workers(
+            strategy, measure, view, candidate_pool, n, rng, strategy_kwargs
+        )
     else:  # the strategy gets the candidates as the caller passed them (a tensor stays a tensor)
-        indices, scores = call_strategy(strategy, view, candidate_pool.data, n, rng=rng, **strategy_kwargs)
+        if isinstance(view, SelectorView):
+            view.candidates = candidate_pool
+        indices, scores = call_strategy(
+            strategy, view, candidate_pool.data, n, rng=rng, **strategy_kwargs
+        )
     if require_scores and scores is None:
         raise InvalidParameterError(
             f"The strategy {getattr(strategy, '__name__', strategy)!r} returns indices only; "
@@ -376,15 +434,26 @@ def select_from_pool(strategy, view, X_pool, n=1, *, n_instances=None, max_candi
 
 
 def _rank_on_workers(strategy, measure, view, X, n, rng, strategy_kwargs):
-    """A ranking strategy on a dask pool, as a distributed top-n (what the strategy would pick in memory)."""
+    """A ranking strategy on a dask pool, as a distributed top-n (its in-memory pick)."""
     kwargs = _with_seed(strategy, rng, strategy_kwargs)
-    inspect.signature(strategy).bind(view, X, n_instances=n, **kwargs)  # the TypeError the call would raise
+    inspect.signature(strategy).bind(
+        view, X, n_instances=n, **kwargs
+    )  # the TypeError the call would raise
     unknown = sorted(set(kwargs) - {"random_state", "batch_size", "autocast"})
     if unknown:
         raise TypeError(
-            f"On a dask pool, {getattr(strategy, '__name__', strategy)} is ranked on the workers, which takes only "
-            f"random_state, batch_size and autocast; got {unknown} as well. Drop them, or compute the pool "
+            f"On a dask pool, {getattr(strategy, '__name__', strategy)} is ranked on the workers, "
+            "which takes only "
+            f"random_state, batch_size and autocast; got {unknown} as well. Drop them, or compute "
+            "the pool "
             "(X_pool.compute()) to run the strategy in memory."
         )
-    return rank_dask_pool(view.estimator, X, n, measure, progress=view.progress,
-                          working_memory=view.scoring_memory, **kwargs)
+    return rank_dask_pool(
+        view.estimator,
+        X,
+        n,
+        measure,
+        progress=view.progress,
+        working_memory=view.scoring_memory,
+        **kwargs,
+    )
