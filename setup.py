@@ -40,6 +40,8 @@ EXTRAS = {
         "sphinx-gallery>=0.14",
         "matplotlib>=3.5",
         "dask[distributed]>=2023.1",
+        # examples/plot_pool_kinds.py queries a DataFrame pool
+        "pandas>=1.5",
     ],
 }
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
