@@ -331,29 +331,31 @@ def time_query(learner, X_pool, device):
     return seconds
 
 
-def benchmark_network(spec, data, args):
-    """Measure one network at every pruning ratio.
+def _prepare_learners(spec, net, data, args):
+    """Fit one learner per pruning ratio and measure the size of its proxy.
 
-    The full network does not depend on the ratio, so within each repetition it
-    is trained and scored once and paired with every proxy of that repetition;
-    the order (full first or proxies first) alternates between repetitions.
+    Each learner is fitted and its query path warmed up once; a warning is
+    printed if the learner's proxy size disagrees with ``prune_at_init``.
 
     Parameters
     ----------
     spec : dict
+    net : skorch.NeuralNetClassifier
+        The unfitted full network.
     data : dict
         From :func:`load_data`.
     args : argparse.Namespace
 
     Returns
     -------
-    rows : list of dict
-        One per pruning ratio.
+    learners : dict
+        Pruning ratio -> fitted :class:`PruneFuseActiveLearner`.
+    sizes : dict
+        Pruning ratio -> dict from :func:`measure_size`.
     """
     X_lab, X_pool = data[spec["view"]]
     y_lab = data["y_lab"]
     device = args.device
-    net = make_net(spec["module_cls"], spec["module_kwargs"], args.epochs, device)
     X_example = torch.as_tensor(X_pool[:FLOP_BATCH], device=device)
 
     learners, sizes = {}, {}
@@ -369,6 +371,39 @@ def benchmark_network(spec, data, args):
                 file=sys.stderr,
             )
         learners[ratio] = learner
+    return learners, sizes
+
+
+def _time_arms(spec, net, learners, data, args):
+    """Time the full network and every proxy over ``args.repeats`` repetitions.
+
+    An untimed warm-up of both arms comes first; within each repetition the
+    full network is trained and scored once and the order of the arms (full
+    first or proxies first) alternates between repetitions.
+
+    Parameters
+    ----------
+    spec : dict
+    net : skorch.NeuralNetClassifier
+        The unfitted full network.
+    learners : dict
+        From :func:`_prepare_learners`.
+    data : dict
+        From :func:`load_data`.
+    args : argparse.Namespace
+
+    Returns
+    -------
+    full_times : list of tuple
+        One :func:`time_train_and_score` result per repetition.
+    proxy_times : dict
+        Pruning ratio -> list of :func:`time_train_and_score` results.
+    query_times : dict
+        Pruning ratio -> list of :func:`time_query` seconds.
+    """
+    X_lab, X_pool = data[spec["view"]]
+    y_lab = data["y_lab"]
+    device = args.device
 
     def full_net():
         return clone(net)
@@ -400,54 +435,107 @@ def benchmark_network(spec, data, args):
                     time_train_and_score(proxy_net(arm), X_lab, y_lab, X_pool, seed, device)
                 )
                 query_times[arm].append(time_query(learners[arm], X_pool, device))
+    return full_times, proxy_times, query_times
 
-    rows = []
-    for ratio in RATIOS:
-        full_total = [t[0] + t[1] for t in full_times]
-        proxy_total = [t[0] + t[1] for t in proxy_times[ratio]]
-        paired = [p / f for p, f in zip(proxy_total, full_total)]
-        paired_cpu = [p[2] / f[2] for p, f in zip(proxy_times[ratio], full_times)]
-        contended = sum(
-            1
-            for p, f in zip(proxy_times[ratio], full_times)
-            if any(t[3] is not None and t[3] > CONTENDED_CORES for t in (p, f))
+
+def _ratio_row(spec, ratio, size, learner, full_times, ratio_times, query_times):
+    """Summarise the measurements of one pruning ratio as a result row.
+
+    Parameters
+    ----------
+    spec : dict
+    ratio : float
+    size : dict
+        From :func:`measure_size`.
+    learner : PruneFuseActiveLearner
+        The fitted learner for ``ratio``.
+    full_times : list of tuple
+        The full network's :func:`time_train_and_score` results.
+    ratio_times : list of tuple
+        The proxy's :func:`time_train_and_score` results, paired with ``full_times``.
+    query_times : list of float
+        The learner's :func:`time_query` seconds.
+
+    Returns
+    -------
+    row : dict
+    """
+    full_total = [t[0] + t[1] for t in full_times]
+    proxy_total = [t[0] + t[1] for t in ratio_times]
+    paired = [p / f for p, f in zip(proxy_total, full_total)]
+    paired_cpu = [p[2] / f[2] for p, f in zip(ratio_times, full_times)]
+    contended = sum(
+        1
+        for p, f in zip(ratio_times, full_times)
+        if any(t[3] is not None and t[3] > CONTENDED_CORES for t in (p, f))
+    )
+    return {
+        "network": spec["name"],
+        "pruning_ratio": ratio,
+        **size,
+        "params_ratio": size["params_proxy"] / size["params_full"],
+        "interior_params_ratio": size["interior_params_proxy"] / size["interior_params_full"],
+        "flops_ratio": size["flops_proxy"] / size["flops_full"],
+        "expected_ratio": (1 - ratio) ** 2,
+        "full_train_s": [t[0] for t in full_times],
+        "full_score_s": [t[1] for t in full_times],
+        "full_cpu_s": [t[2] for t in full_times],
+        "proxy_train_s": [t[0] for t in ratio_times],
+        "proxy_score_s": [t[1] for t in ratio_times],
+        "proxy_cpu_s": [t[2] for t in ratio_times],
+        "full_other_cores": [t[3] for t in full_times],
+        "proxy_other_cores": [t[3] for t in ratio_times],
+        "contended_repeats": contended if full_times[0][3] is not None else None,
+        "learner_query_s": query_times,
+        "learner_fit_proxy_s": learner.history_[0]["fit_seconds"],
+        "median_full_s": statistics.median(full_total),
+        "median_proxy_s": statistics.median(proxy_total),
+        "median_full_train_s": statistics.median(t[0] for t in full_times),
+        "median_proxy_train_s": statistics.median(t[0] for t in ratio_times),
+        "median_full_score_s": statistics.median(t[1] for t in full_times),
+        "median_proxy_score_s": statistics.median(t[1] for t in ratio_times),
+        "median_query_s": statistics.median(query_times),
+        "time_ratio": statistics.median(paired),
+        "time_ratio_min": min(paired),
+        "time_ratio_max": max(paired),
+        "cpu_time_ratio": statistics.median(paired_cpu),
+    }
+
+
+def benchmark_network(spec, data, args):
+    """Measure one network at every pruning ratio.
+
+    The full network does not depend on the ratio, so within each repetition it
+    is trained and scored once and paired with every proxy of that repetition;
+    the order (full first or proxies first) alternates between repetitions.
+
+    Parameters
+    ----------
+    spec : dict
+    data : dict
+        From :func:`load_data`.
+    args : argparse.Namespace
+
+    Returns
+    -------
+    rows : list of dict
+        One per pruning ratio.
+    """
+    net = make_net(spec["module_cls"], spec["module_kwargs"], args.epochs, args.device)
+    learners, sizes = _prepare_learners(spec, net, data, args)
+    full_times, proxy_times, query_times = _time_arms(spec, net, learners, data, args)
+    return [
+        _ratio_row(
+            spec,
+            ratio,
+            sizes[ratio],
+            learners[ratio],
+            full_times,
+            proxy_times[ratio],
+            query_times[ratio],
         )
-        size = sizes[ratio]
-        rows.append(
-            {
-                "network": spec["name"],
-                "pruning_ratio": ratio,
-                **size,
-                "params_ratio": size["params_proxy"] / size["params_full"],
-                "interior_params_ratio": size["interior_params_proxy"]
-                / size["interior_params_full"],
-                "flops_ratio": size["flops_proxy"] / size["flops_full"],
-                "expected_ratio": (1 - ratio) ** 2,
-                "full_train_s": [t[0] for t in full_times],
-                "full_score_s": [t[1] for t in full_times],
-                "full_cpu_s": [t[2] for t in full_times],
-                "proxy_train_s": [t[0] for t in proxy_times[ratio]],
-                "proxy_score_s": [t[1] for t in proxy_times[ratio]],
-                "proxy_cpu_s": [t[2] for t in proxy_times[ratio]],
-                "full_other_cores": [t[3] for t in full_times],
-                "proxy_other_cores": [t[3] for t in proxy_times[ratio]],
-                "contended_repeats": contended if full_times[0][3] is not None else None,
-                "learner_query_s": query_times[ratio],
-                "learner_fit_proxy_s": learners[ratio].history_[0]["fit_seconds"],
-                "median_full_s": statistics.median(full_total),
-                "median_proxy_s": statistics.median(proxy_total),
-                "median_full_train_s": statistics.median(t[0] for t in full_times),
-                "median_proxy_train_s": statistics.median(t[0] for t in proxy_times[ratio]),
-                "median_full_score_s": statistics.median(t[1] for t in full_times),
-                "median_proxy_score_s": statistics.median(t[1] for t in proxy_times[ratio]),
-                "median_query_s": statistics.median(query_times[ratio]),
-                "time_ratio": statistics.median(paired),
-                "time_ratio_min": min(paired),
-                "time_ratio_max": max(paired),
-                "cpu_time_ratio": statistics.median(paired_cpu),
-            }
-        )
-    return rows
+        for ratio in RATIOS
+    ]
 
 
 # --------------------------------------------------------------------------- report

@@ -339,21 +339,22 @@ def plot_curves(curve_summary, target, path):
     plt.close(fig)
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+def _setup_run(args):
+    """Apply ``--threads`` and ``--quick`` to the run; the output tag."""
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.quick:
         args.seeds, args.rounds, args.epochs = args.seeds[:1], 2, 3
-    tag = (
+    return (
         args.tag
         or f"bench_end_to_end_{args.dataset.replace('-', '_')}{'_quick' if args.quick else ''}_"
         f"{args.device.split(':')[0]}"
     )
-    os.makedirs(args.out, exist_ok=True)
-    X, X_test, y, y_test = load(args.dataset)
-    methods = [m if isinstance(m, str) else m["name"] for m in METHODS]
-    header = (
+
+
+def _header(args, X, X_test):
+    """The report's first lines: data, schedule, recipe and machine."""
+    return (
         f"prunefuse_sk end-to-end benchmark (issue 13): {args.dataset}, pool {len(X):,}, test "
         f"{len(X_test):,}; {args.initial} initial labels + {args.rounds} rounds of {args.batch}; "
         f"seeds {args.seeds}; recipe: SmallCNN 32/64 ch, 128 hidden, Adam 1e-3, batch 64, "
@@ -362,46 +363,28 @@ def main(argv=None):
         f"{prunefuse_sk.__version__}, device {args.device}; load average at start "
         f"{os.getloadavg()[0]:.2f}"
     )
-    print(header, flush=True)
-    start = time.perf_counter()
-    results = simulate(
-        recipe_net(args.epochs, args.device),
-        X,
-        y,
-        X_test,
-        y_test,
-        methods=METHODS,
-        initial_size=args.initial,
-        batch_sizes=args.batch,
-        n_rounds=args.rounds,
-        seeds=args.seeds,
-        query_strategy="least_confidence",
-    )
-    per = sessions(results.records)
-    text_sessions, summary = session_table(per, methods, args.seeds)
-    curves = curve_summary = None
-    text_curve = ""
-    if not args.skip_curve:
-        curves = epoch_curves(results, X, y, X_test, y_test, args)
-        text_curve, curve_summary = curve_table(curves, summary["full"]["accuracy_mean"])
-        plot_curves(
-            curve_summary,
-            summary["full"]["accuracy_mean"],
-            os.path.join(args.out, f"{tag}_epochs.png"),
-        )
-    seconds = time.perf_counter() - start
-    text = "\n\n".join(
-        [
-            header,
-            accuracy_table(results.records, methods, args.seeds),
-            text_sessions,
-            text_curve,
-            verdicts(summary, curve_summary),
-            f"total benchmark wall time: {seconds / 60:.1f} min; load average at end "
-            f"{os.getloadavg()[0]:.2f}",
-        ]
-    )
-    print("\n" + text)
+
+
+def _run_curves(results, data, target, args, tag):
+    """The fused-vs-scratch epoch curves, their table and plot (skipped with ``--skip-curve``).
+
+    Returns
+    -------
+    curves : list of dict or None
+    text_curve : str
+    curve_summary : dict or None
+    """
+    if args.skip_curve:
+        return None, "", None
+    X, X_test, y, y_test = data
+    curves = epoch_curves(results, X, y, X_test, y_test, args)
+    text_curve, curve_summary = curve_table(curves, target)
+    plot_curves(curve_summary, target, os.path.join(args.out, f"{tag}_epochs.png"))
+    return curves, text_curve, curve_summary
+
+
+def _write_outputs(results, text, summary, curves, curve_summary, seconds, args, argv, tag):
+    """Write the report (.txt), the results (.json) and the summary (_summary.json)."""
     with open(os.path.join(args.out, f"{tag}.txt"), "w", encoding="utf-8") as handle:
         handle.write(text + "\n")
     results.config.update(
@@ -423,6 +406,49 @@ def main(argv=None):
             indent=1,
             default=float,
         )
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    tag = _setup_run(args)
+    os.makedirs(args.out, exist_ok=True)
+    X, X_test, y, y_test = load(args.dataset)
+    methods = [m if isinstance(m, str) else m["name"] for m in METHODS]
+    header = _header(args, X, X_test)
+    print(header, flush=True)
+    start = time.perf_counter()
+    results = simulate(
+        recipe_net(args.epochs, args.device),
+        X,
+        y,
+        X_test,
+        y_test,
+        methods=METHODS,
+        initial_size=args.initial,
+        batch_sizes=args.batch,
+        n_rounds=args.rounds,
+        seeds=args.seeds,
+        query_strategy="least_confidence",
+    )
+    per = sessions(results.records)
+    text_sessions, summary = session_table(per, methods, args.seeds)
+    curves, text_curve, curve_summary = _run_curves(
+        results, (X, X_test, y, y_test), summary["full"]["accuracy_mean"], args, tag
+    )
+    seconds = time.perf_counter() - start
+    text = "\n\n".join(
+        [
+            header,
+            accuracy_table(results.records, methods, args.seeds),
+            text_sessions,
+            text_curve,
+            verdicts(summary, curve_summary),
+            f"total benchmark wall time: {seconds / 60:.1f} min; load average at end "
+            f"{os.getloadavg()[0]:.2f}",
+        ]
+    )
+    print("\n" + text)
+    _write_outputs(results, text, summary, curves, curve_summary, seconds, args, argv, tag)
     return 0
 
 

@@ -565,9 +565,9 @@ def measure_compile(args):
 
 
 # --------------------------------------------------------------------------- report
-def format_report(info, rows, compiled, settings):
-    """The printed table, as text."""
-    lines = [
+def _format_header(info, settings):
+    """The report's opening lines: machine, software and setup."""
+    return [
         "prunefuse_sk kernel benchmark: memory format (channels_last) and torch.compile",
         f"machine : {info['platform']} ({info['processor']}), {info['cpu_cores']} CPU cores",
         f"software: python {info['python']}, torch {info['torch']}, skorch {info['skorch']}, "
@@ -578,6 +578,12 @@ def format_report(info, rows, compiled, settings):
         f"{settings['repeats']} repetitions",
         f"          channels_last = module.to(memory_format=torch.channels_last), weights only "
         f"(conv outputs follow: {settings['output_format']})",
+    ]
+
+
+def _format_memory_format(rows):
+    """The memory-format table (part 1), as lines."""
+    lines = [
         "",
         "Memory format (seconds, medians; ratio = channels_last / contiguous: median of "
         "per-repetition ratios [min-max], and of the fastest runs; busy = runs with other "
@@ -607,53 +613,71 @@ def format_report(info, rows, compiled, settings):
                 f"  [{s['ratio_min']:.2f}-{s['ratio_max']:.2f}]{s['ratio_fastest']:>8.2f}"
                 f"{s['contended']:>4}/{s['runs']}"
             )
-    if compiled:
-        lines += [
-            "",
-            "torch.compile, steady state (channels_last; fresh process, empty inductor cache; "
-            "seconds per epoch as above; compile = first compiled epoch - steady epoch;",
-            "              fresh instance = extra seconds of the first epoch of a second, new "
-            "module instance of the same architecture)",
-            f"{'network':<20}{'p':>5}{'eager':>8}{'compiled':>10}{'speed-up':>10}{'compile s':>11}"
-            f"{'fresh instance s':>18}",
-            "-" * 82,
-        ]
-        for r in compiled["epochs"]:
-            lines.append(
-                f"{r['network']:<20}{'-' if r['ratio'] is None else r['ratio']:>5}"
-                f"{r['eager_epoch_s']:>8.3f}"
-                f"{r['compiled_epoch_s']:>10.3f}{r['eager_epoch_s'] / r['compiled_epoch_s']:>10.2f}"
-                f"{r['first_compiled_epoch_s'] - r['compiled_epoch_s']:>11.1f}"
-                f"{r['fresh_instance_first_epoch_s'] - r['compiled_epoch_s']:>18.1f}"
-            )
-        lines += [
-            "",
-            f"Session (SmallCNN 28x28 w32; {len(SESSION_LABELS)} rounds: fresh proxy "
-            f"p={SESSION_RATIO} trained {SESSION_EPOCHS} epochs on "
-            f"{SESSION_LABELS[0]}..{SESSION_LABELS[-1]} labels + scoring {N_INFER} pool rows at "
-            "batch 1024,",
-            f"         then the full network {SESSION_EPOCHS} epochs on {SESSION_LABELS[-1]} "
-            "labels; skorch nets, compile=True; wall-clock seconds; vs eager cl = total / median "
-            "eager channels_last total;",
-            "         other cores = cores other processes kept busy on average)",
-            f"{'arm':<22}{'format':<15}{'proxy fits':>11}{'scoring':>9}{'round 1':>9}"
-            f"{'full fit':>10}"
-            f"{'total':>8}{'vs eager cl':>13}{'other cores':>13}",
-            "-" * 109,
-        ]
-        base = statistics.median(
-            s["total_s"]
-            for s in compiled["sessions"]
-            if s["memory_format"] == "channels_last" and not s["compile"]
+    return lines
+
+
+def _format_compile_epochs(compiled):
+    """The torch.compile steady-state table (part 2, epochs), as lines."""
+    lines = [
+        "",
+        "torch.compile, steady state (channels_last; fresh process, empty inductor cache; "
+        "seconds per epoch as above; compile = first compiled epoch - steady epoch;",
+        "              fresh instance = extra seconds of the first epoch of a second, new "
+        "module instance of the same architecture)",
+        f"{'network':<20}{'p':>5}{'eager':>8}{'compiled':>10}{'speed-up':>10}{'compile s':>11}"
+        f"{'fresh instance s':>18}",
+        "-" * 82,
+    ]
+    for r in compiled["epochs"]:
+        lines.append(
+            f"{r['network']:<20}{'-' if r['ratio'] is None else r['ratio']:>5}"
+            f"{r['eager_epoch_s']:>8.3f}"
+            f"{r['compiled_epoch_s']:>10.3f}{r['eager_epoch_s'] / r['compiled_epoch_s']:>10.2f}"
+            f"{r['first_compiled_epoch_s'] - r['compiled_epoch_s']:>11.1f}"
+            f"{r['fresh_instance_first_epoch_s'] - r['compiled_epoch_s']:>18.1f}"
         )
-        for s in compiled["sessions"]:
-            fits = sum(r["fit_s"] for r in s["rounds"])
-            scores = sum(r["score_s"] for r in s["rounds"])
-            lines.append(
-                f"{s['arm']:<22}{s['memory_format']:<15}{fits:>11.1f}{scores:>9.1f}{s['rounds'][0]['fit_s']:>9.1f}"
-                f"{s['fused_fit_s']:>10.1f}{s['total_s']:>8.1f}{s['total_s'] / base:>13.2f}"
-                f"{s.get('other_cores', float('nan')):>13.2f}"
-            )
+    return lines
+
+
+def _format_sessions(compiled):
+    """The whole-session table (part 2, sessions), as lines."""
+    lines = [
+        "",
+        f"Session (SmallCNN 28x28 w32; {len(SESSION_LABELS)} rounds: fresh proxy "
+        f"p={SESSION_RATIO} trained {SESSION_EPOCHS} epochs on "
+        f"{SESSION_LABELS[0]}..{SESSION_LABELS[-1]} labels + scoring {N_INFER} pool rows at "
+        "batch 1024,",
+        f"         then the full network {SESSION_EPOCHS} epochs on {SESSION_LABELS[-1]} "
+        "labels; skorch nets, compile=True; wall-clock seconds; vs eager cl = total / median "
+        "eager channels_last total;",
+        "         other cores = cores other processes kept busy on average)",
+        f"{'arm':<22}{'format':<15}{'proxy fits':>11}{'scoring':>9}{'round 1':>9}"
+        f"{'full fit':>10}"
+        f"{'total':>8}{'vs eager cl':>13}{'other cores':>13}",
+        "-" * 109,
+    ]
+    base = statistics.median(
+        s["total_s"]
+        for s in compiled["sessions"]
+        if s["memory_format"] == "channels_last" and not s["compile"]
+    )
+    for s in compiled["sessions"]:
+        fits = sum(r["fit_s"] for r in s["rounds"])
+        scores = sum(r["score_s"] for r in s["rounds"])
+        lines.append(
+            f"{s['arm']:<22}{s['memory_format']:<15}{fits:>11.1f}{scores:>9.1f}{s['rounds'][0]['fit_s']:>9.1f}"
+            f"{s['fused_fit_s']:>10.1f}{s['total_s']:>8.1f}{s['total_s'] / base:>13.2f}"
+            f"{s.get('other_cores', float('nan')):>13.2f}"
+        )
+    return lines
+
+
+def format_report(info, rows, compiled, settings):
+    """The printed table, as text."""
+    lines = _format_header(info, settings) + _format_memory_format(rows)
+    if compiled:
+        lines += _format_compile_epochs(compiled)
+        lines += _format_sessions(compiled)
     lines += [
         "",
         f"total benchmark wall time: {settings['wall_s']:.1f} s",

@@ -366,6 +366,102 @@ def calibrate(fn, device, min_seconds):
     return max(1, int(np.ceil(min_seconds / max(seconds, 1e-6))))
 
 
+def _fastest_forward_batch(name, module, X_sweep, candidates, args):
+    """Warm up and sweep the bare forward over ``candidates``; the sweep and its fastest size.
+
+    Returns
+    -------
+    sweep : dict
+        Batch size -> min seconds of the bare forward over ``X_sweep``.
+    best : int
+        The fastest batch size.
+    """
+    device = args.device
+    # untimed warm-up (first-call dispatch, oneDNN primitives) at every candidate size, then the
+    # sweep
+    for size in candidates:
+        bare_forward(module, X_sweep[: min(len(X_sweep), 2 * size)], size, device)
+    inner_sweep = calibrate(
+        lambda: bare_forward(module, X_sweep, candidates[-1], device), device, args.min_sample_s
+    )
+    sweep = forward_sweep(module, X_sweep, candidates, inner_sweep, args)
+    best = min(sweep, key=sweep.get)
+    print(
+        f"  ({name}) forward sweep: "
+        + ", ".join(f"{size}: {sweep[size] * 1000:.2f} ms" for size in candidates)
+        + f"; fastest {best}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return sweep, best
+
+
+def _time_query_arms(name, arms, n, repeats, args):
+    """Time every arm once per repetition, in alternating order.
+
+    Returns
+    -------
+    inner : dict
+        Arm -> calls per timed sample.
+    times : dict
+        Arm -> seconds per call, one per repetition.
+    others : dict
+        Arm -> cores other processes kept busy, one per repetition.
+    """
+    device = args.device
+    inner = {arm: calibrate(fn, device, args.min_sample_s) for arm, fn in arms.items()}
+    # the same count for the ratio
+    inner["forward"] = inner["query"] = max(inner["forward"], inner["query"])
+    times = {arm: [] for arm in arms}
+    others = {arm: [] for arm in arms}
+    for rep in range(repeats):
+        order = list(arms) if rep % 2 == 0 else list(arms)[::-1]
+        for arm in order:
+            seconds, result, other = timed(lambda arm=arm: repeated(arms[arm], inner[arm]), device)
+            if arm != "forward":
+                _check_query(result, n)
+            times[arm].append(seconds / inner[arm])
+            others[arm].append(other)
+            print(
+                f"  ({name}) rep {rep + 1}/{repeats} {arm:<11} "
+                f"{seconds / inner[arm] * 1000:10.2f} ms (x{inner[arm]})",
+                file=sys.stderr,
+                flush=True,
+            )
+    return inner, times, others
+
+
+def _selection_only_times(net, X_pool, n, repeats):
+    """Seconds of the selection alone, one per repetition (at least 5)."""
+    # selection alone (least-confidence measure + top_n + take_rows) on precomputed probabilities
+    proba = score_pool(net, X_pool[: min(len(X_pool), 1024)]).proba
+    proba = np.resize(proba, (len(X_pool), proba.shape[1]))
+    select_times = []
+    for rep in range(max(repeats, 5)):
+        start = time.perf_counter()
+        indices = top_n(least_confidence(proba), n, random_state=rep)
+        take_rows(X_pool, indices)
+        select_times.append(time.perf_counter() - start)
+    return select_times
+
+
+def _query_forward_verdict(times, others):
+    """The query / forward ratios of section (a) and their verdicts against ``QUERY_TARGET``."""
+    ratios = [q / f for q, f in zip(times["query"], times["forward"])]
+    a = {
+        "median": statistics.median(ratios),
+        "min": min(ratios),
+        "max": max(ratios),
+        "values": ratios,
+        "min_ratio": min(times["query"]) / min(times["forward"]),
+        "target": QUERY_TARGET,
+        "busy": _busy(others["query"], others["forward"]),
+    }
+    a["pass"] = a["median"] <= QUERY_TARGET  # verdict on the median ratio
+    a["pass_fastest"] = a["min_ratio"] <= QUERY_TARGET  # verdict on the fastest runs
+    return a
+
+
 def bench_query_case(
     name, learner, X_pool, args, *, extra_arms=None, sweep_rows=None, repeats=None, description=""
 ):
@@ -390,71 +486,16 @@ def bench_query_case(
     scoring_rows = scoring_batch_size(net, X_pool)
     candidates = sweep_candidates(net, X_pool, scoring_rows)
     X_sweep = X_pool if sweep_rows is None else X_pool[:sweep_rows]
-
-    # untimed warm-up (first-call dispatch, oneDNN primitives) at every candidate size, then the
-    # sweep
-    for size in candidates:
-        bare_forward(module, X_sweep[: min(len(X_sweep), 2 * size)], size, device)
-    inner_sweep = calibrate(
-        lambda: bare_forward(module, X_sweep, candidates[-1], device), device, args.min_sample_s
-    )
-    sweep = forward_sweep(module, X_sweep, candidates, inner_sweep, args)
-    best = min(sweep, key=sweep.get)
-    print(
-        f"  ({name}) forward sweep: "
-        + ", ".join(f"{size}: {sweep[size] * 1000:.2f} ms" for size in candidates)
-        + f"; fastest {best}",
-        file=sys.stderr,
-        flush=True,
-    )
+    sweep, best = _fastest_forward_batch(name, module, X_sweep, candidates, args)
 
     arms = {
         "forward": lambda: bare_forward(module, X_pool, best, device),
         "query": lambda: learner.query(X_pool, n=n),
     }
     arms.update(extra_arms or {})
-    inner = {arm: calibrate(fn, device, args.min_sample_s) for arm, fn in arms.items()}
-    # the same count for the ratio
-    inner["forward"] = inner["query"] = max(inner["forward"], inner["query"])
-    times = {arm: [] for arm in arms}
-    others = {arm: [] for arm in arms}
-    for rep in range(repeats):
-        order = list(arms) if rep % 2 == 0 else list(arms)[::-1]
-        for arm in order:
-            seconds, result, other = timed(lambda arm=arm: repeated(arms[arm], inner[arm]), device)
-            if arm != "forward":
-                _check_query(result, n)
-            times[arm].append(seconds / inner[arm])
-            others[arm].append(other)
-            print(
-                f"  ({name}) rep {rep + 1}/{repeats} {arm:<11} "
-                f"{seconds / inner[arm] * 1000:10.2f} ms (x{inner[arm]})",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    # selection alone (least-confidence measure + top_n + take_rows) on precomputed probabilities
-    proba = score_pool(net, X_pool[: min(len(X_pool), 1024)]).proba
-    proba = np.resize(proba, (len(X_pool), proba.shape[1]))
-    select_times = []
-    for rep in range(max(repeats, 5)):
-        start = time.perf_counter()
-        indices = top_n(least_confidence(proba), n, random_state=rep)
-        take_rows(X_pool, indices)
-        select_times.append(time.perf_counter() - start)
-
-    ratios = [q / f for q, f in zip(times["query"], times["forward"])]
-    a = {
-        "median": statistics.median(ratios),
-        "min": min(ratios),
-        "max": max(ratios),
-        "values": ratios,
-        "min_ratio": min(times["query"]) / min(times["forward"]),
-        "target": QUERY_TARGET,
-        "busy": _busy(others["query"], others["forward"]),
-    }
-    a["pass"] = a["median"] <= QUERY_TARGET  # verdict on the median ratio
-    a["pass_fastest"] = a["min_ratio"] <= QUERY_TARGET  # verdict on the fastest runs
+    inner, times, others = _time_query_arms(name, arms, n, repeats, args)
+    select_times = _selection_only_times(net, X_pool, n, repeats)
+    a = _query_forward_verdict(times, others)
     return {
         "name": name,
         "description": description,
@@ -915,6 +956,65 @@ def _busy_text(busy, total):
     return "n/a" if busy is None else f"{busy}/{total}"
 
 
+def _format_a_rows(name, case):
+    """The (median, fastest) pair of rows of section (a) for one network, and its verdict."""
+    lines = []
+    a, med = case["a"], case["median_s"]
+    reps = len(case["times_s"]["forward"])
+    fastest = {arm: min(values) for arm, values in case["times_s"].items()}
+    target = "<=" + format(a["target"], ".2f")
+    verdicts = {"median": a["median"] <= a["target"], "fastest": a["min_ratio"] <= a["target"]}
+    for label, query_s, forward_s, ratio, spread, verdict in (
+        (
+            "median of per-rep. ratios",
+            med["query"],
+            med["forward"],
+            a["median"],
+            _spread(a),
+            verdicts["median"],
+        ),
+        (
+            "fastest samples (min / min)",
+            fastest["query"],
+            fastest["forward"],
+            a["min_ratio"],
+            "",
+            verdicts["fastest"],
+        ),
+    ):
+        lines.append(
+            "    " + f"{name:<4} {label:<28} {query_s * 1000:>9.1f} {forward_s * 1000:>10.1f} "
+            f"{ratio:>6.3f} {spread:>11} {target:>7} {'PASS' if verdict else 'FAIL':>6} "
+            f"{_busy_text(a['busy'], reps):>5}"
+        )
+    word = {key: "PASS" if verdict else "FAIL" for key, verdict in verdicts.items()}
+    summary = (
+        f"{name}: {word['median']} on the median ratio, {word['fastest']} on the fastest samples"
+    )
+    if verdicts["median"] != verdicts["fastest"]:
+        summary += " (the two disagree: this run does not settle it)"
+    return lines, summary
+
+
+def _format_a_details(name, case):
+    """The batch-size and sampling notes of section (a) for one network."""
+    sweep = ", ".join(
+        f"{int(size):,}: {seconds * 1000:.1f}"
+        for size, seconds in sorted(case["sweep_s"].items(), key=lambda item: int(item[0]))
+    )
+    inner = case["inner"]
+    return [
+        f"    {name} batches: query {case['scoring_batch_size']:,} rows (score_pool default: "
+        f"{case['scoring_memory_mb']} MiB / {case['scoring_row_bytes']:,} estimated bytes per "
+        f"row); forward {case['forward_batch_size']:,} rows, the fastest of the sweep over "
+        f"the first {case['sweep_rows']:,} rows (batch: ms) {{{sweep}}}",
+        f"    {name} samples: {len(case['times_s']['forward'])} repetitions; a sample = "
+        f"{inner['query']} call(s) of each arm, alternating order; selection alone "
+        f"(least_confidence + top_n + take_rows on {case['n_pool']:,} probability rows): "
+        f"{case['median_selection_only_s'] * 1000:.2f} ms",
+    ]
+
+
 def _format_a(cases):
     """Section (a) of the report: one pair of rows (median, fastest) per network."""
     lines = [
@@ -933,64 +1033,15 @@ def _format_a(cases):
     lines += ["    " + header, "    " + "-" * len(header)]
     summaries = []
     for name, case in cases.items():
-        a, med = case["a"], case["median_s"]
-        reps = len(case["times_s"]["forward"])
-        fastest = {arm: min(values) for arm, values in case["times_s"].items()}
-        target = "<=" + format(a["target"], ".2f")
-        verdicts = {"median": a["median"] <= a["target"], "fastest": a["min_ratio"] <= a["target"]}
-        for label, query_s, forward_s, ratio, spread, verdict in (
-            (
-                "median of per-rep. ratios",
-                med["query"],
-                med["forward"],
-                a["median"],
-                _spread(a),
-                verdicts["median"],
-            ),
-            (
-                "fastest samples (min / min)",
-                fastest["query"],
-                fastest["forward"],
-                a["min_ratio"],
-                "",
-                verdicts["fastest"],
-            ),
-        ):
-            lines.append(
-                "    " + f"{name:<4} {label:<28} {query_s * 1000:>9.1f} {forward_s * 1000:>10.1f} "
-                f"{ratio:>6.3f} {spread:>11} {target:>7} {'PASS' if verdict else 'FAIL':>6} "
-                f"{_busy_text(a['busy'], reps):>5}"
-            )
-        word = {key: "PASS" if verdict else "FAIL" for key, verdict in verdicts.items()}
-        summary = (
-            f"{name}: {word['median']} on the median ratio, {word['fastest']} on the fastest "
-            "samples"
-        )
-        if verdicts["median"] != verdicts["fastest"]:
-            summary += " (the two disagree: this run does not settle it)"
+        rows, summary = _format_a_rows(name, case)
+        lines += rows
         summaries.append(summary)
     lines.append(
         "    median: query ms and forward ms are medians of the samples; fastest: min(query) / "
         "min(forward), less sensitive to other processes"
     )
     for name, case in cases.items():
-        sweep = ", ".join(
-            f"{int(size):,}: {seconds * 1000:.1f}"
-            for size, seconds in sorted(case["sweep_s"].items(), key=lambda item: int(item[0]))
-        )
-        lines.append(
-            f"    {name} batches: query {case['scoring_batch_size']:,} rows (score_pool default: "
-            f"{case['scoring_memory_mb']} MiB / {case['scoring_row_bytes']:,} estimated bytes per "
-            f"row); forward {case['forward_batch_size']:,} rows, the fastest of the sweep over "
-            f"the first {case['sweep_rows']:,} rows (batch: ms) {{{sweep}}}"
-        )
-        inner = case["inner"]
-        lines.append(
-            f"    {name} samples: {len(case['times_s']['forward'])} repetitions; a sample = "
-            f"{inner['query']} call(s) of each arm, alternating order; selection alone "
-            f"(least_confidence + top_n + take_rows on {case['n_pool']:,} probability rows): "
-            f"{case['median_selection_only_s'] * 1000:.2f} ms"
-        )
+        lines += _format_a_details(name, case)
     lines.append("    verdict: " + "; ".join(summaries))
     if any(min(case["a"]["median"], case["a"]["min_ratio"]) < 1.0 for case in cases.values()):
         lines.append(

@@ -218,7 +218,8 @@ def simulate_grid(seeds=(0, 1)):
     }
 
 
-def main():
+def _parse_args():
+    """The command-line arguments."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -234,20 +235,11 @@ def main():
         default=os.path.join(HERE, "results", "bench_scale_cpu"),
         help="write <out>.txt and <out>.json",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    X_train, _, y_train, _ = load_fashion_mnist(image_shape=False)
-    labelled = np.random.RandomState(0).choice(len(X_train), 2000, replace=False)
-    learner = PruneFuseActiveLearner(make_net(8), pruning_ratio=0.5, random_state=0)
-    learner.fit(X_train[labelled], y_train[labelled])
-    pool = lazy_pool(args.rows, args.block_rows)
-    pool_bytes = args.rows * 784 * 4
 
-    t1, idx1 = time_queries(learner, pool, args.n, 1, args.repeats)
-    t2, idx2 = time_queries(learner, pool, args.n, 2, args.repeats)
-    memory = client_memory(learner, pool, args.n)
-    grid = None if args.skip_simulate else simulate_grid()
-
+def _format_report(args, pool_bytes, t1, t2, same_indices, memory, grid):
+    """The printed report, as text."""
     median_ratio = statistics.median(t1) / statistics.median(t2)
     fastest_ratio = min(t1) / min(t2)
     lines = [
@@ -264,7 +256,7 @@ def main():
         f"speed-up 1 -> 2 workers: median {median_ratio:.2f}x, fastest {fastest_ratio:.2f}x "
         f"(target >= {TARGET_SPEEDUP}x: "
         f"{'met' if min(median_ratio, fastest_ratio) >= TARGET_SPEEDUP else 'MISSED'})",
-        f"same indices on 1 and 2 workers: {bool(np.array_equal(idx1, idx2))}",
+        f"same indices on 1 and 2 workers: {same_indices}",
         "",
         f"client per query: gathered results {memory['gathered_bytes'] / MB:.2f} MB (the top "
         f"{args.n} scores, positions and rows; the rows alone {memory['rows_bytes'] / MB:.2f} "
@@ -282,8 +274,11 @@ def main():
             f"{grid['serial_s'] / grid['dask_2_workers_s']:.2f}x); same records except timings: "
             f"{grid['same_records']}",
         ]
-    text = "\n".join(lines)
-    print(text)
+    return "\n".join(lines)
+
+
+def _write_outputs(args, text, t1, t2, memory, grid):
+    """Write <out>.txt (the report) and <out>.json (the measurements)."""
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out + ".txt", "w") as handle:
         handle.write(text + "\n")
@@ -293,8 +288,8 @@ def main():
                 "args": vars(args),
                 "t_1_worker": t1,
                 "t_2_workers": t2,
-                "median_ratio": median_ratio,
-                "fastest_ratio": fastest_ratio,
+                "median_ratio": statistics.median(t1) / statistics.median(t2),
+                "fastest_ratio": min(t1) / min(t2),
                 "memory": memory,
                 "simulate": grid,
                 "machine": machine_info("cpu"),
@@ -302,6 +297,27 @@ def main():
             handle,
             indent=2,
         )
+
+
+def main():
+    args = _parse_args()
+
+    X_train, _, y_train, _ = load_fashion_mnist(image_shape=False)
+    labelled = np.random.RandomState(0).choice(len(X_train), 2000, replace=False)
+    learner = PruneFuseActiveLearner(make_net(8), pruning_ratio=0.5, random_state=0)
+    learner.fit(X_train[labelled], y_train[labelled])
+    pool = lazy_pool(args.rows, args.block_rows)
+    pool_bytes = args.rows * 784 * 4
+
+    t1, idx1 = time_queries(learner, pool, args.n, 1, args.repeats)
+    t2, idx2 = time_queries(learner, pool, args.n, 2, args.repeats)
+    memory = client_memory(learner, pool, args.n)
+    grid = None if args.skip_simulate else simulate_grid()
+
+    same_indices = bool(np.array_equal(idx1, idx2))
+    text = _format_report(args, pool_bytes, t1, t2, same_indices, memory, grid)
+    print(text)
+    _write_outputs(args, text, t1, t2, memory, grid)
 
 
 if __name__ == "__main__":

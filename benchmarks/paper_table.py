@@ -169,16 +169,8 @@ def goal_line(results):
     )
 
 
-def main(argv=None):
-    """Run the benchmark; returns 0.
-
-    Parameters
-    ----------
-    argv : list of str, default=None
-    """
-    args = build_parser().parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+def _schedule(args):
+    """Seeds, epochs, per-round batch sizes, cumulative label budgets and the output tag."""
     seeds = args.seeds[:1] if args.quick else args.seeds
     epochs = args.quick_epochs if args.quick else args.epochs
     step = (args.budget - args.initial) // args.rounds
@@ -190,21 +182,19 @@ def main(argv=None):
         f"paper_table_{args.dataset.replace('-', '_')}_{'quick' if args.quick else 'full'}_"
         f"{args.device.split(':')[0]}"
     )
-    os.makedirs(args.out, exist_ok=True)
+    return seeds, epochs, batch_sizes, budget_sizes, tag
 
-    methods = [
-        m
-        for m in METHODS
-        if args.methods is None or (m if isinstance(m, str) else m["name"]) in args.methods
-    ]
-    X, X_test, y, y_test = load(args.dataset)
-    print(
-        f"{args.dataset}: pool {len(X):,}, test {len(X_test):,}; labels {budget_sizes}; seeds "
-        f"{seeds}; {epochs} epochs; SmallCNN width {args.width} (SVP proxy width "
-        f"{args.svp_width}); device {args.device}; torch threads {torch.get_num_threads()}",
-        flush=True,
-    )
-    partial_path = os.path.join(args.out, f"{tag}.partial.jsonl")
+
+def _simulate_with_partial(args, data, methods, epochs, seeds, batch_sizes, partial_path):
+    """Run :func:`simulate`, writing every record to ``partial_path`` as it arrives.
+
+    Returns
+    -------
+    results : SimulationResults
+    seconds : float
+        Wall time of the simulation.
+    """
+    X, X_test, y, y_test = data
     partial = open(partial_path, "w", encoding="utf-8")
 
     def save_partial(record):
@@ -234,7 +224,11 @@ def main(argv=None):
         )
     finally:
         partial.close()
-    seconds = time.perf_counter() - start
+    return results, time.perf_counter() - start
+
+
+def _record_config(results, args, argv, epochs, seconds):
+    """Add the run's settings, machine and command line to ``results.config``."""
     results.config.update(
         dataset=args.dataset,
         epochs=epochs,
@@ -257,6 +251,10 @@ def main(argv=None):
             ["python", "benchmarks/paper_table.py", *(argv if argv is not None else sys.argv[1:])]
         ),
     )
+
+
+def _write_outputs(results, args, tag, seconds, partial_path):
+    """Print the report and write the .json, .txt and .png outputs; remove the partial file."""
     text = results.report(baseline="full") + "\n\n" + goal_line(results)
     text += f"\n\nWall time of the whole run: {seconds / 60:.1f} min."
     print("\n" + text)
@@ -266,6 +264,39 @@ def main(argv=None):
     plot_results(results.records, path=os.path.join(args.out, f"{tag}.png"))
     os.remove(partial_path)
     print(f"\nWrote {tag}.json, {tag}.txt and {tag}.png to {args.out}")
+
+
+def main(argv=None):
+    """Run the benchmark; returns 0.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+    """
+    args = build_parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    seeds, epochs, batch_sizes, budget_sizes, tag = _schedule(args)
+    os.makedirs(args.out, exist_ok=True)
+
+    methods = [
+        m
+        for m in METHODS
+        if args.methods is None or (m if isinstance(m, str) else m["name"]) in args.methods
+    ]
+    X, X_test, y, y_test = load(args.dataset)
+    print(
+        f"{args.dataset}: pool {len(X):,}, test {len(X_test):,}; labels {budget_sizes}; seeds "
+        f"{seeds}; {epochs} epochs; SmallCNN width {args.width} (SVP proxy width "
+        f"{args.svp_width}); device {args.device}; torch threads {torch.get_num_threads()}",
+        flush=True,
+    )
+    partial_path = os.path.join(args.out, f"{tag}.partial.jsonl")
+    results, seconds = _simulate_with_partial(
+        args, (X, X_test, y, y_test), methods, epochs, seeds, batch_sizes, partial_path
+    )
+    _record_config(results, args, argv, epochs, seconds)
+    _write_outputs(results, args, tag, seconds, partial_path)
     return 0
 
 

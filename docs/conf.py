@@ -1,10 +1,13 @@
 """Sphinx configuration for the prunefuse_sk documentation.
 
-Build with ``sphinx-build -b html docs docs/_build/html`` from the repository root
-(after ``pip install -e .[docs]``).
+Build with ``sphinx-build -W --keep-going -b html docs docs/_build/html`` from the repository
+root (after ``pip install -e .[docs]``). At the start of the build, ``write_cli_help`` writes
+the ``--help`` text of ``prunefuse-sk`` and of each of its sub-commands to ``docs/_generated/``
+(git-ignored), which ``cli.rst`` includes: the options page is the parser's own text.
 """
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +31,7 @@ extensions = [
 templates_path = ["_templates"]
 exclude_patterns = [
     "_build",
+    "_generated",
     "_templates",
     "README.md",
     "auto_examples/*.ipynb",
@@ -61,6 +65,44 @@ sphinx_gallery_conf = {
 }
 
 
+GENERATED = HERE / "_generated"
+CLI_HELP_WIDTH = 88  # columns of the generated help, whatever the terminal of the build
+
+
+def cli_help_texts():
+    """``{file name: --help text}`` of ``prunefuse-sk`` and of each sub-command.
+
+    ``cli_help.txt`` is the top level, ``cli_help_<command>.txt`` a sub-command,
+    for every sub-command ``prunefuse_sk.cli.build_parser()`` defines.
+    """
+    from prunefuse_sk.cli import build_parser
+
+    previous = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(CLI_HELP_WIDTH)  # argparse wraps to $COLUMNS
+    try:
+        parser = build_parser()
+        texts = {"cli_help.txt": parser.format_help()}
+        commands = parser._subparsers._group_actions[0].choices
+        for name, command in commands.items():
+            texts[f"cli_help_{name}.txt"] = command.format_help()
+    finally:
+        if previous is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = previous
+    return texts
+
+
+def write_cli_help(directory=GENERATED):
+    """Write :func:`cli_help_texts` to ``directory``; rewrite a file only if its text changed."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in cli_help_texts().items():
+        path = directory / name
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+
+
 def skip_metadata_request_methods(app, what, name, obj, skip, options):
     """Skip the ``set_*_request`` methods scikit-learn generates for metadata routing."""
     if name.startswith("set_") and name.endswith("_request"):
@@ -69,6 +111,7 @@ def skip_metadata_request_methods(app, what, name, obj, skip, options):
 
 
 def setup(app):
+    app.connect("builder-inited", lambda app: write_cli_help())
     app.connect("autodoc-skip-member", skip_metadata_request_methods)
 
 

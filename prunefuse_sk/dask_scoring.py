@@ -10,7 +10,7 @@ local schedulers it is simply shared). Then:
   proxy and keeps its own ``n`` best, and the blocks' bests are merged in a tree of
   ``split_every`` at a time. Only ``n`` (score, row) pairs reach the client. The order is a
   total one (score, then a key of the row's global position, see
-  :func:`~prunefuse_sk.strategies.selectors.row_keys`), and every block is scored in the
+  :func:`~prunefuse_sk.ranking.row_keys`), and every block is scored in the
   batches an in-memory scan of the whole pool would use (:func:`aligned_pool`), so the
   scores are the in-memory scores bit for bit and the result is the in-memory one, near-ties
   and exact ties included;
@@ -36,8 +36,8 @@ from ._random import MAX_SEED, as_random_state, torch_seed_scope
 from .accelerate_support import net_device
 from .net_snapshots import copy_net, picklable
 from .pools import as_pool
+from .ranking import row_uniforms, tie_seed, top_by_key
 from .scoring import PoolScores, score_pool, scoring_batch_size
-from .strategies.selectors import row_uniforms, tie_seed, top_by_key
 
 __all__ = ["DASK_CANDIDATES", "rank_dask_pool", "score_dask_pool", "shipped"]
 

@@ -10,6 +10,7 @@ constraint, the error names the parameter and says what it must be.
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch import NeuralNetClassifier
 
@@ -76,6 +77,23 @@ _NO_BOOLS = (
 )
 
 
+def _check_not_a_module(estimator):
+    """Refuse a bare torch module (its class or an instance) where a skorch net belongs, with the
+    wrapping that makes it one."""
+    is_class = isinstance(estimator, type) and issubclass(estimator, torch.nn.Module)
+    if not (is_class or isinstance(estimator, torch.nn.Module)):
+        return
+    cls = estimator if is_class else type(estimator)
+    got = f"the class {cls.__name__}" if is_class else f"an instance of {cls.__name__}"
+    raise InvalidParameterError(
+        f"estimator must be an unfitted skorch NeuralNetClassifier; got {got} (a "
+        f"torch.nn.Module). Wrap {'it' if is_class else 'its class'}: "
+        f"NeuralNetClassifier({cls.__name__}, criterion=torch.nn.CrossEntropyLoss, ...) "
+        "(module__<argument>=... sets the module's constructor arguments; CrossEntropyLoss "
+        "when the module returns logits)."
+    )
+
+
 def check_learner_params(learner):
     """Validate a learner's parameters: each against its constraints, then the checks across them.
 
@@ -90,6 +108,7 @@ def check_learner_params(learner):
     UnknownStrategyError
         If ``query_strategy`` is neither a built-in name nor a callable.
     """
+    _check_not_a_module(learner.estimator)
     validate_params(learner, _RULES, no_bools=_NO_BOOLS)
     check_seed_for_processes(
         learner.estimator, learner.random_state

@@ -53,7 +53,13 @@ from .learner import PruneFuseActiveLearner
 from .persistence import json_value
 from .scoring import score_pool
 from .simulation_cells import check_n_jobs, run_cells_in_parallel
-from .simulation_results import METHOD_KINDS, RECORD_FIELDS, MethodSpec, SimulationResults
+from .simulation_results import (
+    METHOD_KINDS,
+    RECORD_FIELDS,
+    MethodSpec,
+    SimulationResults,
+    check_ratio,
+)
 from .skorch_nets import fit_seeded, initialized_module
 from .strategies import SelectorView, call_strategy, get_strategy
 
@@ -210,8 +216,8 @@ def simulate(
     results : SimulationResults
         ``config["n_jobs"]`` records ``n_jobs``; ``config["evaluate"]`` records ``evaluate``.
     """
+    specs = _method_specs(methods, proxy_estimator, learner_params)  # before any work
     X, y_enc, X_test, y_test_enc = _check_data(estimator, X, y, X_test, y_test)
-    specs = _method_specs(methods, proxy_estimator)
     sizes = _batch_sizes(batch_sizes, n_rounds)
     initial_size = _check_initial_size(initial_size, sizes, len(X))
     seeds = [int(s) for s in (seeds if np.iterable(seeds) else [seeds])]
@@ -307,9 +313,15 @@ def _check_data(estimator, X, y, X_test, y_test):
     return X, y_enc, X_test, np.searchsorted(classes, y_test)
 
 
-def _method_specs(methods, proxy_estimator):
-    """The methods parsed, with unique names and a selector net for every ``proxy`` method."""
+def _method_specs(methods, proxy_estimator, learner_params=None):
+    """The methods parsed, with unique names, a pruning ratio in (0, 1) for every ``prunefuse``
+    method and a selector net for every ``proxy`` method."""
     specs = [MethodSpec.parse(m) for m in methods]
+    default_ratio = (learner_params or {}).get("pruning_ratio")
+    for spec in specs:  # MethodSpec.parse checks names and dicts; this also given specs, defaults
+        ratio = spec.params.get("pruning_ratio", default_ratio)
+        if spec.kind == "prunefuse" and ratio is not None:
+            check_ratio(spec.name, ratio)
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise InvalidParameterError(

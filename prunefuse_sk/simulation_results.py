@@ -11,6 +11,7 @@ trains a network: :func:`~prunefuse_sk.simulation.simulate` produces what this m
 import csv
 import json
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 from .exceptions import InvalidParameterError
 from .persistence import json_value
 
-__all__ = ["METHOD_KINDS", "RECORD_FIELDS", "MethodSpec", "SimulationResults"]
+__all__ = ["METHOD_KINDS", "RECORD_FIELDS", "MethodSpec", "SimulationResults", "check_ratio"]
 
 METHOD_KINDS = ("random", "full", "proxy", "prunefuse")
 RECORD_FIELDS = (
@@ -87,7 +88,7 @@ class MethodSpec:
                 except ValueError:
                     ratio = None
                 if ratio is not None:
-                    return cls(method, "prunefuse", {"pruning_ratio": ratio})
+                    return cls(method, "prunefuse", {"pruning_ratio": check_ratio(method, ratio)})
             if method not in METHOD_KINDS:
                 raise InvalidParameterError(
                     f"Unknown method {method!r}: use one of {METHOD_KINDS}, 'prunefuse-p<ratio>' "
@@ -103,6 +104,8 @@ class MethodSpec:
                     f"A method dict needs 'method' in {METHOD_KINDS}; got {method!r}."
                 )
             name = params.pop("name", None)
+            if kind == "prunefuse" and "pruning_ratio" in params:
+                check_ratio(name or method, params["pruning_ratio"])
             if name is None:
                 has_ratio = kind == "prunefuse" and "pruning_ratio" in params
                 name = f"prunefuse-p{params['pruning_ratio']}" if has_ratio else kind
@@ -110,6 +113,35 @@ class MethodSpec:
         raise InvalidParameterError(
             f"A method is a name, a dict or a MethodSpec; got {type(method).__name__}."
         )
+
+
+def check_ratio(method, ratio):
+    """Refuse a pruning ratio outside the open interval (0, 1), naming the method it belongs to.
+
+    Parameters
+    ----------
+    method : str or dict
+        The method the ratio belongs to, as the caller wrote it (for the message).
+    ratio : object
+        Its ``pruning_ratio``.
+
+    Returns
+    -------
+    ratio : float
+        ``ratio`` as a float.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``ratio`` is not a real number in (0, 1).
+    """
+    real = isinstance(ratio, numbers.Real) and not isinstance(ratio, bool)
+    if not real or not 0.0 < float(ratio) < 1.0:  # NaN fails the comparison too
+        raise InvalidParameterError(
+            f"Method {method!r}: pruning_ratio must be in the open interval (0, 1) (the fraction "
+            f"of channels pruned from the proxy, e.g. 'prunefuse-p0.7'); got {ratio!r}."
+        )
+    return float(ratio)
 
 
 class SimulationResults:

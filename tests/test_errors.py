@@ -483,6 +483,20 @@ BAD_INPUTS = [
         "got LogisticRegression",
     ),
     row(
+        "estimator-module-class",
+        lambda c: c.fit(SmallCNN),
+        InvalidParameterError,
+        r"unfitted skorch NeuralNetClassifier; got the class SmallCNN \(a torch.nn.Module\)\. "
+        r"Wrap it: NeuralNetClassifier\(SmallCNN, criterion=torch.nn.CrossEntropyLoss, \.\.\.\)",
+    ),
+    row(
+        "estimator-module-instance",
+        lambda c: c.fit(MLP(n_features=64, n_classes=10)),
+        InvalidParameterError,
+        r"got an instance of MLP \(a torch.nn.Module\)\. Wrap its class: "
+        r"NeuralNetClassifier\(MLP, criterion=torch.nn.CrossEntropyLoss, \.\.\.\)",
+    ),
+    row(
         "random_state-string",
         lambda c: c.fit(random_state="seed"),
         InvalidParameterError,

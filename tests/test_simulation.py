@@ -480,3 +480,30 @@ def test_bad_n_jobs_is_refused_before_training(data, n_jobs):
             progress=False,
             n_jobs=n_jobs,
         )
+
+
+@pytest.mark.parametrize(
+    "kwargs, named",
+    [
+        (dict(methods=["random", "full", "prunefuse-p2"]), "'prunefuse-p2'"),
+        (dict(methods=["random", {"method": "prunefuse", "pruning_ratio": 1.5}]), "'method'"),
+        (dict(methods=[{"method": "prunefuse", "pruning_ratio": 0, "name": "pf0"}]), "'pf0'"),
+        (dict(methods=[MethodSpec("mine", "prunefuse", {"pruning_ratio": -0.1})]), "'mine'"),
+        (dict(methods=["prunefuse"], learner_params={"pruning_ratio": 1.0}), "'prunefuse'"),
+        (dict(methods=[{"method": "prunefuse", "pruning_ratio": "0.5", "name": "s"}]), "'s'"),
+    ],
+    ids=["name", "dict", "zero", "spec", "learner-params", "string"],
+)
+def test_a_pruning_ratio_outside_0_1_fails_before_any_training(data, monkeypatch, kwargs, named):
+    from prunefuse_sk import simulation
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("a (seed, method) cell started")
+
+    monkeypatch.setattr(simulation._Run, "__init__", no_run)
+    X, y, X_test, y_test = data
+    params = dict(initial_size=30, batch_sizes=[10], progress=False, **kwargs)
+    with pytest.raises(InvalidParameterError) as info:
+        simulate(cnn(), X, y, X_test, y_test, **params)
+    message = str(info.value)
+    assert named in message and "pruning_ratio must be in the open interval (0, 1)" in message
