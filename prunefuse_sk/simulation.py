@@ -255,7 +255,8 @@ def simulate(
     try:
         if n_jobs is None or n_jobs == 1:
             _run_serially(context, cells, criteria, collected)
-        else:
+        else:  # the bar moves as whole cells end: say so, or it looks stuck at 0 for minutes
+            bar.set_postfix_str(f"{len(cells)} cells in parallel; counted as each one ends")
             run_cells_in_parallel(_Run, context, cells, criteria, n_jobs, collected.add_cell)
     finally:
         bar.close()
