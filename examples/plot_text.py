@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 import torch
+from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import make_pipeline
 from skorch import NeuralNetClassifier
@@ -90,18 +91,7 @@ print(
 random_rows = np.concatenate(
     [seed, rng.choice(np.setdiff1d(np.arange(len(X)), seed), size=200, replace=False)]
 )
-scratch = NeuralNetClassifier(
-    FastText,
-    module__n_ids=ids.n_ids_,
-    module__n_classes=8,
-    criterion=torch.nn.CrossEntropyLoss,
-    optimizer=torch.optim.Adam,
-    lr=5e-3,
-    max_epochs=10,
-    batch_size=32,
-    train_split=None,
-    verbose=0,
-)
+scratch = clone(net)  # the same unfitted FastText
 torch.manual_seed(0)
 scratch.fit(X[random_rows], y[random_rows])
 print(f"FastText on 300 random labels: test accuracy {scratch.score(X_test, y_test):.3f}")

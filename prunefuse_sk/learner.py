@@ -729,18 +729,8 @@ or DataFrame of shape (n_samples, ...)
 
         Raises
         ------
-        NotFittedError
-            If the learner is not fitted.
-        FeatureShapeError
-            If the samples have another shape than at ``fit``.
-        PoolTypeError
-            If ``X`` is a dict of tensors or a pandas Series.
-        NonFiniteInputError
-            If ``X`` contains NaN or infinity.
-        NonFiniteOutputError
-            If the network produces NaN or infinity on finite samples.
-        TokenIdError
-            If the network takes token ids and ``X`` holds anything else.
+        NotFittedError, FeatureShapeError, PoolTypeError, NonFiniteInputError, TokenIdError
+            As :meth:`predict_proba`.
         """
         proba = self.predict_proba(X)  # first: NotFittedError before fit
         return self.classes_[proba.argmax(axis=1)]
