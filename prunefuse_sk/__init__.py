@@ -29,6 +29,8 @@ _ERRORS = (
     "OutputWidthError",
     "EmptyPoolError",
     "PoolTypeError",
+    "SchedulerUnavailableError",
+    "CellFailedError",
     "StrategyResultError",
     "PruningError",
     "UnsupportedArchitectureError",

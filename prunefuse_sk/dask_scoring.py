@@ -1,9 +1,10 @@
 """Pools on a dask cluster: each block is scored where it lives; only the top rows come back.
 
 A pool that is a :class:`dask.array.Array` (or a dask DataFrame of features) is never
-collected. The proxy is shipped once per query to every worker (``Client.scatter`` with
-``broadcast=True``, when a :class:`distributed.Client` is the default scheduler; with dask's
-local schedulers it is simply shared). Then:
+collected. The proxy is shipped once per query, as a task that holds it (when a
+:class:`distributed.Client` is the default scheduler, :func:`shipped`: a worker's loss loses
+nothing, the scheduler computes it again; with dask's local schedulers it is simply shared).
+Then:
 
 * a **ranking strategy** (one that is ``top_n(measure(proba))``: least confidence, margin,
   entropy, and random) is run as a distributed top-n: every block scores its rows with the
@@ -25,7 +26,6 @@ Custom strategies opt in to the distributed top-n by declaring their measure:
 ``top_n(my_measure(proba), n, random_state)``.
 """
 
-import sys
 import threading
 import weakref
 
@@ -34,6 +34,8 @@ import torch
 
 from ._random import MAX_SEED, as_random_state, torch_seed_scope
 from .accelerate_support import net_device
+from .dask_clients import default_client, recomputable
+from .exceptions import SchedulerUnavailableError
 from .net_snapshots import copy_net, picklable
 from .pools import as_pool
 from .ranking import row_uniforms, tie_seed, top_by_key
@@ -46,7 +48,7 @@ DASK_CANDIDATES = 10_000
 
 
 def shipped(obj):
-    """``obj`` scattered once to every worker of the default distributed client, else itself.
+    """``obj`` as a recomputable future on the default distributed client, else itself.
 
     Parameters
     ----------
@@ -56,25 +58,16 @@ def shipped(obj):
     Returns
     -------
     obj_or_future : object or distributed.Future
-        A future held by every worker when a :class:`distributed.Client` is the
-        default scheduler; ``obj`` with dask's local (threaded, synchronous) schedulers,
-        which share this process's memory.
+        A future of a task that holds ``obj`` (:func:`~prunefuse_sk.dask_clients.recomputable`:
+        sent once, fetched by the workers that need it, computed again if every worker
+        holding it dies) when a :class:`distributed.Client` is the default scheduler; ``obj``
+        with dask's local (threaded, synchronous) schedulers, which share this process's
+        memory.
     """
-    client = _default_client()
+    client = default_client()
     if client is None:
         return obj
-    return client.scatter(picklable(obj), broadcast=True, hash=False)
-
-
-def _default_client():
-    """The :class:`distributed.Client` dask computes with now, or None (a local scheduler)."""
-    distributed = sys.modules.get("distributed")
-    if distributed is None:
-        return None
-    import dask.base
-
-    client = getattr(dask.base.get_scheduler(), "__self__", None)
-    return client if isinstance(client, distributed.Client) else None
+    return recomputable(client, picklable(obj))
 
 
 def _compute(graph, progress):
@@ -82,13 +75,30 @@ def _compute(graph, progress):
 
     On a distributed client that is ``distributed.progress`` (a text bar in a terminal, a
     widget in Jupyter), which follows every block task the result depends on; with a local
-    scheduler, ``dask.diagnostics.ProgressBar``.
+    scheduler, ``dask.diagnostics.ProgressBar``. A client that loses its scheduler while the
+    graph runs cancels it: that is raised as
+    :class:`~prunefuse_sk.exceptions.SchedulerUnavailableError`.
     """
+    import concurrent.futures
+
+    client = default_client()
+    try:
+        return _compute_with(client, graph, progress)
+    except concurrent.futures.CancelledError as error:
+        if client is None or client.status == "running":
+            raise
+        raise SchedulerUnavailableError(
+            f"the dask client lost its scheduler while computing the pool ({error}); the query "
+            "was abandoned and the learner is unchanged. Connect a new distributed.Client to a "
+            "running scheduler and query again."
+        ) from error
+
+
+def _compute_with(client, graph, progress):
     import dask
 
     if not progress:
         return dask.compute(graph)[0]
-    client = _default_client()
     if client is None:
         from dask.diagnostics import ProgressBar
 

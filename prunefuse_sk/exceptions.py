@@ -31,6 +31,8 @@ __all__ = [
     "OutputWidthError",
     "EmptyPoolError",
     "PoolTypeError",
+    "SchedulerUnavailableError",
+    "CellFailedError",
     "StrategyResultError",
     "PruningError",
     "UnsupportedArchitectureError",
@@ -79,6 +81,42 @@ class TokenIdError(ValueError):
 class PoolTypeError(TypeError):
     """A pool of a kind this use cannot take (a dict of tensors for built-in scoring, a pandas
     Series)."""
+
+
+class SchedulerUnavailableError(ConnectionError):
+    """The dask client chosen to compute a pool is closed or its scheduler does not answer.
+
+    Raised within a bounded time (10 s by default, dask config
+    ``prunefuse.scheduler-timeout``) before any of the pool is computed, so the learner is
+    unchanged. A dask pool is never computed on this machine instead unless a local
+    scheduler is asked for: ``dask.config.set(scheduler="threads")``.
+    """
+
+
+class CellFailedError(RuntimeError):
+    """Cells of ``simulate(n_jobs=...)`` failed for good; the other cells' records are kept.
+
+    ``failures`` lists ``(seed, method, error)`` per failed cell; ``results`` is the
+    :class:`~prunefuse_sk.simulation.SimulationResults` of the cells that finished (also
+    passed to ``callback`` one record at a time, as they ended).
+
+    Parameters
+    ----------
+    message : str
+        What failed, cell by cell.
+    failures : sequence of tuple, default=()
+        ``(seed, method name, error)`` per failed cell.
+    results : SimulationResults, default=None
+        The records and selections of the cells that finished.
+    """
+
+    def __init__(self, message, failures=(), results=None):
+        super().__init__(message)
+        self.failures = list(failures)
+        self.results = results
+
+    def __reduce__(self):
+        return type(self), (self.args[0], self.failures, self.results)
 
 
 class NonFiniteOutputError(ValueError):

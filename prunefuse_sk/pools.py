@@ -31,6 +31,7 @@ import numpy as np
 import scipy.sparse
 import torch
 
+from .dask_clients import pool_client
 from .exceptions import FeatureShapeError, NonFiniteInputError, PoolTypeError, TokenIdError
 
 __all__ = [
@@ -682,6 +683,7 @@ or DataFrame, dict of tensors, or Pool
     if isinstance(X, dict):
         return DictPool(X, name=name)
     if _is_dask(X):
+        pool_client()  # the chosen cluster answers, or SchedulerUnavailableError: no local fallback
         return DaskPool(X, name=name)
     frame = _frame_class()
     if frame is not None and isinstance(X, frame):

@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 
 from ._random import MAX_SEED, torch_seed_scope
 from .architecture import embedding_layer, example_batch, find_output_layers, token_input
-from .exceptions import InvalidParameterError
+from .exceptions import CellFailedError, InvalidParameterError
 from .flops import per_sample_flops
 from .inputs import as_samples, check_inputs
 from .labels import check_labels
@@ -200,6 +200,17 @@ def simulate(
         time, since torch's random generators are process-wide: use processes
         (loky; dask workers with one thread each). Needs joblib >= 1.3.
 
+        A cell that raises does not stop the others; once they have run,
+        :class:`~prunefuse_sk.exceptions.CellFailedError` names every failed
+        cell with its seed and method and holds the finished cells' records
+        (``error.results``). On a dask cluster the cells are submitted to its
+        client directly, with the data held by tasks the scheduler can
+        compute again: a cell whose worker dies is run again on another (the scheduler's
+        ``allowed-failures``, 3 by default) and gives the records it would
+        have given; a closed or unreachable scheduler raises
+        :class:`~prunefuse_sk.exceptions.SchedulerUnavailableError` before
+        anything runs (see the user guide's "When a cluster fails").
+
     evaluate : {"every_round", "last_round"}, default="every_round"
         When to train (or fuse) and score each method's final full-size model:
         after every round (a learning curve), or after the last round only (a
@@ -257,10 +268,33 @@ def simulate(
             _run_serially(context, cells, criteria, collected)
         else:  # the bar moves as whole cells end: say so, or it looks stuck at 0 for minutes
             bar.set_postfix_str(f"{len(cells)} cells in parallel; counted as each one ends")
-            run_cells_in_parallel(_Run, context, cells, criteria, n_jobs, collected.add_cell)
+            failures = run_cells_in_parallel(
+                _Run, context, cells, criteria, n_jobs, collected.add_cell
+            )
+            if failures:
+                results = SimulationResults(collected.records, config, collected.selections)
+                raise _cells_failed(failures, len(cells), results)
     finally:
         bar.close()
     return SimulationResults(collected.records, config, collected.selections)
+
+
+def _cells_failed(failures, n_cells, results):
+    """The error that reports every failed cell with its seed and method; the rest is kept."""
+    listed = "; ".join(
+        f"seed {seed}, method {spec.name!r}: {type(error).__name__}: {error}"
+        for seed, spec, error in failures
+    )
+    error = CellFailedError(
+        f"{len(failures)} of {n_cells} simulation cells failed for good ({listed}). The records "
+        f"of the {n_cells - len(failures)} cells that finished are kept in this error's "
+        "`results` (and were passed to callback as each cell ended); run the failed cells "
+        "again with seeds=[...] and methods=[...].",
+        failures=[(seed, spec.name, error) for seed, spec, error in failures],
+        results=results,
+    )
+    error.__cause__ = failures[0][2]
+    return error
 
 
 def _config(context, specs, seeds, initial_size, probe_size, n_jobs):
@@ -415,9 +449,14 @@ def _run_serially(context, cells, criteria, collected):
     for seed, spec, initial in cells:
         collected.bar.set_postfix_str(f"seed={seed} {spec.name}")
         run = _Run(context, spec, seed, initial, [copy.deepcopy(c) for c in criteria])
-        for record in run:
-            collected.add_record(record)
-            collected.bar.update(1)
+        try:
+            for record in run:
+                collected.add_record(record)
+                collected.bar.update(1)
+        except Exception as error:
+            if hasattr(error, "add_note"):  # Python >= 3.11: say which cell it was
+                error.add_note(f"(in simulate's cell seed={seed}, method={spec.name!r})")
+            raise
         collected.bar.update(collected.rounds_per_run - run.rounds_done)  # stopped early
         collected.selections[spec.name][seed] = run.selections
 

@@ -1,20 +1,24 @@
-"""A simulation's (seed, method) cells as joblib tasks: ``simulate(n_jobs=...)``.
+"""A simulation's (seed, method) cells as parallel tasks: ``simulate(n_jobs=...)``.
 
 A cell is one method on one seed, all its rounds; cells are seeded independently, so they
-run on local processes (loky) or any joblib backend (e.g. a dask cluster) and give the
-records of a serial run. This module checks ``n_jobs``, hands the data to joblib once (as
-arguments of their own, which it memmaps or scatters), runs each cell under a process-wide
-lock (torch's random generators are shared by a process's threads) with torch's intra-op
-threads limited to the worker's share of the cores, and passes the cells' records back in
-submission order. What a cell runs (the round loop, given as ``run_class``) belongs to
-:mod:`prunefuse_sk.simulation`.
+run on local processes (loky) or any joblib backend and give the records of a serial run.
+This module checks ``n_jobs``, hands the data over once (to joblib as arguments of their
+own, which it memmaps; to a dask cluster as tasks that hold it, which the scheduler can
+compute again), runs each cell under a process-wide lock (torch's random generators are
+shared by a process's threads) with torch's intra-op threads limited to the worker's share
+of the cores, and passes the cells' records back in submission order; a cell that raises is
+returned as a :class:`CellFailure` while the others go on. What a cell runs (the round
+loop, given as ``run_class``) belongs to :mod:`prunefuse_sk.simulation`.
 """
 
+import concurrent.futures
 import contextlib
 import copy
 import inspect
 import numbers
 import os
+import pickle
+import sys
 import threading
 import uuid
 from dataclasses import replace
@@ -26,6 +30,8 @@ import torch
 from .exceptions import InvalidParameterError
 
 __all__ = [
+    "CellFailure",
+    "active_dask_client",
     "check_n_jobs",
     "process_identity",
     "run_cell",
@@ -162,8 +168,57 @@ def run_cell(run_class, settings, X, y, X_test, y_test, spec, seed, initial, cri
     return records, run.selections, run.rounds_done
 
 
+class CellFailure:
+    """A cell that raised instead of returning: its error, and its traceback as text.
+
+    Parameters
+    ----------
+    error : BaseException
+        What the cell raised (a stand-in ``RuntimeError`` when it could not be pickled back).
+    """
+
+    def __init__(self, error):
+        self.error = error
+
+
+def _guarded_cell(*args):
+    """:func:`run_cell`, with an exception returned as a :class:`CellFailure` (for joblib)."""
+    try:
+        return run_cell(*args)
+    except Exception as error:  # noqa: BLE001 - reported per cell; the other cells go on
+        try:
+            pickle.dumps(error)
+        except Exception:  # noqa: BLE001 - an exception that cannot travel back as itself
+            error = RuntimeError(f"{type(error).__name__}: {error}")
+        return CellFailure(error)
+
+
+def active_dask_client():
+    """The client of the active joblib backend when it is dask's, else None.
+
+    Returns
+    -------
+    client : distributed.Client or None
+        ``backend.client`` of ``joblib.parallel_backend("dask")`` (or of a subclass, such as
+        :class:`~prunefuse_sk.dask_backend.RecomputableDaskBackend`).
+    """
+    from joblib.parallel import get_active_backend
+
+    distributed = sys.modules.get("distributed")
+    client = getattr(get_active_backend()[0], "client", None)
+    client = getattr(client, "wrapped", client)  # RecomputableDaskBackend's RecomputableScatter
+    return client if distributed is not None and isinstance(client, distributed.Client) else None
+
+
 def run_cells_in_parallel(run_class, context, cells, criteria, n_jobs, on_cell):
-    """Run the cells as ``joblib.Parallel`` tasks; hand each cell's results on in submission order.
+    """Run the cells as parallel tasks; hand each cell's results on in submission order.
+
+    A cell that raises does not stop the others: it is returned as a failure. On a dask
+    cluster (``joblib.parallel_backend("dask")``) the cells are submitted to the cluster
+    directly, with the data sent as tasks that hold it
+    (:func:`~prunefuse_sk.dask_clients.recomputable`): a cell whose worker dies is run again
+    elsewhere by the scheduler (up to ``distributed.scheduler.allowed-failures`` times, 3 by
+    default), and data lost with a worker is computed again.
 
     Parameters
     ----------
@@ -179,23 +234,92 @@ def run_cells_in_parallel(run_class, context, cells, criteria, n_jobs, on_cell):
     n_jobs : int
         How many cells run at once, on the active joblib backend.
     on_cell : callable
-        Called as ``on_cell(seed, spec, records, selections)`` once per cell, in the order
-        of ``cells``, as soon as that cell and the ones before it are done. If it raises,
-        the cells not started yet are cancelled.
+        Called as ``on_cell(seed, spec, records, selections)`` once per cell that finished,
+        in the order of ``cells``, as soon as that cell and the ones before it are done.
+        If it raises, the cells not started yet are cancelled.
+
+    Returns
+    -------
+    failures : list of tuple
+        ``(seed, spec, error)`` per cell that failed for good, in the order of ``cells``.
     """
     # the parent's identity and the number of cells running at once, for the torch thread limit
     workers = (process_identity(), max(1, min(joblib.effective_n_jobs(n_jobs), len(cells))))
-    # the data as arguments of their own: joblib memmaps them for loky workers and scatters them
-    # once to a dask cluster (it does not look inside the context), instead of once per cell
     data = (context.X, context.y, context.X_test, context.y_test)
     settings = replace(context, X=None, y=None, X_test=None, y_test=None)
-    # return_as="generator" (results in submission order, as they arrive) needs joblib >= 1.3
-    outputs = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
-        joblib.delayed(run_cell)(run_class, settings, *data, spec, seed, initial, criteria, workers)
+    tasks = [
+        (run_class, settings, spec, seed, initial, criteria, workers)
         for seed, spec, initial in cells
+    ]
+    client = active_dask_client()
+    if client is None:
+        outcomes = _outcomes_on_joblib(tasks, data, n_jobs)
+    else:
+        outcomes = _outcomes_on_dask(client, tasks, data)
+    failures = []
+    try:
+        for (seed, spec, _), outcome in zip(cells, outcomes):
+            if isinstance(outcome, CellFailure):
+                failures.append((seed, spec, outcome.error))
+            else:
+                on_cell(seed, spec, outcome[0], outcome[1])
+    finally:
+        outcomes.close()  # on an error, cancel the cells not started yet
+    return failures
+
+
+def _cell_args(task, data):
+    run_class, settings, spec, seed, initial, criteria, workers = task
+    return (run_class, settings, *data, spec, seed, initial, criteria, workers)
+
+
+def _outcomes_on_joblib(tasks, data, n_jobs):
+    """Each cell's results or :class:`CellFailure`, in order, from ``joblib.Parallel``."""
+    # the data as arguments of their own: joblib memmaps them once for loky workers
+    # (it does not look inside the context); return_as="generator" needs joblib >= 1.3
+    outputs = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
+        joblib.delayed(_guarded_cell)(*_cell_args(task, data)) for task in tasks
     )
     try:
-        for (seed, spec, _), (cell_records, cell_selections, _) in zip(cells, outputs):
-            on_cell(seed, spec, cell_records, cell_selections)
+        yield from outputs
     finally:
-        outputs.close()  # on an error, cancel the cells not started yet
+        outputs.close()
+
+
+def _outcomes_on_dask(client, tasks, data):
+    """Each cell's results or :class:`CellFailure`, in order, from futures on ``client``."""
+    from .dask_clients import check_client, recomputable
+
+    check_client(
+        client,
+        consequence="the simulation's cells cannot run on it; nothing was run",
+        remedy="Connect a new distributed.Client to a running scheduler, or leave out "
+        'joblib.parallel_backend("dask") to run the cells on local processes',
+    )
+    # the data as tasks that hold it: a worker's loss loses nothing, the scheduler computes
+    # it again where the cells run (scattered data would be lost for good)
+    data = [recomputable(client, array) for array in data]
+    futures = [client.submit(run_cell, *_cell_args(task, data), pure=False) for task in tasks]
+    try:
+        for future in futures:
+            try:
+                yield future.result()
+            except concurrent.futures.CancelledError as error:
+                _check_still_connected(client, error)
+                yield CellFailure(error)
+            except Exception as error:  # noqa: BLE001 - KilledWorker or the cell's own error
+                yield CellFailure(error)
+    finally:
+        for future in futures + data:
+            future.cancel()
+
+
+def _check_still_connected(client, error):
+    from .exceptions import SchedulerUnavailableError
+
+    if client.status != "running":
+        raise SchedulerUnavailableError(
+            f"the dask client lost its scheduler while the simulation's cells ran ({error}); "
+            "the records of the cells that finished were passed to callback. Connect a new "
+            "distributed.Client to a running scheduler and run the remaining cells again."
+        ) from error

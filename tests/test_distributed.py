@@ -2,6 +2,7 @@
 
 import pickle
 import sys
+import threading
 import tracemalloc
 
 import numpy as np
@@ -190,7 +191,9 @@ def test_local_cluster_pool_is_never_collected(fitted, cluster, monkeypatch):
     pickled = []
     getstate = NeuralNetClassifier.__getstate__
     monkeypatch.setattr(
-        NeuralNetClassifier, "__getstate__", lambda net: pickled.append(1) or getstate(net)
+        NeuralNetClassifier,
+        "__getstate__",
+        lambda net: pickled.append(threading.current_thread().name) or getstate(net),
     )
     learner = _copy(fitted, query_strategy="least_confidence")
     pickled.clear()
@@ -201,7 +204,10 @@ def test_local_cluster_pool_is_never_collected(fitted, cluster, monkeypatch):
     finally:
         tracemalloc.stop()
     assert peak < pool_bytes / 20, f"the client allocated {peak} bytes for a pool of {pool_bytes}"
-    assert len(pickled) <= 1, "the proxy must be shipped once per query, not once per block"
+    # once by this client (the task that holds it), once by the scheduler, which runs in this
+    # process's event loop here, to the one worker that computes it: not once per block (20)
+    main = threading.main_thread().name
+    assert pickled.count(main) <= 1 and len(pickled) <= 2, pickled
     # the same pool, made here, in memory: the same least-confidence rows
     in_memory = np.concatenate([noisy_digits_block(i) for i in range(20)])
     expected = _copy(fitted, query_strategy="least_confidence").query(in_memory, 50)[0]

@@ -142,6 +142,8 @@ def test_pickling_keeps_predictions_and_the_run(net, data, dump):
 
 def test_dask_backend_finds_the_same_best_params_as_loky(fused_learner, data, dask_env):
     distributed = pytest.importorskip("dask.distributed")
+    from prunefuse_sk.dask_backend import RecomputableDaskBackend
+
     X, y, *_ = data
     fused = fused_learner.fuse()
     grid = {"lr": [1e-3, 1e-2], "max_epochs": [1, 6]}
@@ -156,7 +158,9 @@ def test_dask_backend_finds_the_same_best_params_as_loky(fused_learner, data, da
         ) as cluster,
         distributed.Client(cluster),
     ):
-        with joblib.parallel_backend("dask"):
+        # joblib's own "dask" backend scatters X and y to one worker, lost with it for good;
+        # this one holds them in tasks the scheduler can compute again (tests/test_cluster_faults)
+        with joblib.parallel_config(backend=RecomputableDaskBackend()):
             on_dask = GridSearchCV(fused, grid, cv=2, n_jobs=2).fit(X, y)
     assert on_dask.best_params_ == local.best_params_
     # the fused classifier seeds its own training, so both backends compute the same scores
