@@ -191,20 +191,23 @@ def test_twenty_queries_leave_no_more_keys_on_the_cluster_than_one(fitted, clien
     def n_keys():
         return client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
 
-    def settled(limit):  # released futures leave the scheduler asynchronously
-        deadline = time.monotonic() + 10
-        while n_keys() > limit and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return n_keys()
+    def settled(limit=None):  # released futures leave the scheduler asynchronously
+        last, deadline = n_keys(), time.monotonic() + 10
+        while time.monotonic() < deadline and (limit is None or last > limit):
+            time.sleep(0.2)
+            now = n_keys()
+            if limit is None and now == last:  # no limit: until the count stops changing
+                break
+            last = now
+        return last
 
     learner = _copy(fitted)
     pool = _lazy_pool(8, rows=1_000)
-    before = settled(0)
     learner.query(pool, 5)
-    after_one = settled(before)
+    after_one = settled()
     for strategy in ["least_confidence", "margin", "badge", "random"] * 5:
         learner.set_params(query_strategy=strategy).query(pool, 5)
-    assert settled(after_one) <= after_one
+    assert settled(limit=after_one) <= after_one
 
 
 # ------------------------------------------------------------------- the scheduler
