@@ -5,13 +5,16 @@ Grid search on a dask cluster
 scikit-learn runs the candidates of ``GridSearchCV(..., n_jobs=...)`` through
 joblib, and joblib can hand them to a `dask.distributed
 <https://distributed.dask.org>`_ cluster instead of local worker processes:
-the code is the same, inside ``with joblib.parallel_backend("dask"):``. The
+the code is the same, inside a ``joblib.parallel_config`` block. The
 estimators -- here the fused classifier returned by ``learner.fuse()`` -- are
 pickled, sent to the workers, trained there, and only their scores come back.
 
-This example starts a small cluster on this machine (two worker processes) with
-``LocalCluster``, runs the same search as with joblib's default loky backend, and
-compares the results. Install dask with ``pip install prunefuse-sk[dask]``.
+This example starts a small cluster on this machine (three worker processes) with
+``LocalCluster``, runs the same search as with joblib's default loky backend,
+**kills one worker in the middle of it**, and compares the results. It uses
+:class:`~prunefuse_sk.dask_backend.RecomputableDaskBackend` rather than joblib's
+own ``"dask"`` backend, which scatters ``X`` and ``y`` to a single worker and
+loses the whole search with it. Install dask with ``pip install prunefuse-sk[dask]``.
 
 .. note::
 
@@ -26,6 +29,10 @@ compares the results. Install dask with ``pip install prunefuse-sk[dask]``.
 # Imports: these run in the workers too
 # -------------------------------------
 import asyncio
+import logging
+import os
+import signal
+import threading
 import time
 
 import joblib
@@ -37,6 +44,9 @@ from sklearn.model_selection import GridSearchCV, PredefinedSplit, train_test_sp
 from prunefuse_sk import PruneFuseActiveLearner
 
 torch.set_num_threads(1)  # one thread per worker process: tiny networks train fastest so
+# The worker killed below makes the other workers log, with tracebacks, the connections that died
+# with it; the scheduler's own lines ("... will be recomputed elsewhere") stay.
+logging.getLogger("distributed.worker").setLevel(logging.CRITICAL)
 
 
 def close_workers(cluster, timeout=60):
@@ -89,31 +99,59 @@ if __name__ == "__main__":
     print(f"loky: best {local.best_params_} in {time.perf_counter() - t:.1f} s")
 
 # %%
-# The same search on a dask cluster
-# ---------------------------------
-# ``LocalCluster`` starts a scheduler and two single-threaded worker processes
+# The same search on a dask cluster, losing a worker half-way
+# -----------------------------------------------------------
+# ``LocalCluster`` starts a scheduler and three single-threaded worker processes
 # on this machine (``dashboard_address=None``: no web dashboard). Creating a
-# ``Client`` connects to it and makes it the default, which is what the
-# ``"dask"`` joblib backend uses. That backend runs on all the cluster's worker
-# threads, whatever ``n_jobs`` says. The client closes first, then the worker
-# processes (``close_workers`` above: given time to exit rather than killed),
-# then the scheduler.
+# ``Client`` connects to it and makes it the default, which is what the backend
+# uses; it runs on all the cluster's worker threads, whatever ``n_jobs`` says.
+#
+# A thread plays the part of a reclaimed spot instance: as soon as a worker is
+# training a candidate, it kills that worker's process with SIGKILL. The
+# scheduler notices, runs the candidate again on another worker, and the nanny
+# starts a fresh worker. With ``RecomputableDaskBackend`` the arrays the
+# candidates need are held by tasks the scheduler can compute again, so nothing
+# is lost; with joblib's ``"dask"`` backend the same kill ends the search with
+# ``FutureCancelledError: ... already forgotten``.
+
+
+def kill_a_busy_worker(client, killed):
+    """SIGKILL the first worker seen training a candidate; note its address in ``killed``."""
+    pids = client.run(os.getpid)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for address, tasks in client.processing().items():
+            if any("_fit_and_score" in str(key) for key in tasks):
+                os.kill(pids[address], signal.SIGKILL)
+                killed.append(address)
+                return
+        time.sleep(0.02)
+
+
 if __name__ == "__main__":
     from dask.distributed import Client, LocalCluster
 
+    from prunefuse_sk.dask_backend import RecomputableDaskBackend
+
     t = time.perf_counter()
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=3, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
         with Client(cluster) as client:
             print(
                 f"cluster up in {time.perf_counter() - t:.1f} s: "
                 f"{len(client.scheduler_info()['workers'])} workers"
             )
+            killed = []
+            killer = threading.Thread(target=kill_a_busy_worker, args=(client, killed))
+            killer.start()
             t = time.perf_counter()
-            with joblib.parallel_backend("dask"):
+            with joblib.parallel_config(backend=RecomputableDaskBackend()):
                 on_dask = GridSearchCV(clf, grid, cv=split, n_jobs=2).fit(X_all, y_all)
+            killer.join()
+            print(f"killed worker {killed} mid-search with SIGKILL")
             print(f"dask: best {on_dask.best_params_} in {time.perf_counter() - t:.1f} s")
+            client.wait_for_workers(3, timeout=120)  # the nanny restarts it: close it cleanly
         close_workers(cluster)
 
 # %%
@@ -150,7 +188,7 @@ if __name__ == "__main__":
 #     from dask.distributed import Client
 #
 #     client = Client("tcp://scheduler-address:8786")
-#     with joblib.parallel_backend("dask"):
+#     with joblib.parallel_config(backend=RecomputableDaskBackend()):
 #         search = GridSearchCV(clf, grid, cv=split, n_jobs=-1).fit(X_all, y_all)
 #
 # To train the candidates on the workers' GPUs, hand ``GridSearchCV`` an

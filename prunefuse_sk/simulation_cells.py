@@ -27,7 +27,8 @@ import joblib
 import numpy as np
 import torch
 
-from .exceptions import InvalidParameterError
+from .dask_clients import check_client, recomputable
+from .exceptions import InvalidParameterError, SchedulerUnavailableError
 
 __all__ = [
     "CellFailure",
@@ -169,12 +170,13 @@ def run_cell(run_class, settings, X, y, X_test, y_test, spec, seed, initial, cri
 
 
 class CellFailure:
-    """A cell that raised instead of returning: its error, and its traceback as text.
+    """A cell that raised instead of returning: what it raised, passed on as a value.
 
     Parameters
     ----------
-    error : BaseException
-        What the cell raised (a stand-in ``RuntimeError`` when it could not be pickled back).
+    error : Exception
+        What the cell raised (a ``RuntimeError`` with its type and message when it could not
+        be pickled back from a worker process).
     """
 
     def __init__(self, error):
@@ -288,8 +290,6 @@ def _outcomes_on_joblib(tasks, data, n_jobs):
 
 def _outcomes_on_dask(client, tasks, data):
     """Each cell's results or :class:`CellFailure`, in order, from futures on ``client``."""
-    from .dask_clients import check_client, recomputable
-
     check_client(
         client,
         consequence="the simulation's cells cannot run on it; nothing was run",
@@ -315,8 +315,6 @@ def _outcomes_on_dask(client, tasks, data):
 
 
 def _check_still_connected(client, error):
-    from .exceptions import SchedulerUnavailableError
-
     if client.status != "running":
         raise SchedulerUnavailableError(
             f"the dask client lost its scheduler while the simulation's cells ran ({error}); "

@@ -236,6 +236,30 @@ def test_a_closed_scheduler_raises_within_the_timeout_and_changes_nothing(fitted
             np.testing.assert_array_equal(learner.query(pool, 3)[0], untouched.query(pool, 3)[0])
 
 
+def test_a_held_client_made_without_with_stays_chosen_after_its_cluster_closes(fitted, dask_env):
+    """As in a notebook: ``client = Client(...)``; the cluster goes; the client is still held."""
+    import gc
+
+    pool = _lazy_pool(4, rows=1_000)
+    local = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0"
+    )
+    client = distributed.Client(local)
+    try:
+        expected = _copy(fitted).query(pool, 3)[0]  # computed on the cluster: the chosen one
+        local.close()
+        with pytest.raises(SchedulerUnavailableError, match="is closed"):
+            _copy(fitted).query(pool, 3)
+    finally:
+        client.close()
+        local.close()
+    with pytest.raises(SchedulerUnavailableError):  # closed by the user, but still held
+        _copy(fitted).query(pool, 3)
+    del client, local
+    gc.collect()  # let go of: dask's own default, the local scheduler, computes it again
+    np.testing.assert_array_equal(_copy(fitted).query(pool, 3)[0], expected)
+
+
 def test_an_unreachable_scheduler_raises_within_the_timeout(fitted, tmp_path, dask_env):
     """A scheduler that stops answering (SIGSTOP: the connection stays open) is given 2 s."""
     import dask
