@@ -21,6 +21,7 @@ import time
 
 TESTS = [
     "tests/test_cluster_faults.py",
+    "tests/test_scheduler_loss.py",
     "tests/test_distributed.py",
     "tests/test_model_selection.py::test_dask_backend_finds_the_same_best_params_as_loky",
     "tests/test_simulation.py::test_cells_on_a_dask_cluster_give_the_serial_records",

@@ -68,6 +68,18 @@ def state_equal(a, b):
     return a.keys() == b.keys() and all(torch.equal(a[k].cpu(), b[k].cpu()) for k in a)
 
 
+@pytest.fixture(scope="module")
+def fitted(digits_flat):
+    """A learner on an MLP (p = 0.5) fitted on 150 digits: the dask tests' starting point."""
+    from prunefuse_sk import PruneFuseActiveLearner
+
+    X_pool, _, y_pool, _ = digits_flat
+    net = make_net(MLP, module__n_features=64, module__n_classes=10, max_epochs=3)
+    return PruneFuseActiveLearner(net, pruning_ratio=0.5, random_state=0).fit(
+        X_pool[:150], y_pool[:150]
+    )
+
+
 @pytest.fixture(scope="session")
 def rng():
     return np.random.RandomState(0)

@@ -10,7 +10,6 @@ would be on that one worker only and lost with it.
 import os
 import pickle
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -25,7 +24,6 @@ from prunefuse_sk import PruneFuseActiveLearner
 from prunefuse_sk.exceptions import (
     CellFailedError,
     NonFiniteInputError,
-    SchedulerUnavailableError,
 )
 from prunefuse_sk.networks import MLP
 
@@ -38,7 +36,7 @@ joblib = pytest.importorskip("joblib")
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # dask's "large graph" notes
 
 
-def _lazy_pool(n_blocks, rows=10_000, nan_block=None):
+def lazy_pool(n_blocks, rows=10_000, nan_block=None):
     """``n_blocks`` blocks of noisy digits made on the workers; one block with a NaN if asked."""
 
     def block(block_info=None):
@@ -92,16 +90,7 @@ def client(cluster):
     return cluster
 
 
-@pytest.fixture(scope="module")
-def fitted(digits_flat):
-    X_pool, _, y_pool, _ = digits_flat
-    net = make_net(MLP, module__n_features=64, module__n_classes=10, max_epochs=3)
-    return PruneFuseActiveLearner(net, pruning_ratio=0.5, random_state=0).fit(
-        X_pool[:150], y_pool[:150]
-    )
-
-
-def _copy(learner, **params):
+def copied(learner, **params):
     return pickle.loads(pickle.dumps(learner)).set_params(**params)
 
 
@@ -166,22 +155,22 @@ class Killer:
 
 def test_sigkill_mid_query_on_a_million_rows_gives_the_in_memory_answer(fitted, client):
     n_blocks = 100  # 1,000,000 rows x 64 features, made on the workers
-    pool = _lazy_pool(n_blocks)
-    learner = _copy(fitted, query_strategy="least_confidence")
+    pool = lazy_pool(n_blocks)
+    learner = copied(fitted, query_strategy="least_confidence")
     killer = Killer(client, holding="NeuralNetClassifier", running="")
     indices, rows = learner.query(pool, 40)
     lost = killer.join()
     assert lost, "the killed worker ran none of the query's tasks"
     in_memory = np.concatenate([noisy_digits_block(i) for i in range(n_blocks)])
-    expected = _copy(fitted, query_strategy="least_confidence").query(in_memory, 40)[0]
+    expected = copied(fitted, query_strategy="least_confidence").query(in_memory, 40)[0]
     np.testing.assert_array_equal(indices, expected)
     np.testing.assert_array_equal(rows, in_memory[indices])
 
 
 def test_a_nan_block_on_the_cluster_raises_the_named_error_and_changes_nothing(fitted, client):
-    learner, untouched = _copy(fitted), _copy(fitted)
+    learner, untouched = copied(fitted), copied(fitted)
     with pytest.raises(NonFiniteInputError, match="NaN or infinity"):
-        learner.query(_lazy_pool(6, rows=2_000, nan_block=4), 5)
+        learner.query(lazy_pool(6, rows=2_000, nan_block=4), 5)
     X_pool = noisy_digits_block(0, 2_000)
     np.testing.assert_array_equal(learner.query(X_pool, 5)[0], untouched.query(X_pool, 5)[0])
     np.testing.assert_array_equal(learner.X_training, untouched.X_training)
@@ -201,94 +190,13 @@ def test_twenty_queries_leave_no_more_keys_on_the_cluster_than_one(fitted, clien
             last = now
         return last
 
-    learner = _copy(fitted)
-    pool = _lazy_pool(8, rows=1_000)
+    learner = copied(fitted)
+    pool = lazy_pool(8, rows=1_000)
     learner.query(pool, 5)
     after_one = settled()
     for strategy in ["least_confidence", "margin", "badge", "random"] * 5:
         learner.set_params(query_strategy=strategy).query(pool, 5)
     assert settled(limit=after_one) <= after_one
-
-
-# ------------------------------------------------------------------- the scheduler
-
-
-def test_a_closed_scheduler_raises_within_the_timeout_and_changes_nothing(fitted, dask_env):
-    learner, untouched = _copy(fitted), _copy(fitted)
-    pool = _lazy_pool(4, rows=1_000)
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0"
-        ) as local,
-        distributed.Client(local),
-    ):
-        learner.query(pool, 3)
-        untouched.query(pool, 3)
-        local.close()
-        started = time.monotonic()
-        with pytest.raises(SchedulerUnavailableError, match=r"is closed.*learner is unchanged"):
-            learner.query(pool, 3)
-        assert time.monotonic() - started < 10 + 1
-        # asked for explicitly, the pool is computed here, and gives what the untouched copy gives
-        import dask
-
-        with dask.config.set(scheduler="threads"):
-            np.testing.assert_array_equal(learner.query(pool, 3)[0], untouched.query(pool, 3)[0])
-
-
-def test_a_held_client_made_without_with_stays_chosen_after_its_cluster_closes(fitted, dask_env):
-    """As in a notebook: ``client = Client(...)``; the cluster goes; the client is still held."""
-    import gc
-
-    pool = _lazy_pool(4, rows=1_000)
-    local = distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0"
-    )
-    client = distributed.Client(local)
-    try:
-        expected = _copy(fitted).query(pool, 3)[0]  # computed on the cluster: the chosen one
-        local.close()
-        with pytest.raises(SchedulerUnavailableError, match="is closed"):
-            _copy(fitted).query(pool, 3)
-    finally:
-        client.close()
-        local.close()
-    with pytest.raises(SchedulerUnavailableError):  # closed by the user, but still held
-        _copy(fitted).query(pool, 3)
-    del client, local
-    gc.collect()  # let go of: dask's own default, the local scheduler, computes it again
-    np.testing.assert_array_equal(_copy(fitted).query(pool, 3)[0], expected)
-
-
-def test_an_unreachable_scheduler_raises_within_the_timeout(fitted, tmp_path, dask_env):
-    """A scheduler that stops answering (SIGSTOP: the connection stays open) is given 2 s."""
-    import dask
-
-    scheduler_file = tmp_path / "scheduler.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1"]
-        + ["--port", "0", "--dashboard-address", ":0", "--scheduler-file", str(scheduler_file)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        with distributed.Client(scheduler_file=str(scheduler_file), timeout=30) as client:
-            assert client.status == "running"
-            process.send_signal(signal.SIGSTOP)
-            learner = _copy(fitted)
-            started = time.monotonic()
-            with dask.config.set({"prunefuse.scheduler-timeout": "2s"}):
-                with pytest.raises(SchedulerUnavailableError, match=r"did not answer within 2 s"):
-                    learner.query(_lazy_pool(2, rows=500), 3)
-            assert time.monotonic() - started < 2 + 2
-            process.send_signal(signal.SIGCONT)
-    finally:
-        process.send_signal(signal.SIGCONT)
-        process.kill()
-        process.wait(30)
 
 
 # -------------------------------------------------------------------- simulate

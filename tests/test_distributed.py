@@ -23,15 +23,6 @@ da = pytest.importorskip("dask.array")
 RANKING = ["least_confidence", "margin", "entropy", "random"]
 
 
-@pytest.fixture(scope="module")
-def fitted(digits_flat):
-    X_pool, X_test, y_pool, _ = digits_flat
-    net = make_net(MLP, module__n_features=64, module__n_classes=10, max_epochs=3)
-    return PruneFuseActiveLearner(net, pruning_ratio=0.5, random_state=0).fit(
-        X_pool[:150], y_pool[:150]
-    )
-
-
 def _copy(learner, **params):
     return pickle.loads(pickle.dumps(learner)).set_params(**params)
 
