@@ -559,6 +559,10 @@ array or DataFrame, or dict of tensors, of shape (n_pool, ...)
             If the network takes token ids and a pool batch holds anything else.
         StrategyResultError
             If a custom strategy returns invalid indices.
+        SchedulerUnavailableError
+            If the pool is a dask collection and the client chosen to compute it is closed
+            or its scheduler does not answer within 10 s: never computed here instead
+            (see :ref:`cluster-failures`).
 
         Warns
         -----
@@ -572,7 +576,8 @@ array or DataFrame, or dict of tensors, of shape (n_pool, ...)
         Notes
         -----
         A dask array or DataFrame pool is scored where its blocks live and never collected:
-        only the chosen rows come back to the client (see :doc:`/scaling_out`). The ranking
+        only the chosen rows come back to the client (see :doc:`/scaling_out`); a worker
+        lost mid-query changes nothing but the time it takes. The ranking
         strategies (``"least_confidence"``, ``"margin"``, ``"entropy"``, ``"random"``) rank
         on the workers and give exactly the answer the same pool gives in memory with the
         same random state; the others run on a random candidate sample of

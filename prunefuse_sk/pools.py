@@ -663,6 +663,9 @@ or DataFrame, dict of tensors, or Pool
     ------
     PoolTypeError
         If ``X`` is a pandas Series (one column: pass a DataFrame or a 2-D array).
+    SchedulerUnavailableError
+        If ``X`` is a dask collection and the client chosen to compute it is closed or its
+        scheduler does not answer in time (see :func:`~prunefuse_sk.dask_clients.pool_client`).
 
     Examples
     --------
