@@ -86,7 +86,7 @@ def cluster():
 @pytest.fixture
 def client(cluster):
     """The module's client, with its 3 workers up and no task of an earlier test left."""
-    cluster.wait_for_workers(3, timeout=120)
+    cluster.wait_for_workers(3, timeout=300)  # a restart took > 120 s once beside 2 burners + CI
     return cluster
 
 
