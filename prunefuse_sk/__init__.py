@@ -57,6 +57,7 @@ _EXPORTS = {
     "count_parameters": "architecture",
     "build_fused_module": "fusion",
     "distillation_loss": "distillation",
+    "LazyAdam": "sparse_embeddings",
     "KeptIndices": "pruning",
     "PrunedNetwork": "pruning",
     **{name: "exceptions" for name in _ERRORS},

@@ -711,7 +711,7 @@ def _simulation_net(dataset, epochs, device, width_factor=1.0, n_ids=None, n_cla
 
     common = _training_params(epochs, device, batch_size=64)
     if dataset in TEXT_DATASETS:
-        common["lr"] = 5e-3
+        common["lr"] = 1e-2  # FastText with Kim's small embeddings learns faster at 1e-2 than 5e-3
         return NeuralNetClassifier(
             FastText,
             module__n_ids=n_ids,

@@ -19,6 +19,7 @@ from torch import nn
 from ._random import as_random_state, draw_seed, torch_seed_scope
 from .accelerate_support import ClonesWhilePrepared, net_device
 from .distillation import DistillationTeacher, check_distillation_params, distillation_loss
+from .fused_stopping import stop_reason
 from .labels import encode_labels
 from .memory_format import apply_memory_format, check_memory_format, resolve_memory_format
 from .net_snapshots import net_reduce
@@ -186,6 +187,21 @@ class FusedNeuralNetClassifier(ClonesWhilePrepared, NeuralNetClassifier):
         if self.classes is None:
             return units
         return np.asarray(self.classes)[units]
+
+    @property
+    def n_epochs_(self):
+        """int: epochs the last ``fit`` ran (with :meth:`PruneFuseActiveLearner.fuse`'s stopping
+        rule, often fewer than ``max_epochs``; see ``stop_reason_``)."""
+        self.check_is_fitted()
+        return len(self.history)
+
+    @property
+    def stop_reason_(self):
+        """str: why the last ``fit`` stopped: ``"max_epochs"``, or the rule of
+        :class:`~prunefuse_sk.fused_stopping.FusedStopping` that ended it (caught up with the
+        proxy's training loss, or a training-loss plateau), with the losses."""
+        self.check_is_fitted()
+        return stop_reason(self)
 
     def initialize_module(self):
         """Initialize ``module_`` from a copy of ``module`` when it is an instance.

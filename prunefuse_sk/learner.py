@@ -24,6 +24,7 @@ from ._random import (
     torch_seed_scope,
 )
 from .architecture import example_batch, output_width, token_input
+from .fused_stopping import add_fused_stopping, stop_reason
 from .inputs import as_samples, check_inputs
 from .labelled import LabelledSet, QueryRecord
 from .labels import check_labels, check_two_classes, encode_labels, resolve_classes
@@ -60,6 +61,7 @@ _PRIVATE_STATE = (
 )
 _FUSION_PARAMS = (
     "fusion_init",
+    "sparse_embeddings",
     "fused_params",
     "distillation_weight",
     "temperature",
@@ -131,10 +133,16 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         returning indices or ``(indices, scores)`` (see :doc:`/strategies_custom`).
     proxy_params : dict, default=None
         skorch parameter overrides for the proxy, e.g. ``{"max_epochs": 10}``.
-    proxy_retrain : {"reinit", "warm"}, default="reinit"
-        Each ``teach`` retrains the proxy from its pruned initialization, or continues
-        training it (pair ``"warm"`` with fewer epochs in ``proxy_params``: each round then
-        trains only a few).
+    proxy_retrain : {"warm", "reinit"}, default="warm"
+        Each ``teach`` continues training a copy of the proxy on all labels for
+        ``warm_epochs`` epochs, or retrains it from its pruned initialization for
+        ``max_epochs`` (the paper's schedule). ``fit`` always trains from the pruned
+        initialization for ``max_epochs``. The default follows the project's rule: the
+        cheapest setting whose accuracy is within the seed spread of the most accurate one
+        (see :doc:`/method`).
+    warm_epochs : int, default=None
+        Epochs of each warm retraining; None: a third of the proxy's ``max_epochs``, rounded
+        up (5 of 15). A ``teach(only_new=True)`` run trains ``max_epochs`` on the new rows.
     fused_params : dict, default=None
         skorch parameter overrides for the fused network that :meth:`fuse` trains, e.g.
         ``{"max_epochs": 8}`` (the fused network starts from the trained proxy, so it needs
@@ -145,6 +153,25 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         What the fused network holds outside the proxy's positions: a fresh initialization,
         the initial values, or zeros (``"zero"`` keeps only the proxy's capacity, since zero
         units of a ReLU net stay dead: it exists to check exactness).
+    sparse_embeddings : {"proxy", "all", "none"}, default="proxy"
+        Which networks update their ``nn.Embedding``/``nn.EmbeddingBag`` layers with sparse
+        gradients, touching only the rows of the ids in each batch: the proxy, the proxy and
+        the fused network, or neither. A text proxy's training then costs what its batches
+        hold instead of its whole vocabulary (see :doc:`/text`). Their optimizer must take
+        sparse gradients: ``torch.optim.Adam`` is replaced by
+        :class:`~prunefuse_sk.sparse_embeddings.LazyAdam` (same settings, Adam's update for
+        dense parameters, row-wise for the embedding); SGD and Adagrad are kept; any other
+        raises ``InvalidParameterError``. Networks without an embedding layer are unaffected.
+    fused_stopping : {"loss-plateau", "proxy-loss", "none"}, default="loss-plateau"
+        When :meth:`fuse` (called without ``max_epochs``) stops training the fused network
+        (:class:`~prunefuse_sk.fused_stopping.FusedStopping`, never before a third of
+        ``max_epochs``, at most after ``max_epochs``): ``"loss-plateau"`` once its training
+        loss has not improved for 2 epochs (the fused network starts from the trained proxy,
+        so its loss levels off sooner than a scratch network's); ``"proxy-loss"`` also as soon
+        as its training loss reaches the trained proxy's last one (faster on images, too early
+        on text, where the proxy ends its training far from fitting the labels; see
+        :doc:`/method`); ``"none"`` always trains ``max_epochs``, as the paper does. The fused
+        classifier reports ``n_epochs_`` and ``stop_reason_``.
     distillation_weight : float, default=0.0
         α in ``(1 - α) CE + α T² KL(teacher_T || student_T)`` when training the fused
         network; the teacher is the trained proxy. 0 turns distillation off.
@@ -270,9 +297,12 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         ignored_layers=None,
         query_strategy="least_confidence",
         proxy_params=None,
-        proxy_retrain="reinit",
+        proxy_retrain="warm",
+        warm_epochs=None,
         fused_params=None,
         fusion_init="reinit",
+        sparse_embeddings="proxy",
+        fused_stopping="loss-plateau",
         distillation_weight=0.0,
         temperature=4.0,
         sync_every=0,
@@ -288,8 +318,11 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self.query_strategy = query_strategy
         self.proxy_params = proxy_params
         self.proxy_retrain = proxy_retrain
+        self.warm_epochs = warm_epochs
         self.fused_params = fused_params
         self.fusion_init = fusion_init
+        self.sparse_embeddings = sparse_embeddings
+        self.fused_stopping = fused_stopping
         self.distillation_weight = distillation_weight
         self.temperature = temperature
         self.sync_every = sync_every
@@ -623,7 +656,8 @@ array or DataFrame, or dict of tensors, of shape (n_pool, ...)
         train : bool, default=True
             ``False`` returns the fused network initialized but untrained.
         max_epochs : int, default=None
-            Train for this many epochs instead of the estimator's (or ``fused_params``')
+            Train for exactly this many epochs, with no stopping rule. None: stop per
+            ``fused_stopping``, at most after the estimator's (or ``fused_params``')
             ``max_epochs`` (see Notes).
 
         Returns
@@ -659,10 +693,11 @@ array or DataFrame, or dict of tensors, of shape (n_pool, ...)
         Notes
         -----
         The fused network starts from the trained proxy's weights, not from scratch: this
-        head start lets it reach a scratch-trained network's accuracy in fewer epochs, so a
-        smaller ``max_epochs`` than the full network's usual one is enough (see
-        :doc:`/method`). Fusing twice gives the same network: training draws from a fixed
-        seed of its own.
+        head start lets it reach a scratch-trained network's accuracy in fewer epochs: by
+        default (``fused_stopping="proxy-loss"``) training ends once the fused network's
+        training loss reaches the trained proxy's, and the returned classifier's ``n_epochs_``
+        and ``stop_reason_`` say when and why (see :doc:`/method`). Fusing twice gives the
+        same network: training draws from a fixed seed of its own.
         """
         check_is_fitted(self, "proxy_")
         check_flags("fuse", train=train)
@@ -676,10 +711,18 @@ array or DataFrame, or dict of tensors, of shape (n_pool, ...)
                 X, y, "to fuse on other data, or neither to use the labelled set"
             )
         net, seed = self._new_fused_net()
-        net = net if max_epochs is None else net.set_params(max_epochs=max_epochs)
+        if max_epochs is not None:
+            net.set_params(max_epochs=max_epochs)
+        elif self.fused_stopping != "none":
+            add_fused_stopping(
+                net, self.proxy_, rule=self.fused_stopping, distills=self.distillation_weight > 0
+            )
         if train:
             seconds = fit_seeded(net, X, y, seed=seed)
-            self._log(f"fused network trained on {len(X)} labels in {seconds:.2f}s")
+            self._log(
+                f"fused network trained on {len(X)} labels in {seconds:.2f}s, "
+                f"{len(net.history)} epochs ({stop_reason(net)})"
+            )
         else:
             net.initialize()
         self.fused_ = net
@@ -857,7 +900,11 @@ or DataFrame of shape (n_samples, ...)
         }
 
     def _new_proxy(self):
-        return self._pair.new_proxy(self.proxy_params, self.memory_format)
+        return self._pair.new_proxy(
+            self.proxy_params,
+            self.memory_format,
+            sparse_embeddings=self.sparse_embeddings in ("proxy", "all"),
+        )
 
     def _new_fused_net(self, start=None):
         """An unfitted fused network (the trained proxy's tensors in place) and the seed to
@@ -907,6 +954,7 @@ or DataFrame of shape (n_samples, ...)
             self._new_proxy,
             self._labelled,
             proxy_retrain=self.proxy_retrain,
+            warm_epochs=self.warm_epochs,
             init_module=self.proxy_init_module_,
         )
         synced = " after a T_sync step" if "sync" in entry else ""

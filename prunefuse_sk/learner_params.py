@@ -16,11 +16,13 @@ from skorch import NeuralNetClassifier
 
 from .accelerate_support import check_seed_for_processes
 from .exceptions import InvalidParameterError
+from .fused_stopping import FUSED_STOPPING
 from .fusion import FUSION_INITS
 from .memory_format import MEMORY_FORMATS
 from .parameter_checks import check_skorch_overrides, validate_params
 from .pruning import IMPORTANCES
 from .retraining import PROXY_RETRAIN
+from .sparse_embeddings import SPARSE_EMBEDDINGS
 from .strategies import get_strategy
 
 __all__ = ["PARAMETERS", "CONSTRAINTS", "check_learner_params"]
@@ -41,8 +43,14 @@ PARAMETERS = {
     "query_strategy": ("no_validation", ""),  # get_strategy raises UnknownStrategyError
     "proxy_params": ([dict, None], "a dict of skorch parameters, or None"),
     "proxy_retrain": ([StrOptions(set(PROXY_RETRAIN))], f"one of {PROXY_RETRAIN}"),
+    "warm_epochs": (
+        [Interval(Integral, 1, None, closed="left"), None],
+        "a positive integer, or None (a third of the proxy's max_epochs)",
+    ),
     "fused_params": ([dict, None], "a dict of skorch parameters, or None"),
     "fusion_init": ([StrOptions(set(FUSION_INITS))], f"one of {FUSION_INITS}"),
+    "sparse_embeddings": ([StrOptions(set(SPARSE_EMBEDDINGS))], f"one of {SPARSE_EMBEDDINGS}"),
+    "fused_stopping": ([StrOptions(set(FUSED_STOPPING))], f"one of {FUSED_STOPPING}"),
     "distillation_weight": (
         [Interval(Real, 0, 1, closed="both")],
         "a float in [0, 1] (0 turns distillation off)",
@@ -74,6 +82,7 @@ _NO_BOOLS = (
     "temperature",
     "sync_every",
     "verbose",
+    "warm_epochs",
 )
 
 

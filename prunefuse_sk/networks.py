@@ -15,6 +15,7 @@ __all__ = [
     "FastText",
     "TextCNN",
     "SmallTransformer",
+    "kim_embedding_init",
     "default_estimator",
 ]
 
@@ -167,12 +168,45 @@ class SmallResNet(nn.Module):
         return self.fc(self.pool(self.blocks(self.stem(X))).flatten(1))
 
 
+def kim_embedding_init(embedding, bound=0.25):
+    """Draw an embedding table from uniform(-bound, bound), as Kim (2014) does; padding rows zero.
+
+    torch's default, N(0, 1), gives each token vector a norm of about ``sqrt(embedding_dim)``:
+    far larger than the convolution and linear weights after it expect, so a network learns
+    less from a few hundred labels (see :doc:`/text`). The reference text networks draw their
+    tables this way; a user's own network keeps its own initialisation.
+
+    Parameters
+    ----------
+    embedding : torch.nn.Embedding or torch.nn.EmbeddingBag
+        Drawn in place (with torch's global generator).
+    bound : float, default=0.25
+
+    Returns
+    -------
+    embedding : torch.nn.Module
+        The same layer.
+
+    Examples
+    --------
+    >>> layer = kim_embedding_init(nn.Embedding(10, 4, padding_idx=0))
+    >>> bool(layer.weight.abs().max() <= 0.25), layer.weight[0].abs().sum().item()
+    (True, 0.0)
+    """
+    with torch.no_grad():
+        nn.init.uniform_(embedding.weight, -bound, bound)
+        if embedding.padding_idx is not None:
+            embedding.weight[embedding.padding_idx].zero_()
+    return embedding
+
+
 class FastText(nn.Module):
     """fastText-style text classifier: the mean of the token embeddings, one hidden layer, logits.
 
     Takes int64 token ids of shape (n_samples, n_tokens), padded with id 0 (ignored in
     the mean), e.g. from :class:`prunefuse_sk.text.TokenIds`. Pruning removes embedding
-    dimensions and hidden units, never vocabulary entries.
+    dimensions and hidden units, never vocabulary entries. The embedding table is drawn from
+    uniform(-0.25, 0.25) (:func:`kim_embedding_init`).
 
     Parameters
     ----------
@@ -192,7 +226,9 @@ class FastText(nn.Module):
 
     def __init__(self, n_ids, n_classes, embedding_dim=64, hidden=64):
         super().__init__()
-        self.embedding = nn.EmbeddingBag(n_ids, embedding_dim, mode="mean", padding_idx=0)
+        self.embedding = kim_embedding_init(
+            nn.EmbeddingBag(n_ids, embedding_dim, mode="mean", padding_idx=0)
+        )
         self.hidden = nn.Linear(embedding_dim, hidden)
         self.output = nn.Linear(hidden, n_classes)
 
@@ -210,7 +246,8 @@ class TextCNN(nn.Module):
     better without it, see ``benchmarks/README.md``); the maximum over positions of every
     filter is concatenated and mapped to logits. Takes int64 token ids of shape
     (n_samples, n_tokens) with ``n_tokens >= 5``, padded with id 0. Pruning removes
-    embedding dimensions and filters.
+    embedding dimensions and filters. The embedding table is drawn from uniform(-0.25, 0.25),
+    as in Kim (2014) (:func:`kim_embedding_init`).
 
     Parameters
     ----------
@@ -237,7 +274,7 @@ class TextCNN(nn.Module):
         self, n_ids, n_classes, embedding_dim=64, n_filters=64, dropout=0.5, batch_norm=False
     ):
         super().__init__()
-        self.embedding = nn.Embedding(n_ids, embedding_dim, padding_idx=0)
+        self.embedding = kim_embedding_init(nn.Embedding(n_ids, embedding_dim, padding_idx=0))
         self.convs = nn.ModuleList(
             nn.Conv1d(embedding_dim, n_filters, width) for width in self.widths
         )

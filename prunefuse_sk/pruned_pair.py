@@ -19,6 +19,7 @@ from .fusion import fused_start_module, fusion_seeds
 from .net_snapshots import module_state
 from .pruning import kept_indices_as_tensors, prune_again, prune_at_init
 from .skorch_nets import initialized_module, proxy_net
+from .sparse_embeddings import use_sparse_embeddings
 from .sync import sync_full_network
 
 __all__ = ["PrunedPair"]
@@ -160,7 +161,7 @@ class PrunedPair:
         """int: parameters of the proxy."""
         return count_parameters(self.proxy_init)
 
-    def new_proxy(self, proxy_params=None, memory_format="auto"):
+    def new_proxy(self, proxy_params=None, memory_format="auto", *, sparse_embeddings=False):
         """An unfitted proxy net at its pruned initialization (a copy: the pair is never trained).
 
         Parameters
@@ -168,14 +169,18 @@ class PrunedPair:
         proxy_params : dict, default=None
             skorch parameter overrides.
         memory_format : {"auto", "channels_last", "contiguous"}, default="auto"
+        sparse_embeddings : bool, default=False
+            Train the embedding layers with sparse gradients
+            (:func:`~prunefuse_sk.sparse_embeddings.use_sparse_embeddings`).
 
         Returns
         -------
         net : skorch.NeuralNetClassifier
         """
-        return proxy_net(
+        net = proxy_net(
             self.template, copy.deepcopy(self.proxy_init), proxy_params, memory_format=memory_format
         )
+        return use_sparse_embeddings(net) if sparse_embeddings else net
 
     def new_fused_net(
         self,
@@ -185,6 +190,7 @@ class PrunedPair:
         fuse_seed,
         seeded,
         fusion_init="reinit",
+        sparse_embeddings="none",
         fused_params=None,
         distillation_weight=0.0,
         temperature=4.0,
@@ -204,8 +210,10 @@ class PrunedPair:
             The learner's fusion seed: the same seed gives the same net.
         seeded : bool
             ``False`` leaves the net's ``random_state`` at None (the learner had none).
-        fusion_init, fused_params, distillation_weight, temperature, memory_format
-            The learner's parameters of the same names.
+        fusion_init, sparse_embeddings, fused_params, distillation_weight, temperature, \
+memory_format
+            The learner's parameters of the same names (``sparse_embeddings="all"`` trains the
+            fused network's embedding layers with sparse gradients).
         start : torch.nn.Module, default=None
             A fused module to start from instead of writing ``proxy_module`` into the full network
             (a restored checkpoint's).
@@ -236,7 +244,10 @@ class PrunedPair:
             random_state=net_seed,
             memory_format=memory_format,
         )
-        return (net.set_params(**fused_params) if fused_params else net), train_seed
+        net = net.set_params(**fused_params) if fused_params else net
+        if sparse_embeddings == "all":
+            use_sparse_embeddings(net)
+        return net, train_seed
 
     def synced(self, net, X, y, *, seed, **pruning):
         """T_sync: train the fused ``net`` on ``(X, y)`` and prune the trained network into the next

@@ -20,9 +20,15 @@ from .exceptions import StaleProxyWarning
 from .net_snapshots import copy_net, net_state, restore_net_state
 from .skorch_nets import fit_seeded
 
-__all__ = ["PROXY_RETRAIN", "ProxyRetraining", "schedule_retraining", "run_retraining"]
+__all__ = [
+    "PROXY_RETRAIN",
+    "ProxyRetraining",
+    "schedule_retraining",
+    "run_retraining",
+    "warm_epoch_count",
+]
 
-PROXY_RETRAIN = ("reinit", "warm")
+PROXY_RETRAIN = ("warm", "reinit")
 
 
 def schedule_retraining(rng, *, only_new=False, sync=False):
@@ -51,8 +57,39 @@ def schedule_retraining(rng, *, only_new=False, sync=False):
     return {"seed": draw_seed(rng), "only_new": bool(only_new), "sync": bool(sync)}
 
 
+def warm_epoch_count(max_epochs, warm_epochs=None):
+    """Epochs of a warm retraining: ``warm_epochs``, or a third of ``max_epochs`` rounded up.
+
+    Parameters
+    ----------
+    max_epochs : int
+        The proxy's ``max_epochs`` (its first training's epochs).
+    warm_epochs : int, default=None
+
+    Returns
+    -------
+    epochs : int
+
+    Examples
+    --------
+    >>> warm_epoch_count(15), warm_epoch_count(10), warm_epoch_count(1), warm_epoch_count(15, 2)
+    (5, 4, 1, 2)
+    >>> warm_epoch_count(0)  # a proxy that is never trained stays so
+    0
+    """
+    return int(warm_epochs) if warm_epochs is not None else -(-int(max_epochs) // 3)
+
+
 def run_retraining(
-    pending, current, new_net, labelled, *, trained_until, proxy_retrain="reinit", init_module=None
+    pending,
+    current,
+    new_net,
+    labelled,
+    *,
+    trained_until,
+    proxy_retrain="warm",
+    warm_epochs=None,
+    init_module=None,
 ):
     """Run a scheduled retraining on a new net or a copy of ``current``; ``current`` is never
     touched.
@@ -72,8 +109,12 @@ def run_retraining(
         All labels so far.
     trained_until : int
         How many of them ``current`` was trained on (``only_new`` continues from there).
-    proxy_retrain : {"reinit", "warm"}, default="reinit"
-        Retrain from the pruned initialization, or continue training a copy of ``current``.
+    proxy_retrain : {"warm", "reinit"}, default="warm"
+        Continue training a copy of ``current`` on all labels for ``warm_epochs`` epochs, or
+        retrain from the pruned initialization for ``max_epochs``.
+    warm_epochs : int, default=None
+        Epochs of a warm run on all labels (:func:`warm_epoch_count`: None is a third of the
+        net's ``max_epochs``). A run on the new rows only (``only_new``) trains ``max_epochs``.
     init_module : torch.nn.Module, default=None
         The pruned initialization: the trained net's ``module`` parameter gets a copy of it
         (skorch trains a module instance in place, so ``module`` would otherwise hold the trained
@@ -92,6 +133,9 @@ def run_retraining(
     try:
         net = copy_net(current) if warm else new_net()
         epochs_before = len(net.history) if getattr(net, "initialized_", False) else 0
+        epochs = None
+        if warm and not pending["only_new"]:
+            epochs = warm_epoch_count(net.max_epochs, warm_epochs)
         # transient: the accelerator of a net with skorch's AccelerateMixin forgets each proxy
         # after its training
         seconds = fit_seeded(
@@ -100,6 +144,7 @@ def run_retraining(
             labelled.y_encoded[start:],
             seed=pending["seed"],
             partial=warm,
+            epochs=epochs,
             transient=True,
         )
     except BaseException as exc:
@@ -201,13 +246,13 @@ class ProxyRetraining:
         neither appending nor editing an entry can change the record."""
         return tuple(copy.deepcopy(self.history))
 
-    def run(self, new_net, labelled, *, proxy_retrain="reinit", init_module=None):
+    def run(self, new_net, labelled, *, proxy_retrain="warm", warm_epochs=None, init_module=None):
         """Run the scheduled retraining (:func:`run_retraining`); the new proxy is swapped in only
         on success.
 
         Parameters
         ----------
-        new_net, labelled, proxy_retrain, init_module
+        new_net, labelled, proxy_retrain, warm_epochs, init_module
             As in :func:`run_retraining`. After a T_sync step (``pending["synced"]``) the run
             starts from ``new_net()``, never from the proxy of the previous pair.
 
@@ -224,6 +269,7 @@ class ProxyRetraining:
             labelled,
             trained_until=self.n_labels,
             proxy_retrain=proxy_retrain,
+            warm_epochs=warm_epochs,
             init_module=init_module,
         )
         self.net, self.n_labels, self.pending = net, len(labelled), None

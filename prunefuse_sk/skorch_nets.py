@@ -127,7 +127,7 @@ def proxy_net(template, init_module, proxy_params=None, *, memory_format="auto")
     return net
 
 
-def fit_seeded(net, X, y, *, seed, partial=False, transient=False):
+def fit_seeded(net, X, y, *, seed, partial=False, epochs=None, transient=False):
     """Train ``net`` with torch's generators seeded (shuffles, dropout); return the seconds taken.
 
     Parameters
@@ -146,6 +146,8 @@ def fit_seeded(net, X, y, *, seed, partial=False, transient=False):
         (``unwrap_after_train=True``) is prepared by its accelerator again first: skorch's
         ``partial_fit`` would otherwise train the bare module, without gradient
         synchronization between processes.
+    epochs : int, default=None
+        Epochs of a ``partial_fit`` (None: the net's ``max_epochs``).
     transient : bool, default=False
         The net is internal and short-lived (a proxy that the next round replaces): what its
         training registered with its ``Accelerator`` (module, criterion, optimizer, data loaders)
@@ -162,7 +164,7 @@ def fit_seeded(net, X, y, *, seed, partial=False, transient=False):
         if partial and is_accelerated(net) and getattr(net, "initialized_", False):
             prepare_again(net)
         if partial:
-            net.partial_fit(X, y)
+            net.partial_fit(X, y, **({} if epochs is None else {"epochs": epochs}))
         else:
             net.fit(X, y)
     return time.perf_counter() - start

@@ -179,7 +179,7 @@ def test_simulate_command_runs_on_text(tmp_path, capsys):
                 "--rounds",
                 "1",
                 "--epochs",
-                "3",
+                "6",
                 "--out",
                 str(tmp_path),
             ]

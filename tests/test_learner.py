@@ -71,17 +71,22 @@ def test_query_accepts_n_instances_and_max_candidates(fitted, digits_flat):
 def test_teach_grows_the_labelled_set_and_retrains_per_policy(mlp_net, digits_flat):
     X, _, y, _ = digits_flat
     epochs = mlp_net.max_epochs
-    reinit = PruneFuseActiveLearner(mlp_net, random_state=0).fit(X[:50], y[:50])
-    reinit.teach(X[50:80], y[50:80])
+    reinit = PruneFuseActiveLearner(mlp_net, proxy_retrain="reinit", random_state=0)
+    reinit.fit(X[:50], y[:50]).teach(X[50:80], y[50:80])
     assert len(reinit.X_training) == len(reinit.y_training) == 80
     assert len(reinit.proxy_.history) == epochs  # a fresh proxy
     assert [h["n_labelled"] for h in reinit.history_] == [50, 80]
 
-    warm = PruneFuseActiveLearner(mlp_net, proxy_retrain="warm", random_state=0).fit(X[:50], y[:50])
+    warm = PruneFuseActiveLearner(mlp_net, random_state=0).fit(X[:50], y[:50])  # the default
     proxy = warm.proxy_
     warm.teach(X[50:80], y[50:80])
-    # warm: training continues on a copy, so a failure would leave the old proxy intact
-    assert len(warm.proxy_.history) == 2 * epochs and len(proxy.history) == epochs
+    # warm: training continues on a copy, so a failure would leave the old proxy intact; each
+    # warm round trains a third of max_epochs, rounded up
+    third = -(-epochs // 3)
+    assert len(warm.proxy_.history) == epochs + third and len(proxy.history) == epochs
+    assert [h["epochs"] for h in warm.history_] == [epochs, third]
+    warm.set_params(warm_epochs=2).teach(X[80:90], y[80:90])
+    assert [h["epochs"] for h in warm.history_] == [epochs, third, 2]
 
     only_new = PruneFuseActiveLearner(mlp_net, random_state=0).fit(X[:50], y[:50])
     only_new.teach(X[50:80], y[50:80], only_new=True)
@@ -90,7 +95,9 @@ def test_teach_grows_the_labelled_set_and_retrains_per_policy(mlp_net, digits_fl
 
 def test_reinit_retrains_from_the_pruned_initialization(mlp_net, digits_flat):
     X, _, y, _ = digits_flat
-    learner = PruneFuseActiveLearner(mlp_net, proxy_params={"max_epochs": 0}, random_state=0)
+    learner = PruneFuseActiveLearner(
+        mlp_net, proxy_params={"max_epochs": 0}, proxy_retrain="reinit", random_state=0
+    )
     learner.fit(X[:40], y[:40]).teach(X[40:60], y[40:60])
     assert state_equal(learner.proxy_.module_.state_dict(), learner.proxy_init_module_.state_dict())
     assert learner.proxy_.max_epochs == 0 and learner.estimator_.max_epochs == mlp_net.max_epochs
@@ -227,12 +234,14 @@ def test_fuse_trains_for_max_epochs_or_the_fused_params(fitted, digits_flat):
 
     from prunefuse_sk import InvalidParameterError
 
-    learner = clone(fitted).set_params(random_state=0).fit(fitted.X_training, fitted.y_training)
+    learner = clone(fitted).set_params(random_state=0, fused_stopping="none")
+    learner.fit(fitted.X_training, fitted.y_training)
     assert len(learner.fuse().history) == 5  # the estimator's max_epochs
     assert len(learner.fuse(max_epochs=2).history) == 2
     learner.set_params(fused_params={"max_epochs": 3})
     assert len(learner.fuse().history) == 3
     assert len(learner.fuse(max_epochs=1).history) == 1  # the call's argument wins
+    learner.set_params(fused_params=None)
     # early stopping on a held-out split: stops once the validation loss has not improved for 2
     # epochs
     learner.set_params(

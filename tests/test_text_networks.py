@@ -198,7 +198,7 @@ def test_token_ids_are_checked_at_every_entry_point(r8_ids, tmp_path):
 
 def test_token_ids_in_a_pipeline_on_raw_strings(r8_ids):
     ids, _, y, _, y_test, texts, texts_test = r8_ids
-    learner = PruneFuseActiveLearner(text_net(FastText, ids), random_state=0)
+    learner = PruneFuseActiveLearner(text_net(FastText, ids, max_epochs=8, lr=1e-2), random_state=0)
     pipe = make_pipeline(TokenIds(max_length=40, max_features=2000), learner)
     pipe.fit(texts[:150], y[:150])
     pool = texts[150:]

@@ -1,0 +1,239 @@
+"""Cheap by default (issue 27): warm proxy retraining, the fused network's stopping rule, sparse
+embedding updates with LazyAdam, and Kim's embedding initialisation."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from skorch import NeuralNetClassifier
+from torch import nn
+
+from prunefuse_sk import InvalidParameterError, LazyAdam, PruneFuseActiveLearner
+from prunefuse_sk.fused_stopping import FusedStopping, stop_reason
+from prunefuse_sk.networks import MLP, FastText, TextCNN, kim_embedding_init
+from prunefuse_sk.sparse_embeddings import embedding_layers, use_sparse_embeddings
+
+from conftest import make_net
+
+N_IDS = 300
+
+
+@pytest.fixture(scope="module")
+def token_data():
+    """Token-id documents whose class is set by which ids they hold (learnable in a few epochs)."""
+    rng = np.random.RandomState(0)
+    y = rng.randint(0, 3, 240)
+    X = rng.randint(2, N_IDS, (240, 12))
+    X[:, :4] = 2 + 10 * y[:, None] + rng.randint(0, 10, (240, 4))  # class-specific ids
+    X[:, -3:] = 0  # padding
+    return X.astype(np.int64), y
+
+
+def text_net(module=TextCNN, **kwargs):
+    return make_net(
+        module, module__n_ids=N_IDS, module__n_classes=3, module__embedding_dim=16, **kwargs
+    )
+
+
+# ------------------------------------------------------------------ LazyAdam
+def test_lazy_adam_is_adam_on_dense_gradients_and_sparse_adam_on_sparse_ones():
+    torch.manual_seed(0)
+    dense = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 2))
+    twin = copy.deepcopy(dense)
+    adam = torch.optim.Adam(dense.parameters(), lr=0.01, weight_decay=0.1)
+    lazy = LazyAdam(twin.parameters(), lr=0.01, weight_decay=0.1)
+    table = nn.Embedding(50, 3, sparse=True)
+    table_twin = copy.deepcopy(table)
+    sparse_adam = torch.optim.SparseAdam(table.parameters(), lr=0.01)
+    lazy_table = LazyAdam(table_twin.parameters(), lr=0.01)
+    for _ in range(15):
+        x, ids = torch.randn(8, 5), torch.randint(0, 50, (6, 4))
+        for net, optimizer, inputs in (
+            (dense, adam, x),
+            (twin, lazy, x),
+            (table, sparse_adam, ids),
+            (table_twin, lazy_table, ids),
+        ):
+            optimizer.zero_grad()
+            net(inputs).pow(2).sum().backward()
+            optimizer.step()
+    for a, b in zip(dense.parameters(), twin.parameters()):
+        torch.testing.assert_close(a, b)  # torch's Adam batches its arithmetic: float32 rounding
+    torch.testing.assert_close(table.weight, table_twin.weight)
+    # Adam's state names: a state dict moves from LazyAdam to Adam
+    torch.optim.Adam(twin.parameters()).load_state_dict(lazy.state_dict())
+
+
+def test_lazy_adam_touches_only_the_rows_of_the_batch():
+    table = nn.Embedding(20, 4, sparse=True, padding_idx=0)
+    optimizer = LazyAdam(table.parameters(), lr=0.1, weight_decay=0.01)
+    before = table.weight.detach().clone()
+    table(torch.tensor([[3, 7, 0]])).sum().backward()
+    optimizer.step()
+    changed = (table.weight != before).any(dim=1).nonzero().ravel().tolist()
+    assert changed == [3, 7]  # not the padding row, not the rest of the table
+    for bad in ({"lr": -1}, {"betas": (0.9, 1.0)}, {"eps": -1e-8}):
+        with pytest.raises(ValueError, match="LazyAdam"):
+            LazyAdam(table.parameters(), **bad)
+
+
+# ------------------------------------------------------------------ sparse embeddings
+def test_use_sparse_embeddings_switches_the_layers_and_the_optimizer():
+    net = make_net(FastText(N_IDS, 3))  # the learner's nets hold a module instance
+    use_sparse_embeddings(net)
+    assert net.optimizer is LazyAdam
+    assert all(layer.sparse for layer in embedding_layers(net.module).values())
+    for kept in (torch.optim.SGD, torch.optim.Adagrad):
+        other = make_net(TextCNN(N_IDS, 3), optimizer=kept)
+        assert use_sparse_embeddings(other).optimizer is kept
+    image = make_net(MLP(4, 2))
+    assert use_sparse_embeddings(image).optimizer is torch.optim.Adam  # no embedding: untouched
+    amsgrad = {"optimizer__amsgrad": True}
+    for refused, extra in ((torch.optim.AdamW, {}), (torch.optim.Adam, amsgrad)):
+        net = make_net(TextCNN(N_IDS, 3), optimizer=refused, **extra)
+        with pytest.raises(InvalidParameterError, match="sparse_embeddings='none'") as info:
+            use_sparse_embeddings(net)
+        assert "LazyAdam" in str(info.value)
+        assert not any(layer.sparse for layer in embedding_layers(net.module).values())
+
+
+@pytest.mark.parametrize("module", [FastText, TextCNN])
+def test_the_proxy_trains_sparse_and_fuses_exactly(module, token_data):
+    X, y = token_data
+    learner = PruneFuseActiveLearner(text_net(module), fusion_init="zero", random_state=0)
+    learner.fit(X[:120], y[:120]).teach(X[120:160], y[120:160])
+    proxy = learner.proxy_
+    assert proxy.optimizer is LazyAdam and isinstance(proxy.optimizer_, LazyAdam)
+    assert all(layer.sparse for layer in embedding_layers(proxy.module_).values())
+    # the rows of ids never seen in training keep their initial values in the proxy
+    seen = np.unique(X[:160])
+    unseen = np.setdiff1d(np.arange(N_IDS), seen)
+    initial = learner.proxy_init_module_.embedding.weight
+    trained = proxy.module_.embedding.weight
+    torch.testing.assert_close(trained[unseen], initial[unseen], rtol=0, atol=0)
+    assert not torch.equal(trained[seen[seen > 0]], initial[seen[seen > 0]])
+    # the fused network (dense by default) computes exactly what the sparse-trained proxy does
+    fused = learner.fuse(train=False)
+    assert not any(layer.sparse for layer in embedding_layers(fused.module_).values())
+    inputs = torch.as_tensor(X[160:])
+    with torch.no_grad():
+        torch.testing.assert_close(
+            fused.module_.eval()(inputs), proxy.module_.eval()(inputs), atol=1e-5, rtol=0
+        )
+
+
+def test_sparse_embeddings_all_and_none(token_data):
+    X, y = token_data
+    everywhere = PruneFuseActiveLearner(text_net(), sparse_embeddings="all", random_state=0)
+    fused = everywhere.fit(X[:120], y[:120]).fuse(max_epochs=2)
+    assert fused.optimizer is LazyAdam
+    assert all(layer.sparse for layer in embedding_layers(fused.module_).values())
+    nowhere = PruneFuseActiveLearner(text_net(), sparse_embeddings="none", random_state=0)
+    nowhere.fit(X[:120], y[:120])
+    assert nowhere.proxy_.optimizer is torch.optim.Adam
+    with pytest.raises(InvalidParameterError, match="sparse_embeddings must be one of"):
+        PruneFuseActiveLearner(text_net(), sparse_embeddings="yes").fit(X[:120], y[:120])
+    learner = PruneFuseActiveLearner(text_net(optimizer=torch.optim.AdamW), random_state=0)
+    with pytest.raises(InvalidParameterError, match="cannot take them"):
+        learner.fit(X[:120], y[:120])
+
+
+# ------------------------------------------------------------------ Kim's initialisation
+def test_reference_text_networks_draw_kim_embeddings():
+    torch.manual_seed(0)
+    for net in (TextCNN(1000, 3, embedding_dim=32), FastText(1000, 3, embedding_dim=32)):
+        weight = net.embedding.weight.detach()
+        assert weight.abs().max() <= 0.25 and weight[1:].std() > 0.12  # uniform(-.25,.25): .144
+        assert torch.count_nonzero(weight[0]) == 0  # padding
+    layer = kim_embedding_init(nn.Embedding(10, 4), bound=0.1)
+    assert layer.weight.abs().max() <= 0.1
+
+
+# ------------------------------------------------------------------ warm retraining
+def test_warm_retraining_is_the_default_and_trains_a_third_of_the_epochs(digits_flat):
+    X, _, y, _ = digits_flat
+    net = make_net(MLP, max_epochs=6, module__n_features=64, module__n_classes=10)
+    learner = PruneFuseActiveLearner(net, random_state=0)
+    assert learner.proxy_retrain == "warm"
+    learner.fit(X[:60], y[:60]).teach(X[60:80], y[60:80])
+    assert [entry["epochs"] for entry in learner.history_] == [6, 2]
+    learner.set_params(proxy_retrain="reinit").teach(X[80:90], y[80:90])
+    assert learner.history_[-1]["epochs"] == 6
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InvalidParameterError, match="warm_epochs must be a positive"):
+            learner.set_params(warm_epochs=bad).teach(X[90:95], y[90:95])
+    assert len(learner.y_training) == 90  # a refused parameter loses no label
+
+
+# ------------------------------------------------------------------ the fused network's stop
+def test_fuse_stops_once_it_has_caught_up_with_the_proxy(digits_flat):
+    X, X_test, y, y_test = digits_flat
+    net = make_net(MLP, max_epochs=30, module__n_features=64, module__n_classes=10)
+    learner = PruneFuseActiveLearner(net, fused_stopping="proxy-loss", random_state=0)
+    learner.fit(X[:300], y[:300])
+    fused = learner.fuse()
+    proxy_loss = learner.proxy_.history[-1, "train_loss"]
+    assert 10 <= fused.n_epochs_ < 30  # at least a third of max_epochs
+    assert fused.stop_reason_.startswith("caught up with the proxy")
+    assert fused.history[-1, "train_loss"] <= proxy_loss
+    assert fused.score(X_test, y_test) > 0.85
+    # the rule is part of the fitted classifier: a clone (GridSearchCV) stops the same way
+    from sklearn.base import clone
+
+    again = clone(fused).fit(learner.X_training, learner.y_training)
+    assert again.n_epochs_ == fused.n_epochs_
+
+
+def test_fuse_stops_on_a_training_loss_plateau_by_default(digits_flat):
+    X, X_test, y, y_test = digits_flat
+    net = make_net(MLP, max_epochs=30, lr=5e-2, module__n_features=64, module__n_classes=10)
+    learner = PruneFuseActiveLearner(net, random_state=0).fit(X[:300], y[:300])
+    fused = learner.fuse()
+    assert learner.fused_stopping == "loss-plateau"
+    assert 10 <= fused.n_epochs_ < 30, fused.n_epochs_
+    assert fused.stop_reason_.startswith("training loss plateau")
+    losses = fused.history[:, "train_loss"]
+    assert min(losses[-2:]) >= min(losses[:-2])  # two epochs without a new best
+    assert fused.score(X_test, y_test) > 0.8
+
+
+def test_fuse_with_max_epochs_is_unchanged_by_the_stopping_rule(digits_flat):
+    X, X_test, y, _ = digits_flat
+    net = make_net(MLP, max_epochs=30, module__n_features=64, module__n_classes=10)
+    with_rule = PruneFuseActiveLearner(net, random_state=0).fit(X[:300], y[:300])
+    without = PruneFuseActiveLearner(net, fused_stopping="none", random_state=0)
+    without.fit(X[:300], y[:300])
+    a, b = with_rule.fuse(max_epochs=12), without.fuse(max_epochs=12)
+    assert a.n_epochs_ == b.n_epochs_ == 12 and a.stop_reason_ == "max_epochs"
+    np.testing.assert_array_equal(a.predict_proba(X_test), b.predict_proba(X_test))
+    assert without.fuse().n_epochs_ == 30  # "none": the paper's fixed schedule
+    with pytest.raises(InvalidParameterError, match="fused_stopping must be one of"):
+        without.set_params(fused_stopping="early").fuse()
+
+
+def test_the_plateau_rule_and_the_minimum():
+    X = np.array([[0, 0], [1, 1]] * 20, dtype=np.float32)
+    y = np.array([0, 1] * 20)
+
+    def fit(callback, lr=0.0):
+        net = NeuralNetClassifier(
+            MLP,
+            module__n_features=2,
+            module__n_classes=2,
+            max_epochs=12,
+            lr=lr,
+            train_split=None,
+            verbose=0,
+            callbacks=[callback],
+        )
+        return net.fit(X, y)
+
+    # lr 0: the loss never improves, so the plateau rule stops after patience + 1 epochs
+    net = fit(FusedStopping(target_loss=None, patience=2))
+    assert len(net.history) == 3 and stop_reason(net).startswith("training loss plateau")
+    net = fit(FusedStopping(target_loss=None, patience=2, min_epochs=7))
+    assert len(net.history) == 7
+    # a target no loss reaches and no plateau: max_epochs
+    net = fit(FusedStopping(target_loss=-1.0, patience=None))
+    assert len(net.history) == 12 and stop_reason(net) == "max_epochs"
