@@ -50,7 +50,11 @@ print("first document, decoded:", ids.inverse_transform(X[:1])[0][:90], "...")
 # PruneFuse with a FastText network
 # ---------------------------------
 # The learner sees int64 ids because the network's first layer is an
-# ``nn.EmbeddingBag``; the proxy has half the embedding dimension.
+# ``nn.EmbeddingBag``; the proxy has half the embedding dimension. By default
+# (``sparse_embeddings="proxy"``) the proxy's embedding gets sparse gradients: a training
+# step updates only the rows of the ids in its batch, with
+# :class:`~prunefuse_sk.sparse_embeddings.LazyAdam` in place of Adam, so the proxy's cost
+# follows the batch rather than the vocabulary.
 rng = np.random.RandomState(0)
 seed = rng.choice(len(X), size=100, replace=False)
 pool = np.setdiff1d(np.arange(len(X)), seed)
@@ -60,7 +64,7 @@ net = NeuralNetClassifier(
     module__n_classes=8,
     criterion=torch.nn.CrossEntropyLoss,
     optimizer=torch.optim.Adam,
-    lr=5e-3,
+    lr=1e-2,  # FastText's Kim-style embeddings (uniform(-0.25, 0.25)) learn best at 1e-2
     max_epochs=10,
     batch_size=32,
     train_split=None,
@@ -69,7 +73,8 @@ net = NeuralNetClassifier(
 learner = PruneFuseActiveLearner(net, pruning_ratio=0.5, random_state=0).fit(X[seed], y[seed])
 print(
     f"proxy {learner.n_params_proxy_:,} of {learner.n_params_full_:,} parameters; "
-    f"embedding {tuple(learner.proxy_.module_.embedding.weight.shape)}"
+    f"embedding {tuple(learner.proxy_.module_.embedding.weight.shape)}, sparse "
+    f"{learner.proxy_.module_.embedding.sparse}, optimizer {learner.proxy_.optimizer.__name__}"
 )
 for round_ in range(4):
     idx, rows = learner.query(X[pool], n=50)
@@ -79,10 +84,14 @@ for round_ in range(4):
         f"round {round_ + 1}: {len(learner.y_training)} labels, "
         f"proxy accuracy {learner.score(X_test, y_test):.3f}"
     )
+# %%
+# ``fuse`` stops the fused network once its training loss levels off (at most after
+# ``max_epochs``), and says when and why.
 fused = learner.fuse()
 print(
     f"fused FastText on {len(learner.y_training)} labels: "
-    f"test accuracy {fused.score(X_test, y_test):.3f}"
+    f"test accuracy {fused.score(X_test, y_test):.3f}; {fused.n_epochs_} epochs "
+    f"({fused.stop_reason_})"
 )
 
 # %%

@@ -1,15 +1,15 @@
-"""When the fused network stops training: once it fits the labels as well as the proxy did.
+"""When the fused network stops training: once its training loss levels off.
 
 The fused network starts from the trained proxy, so it does not have to earn its fit as a
 network trained from scratch does: on Fashion-MNIST it reached full-model active learning's
 accuracy in 2 to 3 epochs where the same network from scratch needed 9 to 14
 (``benchmarks/README.md``). :class:`FusedStopping`, a skorch callback, turns that head start
-into a rule that costs no labels: after at least a third of ``max_epochs``, stop at the end
-of the first epoch whose training loss is at most the trained proxy's last one (the full
-network has caught up with the proxy on the labelled set; more epochs only fit the same
-labels more tightly), or when the training loss has not improved for ``patience`` epochs; in
-any case after ``max_epochs``. The epoch and the reason are recorded in the net's history
-(``stop_reason``).
+into a rule that costs no labels: after at least a third of ``max_epochs``, stop once the
+training loss has not improved on its best for ``patience`` epochs (its loss levels off
+sooner than a scratch network's), or, with a ``target_loss`` (the learner's
+``fused_stopping="proxy-loss"``), at the end of the first epoch whose training loss is at
+most the trained proxy's last one; in any case after ``max_epochs``. The epoch and the
+reason are recorded in the net's history (``stop_reason``).
 """
 
 import numpy as np

@@ -694,9 +694,9 @@ array or DataFrame, or dict of tensors, of shape (n_pool, ...)
         -----
         The fused network starts from the trained proxy's weights, not from scratch: this
         head start lets it reach a scratch-trained network's accuracy in fewer epochs: by
-        default (``fused_stopping="proxy-loss"``) training ends once the fused network's
-        training loss reaches the trained proxy's, and the returned classifier's ``n_epochs_``
-        and ``stop_reason_`` say when and why (see :doc:`/method`). Fusing twice gives the
+        default (``fused_stopping="loss-plateau"``) training ends once the fused network's
+        training loss levels off, and the returned classifier's ``n_epochs_`` and
+        ``stop_reason_`` say when and why (see :doc:`/method`). Fusing twice gives the
         same network: training draws from a fixed seed of its own.
         """
         check_is_fitted(self, "proxy_")
