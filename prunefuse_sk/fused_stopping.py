@@ -49,9 +49,11 @@ class FusedStopping(Callback):
     >>> import numpy as np, torch
     >>> from skorch import NeuralNetClassifier
     >>> from prunefuse_sk.networks import MLP
+    >>> _ = torch.manual_seed(0)
+    >>> rule = FusedStopping(target_loss=0.5, patience=None)  # the target only
     >>> net = NeuralNetClassifier(
     ...     MLP, module__n_features=2, module__n_classes=2, max_epochs=50, lr=0.1,
-    ...     train_split=None, verbose=0, callbacks=[FusedStopping(target_loss=0.5)],
+    ...     train_split=None, verbose=0, callbacks=[rule],
     ... )
     >>> X = np.array([[0, 0], [1, 1]] * 20, dtype=np.float32)
     >>> y = np.array([0, 1] * 20)
