@@ -160,8 +160,9 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         hold instead of its whole vocabulary (see :doc:`/text`). Their optimizer must take
         sparse gradients: ``torch.optim.Adam`` is replaced by
         :class:`~prunefuse_sk.sparse_embeddings.LazyAdam` (same settings, Adam's update for
-        dense parameters, row-wise for the embedding); SGD and Adagrad are kept; any other
-        raises ``InvalidParameterError``. Networks without an embedding layer are unaffected.
+        dense parameters, row-wise for the embedding); SGD and Adagrad without weight decay
+        are kept; any other raises ``InvalidParameterError``. Networks without an embedding
+        layer are unaffected.
     fused_stopping : {"loss-plateau", "proxy-loss", "none"}, default="loss-plateau"
         When :meth:`fuse` (called without ``max_epochs``) stops training the fused network
         (:class:`~prunefuse_sk.fused_stopping.FusedStopping`, never before a third of

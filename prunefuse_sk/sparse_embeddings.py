@@ -165,8 +165,11 @@ def embedding_layers(module):
 def _sparse_optimizer(net, option):
     """The optimizer class ``net`` trains with once its embeddings give sparse gradients."""
     optimizer = net.optimizer
-    if isinstance(optimizer, type) and issubclass(optimizer, (LazyAdam, *_TAKE_SPARSE)):
+    if isinstance(optimizer, type) and issubclass(optimizer, LazyAdam):
         return optimizer
+    decay = net.get_params_for("optimizer").get("weight_decay", 0)
+    if isinstance(optimizer, type) and issubclass(optimizer, _TAKE_SPARSE) and not decay:
+        return optimizer  # their weight decay adds a dense tensor to the sparse gradient
     if optimizer is torch.optim.Adam:
         # Adam refuses sparse gradients; LazyAdam takes the same lr, betas, eps, weight_decay
         extra = sorted(
@@ -175,6 +178,8 @@ def _sparse_optimizer(net, option):
         if not extra:
             return LazyAdam
         reason = f"torch.optim.Adam with {', '.join(f'optimizer__{key}' for key in extra)}"
+    elif decay:
+        reason = f"{getattr(optimizer, '__name__', optimizer)} with optimizer__weight_decay"
     else:
         reason = getattr(optimizer, "__name__", repr(optimizer))
     raise InvalidParameterError(
@@ -182,7 +187,7 @@ def _sparse_optimizer(net, option):
         f"({reason}) cannot take them. Pass sparse_embeddings='none' to train with dense "
         "gradients, or an optimizer that takes sparse ones: prunefuse_sk.LazyAdam (Adam's "
         "update; plain torch.optim.Adam is replaced by it automatically), torch.optim.SGD or "
-        "torch.optim.Adagrad."
+        "torch.optim.Adagrad without weight decay."
     )
 
 
@@ -191,8 +196,9 @@ def use_sparse_embeddings(net, option="sparse_embeddings"):
 
     Every ``nn.Embedding``/``nn.EmbeddingBag`` of the net's module instance gets
     ``sparse=True``. ``torch.optim.Adam`` (without other options than ``lr``, ``betas``,
-    ``eps``, ``weight_decay``) becomes :class:`LazyAdam` with the same settings; SGD, Adagrad
-    and LazyAdam are kept. A network without an embedding layer is returned unchanged.
+    ``eps``, ``weight_decay``) becomes :class:`LazyAdam` with the same settings; LazyAdam, and
+    SGD and Adagrad without weight decay (theirs fails on sparse gradients), are kept. A
+    network without an embedding layer is returned unchanged.
 
     Parameters
     ----------

@@ -90,7 +90,12 @@ def test_use_sparse_embeddings_switches_the_layers_and_the_optimizer():
     image = make_net(MLP(4, 2))
     assert use_sparse_embeddings(image).optimizer is torch.optim.Adam  # no embedding: untouched
     amsgrad = {"optimizer__amsgrad": True}
-    for refused, extra in ((torch.optim.AdamW, {}), (torch.optim.Adam, amsgrad)):
+    decay = {"optimizer__weight_decay": 0.01}
+    for refused, extra in (
+        (torch.optim.AdamW, {}),
+        (torch.optim.Adam, amsgrad),
+        (torch.optim.SGD, decay),  # torch's SGD cannot add weight decay to a sparse gradient
+    ):
         net = make_net(TextCNN(N_IDS, 3), optimizer=refused, **extra)
         with pytest.raises(InvalidParameterError, match="sparse_embeddings='none'") as info:
             use_sparse_embeddings(net)
