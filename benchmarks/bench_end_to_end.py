@@ -14,7 +14,10 @@ Methods (all least confidence, all from the same random initial labels per seed)
 library's defaults (warm proxy retraining, a third of the epochs per later round; the fused
 network stopped on a training-loss plateau); ``prunefuse-paper`` (p = 0.5 with the paper's
 schedule: the proxy retrained from its pruned initialization every round, the fused network
-trained for all ``max_epochs``). A table of time per phase (proxy training, pool scoring, the
+trained for all ``max_epochs``); ``prunefuse-proxy-loss`` (the defaults with
+``fused_stopping="proxy-loss"``: the fused network also stops once its training loss reaches
+the trained proxy's last one). ``--methods`` runs a subset (full-model AL always runs).
+A table of time per phase (proxy training, pool scoring, the
 final network's training) shows where each session goes.
 
 Data: Fashion-MNIST (Debian package ``dataset-fashion-mnist``, official split) or
@@ -68,7 +71,15 @@ PAPER = {
     "proxy_retrain": "reinit",
     "fused_stopping": "none",
 }
-METHODS = ["random", "full", "prunefuse-p0.5", "prunefuse-p0.7", PAPER]
+# the defaults with the fused network stopped once its training loss reaches the proxy's last one
+PROXY_LOSS = {
+    "method": "prunefuse",
+    "name": "prunefuse-proxy-loss",
+    "pruning_ratio": 0.5,
+    "fused_stopping": "proxy-loss",
+}
+METHODS = ["random", "full", "prunefuse-p0.5", "prunefuse-p0.7", PAPER, PROXY_LOSS]
+METHOD_NAMES = [m if isinstance(m, str) else m["name"] for m in METHODS]
 TARGETS = {
     "end_to_end_p05": 0.30,
     "accuracy_p05_pt": 0.2,
@@ -109,6 +120,13 @@ def build_parser():
     parser.add_argument(
         "--skip-curve", action="store_true", help="skip the fused-vs-scratch epoch curve"
     )
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=METHOD_NAMES,
+        default=METHOD_NAMES,
+        help="the arms to run (full-model AL is always run: every ratio is taken against it)",
+    )
     parser.add_argument("--out", default=RESULTS)
     parser.add_argument("--tag", default=None)
     return parser
@@ -139,7 +157,7 @@ def accuracy_table(records, methods, seeds):
     budgets = sorted({r["n_labels"] for r in records})
     lines = [
         "test accuracy, mean +- std over seeds " + str(seeds),
-        f"{'labels':>8} " + " ".join(f"{m:>17}" for m in methods),
+        f"{'labels':>8} " + " ".join(f"{m:>20}" for m in methods),
     ]
     for n in budgets:
         cells = []
@@ -150,9 +168,9 @@ def accuracy_table(records, methods, seeds):
                 if r["method"] == m and r["n_labels"] == n and r["accuracy"] == r["accuracy"]
             ]
             cells.append(
-                f"{_mean_std(accs)[0]:.4f} +- {_mean_std(accs)[1]:.4f}" if accs else f"{'-':>17}"
+                f"{_mean_std(accs)[0]:.4f} +- {_mean_std(accs)[1]:.4f}" if accs else f"{'-':>20}"
             )
-        lines.append(f"{n:>8} " + " ".join(f"{c:>17}" for c in cells))
+        lines.append(f"{n:>8} " + " ".join(f"{c:>20}" for c in cells))
     return "\n".join(lines)
 
 
@@ -163,7 +181,7 @@ def session_table(per, methods, seeds):
         "[min-max] over seeds;",
         "ratio = ours / full-model AL of the same seed (median of per-seed ratios); fastest = "
         "min(ours) / min(full)",
-        f"{'method':>16} {'session s':>22} {'ratio':>6} {'fastest':>7} {'selection s':>22} "
+        f"{'method':>20} {'session s':>22} {'ratio':>6} {'fastest':>7} {'selection s':>22} "
         f"{'ratio':>6} {'fastest':>7} {'final train s':>13} {'final acc':>17}",
     ]
     summary = {}
@@ -194,7 +212,7 @@ def session_table(per, methods, seeds):
         }
         summary[m] = row
         lines.append(
-            f"{m:>16} {row['session_median']:>8.1f} "
+            f"{m:>20} {row['session_median']:>8.1f} "
             f"[{row['session_min']:>6.1f}-{row['session_max']:>6.1f}] "
             f"{row['session_ratio']:>6.3f} {row['session_ratio_fastest']:>7.3f} "
             f"{row['selection_median']:>8.1f} "
@@ -287,9 +305,10 @@ def curve_table(curves, target):
 def verdicts(summary, curve_summary):
     lines = []
     full = summary["full"]
-    pf5, pf7 = summary.get("prunefuse-p0.5"), summary.get("prunefuse-p0.7")
+    pf7 = summary.get("prunefuse-p0.7")
     random = summary.get("random")
-    for name, row in (("prunefuse-p0.5", pf5), ("prunefuse-paper", summary.get("prunefuse-paper"))):
+    session_arms = ("prunefuse-p0.5", "prunefuse-paper", "prunefuse-proxy-loss")
+    for name, row in ((name, summary.get(name)) for name in session_arms):
         if row is None:
             continue
         ok = (
@@ -430,7 +449,9 @@ def main(argv=None):
     tag = _setup_run(args)
     os.makedirs(args.out, exist_ok=True)
     X, X_test, y, y_test = load(args.dataset)
-    methods = [m if isinstance(m, str) else m["name"] for m in METHODS]
+    chosen = set(args.methods) | {"full"}
+    arms = [m for m in METHODS if (m if isinstance(m, str) else m["name"]) in chosen]
+    methods = [m if isinstance(m, str) else m["name"] for m in arms]
     header = _header(args, X, X_test)
     print(header, flush=True)
     start = time.perf_counter()
@@ -440,7 +461,7 @@ def main(argv=None):
         y,
         X_test,
         y_test,
-        methods=METHODS,
+        methods=arms,
         initial_size=args.initial,
         batch_sizes=args.batch,
         n_rounds=args.rounds,

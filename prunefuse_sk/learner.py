@@ -23,7 +23,8 @@ from ._random import (
     random_state_from_data,
     torch_seed_scope,
 )
-from .architecture import example_batch, output_width, token_input
+from .architecture import example_batch, output_width, token_input, unwrap_module
+from .exceptions import ProxyVocabularyError
 from .fused_stopping import add_fused_stopping, stop_reason
 from .inputs import as_samples, check_inputs
 from .labelled import LabelledSet, QueryRecord
@@ -33,6 +34,7 @@ from .net_snapshots import load_weights, net_state, picklable, restore_net_state
 from .networks import default_estimator
 from .parameter_checks import check_flags, check_int
 from .pools import as_pool, selected_rows
+from .proxy_vocabulary import ProxyVocabulary, count_token_ids, vocabulary_fraction
 from .pruned_pair import PrunedPair
 from .retraining import ProxyRetraining
 from .skorch_nets import fit_seeded, initialized_module
@@ -57,6 +59,7 @@ _PRIVATE_STATE = (
     "_last_query",
     "_rng",
     "_sample_shape",
+    "_vocabulary",
     *_PLAIN_STATE,
 )
 _FUSION_PARAMS = (
@@ -77,11 +80,13 @@ def _read_only(value):
     return value
 
 
-def _read_from(owner, name, *, none_before_fit=False):
+def _read_from(owner, name, *, none_before_fit=False, may_be_none=False):
     """A fitted attribute read from one of the learner's state objects.
 
     The owner is ``_pair``, ``_retraining`` or ``_labelled``; arrays come back as read-only
-    views, so the state cannot be changed by accident. The property has no docstring of its
+    views, so the state cannot be changed by accident. ``none_before_fit`` answers None
+    before ``fit``; ``may_be_none`` lets a fitted learner answer None (else None means the
+    first retraining failed). The property has no docstring of its
     own: each attribute is documented once, in the class docstring's Attributes section
     (numpydoc would replace that description by a property's docstring, and autodoc would
     list the property a second time).
@@ -91,7 +96,7 @@ def _read_from(owner, name, *, none_before_fit=False):
         if not none_before_fit:
             check_is_fitted(self, "classes_")
         value = getattr(self.__dict__.get(owner), name, None)
-        if value is None and not none_before_fit:
+        if value is None and not (none_before_fit or may_be_none):
             raise AttributeError(
                 "The learner has no trained proxy: its first retraining failed; call refit()."
             )
@@ -163,6 +168,17 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         dense parameters, row-wise for the embedding); SGD and Adagrad without weight decay
         are kept; any other raises ``InvalidParameterError``. Networks without an embedding
         layer are unaffected.
+    proxy_vocabulary : float in (0, 1], "auto" or None, default=None
+        For a network whose input layer is an ``nn.Embedding``/``nn.EmbeddingBag``: the
+        proxy embeds only this fraction of the vocabulary, the ids that occur most often in
+        ``fit``'s labelled set and ``X_pool`` (``"auto"``: ``1 - pruning_ratio``; None: every
+        id). Inside the proxy every other id is the unknown id; :meth:`fuse` puts the kept
+        rows back at their ids and gives the dropped ones the proxy's unknown-id vector (see
+        :doc:`/text`). A fraction outside (0, 1], or one that keeps no token, raises
+        ``ProxyVocabularyError``.
+    unknown_id : int, default=1
+        The id of the unknown token (``TokenIds``' is 1): what the ids the proxy vocabulary
+        drops become inside the proxy. Used only with ``proxy_vocabulary``.
     fused_stopping : {"loss-plateau", "proxy-loss", "none"}, default="loss-plateau"
         When :meth:`fuse` (called without ``max_epochs``) stops training the fused network
         (:class:`~prunefuse_sk.fused_stopping.FusedStopping`, never before a third of
@@ -212,6 +228,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     full_init_module_ : torch.nn.Module
         The full-size network at its initialization (on the CPU): what the proxy was pruned
         from and what :meth:`fuse` writes the trained proxy into.
+    proxy_vocabulary_ : ndarray of int64 or None
+        The token ids the proxy embeds (sorted), with ``proxy_vocabulary`` set; else None.
     proxy_init_module_ : torch.nn.Module
         The proxy at its initialization (on the CPU): the pruned ``full_init_module_``, the
         start of every ``"reinit"`` retraining.
@@ -281,6 +299,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     embedding_layer_ = _read_from("_pair", "embedding_layer")
     n_params_full_ = _read_from("_pair", "n_params_full")
     n_params_proxy_ = _read_from("_pair", "n_params_proxy")
+    proxy_vocabulary_ = _read_from("_pair", "vocabulary_ids", may_be_none=True)
     proxy_ = _read_from("_retraining", "net")
     proxy_stale_ = _read_from("_retraining", "stale")
     history_ = _read_from("_retraining", "history_entries")
@@ -303,6 +322,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         fused_params=None,
         fusion_init="reinit",
         sparse_embeddings="proxy",
+        proxy_vocabulary=None,
+        unknown_id=1,
         fused_stopping="loss-plateau",
         distillation_weight=0.0,
         temperature=4.0,
@@ -323,6 +344,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self.fused_params = fused_params
         self.fusion_init = fusion_init
         self.sparse_embeddings = sparse_embeddings
+        self.proxy_vocabulary = proxy_vocabulary
+        self.unknown_id = unknown_id
         self.fused_stopping = fused_stopping
         self.distillation_weight = distillation_weight
         self.temperature = temperature
@@ -341,7 +364,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             print(f"[PruneFuse] {message}", flush=True)
 
     # ------------------------------------------------------------- public API
-    def fit(self, X, y):
+    def fit(self, X, y, *, X_pool=None):
         """Start over with ``(X, y)`` as the labelled set: prune a fresh init and train the proxy.
 
         The constructor parameters are checked here, as in scikit-learn. Once ``X`` and ``y``
@@ -359,6 +382,10 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         y : array-like of shape (n_samples,)
             Their labels. Without an ``estimator``, at least 2 classes (the default network
             is sized from them).
+        X_pool : array-like, torch.Tensor, sparse matrix, DataFrame or dask collection of \
+shape (n_pool, ...), default=None
+            The unlabelled pool, read a batch at a time: with ``proxy_vocabulary`` set, its
+            token ids count toward the ids the proxy keeps. Ignored otherwise.
 
         Returns
         -------
@@ -386,6 +413,9 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         PruningError
             If pruning cannot produce a valid proxy (``UnsupportedArchitectureError``,
             ``HardCodedShapeError``: see :doc:`/errors`).
+        ProxyVocabularyError
+            If ``proxy_vocabulary`` keeps no token, or is set for a network whose input layer
+            is not an embedding.
         """
         self._validate_params()
         # layout only: float32 or int64 is decided by the network's input layer below
@@ -406,6 +436,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             y, output_width(full, example), getattr(template, "classes", None)
         )
         y_encoded = encode_labels(y, classes)
+        self._vocabulary = self._proxy_vocabulary(full, X, X_pool)
         prune_seed = draw_seed(rng)
         self._pair = PrunedPair.prune(template, full, example, **self._pruning_params(prune_seed))
         self.classes_ = classes
@@ -898,7 +929,32 @@ or DataFrame of shape (n_samples, ...)
             "importance": self.importance,
             "ignored_layers": self.ignored_layers,
             "random_state": seed,
+            "vocabulary": self.__dict__.get("_vocabulary"),
         }
+
+    def _proxy_vocabulary(self, full, X, X_pool):
+        """The ids the proxy embeds (``proxy_vocabulary``), counted on ``X`` and ``X_pool``."""
+        fraction = vocabulary_fraction(self.proxy_vocabulary, self.pruning_ratio)
+        if fraction is None:
+            return None
+        tokens = token_input(full)
+        if tokens is None:
+            raise ProxyVocabularyError(
+                f"proxy_vocabulary={self.proxy_vocabulary!r} needs a network whose input layer is "
+                "an nn.Embedding or nn.EmbeddingBag (it keeps some of its rows); this network "
+                "takes features. Pass proxy_vocabulary=None."
+            )
+        name, n_ids = tokens
+        if X_pool is not None:
+            as_pool(X_pool).check_shape(tuple(X.shape[1:]))
+        counts = count_token_ids(n_ids, X, X_pool, layer=name)
+        return ProxyVocabulary.from_counts(
+            name,
+            counts,
+            fraction,
+            unknown_id=self.unknown_id,
+            padding_id=unwrap_module(full).get_submodule(name).padding_idx,
+        )
 
     def _new_proxy(self):
         return self._pair.new_proxy(
@@ -1025,6 +1081,7 @@ or DataFrame of shape (n_samples, ...)
         labelled = LabelledSet.from_arrays(state)
         sample_shape = tuple(state["sample_shape"])
         template = self._template(sample_shape, len(state["classes"]))
+        self._vocabulary = ProxyVocabulary.from_state(state)
         self._pair = PrunedPair.from_state(
             template,
             state,

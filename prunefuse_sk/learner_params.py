@@ -20,6 +20,7 @@ from .fused_stopping import FUSED_STOPPING
 from .fusion import FUSION_INITS
 from .memory_format import MEMORY_FORMATS
 from .parameter_checks import check_skorch_overrides, validate_params
+from .proxy_vocabulary import check_proxy_vocabulary
 from .pruning import IMPORTANCES
 from .retraining import PROXY_RETRAIN
 from .sparse_embeddings import SPARSE_EMBEDDINGS
@@ -50,6 +51,12 @@ PARAMETERS = {
     "fused_params": ([dict, None], "a dict of skorch parameters, or None"),
     "fusion_init": ([StrOptions(set(FUSION_INITS))], f"one of {FUSION_INITS}"),
     "sparse_embeddings": ([StrOptions(set(SPARSE_EMBEDDINGS))], f"one of {SPARSE_EMBEDDINGS}"),
+    # check_proxy_vocabulary raises ProxyVocabularyError
+    "proxy_vocabulary": ("no_validation", ""),
+    "unknown_id": (
+        [Interval(Integral, 0, None, closed="left")],
+        "a non-negative integer (the unknown token's id)",
+    ),
     "fused_stopping": ([StrOptions(set(FUSED_STOPPING))], f"one of {FUSED_STOPPING}"),
     "distillation_weight": (
         [Interval(Real, 0, 1, closed="both")],
@@ -83,6 +90,7 @@ _NO_BOOLS = (
     "sync_every",
     "verbose",
     "warm_epochs",
+    "unknown_id",
 )
 
 
@@ -116,6 +124,8 @@ def check_learner_params(learner):
         Naming the parameter and what it must be.
     UnknownStrategyError
         If ``query_strategy`` is neither a built-in name nor a callable.
+    ProxyVocabularyError
+        If ``proxy_vocabulary`` is not a fraction in (0, 1], ``"auto"`` or None.
     """
     _check_not_a_module(learner.estimator)
     validate_params(learner, _RULES, no_bools=_NO_BOOLS)
@@ -134,3 +144,4 @@ def check_learner_params(learner):
         "fused_params", learner.fused_params, "the fused network's module is the full network"
     )
     get_strategy(learner.query_strategy)
+    check_proxy_vocabulary(learner.proxy_vocabulary)

@@ -14,6 +14,7 @@ __all__ = [
     "SmallResNet",
     "FastText",
     "TextCNN",
+    "CharCNN",
     "SmallTransformer",
     "kim_embedding_init",
     "default_estimator",
@@ -292,6 +293,72 @@ class TextCNN(nn.Module):
             for conv, norm in zip(self.convs, self.norms)
         ]
         return self.output(self.dropout(torch.cat(pooled, dim=1)))
+
+
+class CharCNN(nn.Module):
+    """A character-level convolutional text classifier, after Zhang et al. (2015) and VDCNN.
+
+    Character embeddings, then a stack of 1-D convolutions (ReLU after each, max-pooling by
+    ``pool`` after the first two), the maximum over positions of every filter, a hidden layer
+    and logits. Takes int64 character ids of shape (n_samples, n_characters), padded with
+    id 0, e.g. from :class:`prunefuse_sk.text.CharIds`. Its cost lives in the convolutions,
+    which pruning narrows, not in a vocabulary (the alphabet has about a hundred ids). The
+    embedding table is drawn from uniform(-0.25, 0.25) (:func:`kim_embedding_init`).
+
+    Parameters
+    ----------
+    n_ids, n_classes : int
+        Alphabet size including padding and unknown (``CharIds.n_ids_``), and output units.
+    embedding_dim : int, default=16
+    n_filters : int, default=64
+        Filters of every convolution (Zhang et al. use 256; 64 keeps a CPU run short).
+    kernel_sizes : tuple of int, default=(7, 7, 3, 3)
+        One convolution per entry; each keeps the sequence length (zero padding).
+    pool : int, default=3
+        Max-pooling window and stride after the first two convolutions.
+    hidden : int, default=128
+    dropout : float, default=0.5
+        Dropout before the hidden and the output layer.
+
+    Examples
+    --------
+    >>> net = CharCNN(n_ids=70, n_classes=4)
+    >>> net(torch.randint(0, 70, (2, 100))).shape
+    torch.Size([2, 4])
+    """
+
+    def __init__(
+        self,
+        n_ids,
+        n_classes,
+        embedding_dim=16,
+        n_filters=64,
+        kernel_sizes=(7, 7, 3, 3),
+        pool=3,
+        hidden=128,
+        dropout=0.5,
+    ):
+        super().__init__()
+        self.embedding = kim_embedding_init(nn.Embedding(n_ids, embedding_dim, padding_idx=0))
+        widths = [embedding_dim] + [n_filters] * len(kernel_sizes)
+        self.convs = nn.ModuleList(
+            nn.Conv1d(widths[i], widths[i + 1], size, padding=size // 2)
+            for i, size in enumerate(kernel_sizes)
+        )
+        self.pool = nn.MaxPool1d(pool, ceil_mode=True)
+        self.dropout = nn.Dropout(dropout)
+        self.hidden = nn.Linear(n_filters, hidden)
+        self.output = nn.Linear(hidden, n_classes)
+
+    @_forward_doc("(n_samples, n_characters), int64: character ids")
+    def forward(self, X):
+        h = self.embedding(X).transpose(1, 2)  # (n, embedding_dim, n_characters)
+        for i, conv in enumerate(self.convs):
+            h = torch.relu(conv(h))
+            if i < 2:
+                h = self.pool(h)
+        h = self.dropout(h.amax(dim=2))
+        return self.output(self.dropout(torch.relu(self.hidden(h))))
 
 
 class SmallTransformer(nn.Module):

@@ -43,6 +43,8 @@ class PrunedPair:
         The layers whose output units were protected from pruning.
     embedding_layer : str
         The output layer whose input is the penultimate embedding.
+    vocabulary : ProxyVocabulary or None, default=None
+        The token ids the proxy's input embedding keeps (None: all).
 
     Examples
     --------
@@ -68,6 +70,7 @@ class PrunedPair:
     kept_indices: dict
     output_layers: tuple
     embedding_layer: str
+    vocabulary: object = None
 
     @classmethod
     def prune(cls, template, full_module, example_inputs, **pruning):
@@ -80,17 +83,22 @@ class PrunedPair:
         example_inputs : torch.Tensor
             A small batch to trace the network with, on the module's device.
         **pruning
-            ``pruning_ratio``, ``importance``, ``ignored_layers``, ``random_state``, as in
-            :func:`~prunefuse_sk.pruning.prune_at_init`.
+            ``pruning_ratio``, ``importance``, ``ignored_layers``, ``random_state``,
+            ``vocabulary``, as in :func:`~prunefuse_sk.pruning.prune_at_init`.
 
         Returns
         -------
         pair : PrunedPair
         """
-        return cls._of(template, full_module, prune_at_init(full_module, example_inputs, **pruning))
+        return cls._of(
+            template,
+            full_module,
+            prune_at_init(full_module, example_inputs, **pruning),
+            pruning.get("vocabulary"),
+        )
 
     @classmethod
-    def _of(cls, template, full_module, pruned):
+    def _of(cls, template, full_module, pruned, vocabulary=None):
         return cls(
             template,
             copy.deepcopy(full_module).cpu(),
@@ -98,6 +106,7 @@ class PrunedPair:
             pruned.kept_indices,
             tuple(pruned.output_layers),
             embedding_layer(full_module, pruned.output_layers),
+            vocabulary,
         )
 
     @classmethod
@@ -132,10 +141,11 @@ class PrunedPair:
             full, example_inputs, state["kept_indices"], state["kept_shapes"], **pruning
         )
         load(pruned.module, state["proxy_init"], "initial proxy")
-        return cls._of(template, full, pruned)
+        return cls._of(template, full, pruned, pruning.get("vocabulary"))
 
     def as_state(self):
-        """The pair as plain data: both initial state dicts, the kept-index maps, the output layers.
+        """The pair as plain data: both initial state dicts, the kept-index maps, the output layers
+        and the proxy's vocabulary.
 
         Returns
         -------
@@ -149,6 +159,7 @@ class PrunedPair:
             "kept_shapes": kept_shapes,
             "output_layers": list(self.output_layers),
             "embedding_layer": self.embedding_layer,
+            **(self.vocabulary.as_state() if self.vocabulary is not None else {}),
         }
 
     @property
@@ -160,6 +171,11 @@ class PrunedPair:
     def n_params_proxy(self):
         """int: parameters of the proxy."""
         return count_parameters(self.proxy_init)
+
+    @property
+    def vocabulary_ids(self):
+        """ndarray of int64 or None: the token ids the proxy embeds, when not all of them."""
+        return None if self.vocabulary is None else self.vocabulary.kept_ids
 
     def new_proxy(self, proxy_params=None, memory_format="auto", *, sparse_embeddings=False):
         """An unfitted proxy net at its pruned initialization (a copy: the pair is never trained).
@@ -233,6 +249,7 @@ memory_format
                 fusion_init=fusion_init,
                 seed=fresh_seed,
                 memory_format=memory_format,
+                vocabulary=self.vocabulary,
             )
         net = fused_net(
             self.template,
@@ -274,4 +291,4 @@ memory_format
         trained, pruned, stats = sync_full_network(
             net, X, y, seed=seed, example_inputs=example_batch(X, self.template.device), **pruning
         )
-        return self._of(self.template, trained, pruned), stats
+        return self._of(self.template, trained, pruned, pruning.get("vocabulary")), stats

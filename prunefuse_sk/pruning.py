@@ -458,6 +458,7 @@ def prune_at_init(
     importance="l2",
     ignored_layers=None,
     random_state=None,
+    vocabulary=None,
 ):
     """Prune a network at initialization and record where every kept weight came from.
 
@@ -485,6 +486,9 @@ def prune_at_init(
     random_state : int, RandomState instance or None, default=None
         Seeds ``"random"`` importance (drawn on the CPU, so the ranking is the same on
         every device) and tie-breaking in torch-pruning.
+    vocabulary : ProxyVocabulary, default=None
+        Also cut the input embedding to these token ids' rows
+        (:class:`~prunefuse_sk.proxy_vocabulary.ProxyVocabulary`).
 
     Returns
     -------
@@ -567,19 +571,25 @@ def prune_at_init(
 
     kept, pruned_layers = _kept_indices_of(model, origins, full_shapes, pruning_ratio)
     if not pruned_layers:
-        warnings.warn(
-            "Pruning removed nothing: torch-pruning found no prunable channel outside the "
-            f"protected output layers {list(output_layers)} (recurrent layers and parameters used "
-            "outside nn.Linear/nn.Conv are not pruned). The proxy is as large as the full network.",
-            UserWarning,
-            stacklevel=2,
-        )
+        _warn_nothing_pruned(output_layers)
+    if vocabulary is not None:
+        kept = vocabulary.restrict(model, kept)
     _check_forward(model, example_inputs)
     return PrunedNetwork(
         module=model,
         kept_indices=kept,
         output_layers=tuple(output_layers),
         pruned_layers=tuple(pruned_layers),
+    )
+
+
+def _warn_nothing_pruned(output_layers):
+    warnings.warn(
+        "Pruning removed nothing: torch-pruning found no prunable channel outside the "
+        f"protected output layers {list(output_layers)} (recurrent layers and parameters used "
+        "outside nn.Linear/nn.Conv are not pruned). The proxy is as large as the full network.",
+        UserWarning,
+        stacklevel=3,
     )
 
 

@@ -612,7 +612,9 @@ class _Run:
                 random_state=self._seed("learner"),
                 **params,
             )
-            self.learner.fit(X_lab, y_lab)
+            # a proxy vocabulary counts the ids of the labelled rows and the pool
+            pool = {"X_pool": self.c.X} if params.get("proxy_vocabulary") is not None else {}
+            self.learner.fit(X_lab, y_lab, **pool)
             self.selector_flops = _FlopModel(self.learner.proxy_init_module_, self.c.probe)
         else:
             self.learner.teach(self.c.X[self.pending], self.c.y[self.pending])

@@ -29,6 +29,7 @@ def sync_full_network(
     importance="l2",
     ignored_layers=None,
     random_state=None,
+    vocabulary=None,
 ):
     """Train a fused net on the labelled set, then prune the *trained* network into the next proxy.
 
@@ -42,7 +43,7 @@ def sync_full_network(
         Seed of the training run.
     example_inputs : torch.Tensor
         A small batch for tracing the pruning graph; moved to the device the net trained on.
-    pruning_ratio, importance, ignored_layers, random_state
+    pruning_ratio, importance, ignored_layers, random_state, vocabulary
         As in :func:`~prunefuse_sk.pruning.prune_at_init`.
 
     Returns
@@ -64,6 +65,7 @@ def sync_full_network(
         importance=importance,
         ignored_layers=ignored_layers,
         random_state=random_state,
+        vocabulary=vocabulary,
     )
     return trained, pruned, {"seconds": time.perf_counter() - start, "epochs": len(net.history)}
 

@@ -3,7 +3,10 @@
 :class:`TokenIds` learns its vocabulary with
 :class:`~sklearn.feature_extraction.text.CountVectorizer` (same tokenizer, lower-casing,
 ``max_features`` and ``min_df``) and turns each document into a fixed-length row of int64 ids for
-an ``nn.Embedding``/``nn.EmbeddingBag`` input layer.
+an ``nn.Embedding``/``nn.EmbeddingBag`` input layer. :class:`CharIds` does the same with
+characters, for a character-level network such as
+:class:`~prunefuse_sk.networks.CharCNN`, whose cost lives in convolutions rather than in a
+vocabulary.
 """
 
 from numbers import Integral
@@ -19,7 +22,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["TokenIds", "PADDING_ID", "UNKNOWN_ID"]
+__all__ = ["TokenIds", "CharIds", "PADDING_ID", "UNKNOWN_ID"]
 
 PADDING_ID = 0  # fills the row after the document's last token
 UNKNOWN_ID = 1  # a token outside the vocabulary
@@ -189,6 +192,167 @@ class TokenIds(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 f"{rows.max()}."
             )
         return [" ".join(t for t in tokens[row] if t) for row in rows]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags
+
+
+class CharIds(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Raw strings to padded/truncated int64 character ids for a character-level network.
+
+    The alphabet is the ``max_features`` most frequent characters of the training documents
+    (ties: the earlier character in code-point order), or the characters of ``alphabet``;
+    character ``c`` gets id ``2 + its position in alphabet_``, id 0 is padding and id 1 an
+    unknown character. Each document becomes its first ``max_length`` characters, in order,
+    followed by padding.
+
+    Parameters
+    ----------
+    max_length : int, default=512
+        Characters kept per document (columns of the output); longer documents are truncated.
+    max_features : int, default=100
+        Alphabet size when it is learned from the documents.
+    lowercase : bool, default=True
+        Lower-case the documents first.
+    alphabet : str, default=None
+        A fixed alphabet instead of a learned one, e.g. Zhang et al.'s (2015) 70 characters
+        ``string.ascii_lowercase + string.digits + string.punctuation + "\\n"``.
+
+    Attributes
+    ----------
+    alphabet_ : str
+        The characters that have an id, in id order (id 2 first).
+    n_ids_ : int
+        ``len(alphabet_) + 2``: the ``num_embeddings`` an embedding layer needs.
+
+    Examples
+    --------
+    >>> chars = CharIds(max_length=6).fit(["abba", "cab"])
+    >>> chars.alphabet_
+    'abc'
+    >>> chars.transform(["Cab!"])
+    array([[4, 2, 3, 1, 0, 0]])
+    >>> chars.inverse_transform(chars.transform(["Cab!"]))
+    ['cab\ufffd']
+    """
+
+    _parameter_constraints = {
+        "max_length": [Interval(Integral, 1, None, closed="left")],
+        "max_features": [Interval(Integral, 1, None, closed="left")],
+        "lowercase": ["boolean"],
+        "alphabet": [str, None],
+    }
+
+    def __init__(self, max_length=512, *, max_features=100, lowercase=True, alphabet=None):
+        self.max_length = max_length
+        self.max_features = max_features
+        self.lowercase = lowercase
+        self.alphabet = alphabet
+
+    def _codes(self, document):
+        text = document.lower() if self.lowercase else document
+        return np.frombuffer(text[: self.max_length].encode("utf-32-le"), dtype=np.uint32)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the alphabet of the documents ``X`` (or take ``alphabet``).
+
+        Parameters
+        ----------
+        X : iterable of str
+            Raw documents (a list, a 1-D array, or an (n, 1) array of str).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : CharIds
+
+        Raises
+        ------
+        ValueError
+            If ``alphabet`` is empty or repeats a character, or the documents hold no
+            character.
+        """
+        documents = _check_documents(X, "CharIds.fit")
+        if self.alphabet is not None:
+            if not self.alphabet or len(set(self.alphabet)) != len(self.alphabet):
+                raise ValueError(
+                    f"alphabet must hold each character once; got {self.alphabet!r}. Pass a "
+                    "string of distinct characters, or None to learn the alphabet."
+                )
+            alphabet = self.alphabet.lower() if self.lowercase else self.alphabet
+            alphabet = "".join(dict.fromkeys(alphabet))
+        else:
+            counts = {}
+            for document in documents:  # every character, not only the first max_length
+                text = document.lower() if self.lowercase else document
+                codes, n = np.unique(
+                    np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), return_counts=True
+                )
+                for code, count in zip(codes.tolist(), n.tolist()):
+                    counts[code] = counts.get(code, 0) + count
+            if not counts:
+                raise ValueError("CharIds.fit got documents without a single character.")
+            ranked = sorted(counts, key=lambda code: (-counts[code], code))
+            alphabet = "".join(chr(code) for code in ranked[: self.max_features])
+        self.alphabet_ = alphabet
+        self.n_ids_ = len(alphabet) + 2
+        codes = np.frombuffer(alphabet.encode("utf-32-le"), dtype=np.uint32)
+        self._lookup = np.full(int(codes.max()) + 1, UNKNOWN_ID, dtype=np.int64)
+        self._lookup[codes] = np.arange(2, len(codes) + 2)
+        self._n_features_out = self.max_length
+        return self
+
+    def transform(self, X):
+        """Character ids of each document, truncated to ``max_length`` and padded with 0.
+
+        Parameters
+        ----------
+        X : iterable of str
+
+        Returns
+        -------
+        ids : ndarray of shape (n_documents, max_length), int64
+        """
+        check_is_fitted(self, "alphabet_")
+        documents = _check_documents(X, "CharIds.transform")
+        ids = np.full((len(documents), self.max_length), PADDING_ID, dtype=np.int64)
+        lookup = self._lookup
+        for row, document in enumerate(documents):
+            codes = self._codes(document)
+            known = codes < len(lookup)
+            ids[row, : len(codes)] = np.where(known, lookup[np.where(known, codes, 0)], UNKNOWN_ID)
+        return ids
+
+    def inverse_transform(self, X):
+        """The characters behind rows of ids (padding dropped, U+FFFD for unknown).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_documents, max_length), int
+
+        Returns
+        -------
+        documents : list of str
+        """
+        check_is_fitted(self, "alphabet_")
+        characters = np.array(["", "\ufffd", *self.alphabet_], dtype=object)
+        rows = np.asarray(X)
+        if rows.ndim != 2 or not np.issubdtype(rows.dtype, np.integer):
+            raise ValueError(
+                f"inverse_transform expects a 2-D array of integer ids; got shape {rows.shape}, "
+                f"dtype {rows.dtype}."
+            )
+        if rows.size and (rows.min() < 0 or rows.max() >= self.n_ids_):
+            raise ValueError(
+                f"Character ids must be in [0, {self.n_ids_ - 1}]; got values from {rows.min()} "
+                f"to {rows.max()}."
+            )
+        return ["".join(characters[row]) for row in rows]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -114,18 +114,24 @@ def test_text_network_active_learning_round_trip(module, r8_ids):
     np.testing.assert_array_equal(learner.predict(X_test), clf.predict(X_test))
 
 
+@pytest.mark.parametrize("proxy_vocabulary", [None, 0.3])
 @pytest.mark.parametrize(
     "module", [FastText, TextCNN, TextCNNWithBatchNorm, SmallTransformer, LSTMText]
 )
-def test_zero_fusion_reproduces_the_text_proxy_exactly(module, r8_ids):
-    _, _, _, X_test, *_ = r8_ids
-    learner = fitted(module, r8_ids, fusion_init="zero")
+def test_zero_fusion_reproduces_the_text_proxy_exactly(module, proxy_vocabulary, r8_ids):
+    ids, _, _, X_test, *_ = r8_ids
+    learner = fitted(module, r8_ids, fusion_init="zero", proxy_vocabulary=proxy_vocabulary)
     fused = learner.fuse(train=False)
     inputs = torch.as_tensor(X_test[:100])
     proxy, full = learner.proxy_.module_.eval(), fused.module_.eval()
     with torch.no_grad():
         torch.testing.assert_close(full(inputs), proxy(inputs), atol=1e-5, rtol=0)
     assert learner.n_params_proxy_ < learner.n_params_full_
+    if proxy_vocabulary is not None:
+        # the test documents hold ids the proxy dropped: they reached its unknown-id row
+        kept = learner.proxy_vocabulary_
+        assert len(kept) == int(0.3 * ids.n_ids_) == proxy.embedding.num_embeddings
+        assert np.isin(X_test[:100], kept, invert=True).sum() > 100
 
 
 def test_transformer_prunes_the_feed_forward_width_and_keeps_attention_whole(r8_ids):
