@@ -8,7 +8,8 @@ for each network (``FastText``, ``TextCNN``; ``CharCNN`` takes the character ids
 :class:`prunefuse_sk.text.CharIds` instead) and each method (``random``, ``full``: full-model
 AL, ``prunefuse-p0.5`` and ``prunefuse-p0.7`` with the library's defaults, ``p0.5-dense-emb``:
 p = 0.5 with ``sparse_embeddings="none"``, ``p0.5-vocab``: p = 0.5 with
-``proxy_vocabulary="auto"``, the proxy embedding the most frequent half of the ids; ``--methods``
+``proxy_vocabulary="auto"``, the proxy embedding the most frequent half of the ids;
+``p0.5-proxy-loss``: p = 0.5 with ``fused_stopping="proxy-loss"``; ``--methods``
 runs a subset, full-model AL always), least confidence, every method from the same
 random initial labels per seed. It prints the test accuracy at every budget (mean and
 [min, max] over seeds), the selection seconds (every round's selector training and pool
@@ -91,6 +92,13 @@ METHODS = [
         "name": "p0.5-vocab",
         "pruning_ratio": 0.5,
         "proxy_vocabulary": "auto",
+    },
+    # the fused network also stops once its training loss reaches the proxy's last one
+    {
+        "method": "prunefuse",
+        "name": "p0.5-proxy-loss",
+        "pruning_ratio": 0.5,
+        "fused_stopping": "proxy-loss",
     },
 ]
 METHOD_NAMES = [m if isinstance(m, str) else m["name"] for m in METHODS]

@@ -190,17 +190,40 @@ def test_fuse_stops_once_it_has_caught_up_with_the_proxy(digits_flat):
     assert again.n_epochs_ == fused.n_epochs_
 
 
-def test_fuse_stops_on_a_training_loss_plateau_by_default(digits_flat):
+def test_fuse_stops_on_a_training_loss_plateau(digits_flat):
     X, X_test, y, y_test = digits_flat
     net = make_net(MLP, max_epochs=30, lr=5e-2, module__n_features=64, module__n_classes=10)
-    learner = PruneFuseActiveLearner(net, random_state=0).fit(X[:300], y[:300])
-    fused = learner.fuse()
-    assert learner.fused_stopping == "loss-plateau"
+    learner = PruneFuseActiveLearner(net, fused_stopping="loss-plateau", random_state=0)
+    fused = learner.fit(X[:300], y[:300]).fuse()
     assert 10 <= fused.n_epochs_ < 30, fused.n_epochs_
     assert fused.stop_reason_.startswith("training loss plateau")
     losses = fused.history[:, "train_loss"]
     assert min(losses[-2:]) >= min(losses[:-2])  # two epochs without a new best
     assert fused.score(X_test, y_test) > 0.8
+
+
+def test_auto_stops_feature_networks_at_the_proxy_loss_and_text_ones_on_a_plateau(
+    digits_flat, token_data
+):
+    def fused_with(net, X, y, rule):
+        learner = PruneFuseActiveLearner(net, fused_stopping=rule, random_state=0)
+        fused = learner.fit(X, y).fuse()
+        return fused, dict(fused.callbacks)["fused_stopping"]
+
+    X, X_test, y, _ = digits_flat
+    net = make_net(MLP, max_epochs=30, module__n_features=64, module__n_classes=10)
+    assert PruneFuseActiveLearner(net).fused_stopping == "auto"
+    auto, rule = fused_with(net, X[:300], y[:300], "auto")
+    explicit, _ = fused_with(net, X[:300], y[:300], "proxy-loss")
+    assert rule.target_loss is not None and auto.stop_reason_.startswith("caught up")
+    assert auto.n_epochs_ == explicit.n_epochs_ < 30
+    np.testing.assert_array_equal(auto.predict_proba(X_test), explicit.predict_proba(X_test))
+    X, y = token_data
+    auto, rule = fused_with(text_net(max_epochs=9), X[:120], y[:120], "auto")
+    plateau, _ = fused_with(text_net(max_epochs=9), X[:120], y[:120], "loss-plateau")
+    assert rule.target_loss is None  # no proxy-loss target for a network on token ids
+    assert auto.n_epochs_ == plateau.n_epochs_
+    np.testing.assert_array_equal(auto.predict_proba(X[120:]), plateau.predict_proba(X[120:]))
 
 
 def test_fuse_with_max_epochs_is_unchanged_by_the_stopping_rule(digits_flat):
