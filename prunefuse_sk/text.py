@@ -45,6 +45,21 @@ def _check_documents(X, what):
     return documents
 
 
+def _id_rows(X, n_ids, kind):
+    """``X`` as a 2-D integer array of ids in ``[0, n_ids)``, for ``inverse_transform``."""
+    rows = np.asarray(X)
+    if rows.ndim != 2 or not np.issubdtype(rows.dtype, np.integer):
+        raise ValueError(
+            f"inverse_transform expects a 2-D array of integer ids; got shape {rows.shape}, "
+            f"dtype {rows.dtype}."
+        )
+    if rows.size and (rows.min() < 0 or rows.max() >= n_ids):
+        raise ValueError(
+            f"{kind} ids must be in [0, {n_ids - 1}]; got values from {rows.min()} to {rows.max()}."
+        )
+    return rows
+
+
 class TokenIds(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Raw strings to padded/truncated int64 token ids for an embedding input layer.
 
@@ -180,17 +195,7 @@ class TokenIds(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         tokens[PADDING_ID], tokens[UNKNOWN_ID] = "", "<unk>"
         for token, index in self.vocabulary_.items():
             tokens[index] = token
-        rows = np.asarray(X)
-        if rows.ndim != 2 or not np.issubdtype(rows.dtype, np.integer):
-            raise ValueError(
-                f"inverse_transform expects a 2-D array of integer ids; got shape {rows.shape}, "
-                f"dtype {rows.dtype}."
-            )
-        if rows.size and (rows.min() < 0 or rows.max() >= self.n_ids_):
-            raise ValueError(
-                f"Token ids must be in [0, {self.n_ids_ - 1}]; got values from {rows.min()} to "
-                f"{rows.max()}."
-            )
+        rows = _id_rows(X, self.n_ids_, "Token")
         return [" ".join(t for t in tokens[row] if t) for row in rows]
 
     def __sklearn_tags__(self):
@@ -341,17 +346,7 @@ class CharIds(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "alphabet_")
         characters = np.array(["", "\ufffd", *self.alphabet_], dtype=object)
-        rows = np.asarray(X)
-        if rows.ndim != 2 or not np.issubdtype(rows.dtype, np.integer):
-            raise ValueError(
-                f"inverse_transform expects a 2-D array of integer ids; got shape {rows.shape}, "
-                f"dtype {rows.dtype}."
-            )
-        if rows.size and (rows.min() < 0 or rows.max() >= self.n_ids_):
-            raise ValueError(
-                f"Character ids must be in [0, {self.n_ids_ - 1}]; got values from {rows.min()} "
-                f"to {rows.max()}."
-            )
+        rows = _id_rows(X, self.n_ids_, "Character")
         return ["".join(characters[row]) for row in rows]
 
     def __sklearn_tags__(self):
