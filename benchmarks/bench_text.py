@@ -9,7 +9,9 @@ for each network (``FastText``, ``TextCNN``; ``CharCNN`` takes the character ids
 AL, ``prunefuse-p0.5`` and ``prunefuse-p0.7`` with the library's defaults, ``p0.5-dense-emb``:
 p = 0.5 with ``sparse_embeddings="none"``, ``p0.5-vocab``: p = 0.5 with
 ``proxy_vocabulary="auto"``, the proxy embedding the most frequent half of the ids;
-``p0.5-proxy-loss``: p = 0.5 with ``fused_stopping="proxy-loss"``; ``--methods``
+``p0.5-lr1``: p = 0.5 with ``proxy_lr_scale=1.0``, the proxy at the network's learning
+rate instead of the default 1 / (1 - p) of it; ``p0.5-proxy-loss``: p = 0.5 with
+``fused_stopping="proxy-loss"``; ``--methods``
 runs a subset, full-model AL always), least confidence, every method from the same
 random initial labels per seed. It prints the test accuracy at every budget (mean and
 [min, max] over seeds), the selection seconds (every round's selector training and pool
@@ -92,6 +94,14 @@ METHODS = [
         "name": "p0.5-vocab",
         "pruning_ratio": 0.5,
         "proxy_vocabulary": "auto",
+    },
+    # the proxy at the network's learning rate (proxy_lr_scale=1.0; the default "auto" is
+    # 1 / (1 - p) on token ids)
+    {
+        "method": "prunefuse",
+        "name": "p0.5-lr1",
+        "pruning_ratio": 0.5,
+        "proxy_lr_scale": 1.0,
     },
     # the fused network also stops once its training loss reaches the proxy's last one
     {

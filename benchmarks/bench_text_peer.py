@@ -62,6 +62,12 @@ def build_parser():
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--no-peer", action="store_true", help="skip small-text")
+    parser.add_argument("--no-ours", action="store_true", help="run small-text only")
+    parser.add_argument(
+        "--peer-results",
+        help="a JSON this script wrote with --no-ours: take small-text's runs from it instead "
+        "of running them again (same seeds, same machine)",
+    )
     parser.add_argument("--learner-params", type=json.loads, default={})
     parser.add_argument("--json", default=os.path.join(RESULTS, "bench_text_peer_cpu.json"))
     return parser
@@ -148,7 +154,11 @@ def main(argv=None):
     y, y_test = np.asarray(y), np.asarray(y_test)
     n_ids = tokens.n_ids_
     peer = None
-    if not args.no_peer:
+    if args.peer_results:
+        with open(args.peer_results) as f:
+            stored = json.load(f)["runs"]
+        peer = _stored_peer(stored, args.peer_results)
+    elif not args.no_peer:
         try:
             from peer_small_text import run_small_text
 
@@ -172,9 +182,10 @@ def main(argv=None):
     for seed in args.seeds:
         initial_idx = np.random.RandomState(seed).choice(len(X), args.initial, replace=False)
         print(f"seed {seed}", flush=True)
-        runs[("ours", seed)] = run_ours(
-            X, y, X_test, y_test, n_ids, initial_idx=initial_idx, args=args, seed=seed
-        )
+        if not args.no_ours:
+            runs[("ours", seed)] = run_ours(
+                X, y, X_test, y_test, n_ids, initial_idx=initial_idx, args=args, seed=seed
+            )
         if peer is not None:
             runs[("small-text", seed)] = peer(
                 X,
@@ -190,6 +201,21 @@ def main(argv=None):
                 log=lambda line: print(f"  small-text {line}", flush=True),
             )
     report(runs, args)
+
+
+def _stored_peer(stored, path):
+    """A stand-in for ``run_small_text`` that returns the runs of an earlier ``--no-ours`` JSON."""
+
+    def run(*args, seed, log, **kwargs):
+        key = f"small-text/{seed}"
+        if key not in stored:
+            raise SystemExit(f"{path} has no small-text run for seed {seed}")
+        run = stored[key]
+        for n, acc in zip(run["n_labels"], run["accuracy"]):
+            log(f"small-text (stored) {n} labels, test acc {acc:.4f}")
+        return run
+
+    return run
 
 
 def _median_range(values):
@@ -210,10 +236,11 @@ def report(runs, args):
             acc = [runs[(side, s)]["accuracy"][r] for s in seeds]
             cells.append(f"{np.mean(acc):.4f} [{min(acc):.4f},{max(acc):.4f}]")
         print(f"{n:>7} " + " ".join(f"{c:>24}" for c in cells))
-    fused = [runs[("ours", s)]["fused_accuracy"] for s in seeds]
-    print(f"{'fused':>7} {np.mean(fused):.4f} [{min(fused):.4f},{max(fused):.4f}]")
-    epochs = [runs[("ours", s)]["fused_epochs"] for s in seeds]
-    print(f"fused epochs per seed: {epochs}")
+    fused = [runs[("ours", s)]["fused_accuracy"] for s in seeds] if "ours" in sides else []
+    if fused:
+        print(f"{'fused':>7} {np.mean(fused):.4f} [{min(fused):.4f},{max(fused):.4f}]")
+        epochs = [runs[("ours", s)]["fused_epochs"] for s in seeds]
+        print(f"fused epochs per seed: {epochs}")
     print("\nseconds, median [min-max] over seeds; ratio = median of per-seed ratios ours/peer")
     print(f"{'side':>11} {'selection s':>22} {'end-to-end s':>22} {'final acc':>10}")
     for side in sides:
@@ -223,13 +250,14 @@ def report(runs, args):
         print(
             f"{side:>11} {_median_range(sel):>22} {_median_range(e2e):>22} {np.mean(final):10.4f}"
         )
-    verdict = np.mean(fused) >= TARGET_ACCURACY
-    print(
-        f"\nfused accuracy at {labels[-1]:,} labels >= {TARGET_ACCURACY}: "
-        f"{'MET' if verdict else 'MISSED'} ({np.mean(fused):.4f} mean over seeds)"
-    )
     summary = {}
-    if "small-text" in sides:
+    if fused:
+        verdict = np.mean(fused) >= TARGET_ACCURACY
+        print(
+            f"\nfused accuracy at {labels[-1]:,} labels >= {TARGET_ACCURACY}: "
+            f"{'MET' if verdict else 'MISSED'} ({np.mean(fused):.4f} mean over seeds)"
+        )
+    if "small-text" in sides and fused:
         ratios = {
             key: [runs[("ours", s)][key] / runs[("small-text", s)][key] for s in seeds]
             for key in ("selection_seconds", "end_to_end_seconds")
@@ -243,6 +271,14 @@ def report(runs, args):
             f"end-to-end <= {TARGET_RATIO} of small-text's: {'MET' if ok else 'MISSED'} "
             f"(median {median:.3f}, fastest {fastest:.3f}; selection ratio median "
             f"{np.median(ratios['selection_seconds']):.3f})"
+        )
+        peer_final = [runs[("small-text", s)]["accuracy"][-1] for s in seeds]
+        print(
+            f"fused accuracy >= small-text's at {labels[-1]:,} labels: "
+            f"{'MET' if np.mean(fused) >= np.mean(peer_final) else 'MISSED'} "
+            f"({np.mean(fused):.4f} vs {np.mean(peer_final):.4f}, mean over seeds; per seed "
+            + ", ".join(f"{a:.4f}/{b:.4f}" for a, b in zip(fused, peer_final))
+            + ")"
         )
         summary = {"ratios": ratios, "end_to_end_fastest_ratio": fastest}
     print(f"load average at end {os.getloadavg()[0]:.2f}")

@@ -34,6 +34,7 @@ from .net_snapshots import load_weights, net_state, picklable, restore_net_state
 from .networks import default_estimator
 from .parameter_checks import check_flags, check_int
 from .pools import as_pool, selected_rows
+from .proxy_learning_rate import proxy_lr_overrides, resolve_proxy_lr_scale
 from .proxy_vocabulary import ProxyVocabulary, count_token_ids, vocabulary_fraction
 from .pruned_pair import PrunedPair
 from .retraining import ProxyRetraining
@@ -148,6 +149,13 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     warm_epochs : int, default=None
         Epochs of each warm retraining; None: a third of the proxy's ``max_epochs``, rounded
         up (5 of 15). A ``teach(only_new=True)`` run trains ``max_epochs`` on the new rows.
+    proxy_lr_scale : "auto" or float, default="auto"
+        The proxy trains at this many times the network's learning rate (``lr``): a proxy
+        keeps ``1 - pruning_ratio`` of every layer's inputs, so at the same rate it moves
+        that much slower and learns less in the same epochs. ``"auto"``:
+        ``1 / (1 - pruning_ratio)`` for networks on token ids (measured on text, see
+        :doc:`/text`), 1.0 for networks on features. An ``lr`` in ``proxy_params`` is used
+        as given. The fused network keeps the network's rate.
     fused_params : dict, default=None
         skorch parameter overrides for the fused network that :meth:`fuse` trains, e.g.
         ``{"max_epochs": 8}`` (the fused network starts from the trained proxy, so it needs
@@ -250,6 +258,9 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         The fitted proxy that scores pools in :meth:`query` and predicts before
         :meth:`fuse`. Raises ``AttributeError`` when the first retraining failed (call
         :meth:`refit`).
+    proxy_lr_ : float
+        The learning rate the proxy trains with (``proxy_lr_scale`` times the network's,
+        unless ``proxy_params`` sets it).
     proxy_stale_ : bool
         ``True`` when the proxy's last retraining failed, so it has not seen every label;
         :meth:`refit` (or ``teach()`` with no data) retries (see :doc:`/reliability`).
@@ -304,6 +315,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     proxy_vocabulary_ = _read_from("_pair", "vocabulary_ids", may_be_none=True)
     proxy_ = _read_from("_retraining", "net")
     proxy_stale_ = _read_from("_retraining", "stale")
+    # the rate the proxy net was built with, read from it (documented in the class docstring)
+    proxy_lr_ = property(lambda self: self.proxy_.lr)
     history_ = _read_from("_retraining", "history_entries")
     labelling_round_ = _read_from("_labelled", "rounds")
     query_scores_ = _read_from("_labelled", "scores")
@@ -321,6 +334,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         proxy_params=None,
         proxy_retrain="warm",
         warm_epochs=None,
+        proxy_lr_scale="auto",
         fused_params=None,
         fusion_init="reinit",
         sparse_embeddings="proxy",
@@ -343,6 +357,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self.proxy_params = proxy_params
         self.proxy_retrain = proxy_retrain
         self.warm_epochs = warm_epochs
+        self.proxy_lr_scale = proxy_lr_scale
         self.fused_params = fused_params
         self.fusion_init = fusion_init
         self.sparse_embeddings = sparse_embeddings
@@ -961,8 +976,14 @@ or DataFrame of shape (n_samples, ...)
         )
 
     def _new_proxy(self):
+        scale = resolve_proxy_lr_scale(
+            self.proxy_lr_scale,
+            self.pruning_ratio,
+            token_ids=token_input(self.full_init_module_) is not None,
+        )
+        overrides = proxy_lr_overrides(self._pair.template, self.proxy_params, scale)
         return self._pair.new_proxy(
-            self.proxy_params,
+            {**overrides, **(self.proxy_params or {})},
             self.memory_format,
             sparse_embeddings=self.sparse_embeddings in ("proxy", "all"),
         )

@@ -20,6 +20,7 @@ from .fused_stopping import FUSED_STOPPING
 from .fusion import FUSION_INITS
 from .memory_format import MEMORY_FORMATS
 from .parameter_checks import check_skorch_overrides, validate_params
+from .proxy_learning_rate import resolve_proxy_lr_scale
 from .proxy_vocabulary import check_proxy_vocabulary
 from .pruning import IMPORTANCES
 from .retraining import PROXY_RETRAIN
@@ -48,6 +49,8 @@ PARAMETERS = {
         [Interval(Integral, 1, None, closed="left"), None],
         "a positive integer, or None (a third of the proxy's max_epochs)",
     ),
+    # resolve_proxy_lr_scale raises InvalidParameterError
+    "proxy_lr_scale": ("no_validation", ""),
     "fused_params": ([dict, None], "a dict of skorch parameters, or None"),
     "fusion_init": ([StrOptions(set(FUSION_INITS))], f"one of {FUSION_INITS}"),
     "sparse_embeddings": ([StrOptions(set(SPARSE_EMBEDDINGS))], f"one of {SPARSE_EMBEDDINGS}"),
@@ -145,3 +148,4 @@ def check_learner_params(learner):
     )
     get_strategy(learner.query_strategy)
     check_proxy_vocabulary(learner.proxy_vocabulary)
+    resolve_proxy_lr_scale(learner.proxy_lr_scale, 0.5, token_ids=True)

@@ -103,3 +103,18 @@ def dask_env(monkeypatch):
         else:
             monkeypatch.setenv(name, "")
             monkeypatch.delenv(name)
+
+
+#: vocabulary size of the ``token_data`` documents
+TOKEN_N_IDS = 300
+
+
+@pytest.fixture(scope="session")
+def token_data():
+    """Token-id documents whose class is set by which ids they hold (learnable in a few epochs)."""
+    rng = np.random.RandomState(0)
+    y = rng.randint(0, 3, 240)
+    X = rng.randint(2, TOKEN_N_IDS, (240, 12))
+    X[:, :4] = 2 + 10 * y[:, None] + rng.randint(0, 10, (240, 4))  # class-specific ids
+    X[:, -3:] = 0  # padding
+    return X.astype(np.int64), y

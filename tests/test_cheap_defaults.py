@@ -14,20 +14,8 @@ from prunefuse_sk.fused_stopping import FusedStopping, stop_reason
 from prunefuse_sk.networks import MLP, FastText, TextCNN, kim_embedding_init
 from prunefuse_sk.sparse_embeddings import embedding_layers, use_sparse_embeddings
 
+from conftest import TOKEN_N_IDS as N_IDS
 from conftest import make_net
-
-N_IDS = 300
-
-
-@pytest.fixture(scope="module")
-def token_data():
-    """Token-id documents whose class is set by which ids they hold (learnable in a few epochs)."""
-    rng = np.random.RandomState(0)
-    y = rng.randint(0, 3, 240)
-    X = rng.randint(2, N_IDS, (240, 12))
-    X[:, :4] = 2 + 10 * y[:, None] + rng.randint(0, 10, (240, 4))  # class-specific ids
-    X[:, -3:] = 0  # padding
-    return X.astype(np.int64), y
 
 
 def text_net(module=TextCNN, **kwargs):
