@@ -10,8 +10,8 @@ learns less from the same labels than the full network would.
 On text this is what made our proxy trail. On 20 Newsgroups (the side-by-side protocol of
 ``benchmarks/bench_text_peer.py``: TextCNN 300-d, 100 filters, Adam 1e-3, 10 epochs, seed
 0), the p = 0.5 proxy reached 0.168 test accuracy on 500 random labels where the full
-network reached 0.293; at twice the learning rate it reached 0.279 at the same cost (twice
-the epochs: 0.294, at twice the cost). ``proxy_lr_scale="auto"`` therefore multiplies the
+network reached 0.293; at twice the learning rate it reached 0.279 in the same number of
+steps (twice the epochs: 0.294, at twice the cost). ``proxy_lr_scale="auto"`` multiplies the
 proxy's learning rate by ``1 / (1 - pruning_ratio)`` for networks whose input layer is an
 ``nn.Embedding``/``nn.EmbeddingBag``, and keeps the user's rate for networks on features,
 whose defaults were measured without it (``benchmarks/README.md``). The fused network
