@@ -53,6 +53,10 @@ PARAMETERS = {
     "proxy_lr_scale": ("no_validation", ""),
     "fused_params": ([dict, None], "a dict of skorch parameters, or None"),
     "fusion_init": ([StrOptions(set(FUSION_INITS))], f"one of {FUSION_INITS}"),
+    "fusion_shrink": (
+        [Interval(Real, 0, 1, closed="right")],
+        "a float in (0, 1] (1.0 keeps the fused weights as fusion writes them)",
+    ),
     "sparse_embeddings": ([StrOptions(set(SPARSE_EMBEDDINGS))], f"one of {SPARSE_EMBEDDINGS}"),
     # check_proxy_vocabulary raises ProxyVocabularyError
     "proxy_vocabulary": ("no_validation", ""),
@@ -94,6 +98,7 @@ _NO_BOOLS = (
     "verbose",
     "warm_epochs",
     "unknown_id",
+    "fusion_shrink",
 )
 
 

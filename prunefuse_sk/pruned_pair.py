@@ -11,6 +11,7 @@ pickles, checking on the way back that pruning again reproduces the saved archit
 import copy
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from .architecture import count_parameters, embedding_layer, example_batch
@@ -206,6 +207,7 @@ class PrunedPair:
         fuse_seed,
         seeded,
         fusion_init="reinit",
+        fusion_shrink=1.0,
         sparse_embeddings="none",
         fused_params=None,
         distillation_weight=0.0,
@@ -226,10 +228,11 @@ class PrunedPair:
             The learner's fusion seed: the same seed gives the same net.
         seeded : bool
             ``False`` leaves the net's ``random_state`` at None (the learner had none).
-        fusion_init, sparse_embeddings, fused_params, distillation_weight, temperature, \
-memory_format
-            The learner's parameters of the same names (``sparse_embeddings="all"`` trains the
-            fused network's embedding layers with sparse gradients).
+        fusion_init, fusion_shrink, sparse_embeddings, fused_params, distillation_weight, \
+temperature, memory_format
+            The learner's parameters of the same names (``fusion_shrink`` multiplies every
+            parameter of the fused start; ``sparse_embeddings="all"`` trains the fused
+            network's embedding layers with sparse gradients).
         start : torch.nn.Module, default=None
             A fused module to start from instead of writing ``proxy_module`` into the full network
             (a restored checkpoint's).
@@ -251,6 +254,10 @@ memory_format
                 memory_format=memory_format,
                 vocabulary=self.vocabulary,
             )
+            if fusion_shrink != 1.0:
+                with torch.no_grad():
+                    for parameter in start.parameters():
+                        parameter.mul_(fusion_shrink)
         net = fused_net(
             self.template,
             start,

@@ -253,3 +253,31 @@ def test_the_plateau_rule_and_the_minimum():
     # a target no loss reaches and no plateau: max_epochs
     net = fit(FusedStopping(target_loss=-1.0, patience=None))
     assert len(net.history) == 12 and stop_reason(net) == "max_epochs"
+
+
+# ------------------------------------------------------------------ fusion_shrink
+
+
+def test_fusion_shrink_scales_the_fused_start_and_one_keeps_it(token_data):
+    X, y = token_data
+    exact = PruneFuseActiveLearner(text_net(), random_state=0).fit(X[:30], y[:30])
+    shrunk = PruneFuseActiveLearner(text_net(), fusion_shrink=0.5, random_state=0)
+    shrunk.fit(X[:30], y[:30])
+    start = exact.fuse(train=False).module_.state_dict()
+    half = shrunk.fuse(train=False).module_.state_dict()
+    names = dict(shrunk.fuse(train=False).module_.named_parameters())
+    for name, value in start.items():
+        factor = 0.5 if name in names else 1.0  # parameters only, never buffers
+        torch.testing.assert_close(half[name], value * factor)
+    # trained from the shrunk start, and clone() starts from it too
+    fused = shrunk.fuse()
+    assert fused.score(X[30:], y[30:]) >= 0
+    for parameter, expected in zip(fused.module.parameters(), names.values()):
+        torch.testing.assert_close(parameter, expected)
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, 1.5, -0.5, True, "half"])
+def test_a_bad_fusion_shrink_is_refused(token_data, bad):
+    X, y = token_data
+    with pytest.raises(InvalidParameterError, match="fusion_shrink must be a float in"):
+        PruneFuseActiveLearner(text_net(), fusion_shrink=bad).fit(X[:30], y[:30])
