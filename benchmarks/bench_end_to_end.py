@@ -12,11 +12,13 @@
 Methods (all least confidence, all from the same random initial labels per seed):
 ``random``; ``full`` (full-model AL); ``prunefuse-p0.5`` and ``prunefuse-p0.7`` with the
 library's defaults (warm proxy retraining, a third of the epochs per later round; the fused
-network stopped on a training-loss plateau); ``prunefuse-paper`` (p = 0.5 with the paper's
-schedule: the proxy retrained from its pruned initialization every round, the fused network
-trained for all ``max_epochs``); ``prunefuse-proxy-loss`` (the defaults with
-``fused_stopping="proxy-loss"``: the fused network also stops once its training loss reaches
-the trained proxy's last one). ``--methods`` runs a subset (full-model AL always runs).
+network stopped once its training loss reaches the trained proxy's last one, or on a plateau:
+``fused_stopping="auto"`` on features); ``prunefuse-paper`` (p = 0.5 with the paper's schedule:
+the proxy retrained from its pruned initialization every round, the fused network trained for
+all ``max_epochs``); ``prunefuse-proxy-loss`` (``fused_stopping="proxy-loss"`` set explicitly,
+what ``"auto"`` chooses here); ``prunefuse-shrink0.5`` (the defaults with
+``fusion_shrink=0.5``: every parameter of the fused start halved before training; ``"auto"``
+is 1.0 on features). ``--methods`` runs a subset (full-model AL always runs).
 A table of time per phase (proxy training, pool scoring, the
 final network's training) shows where each session goes.
 
@@ -78,7 +80,15 @@ PROXY_LOSS = {
     "pruning_ratio": 0.5,
     "fused_stopping": "proxy-loss",
 }
-METHODS = ["random", "full", "prunefuse-p0.5", "prunefuse-p0.7", PAPER, PROXY_LOSS]
+# the defaults with the fused start shrunk to half before training (fusion_shrink=0.5; "auto" is
+# 1.0 for networks on features)
+SHRINK = {
+    "method": "prunefuse",
+    "name": "prunefuse-shrink0.5",
+    "pruning_ratio": 0.5,
+    "fusion_shrink": 0.5,
+}
+METHODS = ["random", "full", "prunefuse-p0.5", "prunefuse-p0.7", PAPER, PROXY_LOSS, SHRINK]
 METHOD_NAMES = [m if isinstance(m, str) else m["name"] for m in METHODS]
 TARGETS = {
     "end_to_end_p05": 0.30,

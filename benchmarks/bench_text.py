@@ -10,7 +10,9 @@ AL, ``prunefuse-p0.5`` and ``prunefuse-p0.7`` with the library's defaults, ``p0.
 p = 0.5 with ``sparse_embeddings="none"``, ``p0.5-vocab``: p = 0.5 with
 ``proxy_vocabulary="auto"``, the proxy embedding the most frequent half of the ids;
 ``p0.5-lr1``: p = 0.5 with ``proxy_lr_scale=1.0``, the proxy at the network's learning
-rate instead of the default 1 / (1 - p) of it; ``p0.5-proxy-loss``: p = 0.5 with
+rate instead of the default 1 / (1 - p) of it; ``p0.5-shrink0.5`` and ``p0.5-shrink1``: p = 0.5
+with ``fusion_shrink`` 0.5 and 1.0, the fused start shrunk to half or kept exactly as fused;
+``p0.5-proxy-loss``: p = 0.5 with
 ``fused_stopping="proxy-loss"``; ``--methods``
 runs a subset, full-model AL always), least confidence, every method from the same
 random initial labels per seed. It prints the test accuracy at every budget (mean and
@@ -102,6 +104,20 @@ METHODS = [
         "name": "p0.5-lr1",
         "pruning_ratio": 0.5,
         "proxy_lr_scale": 1.0,
+    },
+    # the fused start shrunk to half before training (shrink-and-perturb's shrink)
+    {
+        "method": "prunefuse",
+        "name": "p0.5-shrink0.5",
+        "pruning_ratio": 0.5,
+        "fusion_shrink": 0.5,
+    },
+    # the fused start exactly as fused (fusion_shrink=1.0)
+    {
+        "method": "prunefuse",
+        "name": "p0.5-shrink1",
+        "pruning_ratio": 0.5,
+        "fusion_shrink": 1.0,
     },
     # the fused network also stops once its training loss reaches the proxy's last one
     {

@@ -54,8 +54,8 @@ PARAMETERS = {
     "fused_params": ([dict, None], "a dict of skorch parameters, or None"),
     "fusion_init": ([StrOptions(set(FUSION_INITS))], f"one of {FUSION_INITS}"),
     "fusion_shrink": (
-        [Interval(Real, 0, 1, closed="right")],
-        "a float in (0, 1] (1.0 keeps the fused weights as fusion writes them)",
+        [Interval(Real, 0, 1, closed="right"), StrOptions({"auto"})],
+        '"auto" or a float in (0, 1] (1.0 keeps the fused weights as fusion writes them)',
     ),
     "sparse_embeddings": ([StrOptions(set(SPARSE_EMBEDDINGS))], f"one of {SPARSE_EMBEDDINGS}"),
     # check_proxy_vocabulary raises ProxyVocabularyError

@@ -11,6 +11,7 @@ from torch import nn
 
 from prunefuse_sk import InvalidParameterError, LazyAdam, PruneFuseActiveLearner
 from prunefuse_sk.fused_stopping import FusedStopping, stop_reason
+from prunefuse_sk.fusion import WORD_VOCABULARY_MIN_IDS
 from prunefuse_sk.networks import MLP, FastText, TextCNN, kim_embedding_init
 from prunefuse_sk.sparse_embeddings import embedding_layers, use_sparse_embeddings
 
@@ -18,10 +19,16 @@ from conftest import TOKEN_N_IDS as N_IDS
 from conftest import make_net
 
 
-def text_net(module=TextCNN, **kwargs):
+def text_net(module=TextCNN, n_ids=N_IDS, **kwargs):
     return make_net(
-        module, module__n_ids=N_IDS, module__n_classes=3, module__embedding_dim=16, **kwargs
+        module, module__n_ids=n_ids, module__n_classes=3, module__embedding_dim=16, **kwargs
     )
+
+
+def word_net(**kwargs):
+    """A network on word ids: an embedding of a word vocabulary's size (the data's ids are
+    fewer)."""
+    return text_net(n_ids=WORD_VOCABULARY_MIN_IDS, **kwargs)
 
 
 # ------------------------------------------------------------------ LazyAdam
@@ -258,26 +265,58 @@ def test_the_plateau_rule_and_the_minimum():
 # ------------------------------------------------------------------ fusion_shrink
 
 
+def _parameter_names(learner):
+    return dict(learner.fuse(train=False).module_.named_parameters())
+
+
 def test_fusion_shrink_scales_the_fused_start_and_one_keeps_it(token_data):
     X, y = token_data
-    exact = PruneFuseActiveLearner(text_net(), random_state=0).fit(X[:30], y[:30])
-    shrunk = PruneFuseActiveLearner(text_net(), fusion_shrink=0.5, random_state=0)
-    shrunk.fit(X[:30], y[:30])
+    exact = PruneFuseActiveLearner(word_net(), fusion_shrink=1.0, random_state=0)
+    exact.fit(X[:30], y[:30])
+    # the default on word ids: "auto" is 0.5
+    shrunk = PruneFuseActiveLearner(word_net(), random_state=0).fit(X[:30], y[:30])
+    assert shrunk.fusion_shrink == "auto" and shrunk.fusion_shrink_ == 0.5
+    assert exact.fusion_shrink_ == 1.0
     start = exact.fuse(train=False).module_.state_dict()
     half = shrunk.fuse(train=False).module_.state_dict()
-    names = dict(shrunk.fuse(train=False).module_.named_parameters())
+    names = _parameter_names(shrunk)
     for name, value in start.items():
         factor = 0.5 if name in names else 1.0  # parameters only, never buffers
         torch.testing.assert_close(half[name], value * factor)
-    # trained from the shrunk start, and clone() starts from it too
+    # trained from the shrunk start (clone() starts from it too), and training moved it
     fused = shrunk.fuse()
-    assert fused.score(X[30:], y[30:]) >= 0
     for parameter, expected in zip(fused.module.parameters(), names.values()):
         torch.testing.assert_close(parameter, expected)
+    trained = dict(fused.module_.named_parameters())
+    assert any(not torch.equal(trained[name], names[name]) for name in names)
 
 
-@pytest.mark.parametrize("bad", [0, 0.0, 1.5, -0.5, True, "half"])
+@pytest.mark.parametrize(
+    "make, params",
+    [
+        (lambda: make_net(MLP, module__n_features=64, module__n_classes=10), {}),
+        (text_net, {}),
+        (word_net, {"fusion_init": "zero"}),
+    ],
+    ids=["features", "characters (300 ids)", "word ids, fusion_init='zero'"],
+)
+def test_auto_fusion_shrink_keeps_the_exact_start_on_features_characters_and_zero_init(
+    token_data, digits_flat, make, params
+):
+    if make is text_net or params:
+        X, y = token_data
+    else:
+        X, y = digits_flat[0], digits_flat[2]
+    auto = PruneFuseActiveLearner(make(), random_state=0, **params).fit(X[:30], y[:30])
+    exact = PruneFuseActiveLearner(make(), fusion_shrink=1.0, random_state=0, **params)
+    exact.fit(X[:30], y[:30])
+    assert auto.fusion_shrink_ == 1.0
+    for name, value in _parameter_names(exact).items():
+        torch.testing.assert_close(_parameter_names(auto)[name], value)
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, 1.5, -0.5, True, "half", None, float("nan")])
 def test_a_bad_fusion_shrink_is_refused(token_data, bad):
     X, y = token_data
-    with pytest.raises(InvalidParameterError, match="fusion_shrink must be a float in"):
-        PruneFuseActiveLearner(text_net(), fusion_shrink=bad).fit(X[:30], y[:30])
+    with pytest.raises(InvalidParameterError, match='fusion_shrink must be "auto" or a float in'):
+        PruneFuseActiveLearner(word_net(), fusion_shrink=bad).fit(X[:30], y[:30])
