@@ -286,9 +286,9 @@ def test_a_worker_killed_mid_grid_search_still_finds_loky_s_best_params(
 
     X_pool, _, y_pool, _ = digits_flat
     X, y = X_pool[:600], y_pool[:600]
-    # fused_stopping="none": every fit trains its max_epochs, long enough for the killer to
-    # catch one mid-task (fits stopped after 2 epochs at the proxy's loss were over before it
-    # looked, on a quiet machine)
+    # fits long enough for the killer to catch one mid-task: fused_stopping="none" (every fit
+    # trains its max_epochs) and at least 10 epochs (fits of 2 epochs, or stopped after 2 at the
+    # proxy's loss, were over before it looked, on a quiet machine)
     learner = PruneFuseActiveLearner(
         make_net(MLP, module__n_features=64, module__n_classes=10, max_epochs=3),
         fused_stopping="none",
@@ -300,7 +300,7 @@ def test_a_worker_killed_mid_grid_search_still_finds_loky_s_best_params(
             {"lr": [1e-3, 1e-2], "max_epochs": [10, 30]},
         )
     else:
-        model, grid_ = learner, {"pruning_ratio": [0.3, 0.7], "estimator__max_epochs": [2, 8]}
+        model, grid_ = learner, {"pruning_ratio": [0.3, 0.7], "estimator__max_epochs": [10, 30]}
     with torch_threads(1):
         local = GridSearchCV(model, grid_, cv=2, n_jobs=2).fit(X, y)
     killer = Killer(client, holding="ndarray", running="_fit_and_score", delay=0.2)
