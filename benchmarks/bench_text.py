@@ -10,8 +10,9 @@ AL, ``prunefuse-p0.5`` and ``prunefuse-p0.7`` with the library's defaults, ``p0.
 p = 0.5 with ``sparse_embeddings="none"``, ``p0.5-vocab``: p = 0.5 with
 ``proxy_vocabulary="auto"``, the proxy embedding the most frequent half of the ids;
 ``p0.5-lr1``: p = 0.5 with ``proxy_lr_scale=1.0``, the proxy at the network's learning
-rate instead of the default 1 / (1 - p) of it; ``p0.5-shrink0.5`` and ``p0.5-shrink1``: p = 0.5
-with ``fusion_shrink`` 0.5 and 1.0, the fused start shrunk to half or kept exactly as fused;
+rate instead of the default 1 / (1 - p) of it; ``p0.5-shrink0.5``, ``p0.5-shrink0.25`` and
+``p0.5-shrink1``: p = 0.5 with ``fusion_shrink`` 0.5, 0.25 and 1.0, the fused start shrunk to
+half or a quarter, or kept exactly as fused;
 ``p0.5-proxy-loss``: p = 0.5 with
 ``fused_stopping="proxy-loss"``; ``--methods``
 runs a subset, full-model AL always), least confidence, every method from the same
@@ -111,6 +112,13 @@ METHODS = [
         "name": "p0.5-shrink0.5",
         "pruning_ratio": 0.5,
         "fusion_shrink": 0.5,
+    },
+    # the fused start shrunk to a quarter
+    {
+        "method": "prunefuse",
+        "name": "p0.5-shrink0.25",
+        "pruning_ratio": 0.5,
+        "fusion_shrink": 0.25,
     },
     # the fused start exactly as fused (fusion_shrink=1.0)
     {
