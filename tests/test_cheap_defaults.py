@@ -292,27 +292,25 @@ def test_fusion_shrink_scales_the_fused_start_and_one_keeps_it(token_data):
 
 
 @pytest.mark.parametrize(
-    "make, params",
+    "make, data, params",
     [
-        (lambda: make_net(MLP, module__n_features=64, module__n_classes=10), {}),
-        (text_net, {}),
-        (word_net, {"fusion_init": "zero"}),
+        (lambda: make_net(MLP, module__n_features=64, module__n_classes=10), "digits", {}),
+        (text_net, "tokens", {}),
+        (word_net, "tokens", {"fusion_init": "zero"}),
     ],
     ids=["features", "characters (300 ids)", "word ids, fusion_init='zero'"],
 )
 def test_auto_fusion_shrink_keeps_the_exact_start_on_features_characters_and_zero_init(
-    token_data, digits_flat, make, params
+    token_data, digits_flat, make, data, params
 ):
-    if make is text_net or params:
-        X, y = token_data
-    else:
-        X, y = digits_flat[0], digits_flat[2]
+    X, y = token_data if data == "tokens" else (digits_flat[0], digits_flat[2])
     auto = PruneFuseActiveLearner(make(), random_state=0, **params).fit(X[:30], y[:30])
     exact = PruneFuseActiveLearner(make(), fusion_shrink=1.0, random_state=0, **params)
     exact.fit(X[:30], y[:30])
     assert auto.fusion_shrink_ == 1.0
+    auto_start = _parameter_names(auto)
     for name, value in _parameter_names(exact).items():
-        torch.testing.assert_close(_parameter_names(auto)[name], value)
+        torch.testing.assert_close(auto_start[name], value)
 
 
 @pytest.mark.parametrize("bad", [0, 0.0, 1.5, -0.5, True, "half", None, float("nan")])
