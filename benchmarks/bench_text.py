@@ -12,7 +12,8 @@ p = 0.5 with ``sparse_embeddings="none"``, ``p0.5-vocab``: p = 0.5 with
 ``p0.5-lr1``: p = 0.5 with ``proxy_lr_scale=1.0``, the proxy at the network's learning
 rate instead of the default 1 / (1 - p) of it; ``p0.5-shrink0.5``, ``p0.5-shrink0.25`` and
 ``p0.5-shrink1``: p = 0.5 with ``fusion_shrink`` 0.5, 0.25 and 1.0, the fused start shrunk to
-half or a quarter, or kept exactly as fused;
+half or a quarter, or kept exactly as fused; ``p0.5-outer``: p = 0.5 with
+``fusion_layers="outer"``, only the input embedding and the output layer starting from the proxy;
 ``p0.5-proxy-loss``: p = 0.5 with
 ``fused_stopping="proxy-loss"``; ``--methods``
 runs a subset, full-model AL always), least confidence, every method from the same
@@ -126,6 +127,13 @@ METHODS = [
         "name": "p0.5-shrink1",
         "pruning_ratio": 0.5,
         "fusion_shrink": 1.0,
+    },
+    # only the input embedding and the output layer start from the proxy, the layers between fresh
+    {
+        "method": "prunefuse",
+        "name": "p0.5-outer",
+        "pruning_ratio": 0.5,
+        "fusion_layers": "outer",
     },
     # the fused network also stops once its training loss reaches the proxy's last one
     {

@@ -106,6 +106,11 @@ print(
 exact = learner.set_params(fusion_shrink=1.0).fuse()
 print(f"... from the exact fused start: test accuracy {exact.score(X_test, y_test):.3f}")
 learner.set_params(fusion_shrink="auto")
+# only the input embedding and the output layer from the proxy, the layers between them drawn
+# fresh (``fusion_layers="outer"``; also a fusion parameter)
+outer = learner.set_params(fusion_layers="outer").fuse()
+print(f"... with fusion_layers='outer': test accuracy {outer.score(X_test, y_test):.3f}")
+learner.set_params(fusion_layers="all")
 
 # %%
 # A proxy vocabulary

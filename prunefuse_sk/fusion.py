@@ -5,7 +5,8 @@ positions of the full-size tensor it was cut from (see :class:`~prunefuse_sk.pru
 and fills the remaining entries (``"reinit"``: a fresh draw of the full network's initializer,
 ``"keep"``: the initial values, ``"zero"``): :func:`build_fused_module`, and
 :func:`fused_start_module` with a template net's fresh initialization and memory format;
-:func:`fusion_seeds` draws the seeds of one fusion; :func:`resolve_fusion_shrink` says how much the
+:func:`fusion_seeds` draws the seeds of one fusion; :func:`outer_layers` names the layers
+``fusion_layers="outer"`` takes from the proxy; :func:`resolve_fusion_shrink` says how much the
 fused start is shrunk before training (``fusion_shrink``). The fused network is then trained as a
 :class:`~prunefuse_sk.fused_classifier.FusedNeuralNetClassifier`, optionally distilling
 from the proxy (:mod:`prunefuse_sk.distillation`).
@@ -23,14 +24,19 @@ from .skorch_nets import initialized_module
 
 __all__ = [
     "FUSION_INITS",
+    "FUSION_LAYERS",
     "build_fused_module",
     "fusion_seeds",
     "fused_start_module",
+    "outer_layers",
     "resolve_fusion_shrink",
     "WORD_VOCABULARY_MIN_IDS",
 ]
 
 FUSION_INITS = ("reinit", "keep", "zero")
+#: which layers of the fused network start from the proxy's trained tensors: every layer, or
+#: the input and output layers only (:func:`outer_layers`)
+FUSION_LAYERS = ("all", "outer")
 
 
 def build_fused_module(
@@ -41,6 +47,7 @@ def build_fused_module(
     fusion_init="reinit",
     fresh_module=None,
     vocabulary=None,
+    layers=None,
 ):
     """Write a trained proxy's tensors into a full-size network.
 
@@ -63,6 +70,10 @@ def build_fused_module(
         The proxy's vocabulary, when it embeds only some token ids: the dropped ids' rows
         take the proxy's unknown-id vector at the proxy's columns
         (:class:`~prunefuse_sk.proxy_vocabulary.ProxyVocabulary`).
+    layers : collection of str, default=None
+        Names of the modules (as in ``named_modules()``) whose tensors are taken from the
+        proxy; every other module is filled entirely per ``fusion_init``, as if the proxy
+        covered none of it. None: every module (PruneFuse's fusion).
 
     Returns
     -------
@@ -89,10 +100,45 @@ def build_fused_module(
                     f"The proxy's tensor '{name}' has no recorded position in the full network; "
                     "was the proxy pruned from a different architecture?"
                 )
-            kept_indices[name].scatter_(state[name], value.detach())
+            if layers is None or name.rpartition(".")[0] in layers:
+                kept_indices[name].scatter_(state[name], value.detach())
         if vocabulary is not None:
             vocabulary.fill_dropped_rows_(state, proxy_module.state_dict(), kept_indices)
     return fused
+
+
+def outer_layers(module, output_layers):
+    """The modules ``fusion_layers="outer"`` takes from the proxy: the input and output layers.
+
+    The input layer is the first leaf module with parameters in registration order (a text
+    network's ``nn.Embedding``, as in :func:`~prunefuse_sk.architecture.token_input`); the
+    output layers are those pruning protects
+    (:func:`~prunefuse_sk.architecture.find_output_layers`).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The full-size network.
+    output_layers : collection of str
+        The names of its output layers.
+
+    Returns
+    -------
+    names : frozenset of str
+
+    Examples
+    --------
+    >>> from prunefuse_sk.networks import TextCNN
+    >>> sorted(outer_layers(TextCNN(n_ids=50, n_classes=2), ["output"]))
+    ['embedding', 'output']
+    """
+    names = set(output_layers)
+    for name, layer in unwrap_module(module).named_modules():
+        is_leaf = next(layer.children(), None) is None
+        if is_leaf and next(layer.parameters(recurse=False), None) is not None:
+            names.add(name)
+            break
+    return frozenset(names)
 
 
 # ------------------------------------------------------------------ assembly
@@ -187,6 +233,7 @@ def fused_start_module(
     seed=None,
     memory_format="auto",
     vocabulary=None,
+    layers=None,
 ):
     """The fused full-size module before training: the proxy's tensors in place, the rest filled.
 
@@ -197,7 +244,7 @@ def fused_start_module(
     template : skorch.NeuralNetClassifier
         The full-size net's settings; for ``"reinit"`` a fresh copy is initialized on the CPU
         with ``seed`` (never prepared by an accelerator).
-    full_init_module, proxy_module, kept_indices, fusion_init, vocabulary
+    full_init_module, proxy_module, kept_indices, fusion_init, vocabulary, layers
         As in :func:`build_fused_module`.
     seed : int, default=None
         Seed of the fresh initialization.
@@ -226,6 +273,7 @@ def fused_start_module(
         fusion_init=fusion_init,
         fresh_module=fresh,
         vocabulary=vocabulary,
+        layers=layers,
     )
     memory_format = resolve_memory_format(fused, net_device(template), memory_format)
     return apply_memory_format(fused, memory_format)

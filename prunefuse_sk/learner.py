@@ -66,6 +66,7 @@ _PRIVATE_STATE = (
 )
 _FUSION_PARAMS = (
     "fusion_init",
+    "fusion_layers",
     "fusion_shrink",
     "sparse_embeddings",
     "fused_params",
@@ -168,6 +169,14 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         What the fused network holds outside the proxy's positions: a fresh initialization,
         the initial values, or zeros (``"zero"`` keeps only the proxy's capacity, since zero
         units of a ReLU net stay dead: it exists to check exactness).
+    fusion_layers : {"all", "outer"}, default="all"
+        Which layers of the fused network start from the proxy's trained tensors: every
+        layer (PruneFuse's fusion), or only the input layer and the output layer(s), the
+        layers between them filled entirely per ``fusion_init`` as at a fresh start
+        (:func:`~prunefuse_sk.fusion.outer_layers`). On a word network nearly all the
+        parameters are in the embedding, so ``"outer"`` still hands the fused network most of
+        what the proxy learned; on 20 Newsgroups it was the more accurate start (see
+        :doc:`/text`). ``"outer"`` needs ``fusion_init`` ``"reinit"`` or ``"keep"``.
     fusion_shrink : "auto" or float in (0, 1], default="auto"
         Every parameter of the fused network is multiplied by this before its training
         (the "shrink" of Ash & Adams' shrink-and-perturb, 2020): a network warm-started from
@@ -363,6 +372,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         proxy_lr_scale="auto",
         fused_params=None,
         fusion_init="reinit",
+        fusion_layers="all",
         fusion_shrink="auto",
         sparse_embeddings="proxy",
         proxy_vocabulary=None,
@@ -387,6 +397,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self.proxy_lr_scale = proxy_lr_scale
         self.fused_params = fused_params
         self.fusion_init = fusion_init
+        self.fusion_layers = fusion_layers
         self.fusion_shrink = fusion_shrink
         self.sparse_embeddings = sparse_embeddings
         self.proxy_vocabulary = proxy_vocabulary

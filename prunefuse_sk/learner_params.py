@@ -17,7 +17,7 @@ from skorch import NeuralNetClassifier
 from .accelerate_support import check_seed_for_processes
 from .exceptions import InvalidParameterError
 from .fused_stopping import FUSED_STOPPING
-from .fusion import FUSION_INITS
+from .fusion import FUSION_INITS, FUSION_LAYERS
 from .memory_format import MEMORY_FORMATS
 from .parameter_checks import check_skorch_overrides, validate_params
 from .proxy_learning_rate import resolve_proxy_lr_scale
@@ -53,6 +53,7 @@ PARAMETERS = {
     "proxy_lr_scale": ("no_validation", ""),
     "fused_params": ([dict, None], "a dict of skorch parameters, or None"),
     "fusion_init": ([StrOptions(set(FUSION_INITS))], f"one of {FUSION_INITS}"),
+    "fusion_layers": ([StrOptions(set(FUSION_LAYERS))], f"one of {FUSION_LAYERS}"),
     "fusion_shrink": (
         [Interval(Real, 0, 1, closed="right"), StrOptions({"auto"})],
         '"auto" or a float in (0, 1] (1.0 keeps the fused weights as fusion writes them)',
@@ -153,4 +154,10 @@ def check_learner_params(learner):
     )
     get_strategy(learner.query_strategy)
     check_proxy_vocabulary(learner.proxy_vocabulary)
+    if learner.fusion_layers == "outer" and learner.fusion_init == "zero":
+        raise InvalidParameterError(
+            "fusion_layers='outer' starts the layers between the input and output layers as at a "
+            "fresh start, and fusion_init='zero' would leave them all zero (dead units); pass "
+            "fusion_init='reinit' or 'keep', or fusion_layers='all'."
+        )
     resolve_proxy_lr_scale(learner.proxy_lr_scale, 0.5, token_ids=True)

@@ -16,7 +16,7 @@ from torch import nn
 
 from .architecture import count_parameters, embedding_layer, example_batch
 from .fused_classifier import fused_net
-from .fusion import fused_start_module, fusion_seeds
+from .fusion import fused_start_module, fusion_seeds, outer_layers
 from .net_snapshots import module_state
 from .pruning import kept_indices_as_tensors, prune_again, prune_at_init
 from .skorch_nets import initialized_module, proxy_net
@@ -207,6 +207,7 @@ class PrunedPair:
         fuse_seed,
         seeded,
         fusion_init="reinit",
+        fusion_layers="all",
         fusion_shrink=1.0,
         sparse_embeddings="none",
         fused_params=None,
@@ -228,9 +229,10 @@ class PrunedPair:
             The learner's fusion seed: the same seed gives the same net.
         seeded : bool
             ``False`` leaves the net's ``random_state`` at None (the learner had none).
-        fusion_init, fusion_shrink, sparse_embeddings, fused_params, distillation_weight, \
-temperature, memory_format
-            The learner's parameters of the same names (``fusion_shrink`` multiplies every
+        fusion_init, fusion_layers, fusion_shrink, sparse_embeddings, fused_params, \
+distillation_weight, temperature, memory_format
+            The learner's parameters of the same names (``fusion_layers="outer"`` takes only the
+            input and output layers from the proxy; ``fusion_shrink`` multiplies every
             parameter of the fused start; ``sparse_embeddings="all"`` trains the fused
             network's embedding layers with sparse gradients).
         start : torch.nn.Module, default=None
@@ -253,6 +255,11 @@ temperature, memory_format
                 seed=fresh_seed,
                 memory_format=memory_format,
                 vocabulary=self.vocabulary,
+                layers=(
+                    outer_layers(self.full_init, self.output_layers)
+                    if fusion_layers == "outer"
+                    else None
+                ),
             )
             if fusion_shrink != 1.0:
                 with torch.no_grad():

@@ -318,3 +318,54 @@ def test_a_bad_fusion_shrink_is_refused(token_data, bad):
     X, y = token_data
     with pytest.raises(InvalidParameterError, match='fusion_shrink must be "auto" or a float in'):
         PruneFuseActiveLearner(word_net(), fusion_shrink=bad).fit(X[:30], y[:30])
+
+
+# ------------------------------------------------------------------ fusion_layers
+
+
+def _fused_start(make, data, **params):
+    X, y = data
+    learner = PruneFuseActiveLearner(make(), fusion_shrink=1.0, random_state=0, **params)
+    learner.fit(X[:30], y[:30])
+    return learner, _parameter_names(learner)
+
+
+@pytest.mark.parametrize("module, hidden", [(TextCNN, "convs."), (FastText, "hidden.")])
+def test_fusion_layers_outer_takes_only_the_input_and_output_layers_from_the_proxy(
+    token_data, module, hidden
+):
+    make = lambda: word_net(module=module)  # noqa: E731
+    # fusion_init="keep": every entry the proxy does not fill holds the initial full network's value
+    every, every_start = _fused_start(make, token_data, fusion_init="keep")
+    outer, outer_start = _fused_start(make, token_data, fusion_init="keep", fusion_layers="outer")
+    initial = dict(outer.full_init_module_.named_parameters())
+    layers = {"embedding.", hidden, "output."}
+    assert {name.split(".")[0] + "." for name in outer_start} == layers
+    for name, value in outer_start.items():
+        if name.startswith(hidden):  # the layers between: as at the start, none of the proxy
+            torch.testing.assert_close(value, initial[name])
+            assert not torch.equal(every_start[name], initial[name])
+        else:  # the input and output layers: the proxy's, as with every layer fused
+            torch.testing.assert_close(value, every_start[name])
+            assert not torch.equal(value, initial[name])
+    # the proxy and its choices do not depend on fusion_layers
+    X, _ = token_data
+    assert np.array_equal(every.query(X[30:], n=5)[0], outer.query(X[30:], n=5)[0])
+    # fuse() trains from that start, and clone() starts from it too
+    fused = outer.fuse(max_epochs=2)
+    for parameter, expected in zip(fused.module.parameters(), outer_start.values()):
+        torch.testing.assert_close(parameter, expected)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"fusion_layers": "hidden"}, "fusion_layers must be one of"),
+        ({"fusion_layers": None}, "fusion_layers must be one of"),
+        ({"fusion_layers": "outer", "fusion_init": "zero"}, "fusion_init='reinit' or 'keep'"),
+    ],
+)
+def test_a_bad_fusion_layers_is_refused(token_data, params, message):
+    X, y = token_data
+    with pytest.raises(InvalidParameterError, match=message):
+        PruneFuseActiveLearner(word_net(), **params).fit(X[:30], y[:30])
