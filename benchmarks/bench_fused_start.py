@@ -12,6 +12,8 @@ on the same labels. This script separates them. Per seed it runs
 then builds several final networks on the session's labels and scores each on the test set:
 
 * ``fused``: ``learner.fuse()``, the defaults;
+* ``fused-all-layers``: ``fusion_layers="all"`` set explicitly, every layer from the proxy
+  (PruneFuse's fusion and today's default; explicit so that the arm keeps its meaning);
 * ``fused-shrink1``: the start exactly as fused (``fusion_shrink=1.0``);
 * ``fused-shrink0.25``: the start shrunk to a quarter;
 * ``fused-more-epochs``: ``fuse(max_epochs=1.5 x the network's)``;
@@ -83,6 +85,7 @@ VARIANTS = {
     "fused-shrink1": _fused(fusion_shrink=1.0),
     "fused-shrink0.25": _fused(fusion_shrink=0.25),
     "fused-more-epochs": _more_epochs,
+    "fused-all-layers": _fused(fusion_layers="all"),
     "fused-keep": _fused(fusion_init="keep"),
     "fused-outer": _fused(fusion_layers="outer"),
 }

@@ -14,6 +14,7 @@ rate instead of the default 1 / (1 - p) of it; ``p0.5-shrink0.5``, ``p0.5-shrink
 ``p0.5-shrink1``: p = 0.5 with ``fusion_shrink`` 0.5, 0.25 and 1.0, the fused start shrunk to
 half or a quarter, or kept exactly as fused; ``p0.5-outer``: p = 0.5 with
 ``fusion_layers="outer"``, only the input embedding and the output layer starting from the proxy;
+``p0.5-all-layers``: p = 0.5 with ``fusion_layers="all"`` (the default) set explicitly;
 ``p0.5-proxy-loss``: p = 0.5 with
 ``fused_stopping="proxy-loss"``; ``--methods``
 runs a subset, full-model AL always), least confidence, every method from the same
@@ -134,6 +135,13 @@ METHODS = [
         "name": "p0.5-outer",
         "pruning_ratio": 0.5,
         "fusion_layers": "outer",
+    },
+    # every layer starts from the proxy (fusion_layers="all", the default, set explicitly)
+    {
+        "method": "prunefuse",
+        "name": "p0.5-all-layers",
+        "pruning_ratio": 0.5,
+        "fusion_layers": "all",
     },
     # the fused network also stops once its training loss reaches the proxy's last one
     {
