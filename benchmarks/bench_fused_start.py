@@ -68,7 +68,7 @@ SCRATCH_DRAWS = (101, 102)  # torch seeds of the two scratch trainings per label
 
 
 def _fused(**params):
-    def build(learner, net, X, y, seed):
+    def build(learner, net):
         learner = copy.deepcopy(learner)
         learner.set_params(**params)
         return learner.fuse()
@@ -76,7 +76,7 @@ def _fused(**params):
     return build
 
 
-def _more_epochs(learner, net, X, y, seed):
+def _more_epochs(learner, net):
     return copy.deepcopy(learner).fuse(max_epochs=int(1.5 * net.max_epochs))
 
 
@@ -190,7 +190,7 @@ def main(argv=None):
         record("proxy", learner.proxy_.score(X_test, y_test), seed)
         for name in args.variants:
             t = time.perf_counter()
-            model = VARIANTS[name](learner, net, X[ours], y[ours], seed)
+            model = VARIANTS[name](learner, net)
             seconds = time.perf_counter() - t
             extra = f"  ({model.n_epochs_} epochs, {model.stop_reason_}, {seconds:.0f} s)"
             record(name, model.score(X_test, y_test), seed, extra)

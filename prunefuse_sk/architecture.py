@@ -21,6 +21,7 @@ __all__ = [
     "eval_forward",
     "example_batch",
     "find_output_layers",
+    "input_layer",
     "output_tensors",
     "output_width",
     "token_input",
@@ -291,15 +292,42 @@ def output_width(module, example_inputs):
     return int(outputs.shape[1])
 
 
+def input_layer(module):
+    """The network's input layer: ``(name, layer)``, or ``None`` for a network without parameters.
+
+    It is the first leaf module with parameters in the order the network registers them (its
+    ``__init__`` order), which is how networks are written: the layer that reads the input
+    first.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+
+    Returns
+    -------
+    input_layer : tuple (str, torch.nn.Module) or None
+
+    Examples
+    --------
+    >>> input_layer(nn.Sequential(nn.ReLU(), nn.Linear(4, 2), nn.Linear(2, 2)))[0]
+    '1'
+    """
+    for name, layer in unwrap_module(module).named_modules():
+        is_leaf = next(layer.children(), None) is None
+        if is_leaf and next(layer.parameters(recurse=False), None) is not None:
+            return name, layer
+    return None
+
+
 def token_input(module):
     """The network's input layer when it is an embedding: ``(name, number of ids)``, else ``None``.
 
     The number of ids is the layer's ``num_embeddings``, or the vocabulary's size for a proxy
     that embeds only some ids (:mod:`~prunefuse_sk.proxy_vocabulary`).
 
-    The input layer is the first layer with parameters in the order the network
-    registers them (its ``__init__`` order), which is how text networks are written:
-    ``nn.Embedding`` or ``nn.EmbeddingBag`` first. A network with such an input layer
+    The input layer is :func:`input_layer`, the first layer with parameters in the order the
+    network registers them, which is how text networks are written: ``nn.Embedding`` or
+    ``nn.EmbeddingBag`` first. A network with such an input layer
     takes int64 token ids; every other network takes float32 features.
 
     Parameters
@@ -317,15 +345,13 @@ def token_input(module):
     >>> token_input(nn.Sequential(nn.Linear(4, 2))) is None
     True
     """
-    for name, layer in unwrap_module(module).named_modules():
-        is_leaf = next(layer.children(), None) is None
-        if is_leaf and next(layer.parameters(recurse=False), None) is not None:
-            if isinstance(layer, (nn.Embedding, nn.EmbeddingBag)):
-                # a proxy that embeds only some ids still takes every id of the vocabulary
-                id_map = getattr(layer, "proxy_vocabulary_map", None)
-                return name, int(layer.num_embeddings if id_map is None else len(id_map))
-            return None
-    return None
+    first = input_layer(module)
+    if first is None or not isinstance(first[1], (nn.Embedding, nn.EmbeddingBag)):
+        return None
+    name, layer = first
+    # a proxy that embeds only some ids still takes every id of the vocabulary
+    id_map = getattr(layer, "proxy_vocabulary_map", None)
+    return name, int(layer.num_embeddings if id_map is None else len(id_map))
 
 
 def embedding_layer(module, output_layers):

@@ -18,7 +18,7 @@ import torch
 
 from ._random import as_random_state, draw_seed
 from .accelerate_support import net_device
-from .architecture import unwrap_module
+from .architecture import input_layer, unwrap_module
 from .memory_format import apply_memory_format, check_memory_format, resolve_memory_format
 from .skorch_nets import initialized_module
 
@@ -110,9 +110,8 @@ def build_fused_module(
 def outer_layers(module, output_layers):
     """The modules ``fusion_layers="outer"`` takes from the proxy: the input and output layers.
 
-    The input layer is the first leaf module with parameters in registration order (a text
-    network's ``nn.Embedding``, as in :func:`~prunefuse_sk.architecture.token_input`); the
-    output layers are those pruning protects
+    The input layer is :func:`~prunefuse_sk.architecture.input_layer` (a text network's
+    ``nn.Embedding``); the output layers are those pruning protects
     (:func:`~prunefuse_sk.architecture.find_output_layers`).
 
     Parameters
@@ -132,13 +131,8 @@ def outer_layers(module, output_layers):
     >>> sorted(outer_layers(TextCNN(n_ids=50, n_classes=2), ["output"]))
     ['embedding', 'output']
     """
-    names = set(output_layers)
-    for name, layer in unwrap_module(module).named_modules():
-        is_leaf = next(layer.children(), None) is None
-        if is_leaf and next(layer.parameters(recurse=False), None) is not None:
-            names.add(name)
-            break
-    return frozenset(names)
+    first = input_layer(module)
+    return frozenset(output_layers) | ({first[0]} if first is not None else set())
 
 
 # ------------------------------------------------------------------ assembly

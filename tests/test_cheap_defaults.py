@@ -351,10 +351,12 @@ def test_fusion_layers_outer_takes_only_the_input_and_output_layers_from_the_pro
     # the proxy and its choices do not depend on fusion_layers
     X, _ = token_data
     assert np.array_equal(every.query(X[30:], n=5)[0], outer.query(X[30:], n=5)[0])
-    # fuse() trains from that start, and clone() starts from it too
+    # fuse() trains from that start (clone() starts from it too), and training moves it
     fused = outer.fuse(max_epochs=2)
     for parameter, expected in zip(fused.module.parameters(), outer_start.values()):
         torch.testing.assert_close(parameter, expected)
+    trained = dict(fused.module_.named_parameters())
+    assert any(not torch.equal(trained[name], outer_start[name]) for name in outer_start)
 
 
 @pytest.mark.parametrize(
