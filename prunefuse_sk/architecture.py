@@ -2,10 +2,10 @@
 
 Nothing here changes a network. These functions find the layers that produce its outputs
 (:func:`find_output_layers`), the number of class scores it returns (:func:`output_width`),
-whether it takes token ids (:func:`token_input`), the layer whose input is its penultimate
-embedding (:func:`embedding_layer`), a small batch to trace it with (:func:`example_batch`),
-its size (:func:`count_parameters`) and the bare network inside parallel and compile wrappers
-(:func:`unwrap_module`).
+whether it takes token ids (:func:`token_input`), its dropout layers (:func:`dropout_layers`),
+the layer whose input is its penultimate embedding (:func:`embedding_layer`), a small batch to
+trace it with (:func:`example_batch`), its size (:func:`count_parameters`) and the bare network
+inside parallel and compile wrappers (:func:`unwrap_module`).
 """
 
 import numpy as np
@@ -17,6 +17,7 @@ from .exceptions import FeatureShapeError, OutputWidthError
 __all__ = [
     "EXAMPLE_ROWS",
     "count_parameters",
+    "dropout_layers",
     "embedding_layer",
     "eval_forward",
     "example_batch",
@@ -352,6 +353,33 @@ def token_input(module):
     # a proxy that embeds only some ids still takes every id of the vocabulary
     id_map = getattr(layer, "proxy_vocabulary_map", None)
     return name, int(layer.num_embeddings if id_map is None else len(id_map))
+
+
+def dropout_layers(module):
+    """The network's dropout layers (``nn.Dropout`` and its kin), in registration order.
+
+    Dropout written as a call (``torch.nn.functional.dropout`` in ``forward``) is not a layer
+    and is not found.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+
+    Returns
+    -------
+    layers : list of torch.nn.Module
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5), nn.Linear(4, 2), nn.Dropout1d(0.1))
+    >>> [layer.p for layer in dropout_layers(net)]
+    [0.5, 0.1]
+    """
+    return [
+        layer
+        for layer in unwrap_module(module).modules()
+        if isinstance(layer, nn.modules.dropout._DropoutNd)
+    ]
 
 
 def embedding_layer(module, output_layers):

@@ -35,6 +35,7 @@ from .net_snapshots import load_weights, net_state, picklable, restore_net_state
 from .networks import default_estimator
 from .parameter_checks import check_flags, check_int
 from .pools import as_pool, selected_rows
+from .proxy_dropout import proxy_dropout_layers
 from .proxy_learning_rate import proxy_lr_overrides, resolve_proxy_lr_scale
 from .proxy_vocabulary import ProxyVocabulary, count_token_ids, vocabulary_fraction
 from .pruned_pair import PrunedPair
@@ -159,6 +160,13 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         ``1 / (1 - pruning_ratio)`` for networks on token ids (measured on text, see
         :doc:`/text`), 1.0 for networks on features. An ``lr`` in ``proxy_params`` is used
         as given. The fused network keeps the network's rate.
+    proxy_dropout : float, default=None
+        The rate of every dropout layer of the proxy (``nn.Dropout`` and its kin), in
+        [0, 1); None keeps the network's rates. The fused network keeps its own rates. A
+        network without dropout layers refuses a rate (``InvalidParameterError`` at
+        ``fit``). A warm retraining continues the proxy it has, so a rate changed with
+        ``set_params`` takes effect at the next retraining from the pruned initialization.
+        See :doc:`/text` ("Dropout in the proxy") for what it did on text.
     fused_params : dict, default=None
         skorch parameter overrides for the fused network that :meth:`fuse` trains, e.g.
         ``{"max_epochs": 8}`` (the fused network starts from the trained proxy, so it needs
@@ -374,6 +382,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         proxy_retrain="warm",
         warm_epochs=None,
         proxy_lr_scale="auto",
+        proxy_dropout=None,
         fused_params=None,
         fusion_init="reinit",
         fusion_layers="all",
@@ -399,6 +408,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self.proxy_retrain = proxy_retrain
         self.warm_epochs = warm_epochs
         self.proxy_lr_scale = proxy_lr_scale
+        self.proxy_dropout = proxy_dropout
         self.fused_params = fused_params
         self.fusion_init = fusion_init
         self.fusion_layers = fusion_layers
@@ -418,6 +428,8 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     def _validate_params(self):
         # each parameter against its constraints, then the checks across them
         check_learner_params(self)
+        if "_pair" in self.__dict__:  # fitted: checks against the network
+            proxy_dropout_layers(self._pair.proxy_init, self.proxy_dropout)
 
     def _log(self, message):
         if self.verbose:
@@ -498,7 +510,9 @@ shape (n_pool, ...), default=None
         y_encoded = encode_labels(y, classes)
         self._vocabulary = self._proxy_vocabulary(full, X, X_pool)
         prune_seed = draw_seed(rng)
-        self._pair = PrunedPair.prune(template, full, example, **self._pruning_params(prune_seed))
+        pair = PrunedPair.prune(template, full, example, **self._pruning_params(prune_seed))
+        proxy_dropout_layers(pair.proxy_init, self.proxy_dropout)
+        self._pair = pair
         self.classes_ = classes
         self._rng = rng
         self._prune_seed = prune_seed
@@ -1029,6 +1043,7 @@ or DataFrame of shape (n_samples, ...)
             {**overrides, **(self.proxy_params or {})},
             self.memory_format,
             sparse_embeddings=self.sparse_embeddings in ("proxy", "all"),
+            dropout=self.proxy_dropout,
         )
 
     def _new_fused_net(self, start=None):

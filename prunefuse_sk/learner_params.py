@@ -51,6 +51,10 @@ PARAMETERS = {
     ),
     # resolve_proxy_lr_scale raises InvalidParameterError
     "proxy_lr_scale": ("no_validation", ""),
+    "proxy_dropout": (
+        [Interval(Real, 0, 1, closed="left"), None],
+        "None (the proxy keeps the network's dropout rates) or a float in [0, 1)",
+    ),
     "fused_params": ([dict, None], "a dict of skorch parameters, or None"),
     "fusion_init": ([StrOptions(set(FUSION_INITS))], f"one of {FUSION_INITS}"),
     "fusion_layers": ([StrOptions(set(FUSION_LAYERS))], f"one of {FUSION_LAYERS}"),
@@ -100,6 +104,7 @@ _NO_BOOLS = (
     "warm_epochs",
     "unknown_id",
     "fusion_shrink",
+    "proxy_dropout",
 )
 
 

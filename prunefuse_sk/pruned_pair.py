@@ -18,6 +18,7 @@ from .architecture import count_parameters, embedding_layer, example_batch
 from .fused_classifier import fused_net
 from .fusion import fused_start_module, fusion_seeds, outer_layers
 from .net_snapshots import module_state
+from .proxy_dropout import set_proxy_dropout
 from .pruning import kept_indices_as_tensors, prune_again, prune_at_init
 from .skorch_nets import initialized_module, proxy_net
 from .sparse_embeddings import use_sparse_embeddings
@@ -178,7 +179,9 @@ class PrunedPair:
         """ndarray of int64 or None: the token ids the proxy embeds, when not all of them."""
         return None if self.vocabulary is None else self.vocabulary.kept_ids
 
-    def new_proxy(self, proxy_params=None, memory_format="auto", *, sparse_embeddings=False):
+    def new_proxy(
+        self, proxy_params=None, memory_format="auto", *, sparse_embeddings=False, dropout=None
+    ):
         """An unfitted proxy net at its pruned initialization (a copy: the pair is never trained).
 
         Parameters
@@ -189,14 +192,16 @@ class PrunedPair:
         sparse_embeddings : bool, default=False
             Train the embedding layers with sparse gradients
             (:func:`~prunefuse_sk.sparse_embeddings.use_sparse_embeddings`).
+        dropout : float, default=None
+            The rate of every dropout layer of the proxy
+            (:func:`~prunefuse_sk.proxy_dropout.set_proxy_dropout`); None keeps the network's.
 
         Returns
         -------
         net : skorch.NeuralNetClassifier
         """
-        net = proxy_net(
-            self.template, copy.deepcopy(self.proxy_init), proxy_params, memory_format=memory_format
-        )
+        module = set_proxy_dropout(copy.deepcopy(self.proxy_init), dropout)
+        net = proxy_net(self.template, module, proxy_params, memory_format=memory_format)
         return use_sparse_embeddings(net) if sparse_embeddings else net
 
     def new_fused_net(

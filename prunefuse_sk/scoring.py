@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .accelerate_support import net_device, trained_module
-from .architecture import token_input, unwrap_module
+from .architecture import dropout_layers, token_input, unwrap_module
 from .exceptions import InvalidParameterError, NonFiniteInputError, NonFiniteOutputError
 from .parameter_checks import check_int
 from .pools import as_pool
@@ -139,12 +139,10 @@ class EmbeddingRecorder:
 def _set_dropout_train(module):
     """Eval mode everywhere except dropout layers (Monte Carlo dropout)."""
     module.eval()
-    n_dropout = 0
-    for layer in module.modules():
-        if isinstance(layer, torch.nn.modules.dropout._DropoutNd):
-            layer.train()
-            n_dropout += 1
-    return n_dropout
+    layers = dropout_layers(module)
+    for layer in layers:
+        layer.train()
+    return len(layers)
 
 
 def _entropy_rows(proba):
