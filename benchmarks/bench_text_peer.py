@@ -65,8 +65,10 @@ def build_parser():
     parser.add_argument("--no-ours", action="store_true", help="run small-text only")
     parser.add_argument(
         "--peer-results",
-        help="a JSON this script wrote with --no-ours: take small-text's runs from it instead "
-        "of running them again (same seeds, same machine)",
+        nargs="+",
+        help="JSON files this script wrote with --no-ours: take small-text's runs from them "
+        "instead of running them again (same seeds, same machine; a seed in two files is "
+        "refused)",
     )
     parser.add_argument("--learner-params", type=json.loads, default={})
     parser.add_argument("--json", default=os.path.join(RESULTS, "bench_text_peer_cpu.json"))
@@ -155,9 +157,15 @@ def main(argv=None):
     n_ids = tokens.n_ids_
     peer = None
     if args.peer_results:
-        with open(args.peer_results) as f:
-            stored = json.load(f)["runs"]
-        peer = _stored_peer(stored, args.peer_results)
+        stored = {}
+        for path in args.peer_results:
+            with open(path) as f:
+                runs = json.load(f)["runs"]
+            twice = sorted(set(stored) & set(runs))
+            if twice:
+                raise SystemExit(f"{path} repeats {', '.join(twice)} of an earlier file")
+            stored.update(runs)
+        peer = _stored_peer(stored, " ".join(args.peer_results))
     elif not args.no_peer:
         try:
             from peer_small_text import run_small_text

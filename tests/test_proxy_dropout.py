@@ -1,6 +1,8 @@
 """The proxy's dropout (issue 27): ``proxy_dropout`` sets every dropout layer of the proxy, never
 the fused network's, and a network without dropout layers refuses a rate."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -92,3 +94,16 @@ def test_bad_rates_are_refused_naming_the_parameter(token_data, bad):
     X, y = token_data
     with pytest.raises(InvalidParameterError, match=r"proxy_dropout must be None .* \[0, 1\)"):
         PruneFuseActiveLearner(text_net(), proxy_dropout=bad).fit(X[:30], y[:30])
+
+
+def test_the_rate_survives_a_checkpoint_and_a_pickle(token_data, tmp_path):
+    X, y = token_data
+    learner = PruneFuseActiveLearner(text_net(), proxy_dropout=0.1, random_state=0)
+    learner.fit(X[:40], y[:40])
+    learner.save(tmp_path / "learner.ckpt")
+    loaded = PruneFuseActiveLearner.load(tmp_path / "learner.ckpt", estimator=text_net())
+    restored = pickle.loads(pickle.dumps(learner))
+    for other in (loaded, restored):
+        assert other.proxy_dropout == 0.1
+        assert rates(other.proxy_.module_) == [0.1]
+        np.testing.assert_array_equal(other.predict_proba(X[60:]), learner.predict_proba(X[60:]))
