@@ -137,12 +137,13 @@ class EmbeddingRecorder:
 
 
 def _set_dropout_train(module):
-    """Eval mode everywhere except dropout layers (Monte Carlo dropout)."""
+    """Eval mode everywhere except dropout layers (Monte Carlo dropout); the number of them that
+    drop anything (rate above 0)."""
     module.eval()
     layers = dropout_layers(module)
     for layer in layers:
         layer.train()
-    return len(layers)
+    return sum(layer.p > 0 for layer in layers)
 
 
 def _entropy_rows(proba):
@@ -510,8 +511,9 @@ def _set_scoring_mode(module, n_passes):
     elif _set_dropout_train(module) == 0:
         module.train(was_training)
         raise ValueError(
-            "Monte Carlo dropout (n_passes > 1) needs dropout layers in the network; this one has "
-            "none. Add nn.Dropout layers or use another strategy."
+            "Monte Carlo dropout (n_passes > 1) needs dropout layers with a rate above 0 in the "
+            "network; this one has none (a learner's proxy_dropout=0.0 sets its proxy's to 0). "
+            "Add nn.Dropout layers, leave proxy_dropout=None, or use another strategy."
         )
     return was_training
 

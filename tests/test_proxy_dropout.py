@@ -107,3 +107,17 @@ def test_the_rate_survives_a_checkpoint_and_a_pickle(token_data, tmp_path):
         assert other.proxy_dropout == 0.1
         assert rates(other.proxy_.module_) == [0.1]
         np.testing.assert_array_equal(other.predict_proba(X[60:]), learner.predict_proba(X[60:]))
+
+
+def test_bald_refuses_a_proxy_whose_dropout_is_off_and_keeps_the_model_unchanged(token_data):
+    X, y = token_data
+    learner = PruneFuseActiveLearner(
+        text_net(), query_strategy="bald", proxy_dropout=0.0, random_state=0
+    ).fit(X[:40], y[:40])
+    training_before = learner.proxy_.module_.training
+    with pytest.raises(ValueError, match="rate above 0.*proxy_dropout=0.0"):
+        learner.query(X[40:100], n=5)
+    assert learner.proxy_.module_.training == training_before  # the scoring mode was undone
+    # at the network's rate the same query runs
+    idx, _ = learner.set_params(proxy_dropout=None).fit(X[:40], y[:40]).query(X[40:100], n=5)
+    assert len(set(idx)) == 5
