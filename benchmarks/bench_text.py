@@ -16,7 +16,9 @@ half or a quarter, or kept exactly as fused; ``p0.5-outer``: p = 0.5 with
 ``fusion_layers="outer"``, only the input embedding and the output layer starting from the proxy;
 ``p0.5-all-layers``: p = 0.5 with ``fusion_layers="all"`` (the default) set explicitly;
 ``p0.5-proxy-loss``: p = 0.5 with
-``fused_stopping="proxy-loss"``; ``--methods``
+``fused_stopping="proxy-loss"``; ``p0.5-reinit``: p = 0.5 with ``proxy_retrain="reinit"``;
+``p0.5-warm5``: p = 0.5 with ``warm_epochs=5``, half the proxy's 10 epochs per later round
+instead of the default third; ``--methods``
 runs a subset, full-model AL always), least confidence, every method from the same
 random initial labels per seed. It prints the test accuracy at every budget (mean and
 [min, max] over seeds), the selection seconds (every round's selector training and pool
@@ -157,6 +159,14 @@ METHODS = [
         "name": "p0.5-reinit",
         "pruning_ratio": 0.5,
         "proxy_retrain": "reinit",
+    },
+    # warm retraining that continues the proxy for half its epochs each later round
+    # (warm_epochs=5 of 10) instead of the default third
+    {
+        "method": "prunefuse",
+        "name": "p0.5-warm5",
+        "pruning_ratio": 0.5,
+        "warm_epochs": 5,
     },
 ]
 METHOD_NAMES = [m if isinstance(m, str) else m["name"] for m in METHODS]

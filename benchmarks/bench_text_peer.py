@@ -20,13 +20,15 @@ from uniform(-0.25, 0.25), 100 filters of widths 3/4/5, dropout 0.5, Adam lr 1e-
 Printed per seed and side: test accuracy after every round (ours: the proxy's, and the fused
 network's at the end), the selection seconds (every training whose model chose rows, plus the
 pool scoring) and the end-to-end seconds (the whole session, final network included); then
-the medians over seeds and the verdicts: fused accuracy at 2,500 labels >= 0.72, end-to-end
-<= 0.5 of small-text's (median of per-seed ratios and fastest runs).
+the medians over seeds, the time per phase (training, scoring, final training) and the
+verdicts: fused accuracy at 2,500 labels >= 0.72, end-to-end <= 0.5 of small-text's (median of
+per-seed ratios and fastest runs).
 
 Usage::
 
     python benchmarks/bench_text_peer.py                      # seeds 0 1 2, both sides
     python benchmarks/bench_text_peer.py --seeds 0 --no-peer  # ours only
+    python benchmarks/bench_text_peer.py --report results/bench_text_peer_cpu.json  # reprint
 """
 
 import argparse
@@ -71,6 +73,11 @@ def build_parser():
         "refused)",
     )
     parser.add_argument("--learner-params", type=json.loads, default={})
+    parser.add_argument(
+        "--report",
+        metavar="JSON",
+        help="print the tables and verdicts of a JSON this script wrote, without running anything",
+    )
     parser.add_argument("--json", default=os.path.join(RESULTS, "bench_text_peer_cpu.json"))
     return parser
 
@@ -149,6 +156,9 @@ def run_ours(X, y, X_test, y_test, n_ids, *, initial_idx, args, seed, log=print)
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.report:
+        reprint(args.report)
+        return
     torch.set_num_threads(os.cpu_count() or 1)
     texts, y, texts_test, y_test = load_text_dataset("20newsgroups")
     tokens = TokenIds(max_length=args.max_length, max_features=20000).fit(texts)
@@ -211,6 +221,19 @@ def main(argv=None):
     report(runs, args)
 
 
+def reprint(path):
+    """Print the report of a stored run (its own seeds and protocol), writing nothing."""
+    with open(path) as f:
+        stored = json.load(f)
+    runs = {}
+    for key, run in stored["runs"].items():
+        side, seed = key.rsplit("/", 1)
+        runs[(side, int(seed))] = run
+    args = argparse.Namespace(**{**stored["config"], "json": None, "report": path})
+    print(f"{path}: {' '.join(stored['argv'])}")
+    report(runs, args)
+
+
 def _stored_peer(stored, path):
     """A stand-in for ``run_small_text`` that returns the runs of an earlier ``--no-ours`` JSON."""
 
@@ -229,6 +252,34 @@ def _stored_peer(stored, path):
 def _median_range(values):
     values = np.asarray(values, dtype=float)
     return f"{np.median(values):7.1f} [{values.min():6.1f}-{values.max():6.1f}]"
+
+
+def print_phases(runs, sides, seeds):
+    """Where a session goes: the time per phase, median over seeds, with its share of the session.
+
+    Training is every fit of the selector (ours: the proxy, the last fit at the final budget
+    included; small-text: its network from scratch each round), scoring every query, and final
+    training ours's fused network (small-text's last network is its final one).
+    """
+    print(
+        "\ntime per phase, seconds summed over a session, median over seeds (share of the "
+        "end-to-end time)"
+    )
+    print(f"{'side':>11} {'training':>16} {'scoring':>16} {'final training':>16}")
+    for side in sides:
+        phases = {"training": [], "scoring": [], "final": [], "total": []}
+        for seed in seeds:
+            run = runs[(side, seed)]
+            phases["training"].append(sum(run["train_seconds"]))
+            phases["scoring"].append(sum(run["query_seconds"]))
+            phases["final"].append(run.get("fuse_seconds", 0.0))
+            phases["total"].append(run["end_to_end_seconds"])
+        total = np.median(phases["total"])
+        cells = [
+            f"{np.median(phases[key]):6.1f} ({100 * np.median(phases[key]) / total:4.1f}%)"
+            for key in ("training", "scoring", "final")
+        ]
+        print(f"{side:>11} " + " ".join(f"{cell:>16}" for cell in cells))
 
 
 def report(runs, args):
@@ -258,6 +309,7 @@ def report(runs, args):
         print(
             f"{side:>11} {_median_range(sel):>22} {_median_range(e2e):>22} {np.mean(final):10.4f}"
         )
+    print_phases(runs, sides, seeds)
     summary = {}
     if fused:
         verdict = np.mean(fused) >= TARGET_ACCURACY
@@ -289,7 +341,8 @@ def report(runs, args):
             + ")"
         )
         summary = {"ratios": ratios, "end_to_end_fastest_ratio": fastest}
-    print(f"load average at end {os.getloadavg()[0]:.2f}")
+    if not getattr(args, "report", None):  # a reprint ran nothing here
+        print(f"load average at end {os.getloadavg()[0]:.2f}")
     if args.json:
         os.makedirs(os.path.dirname(args.json), exist_ok=True)
         with open(args.json, "w") as f:
