@@ -195,12 +195,11 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         weights fitted to the same labels generalizes worse than one trained from scratch,
         and shrinking the start narrows that gap. 1.0 keeps the fused weights as written
         (exact fusion). ``"auto"``, the measured choice per input kind
-        (:func:`~prunefuse_sk.fusion.resolve_fusion_shrink`): 0.5 for a network on word ids
-        (an input embedding of at least 1,000 rows; on 20 Newsgroups, 3 seeds, ``TextCNN``'s
-        fused network went from 0.661 to 0.707 at 2,500 labels, above full-model AL's
-        0.677; see :doc:`/text`), 1.0 for a network on characters (the character CNN lost
-        accuracy when shrunk), on features (as accurate halved on Animal-MNIST, at a third
-        more session time), and with ``fusion_init="zero"``. The fitted ``fusion_shrink_``
+        (:func:`~prunefuse_sk.fusion.resolve_fusion_shrink`): 0.5 for a network on ids, words
+        or characters (an input embedding; on 20 Newsgroups, 3 seeds, ``TextCNN``'s fused
+        network went from 0.661 to 0.707 at 2,500 labels, above full-model AL's 0.677; see
+        :doc:`/text`), 1.0 for a network on features (as accurate halved on Animal-MNIST,
+        at a third more session time) and with ``fusion_init="zero"``. The fitted ``fusion_shrink_``
         says which factor applies.
     sparse_embeddings : {"proxy", "all", "none"}, default="proxy"
         Which networks update their ``nn.Embedding``/``nn.EmbeddingBag`` layers with sparse

@@ -66,15 +66,17 @@ def test_char_cnn_learns_r8_prunes_its_convolutions_and_fuses_exactly(r8_chars):
         module__n_ids=chars.n_ids_,
         module__n_classes=8,
         module__n_filters=32,
-        module__hidden=64,
     )
     learner = PruneFuseActiveLearner(net, fusion_init="zero", random_state=0)
     learner.fit(X[:300], y[:300])
     idx, _ = learner.query(X[300:], n_instances=100)
     learner.teach(X[300:][idx], y[300:][idx])
-    # the convolutions lose half their filters; the alphabet is never pruned
+    # every convolution (widths 3, 5, 7) loses half its filters and half its input channels
+    # (the embedding dimensions); the alphabet is never pruned
     kept = learner.kept_indices_
-    assert len(kept["convs.1.weight"].indices[0]) == 16
+    for i in range(3):
+        assert len(kept[f"convs.{i}.weight"].indices[0]) == 16
+        assert len(kept[f"convs.{i}.weight"].indices[1]) == 16
     assert kept["embedding.weight"].indices[0] is None
     assert learner.n_params_proxy_ < 0.4 * learner.n_params_full_
     fused = learner.fuse(train=False)
@@ -89,3 +91,13 @@ def test_char_cnn_learns_r8_prunes_its_convolutions_and_fuses_exactly(r8_chars):
     clf = learner.fuse()
     majority = np.bincount(y_test).max() / len(y_test)
     assert clf.score(X_test, y_test) > majority + 0.05, (clf.score(X_test, y_test), majority)
+
+
+def test_text_cnn_kernel_sizes_set_the_convolutions_and_bad_ones_are_refused():
+    net = CharCNN(n_ids=30, n_classes=2, kernel_sizes=(2, 9))
+    assert [conv.kernel_size for conv in net.convs] == [(2,), (9,)]
+    assert net.output.in_features == 2 * 64
+    assert net(torch.randint(0, 30, (3, 9))).shape == (3, 2)
+    for bad in [(), (3, 0), (3.0,), (True,)]:
+        with pytest.raises(ValueError, match="kernel_sizes must be a non-empty sequence"):
+            CharCNN(n_ids=30, n_classes=2, kernel_sizes=bad)
