@@ -36,13 +36,15 @@ import time
 
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier
 from torch import nn
 
 import prunefuse_sk
 from prunefuse_sk.datasets import load_text_dataset
 from prunefuse_sk.networks import CharCNN, kim_embedding_init
 from prunefuse_sk.text import CharIds
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_text import make_net  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -99,19 +101,7 @@ def build_parser():
 
 def train_one(cls, lr, X, y, n_ids, n_classes, *, epochs, seed):
     torch.manual_seed(seed)
-    net = NeuralNetClassifier(
-        cls,
-        module__n_ids=n_ids,
-        module__n_classes=n_classes,
-        criterion=nn.CrossEntropyLoss,
-        optimizer=torch.optim.Adam,
-        lr=lr,
-        max_epochs=epochs,
-        batch_size=64,
-        train_split=None,
-        iterator_train__shuffle=True,
-        verbose=0,
-    )
+    net = make_net(cls, n_ids, n_classes, epochs, lr)  # bench_text.py's recipe: Adam, batch 64
     start = time.perf_counter()
     net.fit(X, y)
     return net, time.perf_counter() - start
