@@ -24,11 +24,22 @@ then builds several final networks on the session's labels and scores each on th
   start from the proxy, the layers between are drawn fresh (then shrunk like the rest): does the
   head start live in the embedding or in the hidden layers?
 * ``scratch``: a freshly initialized full-size network trained on the session's labels with
-  the network's own recipe (two draws, averaged);
+  the network's own recipe (``--scratch-draws`` draws, default 2, averaged);
 
 and ``scratch`` on full-model AL's labels too. ``scratch`` on both label sets says whether the
 proxy's labels are worse; ``fused`` against ``scratch`` on the same labels says what the fused
-start costs or gains. Networks and data as in ``bench_text.py`` (``--dataset r8`` or
+start costs or gains.
+
+``--fuse-draws K`` also measures how far the fused network's accuracy moves from its training's
+own randomness alone: the defaults' fused classifier is trained K more times from the same fused
+start on the same labels (``clone(fused).fit``, as ``GridSearchCV`` does, with ``random_state``
+201, 202, ...: other shuffles and dropout masks, the fused start's fresh draws held).
+``--scratch-draws`` sets the number of scratch trainings per label set (default 2), each with
+its own torch seed (101, 102, ...). The summary prints each one's
+draw-to-draw standard deviation pooled over seeds, and what that alone makes the standard error
+of a mean over the seeds run: the resolution at which a threshold on that mean can be judged.
+
+Networks and data as in ``bench_text.py`` (``--dataset r8`` or
 ``20newsgroups``, ``--network FastText`` or ``TextCNN``); ``--dataset peer`` takes the
 protocol of ``bench_text_peer.py`` (20 Newsgroups, 60 tokens, TextCNN 300-d/100 filters,
 Adam 1e-3, batch 25) and skips full-model AL there (``--no-full`` elsewhere).
@@ -39,6 +50,8 @@ Usage::
 
     python benchmarks/bench_fused_start.py --dataset r8 --network TextCNN
     python benchmarks/bench_fused_start.py --dataset peer
+    python benchmarks/bench_fused_start.py --dataset r8 --variants fused \
+        --fuse-draws 8 --scratch-draws 8
 """
 
 import argparse
@@ -64,7 +77,8 @@ from bench_text import NETWORKS, make_net  # noqa: E402
 from bench_text_peer import our_net  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-SCRATCH_DRAWS = (101, 102)  # torch seeds of the two scratch trainings per label set
+SCRATCH_SEED = 101  # torch seed of the first scratch training per label set (then 102, ...)
+FUSE_DRAW_SEED = 201  # random_state of --fuse-draws' first retraining of the fused classifier
 
 
 def _fused(**params):
@@ -101,6 +115,15 @@ def build_parser():
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--no-full", action="store_true", help="skip full-model AL")
+    parser.add_argument(
+        "--fuse-draws",
+        type=int,
+        default=0,
+        help="retrain the defaults' fused classifier this many more times from its fused start",
+    )
+    parser.add_argument(
+        "--scratch-draws", type=int, default=2, help="scratch trainings per label set"
+    )
     parser.add_argument("--out", default=RESULTS)
     parser.add_argument("--tag", default=None)
     return parser
@@ -134,15 +157,44 @@ def session(net, X, y, initial, args, seed):
     return learner, np.flatnonzero(labelled)
 
 
-def scratch(net, X, y):
-    """Test-set predictors of fresh full-size networks trained on (X, y), one per draw."""
-    for draw in SCRATCH_DRAWS:
-        torch.manual_seed(draw)
+def scratch(net, X, y, draws):
+    """Fresh full-size networks trained on (X, y), one per draw."""
+    for draw in range(draws):
+        torch.manual_seed(SCRATCH_SEED + draw)
         yield clone(net).fit(X, y)
+
+
+def fused_draws(fused, X, y, draws):
+    """The fused classifier trained again from its fused start on (X, y), one per draw (its
+    ``random_state`` seeds the training's shuffles and dropout)."""
+    for draw in range(draws):
+        yield clone(fused).set_params(random_state=FUSE_DRAW_SEED + draw).fit(X, y)
+
+
+def draw_spread(draws, n_seeds):
+    """Summary lines: the draw-to-draw standard deviation of each repeatedly trained network,
+    pooled over seeds, and the standard error it alone gives a mean over ``n_seeds`` seeds of
+    one draw each."""
+    lines = []
+    for name, per_seed in draws.items():
+        if min(len(values) for values in per_seed) < 2:
+            continue
+        pooled = float(np.sqrt(np.mean([np.var(values, ddof=1) for values in per_seed])))
+        spans = ", ".join(f"[{min(v):.4f}, {max(v):.4f}]" for v in per_seed)
+        lines.append(
+            f"training draws, {name}: {len(per_seed[0])} per seed, std {100 * pooled:.2f} points "
+            f"pooled over seeds (per seed {spans}); standard error of a {n_seeds}-seed mean of "
+            f"single trainings from this alone {100 * pooled / np.sqrt(n_seeds):.2f} points"
+        )
+    return lines
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.fuse_draws and "fused" not in args.variants:
+        raise SystemExit("--fuse-draws retrains the 'fused' variant: add it to --variants.")
+    if args.fuse_draws < 0 or args.scratch_draws < 1:
+        raise SystemExit("--fuse-draws must be >= 0 and --scratch-draws >= 1.")
     X, y, X_test, y_test, net, what = load(args)
     full = not (args.no_full or args.dataset == "peer")
     lines = [
@@ -158,12 +210,27 @@ def main(argv=None):
     print("\n".join(lines), flush=True)
     start = time.perf_counter()
     acc = {}  # name -> per-seed accuracy
+    draws = {}  # name -> per seed, the accuracy of every training draw on that seed's labels
+    draw_epochs = {}  # name -> per seed, the epochs every fused draw trained
 
     def record(name, value, seed, extra=""):
         acc.setdefault(name, []).append(value)
         line = f"  seed {seed} {name:28s} {value:.4f}{extra}"
         print(line, flush=True)
         lines.append(line)
+
+    def record_draws(name, values, seed, epochs=None):
+        """Several trainings of one network on one seed's labels: their mean is the seed's."""
+        draws.setdefault(name, []).append([float(v) for v in values])
+        extra = f"  (mean of {len(values)} draws, std {100 * np.std(values, ddof=1):.2f} points)"
+        record(name, float(np.mean(values)), seed, extra if len(values) > 1 else "")
+        if epochs is not None:
+            draw_epochs.setdefault(name, []).append([int(e) for e in epochs])
+            line = "      per draw: " + ", ".join(
+                f"{v:.4f} ({e} ep)" for v, e in zip(values, epochs, strict=True)
+            )
+            print(line, flush=True)
+            lines.append(line)
 
     for seed in args.seeds:
         if full:
@@ -194,12 +261,22 @@ def main(argv=None):
             seconds = time.perf_counter() - t
             extra = f"  ({model.n_epochs_} epochs, {model.stop_reason_}, {seconds:.0f} s)"
             record(name, model.score(X_test, y_test), seed, extra)
-        score = [m.score(X_test, y_test) for m in scratch(net, X[ours], y[ours])]
-        record("scratch on ours' labels", float(np.mean(score)), seed)
+            if name == "fused" and args.fuse_draws:
+                score, epochs = [acc["fused"][-1]], [model.n_epochs_]
+                for retrained in fused_draws(model, X[ours], y[ours], args.fuse_draws):
+                    score.append(retrained.score(X_test, y_test))
+                    epochs.append(retrained.n_epochs_)
+                record_draws("fused, retrained", score, seed, epochs)
+        trained = scratch(net, X[ours], y[ours], args.scratch_draws)
+        score = [m.score(X_test, y_test) for m in trained]
+        record_draws("scratch on ours' labels", score, seed)
         if full:
             labels = np.concatenate(selections)
-            score = [m.score(X_test, y_test) for m in scratch(net, X[labels], y[labels])]
-            record("scratch on full AL's labels", float(np.mean(score)), seed)
+            score = [
+                m.score(X_test, y_test)
+                for m in scratch(net, X[labels], y[labels], args.scratch_draws)
+            ]
+            record_draws("scratch on full AL's labels", score, seed)
 
     table = ["", "test accuracy at the last budget, mean [min, max] over seeds"]
     for name, values in acc.items():
@@ -211,8 +288,10 @@ def main(argv=None):
         table.append(
             f"labels: scratch on ours' minus on full AL's labels {100 * labels_gap:+.2f} points"
         )
-    start_gap = np.mean(acc["fused"]) - np.mean(acc["scratch on ours' labels"])
-    table.append(f"start: fused minus scratch on the same labels {100 * start_gap:+.2f}")
+    if "fused" in acc:
+        start_gap = np.mean(acc["fused"]) - np.mean(acc["scratch on ours' labels"])
+        table.append(f"start: fused minus scratch on the same labels {100 * start_gap:+.2f}")
+    table += draw_spread(draws, len(args.seeds))
     minutes = (time.perf_counter() - start) / 60
     table.append(
         f"total wall time: {minutes:.1f} min; load average at end {os.getloadavg()[0]:.2f}"
@@ -224,7 +303,16 @@ def main(argv=None):
     with open(os.path.join(args.out, f"{tag}.txt"), "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
     with open(os.path.join(args.out, f"{tag}.json"), "w", encoding="utf-8") as handle:
-        json.dump({"argv": argv or sys.argv[1:], "seeds": args.seeds, "accuracy": acc}, handle)
+        json.dump(
+            {
+                "argv": argv or sys.argv[1:],
+                "seeds": args.seeds,
+                "accuracy": acc,
+                "draws": draws,
+                "draw_epochs": draw_epochs,
+            },
+            handle,
+        )
     return 0
 
 
