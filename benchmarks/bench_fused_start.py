@@ -51,7 +51,7 @@ Usage::
     python benchmarks/bench_fused_start.py --dataset r8 --network TextCNN
     python benchmarks/bench_fused_start.py --dataset peer
     python benchmarks/bench_fused_start.py --dataset r8 --variants fused \
-        --fuse-draws 8 --scratch-draws 8
+        --fuse-draws 7 --scratch-draws 8
 """
 
 import argparse
