@@ -11,9 +11,11 @@ on the same labels. This script separates them. Per seed it runs
 
 then builds several final networks on the session's labels and scores each on the test set:
 
-* ``fused``: ``learner.fuse()``, the defaults;
+* ``fused``: ``learner.fuse()``, the defaults (for a convolutional network on ids, every layer
+  from the proxy but the output layer, which starts fresh: ``fusion_layers="auto"``);
 * ``fused-all-layers``: ``fusion_layers="all"`` set explicitly, every layer from the proxy
-  (PruneFuse's fusion and today's default; explicit so that the arm keeps its meaning);
+  (PruneFuse's fusion; the default for ``FastText``; explicit so that the arm keeps its
+  meaning);
 * ``fused-shrink1``: the start exactly as fused (``fusion_shrink=1.0``);
 * ``fused-shrink0.25``: the start shrunk to a quarter;
 * ``fused-more-epochs``: ``fuse(max_epochs=1.5 x the network's)``;
@@ -31,9 +33,10 @@ proxy's labels are worse; ``fused`` against ``scratch`` on the same labels says 
 start costs or gains.
 
 ``--fuse-draws K`` also measures how far the fused network's accuracy moves from its training's
-own randomness alone: the defaults' fused classifier is trained K more times from the same fused
-start on the same labels (``clone(fused).fit``, as ``GridSearchCV`` does, with ``random_state``
-201, 202, ...: other shuffles and dropout masks, the fused start's fresh draws held).
+own randomness alone: every variant's fused classifier is trained K more times from the same
+fused start on the same labels (``clone(fused).fit``, as ``GridSearchCV`` does, with
+``random_state`` 201, 202, ...: other shuffles and dropout masks, the fused start's fresh draws
+held).
 ``--scratch-draws`` sets the number of scratch trainings per label set (default 2), each with
 its own torch seed (101, 102, ...). The summary prints each one's
 draw-to-draw standard deviation pooled over seeds, and what that alone makes the standard error
@@ -52,6 +55,8 @@ Usage::
     python benchmarks/bench_fused_start.py --dataset peer
     python benchmarks/bench_fused_start.py --dataset r8 --variants fused \
         --fuse-draws 7 --scratch-draws 8
+    python benchmarks/bench_fused_start.py --dataset peer --variants fused fused-all-layers \
+        --fuse-draws 3 --scratch-draws 1
 """
 
 import argparse
@@ -119,7 +124,7 @@ def build_parser():
         "--fuse-draws",
         type=int,
         default=0,
-        help="retrain the defaults' fused classifier this many more times from its fused start",
+        help="retrain every variant's fused classifier this many more times from its fused start",
     )
     parser.add_argument(
         "--scratch-draws", type=int, default=2, help="scratch trainings per label set"
@@ -191,8 +196,6 @@ def draw_spread(draws, n_seeds):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.fuse_draws and "fused" not in args.variants:
-        raise SystemExit("--fuse-draws retrains the 'fused' variant: add it to --variants.")
     if args.fuse_draws < 0 or args.scratch_draws < 1:
         raise SystemExit("--fuse-draws must be >= 0 and --scratch-draws >= 1.")
     X, y, X_test, y_test, net, what = load(args)
@@ -261,12 +264,12 @@ def main(argv=None):
             seconds = time.perf_counter() - t
             extra = f"  ({model.n_epochs_} epochs, {model.stop_reason_}, {seconds:.0f} s)"
             record(name, model.score(X_test, y_test), seed, extra)
-            if name == "fused" and args.fuse_draws:
-                score, epochs = [acc["fused"][-1]], [model.n_epochs_]
+            if args.fuse_draws:
+                score, epochs = [acc[name][-1]], [model.n_epochs_]
                 for retrained in fused_draws(model, X[ours], y[ours], args.fuse_draws):
                     score.append(retrained.score(X_test, y_test))
                     epochs.append(retrained.n_epochs_)
-                record_draws("fused, retrained", score, seed, epochs)
+                record_draws(f"{name}, retrained", score, seed, epochs)
         trained = scratch(net, X[ours], y[ours], args.scratch_draws)
         score = [m.score(X_test, y_test) for m in trained]
         record_draws("scratch on ours' labels", score, seed)

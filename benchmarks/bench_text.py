@@ -14,7 +14,8 @@ rate instead of the default 1 / (1 - p) of it; ``p0.5-shrink0.5``, ``p0.5-shrink
 ``p0.5-shrink1``: p = 0.5 with ``fusion_shrink`` 0.5, 0.25 and 1.0, the fused start shrunk to
 half or a quarter, or kept exactly as fused; ``p0.5-outer``: p = 0.5 with
 ``fusion_layers="outer"``, only the input embedding and the output layer starting from the proxy;
-``p0.5-all-layers``: p = 0.5 with ``fusion_layers="all"`` (the default) set explicitly;
+``p0.5-all-layers``: p = 0.5 with ``fusion_layers="all"`` set explicitly (PruneFuse's fusion: the
+default for ``FastText``; convolutional networks on ids default to a fresh output layer);
 ``p0.5-proxy-loss``: p = 0.5 with
 ``fused_stopping="proxy-loss"``; ``p0.5-reinit``: p = 0.5 with ``proxy_retrain="reinit"``;
 ``p0.5-warm5``: p = 0.5 with ``warm_epochs=5``, half the proxy's 10 epochs per later round

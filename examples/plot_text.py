@@ -106,12 +106,15 @@ print(
 exact = learner.set_params(fusion_shrink=1.0).fuse()
 print(f"... from the exact fused start: test accuracy {exact.score(X_test, y_test):.3f}")
 learner.set_params(fusion_shrink="auto")
-# which layers start from the proxy: every layer by default (``fusion_layers="all"``), or only
-# the input embedding and the output layer, the layers between drawn fresh ("outer"; more
-# accurate for Kim's 300-d CNN, less for FastText; also a fusion parameter: no refit)
+# which layers start from the proxy (also a fusion parameter: no refit): for FastText every
+# layer by default (``fusion_layers="auto"`` resolves to "all"; a convolutional network on ids
+# gets "all-but-output", a fresh output layer), or only the input embedding and the output
+# layer, the layers between drawn fresh ("outer"; more accurate for Kim's 300-d CNN, less
+# for FastText)
+print(f"fusion_layers='auto' stands for {learner.fusion_layers_!r} on FastText")
 outer = learner.set_params(fusion_layers="outer").fuse()
 print(f"... with fusion_layers='outer': test accuracy {outer.score(X_test, y_test):.3f}")
-learner.set_params(fusion_layers="all")
+learner.set_params(fusion_layers="auto")
 
 # %%
 # A proxy vocabulary

@@ -23,6 +23,7 @@ __all__ = [
     "example_batch",
     "find_output_layers",
     "input_layer",
+    "is_convolutional",
     "output_tensors",
     "output_width",
     "token_input",
@@ -318,6 +319,27 @@ def input_layer(module):
         if is_leaf and next(layer.parameters(recurse=False), None) is not None:
             return name, layer
     return None
+
+
+def is_convolutional(module):
+    """Whether ``module`` holds a convolution (``nn.Conv1d``, ``nn.Conv2d`` or ``nn.Conv3d``).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from prunefuse_sk.networks import FastText, TextCNN
+    >>> is_convolutional(TextCNN(n_ids=50, n_classes=2)), is_convolutional(FastText(50, 2))
+    (True, False)
+    """
+    convolutions = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+    return any(isinstance(layer, convolutions) for layer in unwrap_module(module).modules())
 
 
 def token_input(module):

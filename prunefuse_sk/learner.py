@@ -23,10 +23,16 @@ from ._random import (
     random_state_from_data,
     torch_seed_scope,
 )
-from .architecture import example_batch, output_width, token_input, unwrap_module
+from .architecture import (
+    example_batch,
+    is_convolutional,
+    output_width,
+    token_input,
+    unwrap_module,
+)
 from .exceptions import ProxyVocabularyError
 from .fused_stopping import add_fused_stopping, resolve_fused_stopping, stop_reason
-from .fusion import resolve_fusion_shrink
+from .fusion import resolve_fusion_layers, resolve_fusion_shrink
 from .inputs import as_samples, check_inputs
 from .labelled import LabelledSet, QueryRecord
 from .labels import check_labels, check_two_classes, encode_labels, resolve_classes
@@ -177,18 +183,22 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         What the fused network holds outside the proxy's positions: a fresh initialization,
         the initial values, or zeros (``"zero"`` keeps only the proxy's capacity, since zero
         units of a ReLU net stay dead: it exists to check exactness).
-    fusion_layers : {"all", "outer"}, default="all"
+    fusion_layers : {"auto", "all", "outer", "all-but-output"}, default="auto"
         Which layers of the fused network start from the proxy's trained tensors: every
-        layer (``"all"``, PruneFuse's fusion), or only the input layer and the output
-        layer(s), the layers between them filled entirely per ``fusion_init`` as at a fresh
-        start (``"outer"``, :func:`~prunefuse_sk.fusion.outer_layers`; then shrunk like the
-        rest). On a word network nearly all the parameters are in the embedding, so
-        ``"outer"`` still hands the fused network most of what the proxy learned. Measured
-        (:doc:`/text`, 3 seeds): Kim's 300-d CNN on the side-by-side protocol reached 0.726
-        with ``"outer"`` against 0.718, ahead on every seed; a smaller ``TextCNN`` was level
-        on 20 Newsgroups and 0.15 to 0.4 points behind on Reuters R8, and ``FastText``, whose
-        hidden layer is a ``Linear``, lost 2.5 points, so ``"all"`` stays the default.
-        ``"outer"`` needs ``fusion_init`` ``"reinit"`` or ``"keep"``.
+        layer (``"all"``, PruneFuse's fusion); every layer but the output layer(s), which
+        start fresh (``"all-but-output"``); or only the input layer and the output layer(s),
+        the layers between them filled entirely per ``fusion_init`` as at a fresh start
+        (``"outer"``, :func:`~prunefuse_sk.fusion.outer_layers`). Whatever starts fresh is
+        then shrunk like the rest (``fusion_shrink``). ``"auto"``, the measured choice per
+        network kind (:func:`~prunefuse_sk.fusion.resolve_fusion_layers`):
+        ``"all-but-output"`` for a convolutional network on ids (on the side-by-side
+        protocol of :doc:`/text`, Kim's 300-d CNN went from 0.716 to 0.721 at 2,500 labels,
+        ahead on every seed; ``TextCNN`` level on Reuters R8), ``"all"`` for every other
+        network (``FastText`` lost 1.1 points with a fresh output layer) and with
+        ``fusion_init="zero"``. The fitted ``fusion_layers_`` says which
+        applies. ``"outer"`` reached 0.726 on the side-by-side protocol but lost 0.15 to 0.4
+        points on R8 and 2.5 with ``FastText``, whose hidden layer is a ``Linear``; it needs
+        ``fusion_init`` ``"reinit"`` or ``"keep"``.
     fusion_shrink : "auto" or float in (0, 1], default="auto"
         Every parameter of the fused network is multiplied by this before its training
         (the "shrink" of Ash & Adams' shrink-and-perturb, 2020): a network warm-started from
@@ -296,6 +306,9 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     proxy_lr_ : float
         The learning rate the proxy trains with (``proxy_lr_scale`` times the network's,
         unless ``proxy_params`` sets it).
+    fusion_layers_ : {"all", "outer", "all-but-output"}
+        The layers :meth:`fuse` takes from the proxy (``fusion_layers``, with ``"auto"``
+        resolved for this network).
     fusion_shrink_ : float
         The factor :meth:`fuse` multiplies the fused start by (``fusion_shrink``, with
         ``"auto"`` resolved for this network).
@@ -355,14 +368,23 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     proxy_stale_ = _read_from("_retraining", "stale")
     # the rate the proxy net was built with, read from it (documented in the class docstring)
     proxy_lr_ = property(lambda self: self.proxy_.lr)
-    # the factor fuse() shrinks the fused start by (documented in the class docstring)
-    fusion_shrink_ = property(
-        lambda self: resolve_fusion_shrink(
-            self.fusion_shrink,
-            n_ids=(token_input(self.full_init_module_) or (None, None))[1],
+    # the layers fuse() takes from the proxy (documented in the class docstring)
+    fusion_layers_ = property(
+        lambda self: resolve_fusion_layers(
+            self.fusion_layers,
+            n_ids=self._n_ids,
+            convolutional=is_convolutional(self.full_init_module_),
             fusion_init=self.fusion_init,
         )
     )
+    # the factor fuse() shrinks the fused start by (documented in the class docstring)
+    fusion_shrink_ = property(
+        lambda self: resolve_fusion_shrink(
+            self.fusion_shrink, n_ids=self._n_ids, fusion_init=self.fusion_init
+        )
+    )
+    # the rows of the network's input embedding (None: it takes features)
+    _n_ids = property(lambda self: (token_input(self.full_init_module_) or (None, None))[1])
     history_ = _read_from("_retraining", "history_entries")
     labelling_round_ = _read_from("_labelled", "rounds")
     query_scores_ = _read_from("_labelled", "scores")
@@ -384,7 +406,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         proxy_dropout=None,
         fused_params=None,
         fusion_init="reinit",
-        fusion_layers="all",
+        fusion_layers="auto",
         fusion_shrink="auto",
         sparse_embeddings="proxy",
         proxy_vocabulary=None,
@@ -1055,7 +1077,11 @@ or DataFrame of shape (n_samples, ...)
             fuse_seed=self._fuse_seed,
             seeded=self.random_state is not None,
             start=start,
-            **{**params, "fusion_shrink": self.fusion_shrink_},
+            **{
+                **params,
+                "fusion_layers": self.fusion_layers_,
+                "fusion_shrink": self.fusion_shrink_,
+            },
         )
 
     def _selector_view(self, net=None):

@@ -57,7 +57,10 @@ PARAMETERS = {
     ),
     "fused_params": ([dict, None], "a dict of skorch parameters, or None"),
     "fusion_init": ([StrOptions(set(FUSION_INITS))], f"one of {FUSION_INITS}"),
-    "fusion_layers": ([StrOptions(set(FUSION_LAYERS))], f"one of {FUSION_LAYERS}"),
+    "fusion_layers": (
+        [StrOptions({"auto", *FUSION_LAYERS})],
+        f"one of {('auto', *FUSION_LAYERS)}",
+    ),
     "fusion_shrink": (
         [Interval(Real, 0, 1, closed="right"), StrOptions({"auto"})],
         '"auto" or a float in (0, 1] (1.0 keeps the fused weights as fusion writes them)',

@@ -16,7 +16,7 @@ from torch import nn
 
 from .architecture import count_parameters, embedding_layer, example_batch
 from .fused_classifier import fused_net
-from .fusion import fused_start_module, fusion_seeds, outer_layers
+from .fusion import fused_start_module, fusion_seeds, proxy_layers
 from .net_snapshots import module_state
 from .proxy_dropout import set_proxy_dropout
 from .pruning import kept_indices_as_tensors, prune_again, prune_at_init
@@ -236,8 +236,8 @@ class PrunedPair:
             ``False`` leaves the net's ``random_state`` at None (the learner had none).
         fusion_init, fusion_layers, fusion_shrink, sparse_embeddings, fused_params, \
 distillation_weight, temperature, memory_format
-            The learner's parameters of the same names (``fusion_layers="outer"`` takes only the
-            input and output layers from the proxy; ``fusion_shrink`` multiplies every
+            The learner's parameters of the same names, ``"auto"`` resolved (``fusion_layers``:
+            :func:`~prunefuse_sk.fusion.proxy_layers`; ``fusion_shrink`` multiplies every
             parameter of the fused start; ``sparse_embeddings="all"`` trains the fused
             network's embedding layers with sparse gradients).
         start : torch.nn.Module, default=None
@@ -260,11 +260,7 @@ distillation_weight, temperature, memory_format
                 seed=fresh_seed,
                 memory_format=memory_format,
                 vocabulary=self.vocabulary,
-                layers=(
-                    outer_layers(self.full_init, self.output_layers)
-                    if fusion_layers == "outer"
-                    else None
-                ),
+                layers=proxy_layers(self.full_init, self.output_layers, fusion_layers),
             )
             if fusion_shrink != 1.0:
                 with torch.no_grad():

@@ -349,7 +349,7 @@ def test_fusion_layers_outer_takes_only_the_input_and_output_layers_from_the_pro
 ):
     make = lambda: word_net(module=module)  # noqa: E731
     # fusion_init="keep": every entry the proxy does not fill holds the initial full network's value
-    every, every_start = _fused_start(make, token_data, fusion_init="keep")
+    every, every_start = _fused_start(make, token_data, fusion_init="keep", fusion_layers="all")
     outer, outer_start = _fused_start(make, token_data, fusion_init="keep", fusion_layers="outer")
     initial = dict(outer.full_init_module_.named_parameters())
     layers = {"embedding.", hidden, "output."}
@@ -370,6 +370,67 @@ def test_fusion_layers_outer_takes_only_the_input_and_output_layers_from_the_pro
         torch.testing.assert_close(parameter, expected)
     trained = dict(fused.module_.named_parameters())
     assert any(not torch.equal(trained[name], outer_start[name]) for name in outer_start)
+
+
+@pytest.mark.parametrize("module", [TextCNN, FastText])
+def test_fusion_layers_all_but_output_starts_only_the_output_layer_fresh(token_data, module):
+    make = lambda: word_net(module=module)  # noqa: E731
+    # fusion_init="keep": what the proxy does not fill holds the initial full network's value
+    every, every_start = _fused_start(make, token_data, fusion_init="keep", fusion_layers="all")
+    but, but_start = _fused_start(
+        make, token_data, fusion_init="keep", fusion_layers="all-but-output"
+    )
+    assert but.fusion_layers_ == "all-but-output"
+    initial = dict(but.full_init_module_.named_parameters())
+    assert {name for name in but_start if name.startswith("output.")}  # the test sees one
+    for name, value in but_start.items():
+        if name.startswith("output."):  # as at the start, none of the proxy
+            torch.testing.assert_close(value, initial[name])
+            assert not torch.equal(every_start[name], initial[name])
+        else:  # every other layer: the proxy's, as with every layer fused
+            torch.testing.assert_close(value, every_start[name])
+
+
+@pytest.mark.parametrize(
+    "make, data, params, expected",
+    [
+        (word_net, "tokens", {}, "all-but-output"),
+        (
+            lambda: make_net(CharCNN, module__n_ids=40, module__n_classes=3),
+            "tokens",
+            {},
+            "all-but-output",
+        ),
+        (lambda: word_net(module=FastText), "tokens", {}, "all"),
+        (word_net, "tokens", {"fusion_init": "zero"}, "all"),
+        (lambda: make_net(MLP, module__n_features=64, module__n_classes=10), "digits", {}, "all"),
+    ],
+    ids=["TextCNN on words", "CharCNN", "FastText", "word ids, fusion_init='zero'", "features"],
+)
+def test_auto_fusion_layers_starts_the_output_layer_fresh_only_for_convolutions_on_ids(
+    token_data, digits_flat, make, data, params, expected
+):
+    X, y = token_data if data == "tokens" else (digits_flat[0], digits_flat[2])
+    if data == "tokens":
+        X = X % 40
+    auto = PruneFuseActiveLearner(make(), random_state=0, **params).fit(X[:30], y[:30])
+    assert auto.fusion_layers == "auto" and auto.fusion_layers_ == expected
+    same = PruneFuseActiveLearner(make(), fusion_layers=expected, random_state=0, **params)
+    same.fit(X[:30], y[:30])
+    auto_start = _parameter_names(auto)
+    for name, value in _parameter_names(same).items():
+        torch.testing.assert_close(auto_start[name], value)
+    # and it differs from the other choice in the output layer alone
+    other = "all" if expected == "all-but-output" else "all-but-output"
+    other_start = _parameter_names(
+        PruneFuseActiveLearner(make(), fusion_layers=other, random_state=0, **params).fit(
+            X[:30], y[:30]
+        )
+    )
+    output = [name for name in auto_start if name.startswith("output.")]
+    assert output and not all(torch.equal(auto_start[n], other_start[n]) for n in output)
+    for name in set(auto_start) - set(output):
+        torch.testing.assert_close(auto_start[name], other_start[name])
 
 
 @pytest.mark.parametrize(
