@@ -225,8 +225,11 @@ def main(argv=None):
     def record_draws(name, values, seed, epochs=None):
         """Several trainings of one network on one seed's labels: their mean is the seed's."""
         draws.setdefault(name, []).append([float(v) for v in values])
-        extra = f"  (mean of {len(values)} draws, std {100 * np.std(values, ddof=1):.2f} points)"
-        record(name, float(np.mean(values)), seed, extra if len(values) > 1 else "")
+        extra = ""
+        if len(values) > 1:  # one draw has no spread (np.std with ddof=1 would warn)
+            std = 100 * np.std(values, ddof=1)
+            extra = f"  (mean of {len(values)} draws, std {std:.2f} points)"
+        record(name, float(np.mean(values)), seed, extra)
         if epochs is not None:
             draw_epochs.setdefault(name, []).append([int(e) for e in epochs])
             line = "      per draw: " + ", ".join(
