@@ -189,7 +189,7 @@ def resolve_fusion_layers(layers, *, n_ids, convolutional, fusion_init="reinit")
     Measured (``benchmarks/README.md``, 3 seeds, p = 0.5, 2,500 labels, the same sessions,
     the fused network trained several times from each start): a fresh output layer raised
     Kim's 300-d CNN on the side-by-side protocol from 0.7159 to 0.7213, ahead on every seed,
-    and ``TextCNN`` was level on Reuters R8; ``FastText`` lost 1.1 points on 20 Newsgroups, on
+    and ``TextCNN`` was level on Reuters R8; ``FastText`` lost 1.2 points on 20 Newsgroups, on
     every seed. The proxy's output layer was fitted, to near-zero loss, on the same labels the
     fused network trains on; a fresh one makes the first epochs' gradients into the layers
     below those of a real training run instead of a small residual.

@@ -194,7 +194,7 @@ class PruneFuseActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         ``"all-but-output"`` for a convolutional network on ids (on the side-by-side
         protocol of :doc:`/text`, Kim's 300-d CNN went from 0.716 to 0.721 at 2,500 labels,
         ahead on every seed; ``TextCNN`` level on Reuters R8), ``"all"`` for every other
-        network (``FastText`` lost 1.1 points with a fresh output layer) and with
+        network (``FastText`` lost 1.2 points with a fresh output layer) and with
         ``fusion_init="zero"``. The fitted ``fusion_layers_`` says which
         applies. ``"outer"`` reached 0.726 on the side-by-side protocol but lost 0.15 to 0.4
         points on R8 and 2.5 with ``FastText``, whose hidden layer is a ``Linear``; it needs
