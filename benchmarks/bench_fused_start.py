@@ -224,6 +224,14 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.fuse_draws < 0 or args.scratch_draws < 1:
         raise SystemExit("--fuse-draws must be >= 0 and --scratch-draws >= 1.")
+    if not isinstance(args.learner_params, dict) or {"random_state", "query_strategy"} & set(
+        args.learner_params
+    ):
+        raise SystemExit(
+            "--learner-params must be a JSON object of learner parameters other than "
+            "random_state (the seed) and query_strategy (least confidence), e.g. "
+            "'{\"warm_epochs\": 5}'."
+        )
     X, y, X_test, y_test, net, what = load(args)
     full = not (args.no_full or args.dataset == "peer")
     lines = [
